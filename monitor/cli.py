@@ -1,0 +1,202 @@
+"""The `tagwatch` command: a thin layer over the library.
+
+Library code raises `TagwatchError`s; only this module turns them into one
+clear message on stderr and an exit code (0 ok, 1 a pass failed, 2 bad usage
+or config).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor.config import Config, load_config
+from monitor.errors import TagwatchError, UsageError
+
+__all__ = ["cli", "main"]
+
+
+class TagwatchGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TagwatchError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=TagwatchGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: ./config.toml, or $TAGWATCH_CONFIG).",
+)
+@click.version_option(package_name="tagwatch")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """tagwatch: follow an event's hashtags on X, Bluesky and Mastodon."""
+    ctx.obj = {"config_path": config_path}
+
+
+def get_config(ctx: click.Context) -> Config:
+    obj = ctx.find_root().obj
+    if "config" not in obj:
+        obj["config"] = load_config(obj["config_path"])
+    return obj["config"]
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date; use YYYY-MM-DD.") from None
+
+
+def _human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Posts per platform, authors, each collector's health, database size."""
+    from storage.db import Store
+    from storage.status import read_status
+
+    config = get_config(ctx)
+    with Store.open(config.db_path) as store:
+        st = read_status(store.conn, config.db_path)
+    ev = config.event
+    click.echo(f"{ev.name}  #{' #'.join(ev.hashtags)}  ({ev.start} to {ev.end}, {ev.timezone})")
+    click.echo(f"Database: {st.path} ({_human_size(st.size_bytes)})")
+    total = sum(st.posts_by_platform.values())
+    click.echo(f"Posts: {total}   Authors: {st.authors}")
+    for platform, n in sorted(st.posts_by_platform.items()):
+        deleted = st.deleted_by_platform.get(platform, 0)
+        extra = f" ({deleted} deleted upstream)" if deleted else ""
+        click.echo(f"  {platform:<10} {n:>8}{extra}")
+    if st.first_post:
+        click.echo(f"Posts from {st.first_post} to {st.last_post}")
+    click.echo("Collectors:")
+    if not st.collectors:
+        click.echo("  no pass has run yet: try `tagwatch collect`")
+    for h in st.collectors:
+        line = (
+            f"  {h.collector:<18} last {h.last_status or '-'} at {h.last_ended or '-'};"
+            f" last success {h.last_success or 'never'}"
+        )
+        if h.consecutive_failures:
+            line += f"; {h.consecutive_failures} failure(s) in a row"
+        click.echo(line)
+        if h.last_error:
+            click.echo(f"      last error: {h.last_error}")
+
+
+@cli.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option("--since", help="First local day to export (YYYY-MM-DD).")
+@click.option("--until", help="Last local day to export, inclusive (YYYY-MM-DD).")
+@click.option("--platform", type=click.Choice(["bluesky", "x", "mastodon"]))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@click.option(
+    "--include-deleted",
+    is_flag=True,
+    help="Also list posts deleted upstream (as empty tombstones).",
+)
+@click.pass_context
+def export(
+    ctx: click.Context,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    platform: str | None,
+    out: Path | None,
+    include_deleted: bool,
+) -> None:
+    """Posts as JSONL or CSV, one record per post."""
+    from reports.export import export_rows, period_bounds, write_csv, write_jsonl
+    from storage.db import Store
+
+    config = get_config(ctx)
+    lo_day, hi_day = parse_day(since, "--since"), parse_day(until, "--until")
+    if lo_day and hi_day and hi_day < lo_day:
+        raise UsageError(f"--until {hi_day} is before --since {lo_day}.")
+    start, end = period_bounds(config.event, lo_day, hi_day)
+    writer = write_jsonl if fmt == "jsonl" else write_csv
+    with Store.open(config.db_path) as store:
+        rows = export_rows(
+            store.conn, start=start, end=end, platform=platform, include_deleted=include_deleted
+        )
+        if out is None:
+            n = writer(rows, sys.stdout)
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as fh:
+                n = writer(rows, fh)
+            click.echo(f"Exported {n} posts to {out}", err=True)
+
+
+def _not_yet(name: str, issue: int) -> None:
+    raise UsageError(f"`tagwatch {name}` is not built yet (issue #{issue}).")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def collect() -> None:
+    """Run one collection pass of every enabled collector."""
+    _not_yet("collect", 3)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def run() -> None:
+    """Collect on schedule, send the daily digest, serve the wall."""
+    _not_yet("run", 6)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def digest() -> None:
+    """Write (and send) the daily digest."""
+    _not_yet("digest", 8)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def report() -> None:
+    """Write the post-event impact report."""
+    _not_yet("report", 10)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def wall() -> None:
+    """Serve the moderated live wall."""
+    _not_yet("wall", 9)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def demo() -> None:
+    """Run the whole monitor offline on a simulated event."""
+    _not_yet("demo", 11)
+
+
+def main() -> None:
+    cli(prog_name="tagwatch")
+
+
+if __name__ == "__main__":
+    main()

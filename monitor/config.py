@@ -1,0 +1,483 @@
+"""config.toml: every setting declared once, with its type, default and meaning.
+
+`SETTINGS` is the single table of truth: validation, defaults, and the README's
+config reference all come from it (a test checks every key is documented).
+Secrets never live here: the config names environment variables, and
+`Config.secret()` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "Setting",
+    "SETTINGS",
+    "SESSION_SETTINGS",
+    "Config",
+    "EventConfig",
+    "AgendaSession",
+    "Section",
+    "load_config",
+    "parse_config",
+    "default_config_path",
+]
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    key: str
+    type: Any  # a type, or a tuple meaning "list of that type"
+    default: Any
+    description: str
+    secret_env: bool = False  # the value names an environment variable holding a secret
+
+
+def _s(section: str, key: str, type_: Any, default: Any, description: str, **kw: Any) -> Setting:
+    return Setting(section, key, type_, default, description, **kw)
+
+
+LIST_STR = (str,)
+
+SETTINGS: list[Setting] = [
+    # [event]
+    _s("event", "name", str, REQUIRED, "The event's name, shown on the wall, digest and report."),
+    _s(
+        "event",
+        "hashtags",
+        LIST_STR,
+        REQUIRED,
+        "Hashtags to follow, without '#'; matched case-insensitively. At least one.",
+    ),
+    _s(
+        "event",
+        "timezone",
+        str,
+        "UTC",
+        "IANA timezone of the event (e.g. Europe/Belgrade): days and hours are counted in it.",
+    ),
+    _s(
+        "event",
+        "start",
+        date,
+        REQUIRED,
+        "First day of the event (YYYY-MM-DD); backfill starts here.",
+    ),
+    _s("event", "end", date, REQUIRED, "Last day of the event (YYYY-MM-DD)."),
+    _s(
+        "event",
+        "languages",
+        LIST_STR,
+        ["en"],
+        "ISO 639-1 languages expected in the conversation; language detection chooses among them.",
+    ),
+    _s("event", "url", str, "", "The event's web page, linked from the wall and reports."),
+    _s(
+        "event",
+        "call_to_post",
+        str,
+        "",
+        "Invitation shown on the wall, e.g. 'Join the conversation with #HRHN2016'.",
+    ),
+    # [storage]
+    _s(
+        "storage",
+        "path",
+        str,
+        "tagwatch.db",
+        "SQLite database file; relative paths are relative to the config file.",
+    ),
+    _s(
+        "storage",
+        "vacuum_after_purge",
+        bool,
+        False,
+        "Run VACUUM after deleted posts are purged, so their text leaves the file.",
+    ),
+    # [collect]
+    _s(
+        "collect",
+        "backfill_days",
+        int,
+        0,
+        "Extra days before event.start to backfill on the first run (0 = from the start day).",
+    ),
+    _s(
+        "collect",
+        "refresh_max_age_days",
+        float,
+        3.0,
+        "Posts younger than this get their engagement counts refreshed.",
+    ),
+    _s(
+        "collect",
+        "max_retries",
+        int,
+        4,
+        "Retries for timeouts and 5xx answers before a pass fails.",
+    ),
+    _s("collect", "timeout_seconds", float, 30.0, "Timeout of one HTTP request."),
+    _s(
+        "collect",
+        "pass_time_budget_seconds",
+        float,
+        300.0,
+        "A pass waits out a rate limit only if the wait fits in this budget.",
+    ),
+    _s("collect", "max_pages_per_pass", int, 500, "Upper bound on pages read per query per pass."),
+    _s(
+        "collect",
+        "refresh_requests_per_pass",
+        int,
+        20,
+        "Request budget per pass for refreshing engagement counts.",
+    ),
+    # [bluesky]
+    _s("bluesky", "enabled", bool, False, "Collect from Bluesky."),
+    _s("bluesky", "service", str, "https://bsky.social", "Bluesky/AT Protocol service URL."),
+    _s(
+        "bluesky",
+        "handle_env",
+        str,
+        "TAGWATCH_BLUESKY_HANDLE",
+        "Environment variable holding the Bluesky handle to log in with.",
+    ),
+    _s(
+        "bluesky",
+        "password_env",
+        str,
+        "TAGWATCH_BLUESKY_APP_PASSWORD",
+        "Environment variable holding a Bluesky app password.",
+        secret_env=True,
+    ),
+    _s("bluesky", "interval_minutes", float, 5.0, "Minutes between two Bluesky passes."),
+    # [x]
+    _s("x", "enabled", bool, False, "Collect from X (paid API)."),
+    _s("x", "api_base_url", str, "https://api.twitter.com", "X API base URL."),
+    _s(
+        "x",
+        "bearer_token_env",
+        str,
+        "TAGWATCH_X_BEARER_TOKEN",
+        "Environment variable holding the X API bearer token.",
+        secret_env=True,
+    ),
+    _s("x", "interval_minutes", float, 15.0, "Minutes between two X passes."),
+    # [mastodon]
+    _s("mastodon", "enabled", bool, False, "Collect from Mastodon."),
+    _s(
+        "mastodon",
+        "instances",
+        LIST_STR,
+        ["https://mastodon.social"],
+        "Instances whose public hashtag timelines are read.",
+    ),
+    _s("mastodon", "interval_minutes", float, 5.0, "Minutes between two Mastodon passes."),
+]
+
+SESSION_SETTINGS: list[Setting] = [
+    _s("event.sessions", "title", str, REQUIRED, "Session title."),
+    _s(
+        "event.sessions",
+        "start",
+        datetime,
+        REQUIRED,
+        "Local start time in the event's timezone (e.g. 2016-11-24T10:00:00).",
+    ),
+    _s("event.sessions", "end", datetime, REQUIRED, "Local end time in the event's timezone."),
+    _s("event.sessions", "room", str, "", "Room or venue."),
+    _s("event.sessions", "speakers", LIST_STR, [], "Speakers' handles; mentions attribute posts."),
+    _s("event.sessions", "hashtags", LIST_STR, [], "Session hashtags (without '#')."),
+    _s(
+        "event.sessions", "prompt", str, "", "Prompt to post, shown on the wall during the session."
+    ),
+]
+
+_SUBSECTIONS = {"event": {"sessions"}}
+
+
+def _type_name(t: Any) -> str:
+    if isinstance(t, tuple):
+        return f"list of {t[0].__name__}"
+    return {
+        str: "string",
+        int: "integer",
+        float: "number",
+        bool: "true/false",
+        date: "date (YYYY-MM-DD)",
+        datetime: "date-time",
+        time: "time",
+    }.get(t, str(t))
+
+
+def _check_type(value: Any, t: Any, where: str, source: str) -> Any:
+    def fail() -> ConfigError:
+        return ConfigError(
+            f"{source}: {where} must be a {_type_name(t)}, got {value!r} ({type(value).__name__})."
+        )
+
+    if isinstance(t, tuple):
+        if not isinstance(value, list):
+            raise fail()
+        for item in value:
+            if not isinstance(item, t[0]) or isinstance(item, bool) and t[0] is not bool:
+                raise fail()
+        return list(value)
+    if t is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail()
+        return float(value)
+    if t is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail()
+        return value
+    if t is date:
+        # TOML dates are date objects; a datetime is a subclass, reject it.
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise fail()
+        return value
+    if t is datetime:
+        if not isinstance(value, datetime):
+            raise fail()
+        return value
+    if not isinstance(value, t):
+        raise fail()
+    return value
+
+
+class Section:
+    """Attribute access over one validated section (defaults filled in)."""
+
+    def __init__(self, name: str, values: dict[str, Any]):
+        self._name = name
+        self._values = values
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"[{self._name}] has no setting {key!r}") from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+@dataclass(frozen=True)
+class AgendaSession:
+    title: str
+    start: datetime  # aware, event timezone
+    end: datetime
+    room: str = ""
+    speakers: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    prompt: str = ""
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    name: str
+    hashtags: tuple[str, ...]
+    tz: ZoneInfo
+    start: date
+    end: date
+    languages: tuple[str, ...] = ("en",)
+    url: str = ""
+    call_to_post: str = ""
+    sessions: tuple[AgendaSession, ...] = ()
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The tracked hashtags case-folded, for matching; `hashtags` keeps the display form."""
+        return frozenset(t.casefold() for t in self.hashtags)
+
+    @property
+    def timezone(self) -> str:
+        return self.tz.key
+
+    def day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        """Start and end (exclusive) of a local calendar day, as aware datetimes."""
+        start = datetime.combine(day, time(0), tzinfo=self.tz)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz)
+        return start, end
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+@dataclass
+class Config:
+    path: Path
+    event: EventConfig
+    sections: dict[str, Section] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Section:
+        sections = self.__dict__.get("sections", {})
+        if name in sections:
+            return sections[name]
+        raise AttributeError(name)
+
+    @property
+    def db_path(self) -> Path:
+        p = Path(self.sections["storage"].path).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def secret(self, env_name: str) -> str | None:
+        value = os.environ.get(env_name, "")
+        return value or None
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("TAGWATCH_CONFIG") or "config.toml")
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    path = Path(path) if path is not None else default_config_path()
+    if not path.exists():
+        raise ConfigError(
+            f"Config file {path} not found. Copy the example config.toml from the tagwatch "
+            "README, or pass --config PATH (or set TAGWATCH_CONFIG)."
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix the syntax at that line.") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}). Save the file as UTF-8.") from exc
+    return parse_config(data, path=path)
+
+
+def _validate_table(
+    table: dict[str, Any], specs: list[Setting], where: str, source: str
+) -> dict[str, Any]:
+    known = {s.key: s for s in specs}
+    allowed_sub = _SUBSECTIONS.get(where, set())
+    for key in table:
+        if key not in known and key not in allowed_sub:
+            hint = ", ".join(sorted(known))
+            raise ConfigError(f"{source}: unknown key '{where}.{key}'. Known keys: {hint}.")
+    values: dict[str, Any] = {}
+    for spec in specs:
+        if spec.key in table:
+            values[spec.key] = _check_type(
+                table[spec.key], spec.type, f"{where}.{spec.key}", source
+            )
+        elif spec.default is REQUIRED:
+            raise ConfigError(
+                f"{source}: missing required key '{where}.{spec.key}' ({spec.description})"
+            )
+        else:
+            default = spec.default
+            values[spec.key] = list(default) if isinstance(default, list) else default
+    return values
+
+
+def _local(dt: datetime, tz: ZoneInfo) -> datetime:
+    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt.astimezone(tz)
+
+
+def _clean_tag(tag: str) -> str:
+    return tag.strip().lstrip("#").strip()
+
+
+def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> Config:
+    """Validate a parsed TOML document; every error names the key and the file."""
+    path = Path(path)
+    source = str(path)
+    by_section: dict[str, list[Setting]] = {}
+    for spec in SETTINGS:
+        by_section.setdefault(spec.section, []).append(spec)
+    for name, value in data.items():
+        if name not in by_section:
+            raise ConfigError(
+                f"{source}: unknown section [{name}]. Known sections: "
+                f"{', '.join(sorted(by_section))}."
+            )
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table (a [{name}] section).")
+    if "event" not in data:
+        raise ConfigError(f"{source}: missing [event] section with name, hashtags, start, end.")
+    sections = {
+        name: Section(name, _validate_table(data.get(name, {}), specs, name, source))
+        for name, specs in by_section.items()
+    }
+    ev = sections["event"]
+    hashtags = tuple(
+        {_clean_tag(t).casefold(): _clean_tag(t) for t in ev.hashtags if _clean_tag(t)}.values()
+    )
+    if not hashtags:
+        raise ConfigError(
+            f'{source}: event.hashtags is empty; list at least one, e.g. hashtags = ["HRHN2016"].'
+        )
+    for tag in hashtags:
+        if any(c.isspace() for c in tag):
+            raise ConfigError(
+                f"{source}: event.hashtags entry {tag!r} contains spaces; a hashtag is one word."
+            )
+    try:
+        tz = ZoneInfo(ev.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{source}: event.timezone {ev.timezone!r} is not a known IANA timezone; "
+            "use a name like 'Europe/Belgrade' or 'UTC'."
+        ) from exc
+    if ev.end < ev.start:
+        raise ConfigError(f"{source}: event.end ({ev.end}) is before event.start ({ev.start}).")
+    raw_sessions = data["event"].get("sessions", [])
+    if not isinstance(raw_sessions, list):
+        raise ConfigError(f"{source}: event.sessions must be written as [[event.sessions]] tables.")
+    sessions = []
+    for i, item in enumerate(raw_sessions):
+        where = f"event.sessions[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{source}: {where} must be a table.")
+        values = _validate_table(item, SESSION_SETTINGS, "event.sessions", source)
+        start, end = _local(values["start"], tz), _local(values["end"], tz)
+        if end <= start:
+            raise ConfigError(f"{source}: {where} ('{values['title']}') ends before it starts.")
+        sessions.append(
+            AgendaSession(
+                title=values["title"],
+                start=start,
+                end=end,
+                room=values["room"],
+                speakers=tuple(s.lstrip("@") for s in values["speakers"]),
+                hashtags=tuple(_clean_tag(h).casefold() for h in values["hashtags"]),
+                prompt=values["prompt"],
+            )
+        )
+    event = EventConfig(
+        name=ev.name,
+        hashtags=hashtags,
+        tz=tz,
+        start=ev.start,
+        end=ev.end,
+        languages=tuple(ev.languages),
+        url=ev.url,
+        call_to_post=ev.call_to_post,
+        sessions=tuple(sorted(sessions, key=lambda s: s.start)),
+    )
+    for name in ("bluesky", "x", "mastodon"):
+        sec = sections[name]
+        if sec.interval_minutes <= 0:
+            raise ConfigError(f"{source}: {name}.interval_minutes must be greater than 0.")
+    for url in sections["mastodon"].instances:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{source}: mastodon.instances entry {url!r} must start with https://"
+            )
+    return Config(path=path, event=event, sections=sections, raw=data)

@@ -1,0 +1,80 @@
+"""Exceptions tagwatch raises, and the exit codes the CLI maps them to.
+
+    TagwatchError              anything tagwatch reports to a user (exit 1)
+    ├── ConfigError            bad or missing config (exit 2)
+    ├── UsageError             bad command-line input (exit 2)
+    ├── StorageError           database cannot be opened or migrated (exit 1)
+    ├── AlreadyRunning         another runner holds the database lock (exit 2)
+    └── PlatformError          a platform answered badly or not at all (exit 1)
+        ├── AuthError          credentials missing or refused
+        ├── RateLimited        429; carries when the window resets
+        ├── QuotaExhausted     the configured spending budget is reached
+        └── MalformedResponse  an answer that does not match the API's shape
+
+Only the CLI turns these into messages and exit codes; library code raises them
+with a message that names the problem and what to do about it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+__all__ = [
+    "TagwatchError",
+    "ConfigError",
+    "UsageError",
+    "StorageError",
+    "AlreadyRunning",
+    "PlatformError",
+    "AuthError",
+    "RateLimited",
+    "QuotaExhausted",
+    "MalformedResponse",
+]
+
+
+class TagwatchError(Exception):
+    exit_code = 1
+
+
+class ConfigError(TagwatchError):
+    exit_code = 2
+
+
+class UsageError(TagwatchError):
+    exit_code = 2
+
+
+class StorageError(TagwatchError):
+    exit_code = 1
+
+
+class AlreadyRunning(TagwatchError):
+    exit_code = 2
+
+
+class PlatformError(TagwatchError):
+    """A platform failed; `retryable` says whether the same request may succeed later."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class AuthError(PlatformError):
+    pass
+
+
+class RateLimited(PlatformError):
+    def __init__(self, message: str, *, reset_at: datetime | None = None):
+        super().__init__(message, status=429, retryable=True)
+        self.reset_at = reset_at
+
+
+class QuotaExhausted(PlatformError):
+    pass
+
+
+class MalformedResponse(PlatformError):
+    pass

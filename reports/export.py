@@ -1,0 +1,125 @@
+"""Posts out as JSONL or CSV: the fields researchers and partners rely on.
+
+EXPORT_FIELDS is a contract (issue #2): keep the names and order, add new
+fields only at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import date
+from typing import IO, Any
+
+from monitor.config import EventConfig
+from storage.records import iso
+
+__all__ = ["EXPORT_FIELDS", "export_rows", "write_jsonl", "write_csv", "period_bounds"]
+
+EXPORT_FIELDS = (
+    "platform",
+    "id",
+    "url",
+    "author_handle",
+    "author_name",
+    "text",
+    "created_at",
+    "lang",
+    "hashtags",
+    "mentions",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "views",
+    "deleted",
+)
+
+
+def period_bounds(
+    event: EventConfig, since: date | None, until: date | None
+) -> tuple[str | None, str | None]:
+    """UTC text bounds for local days [since, until], both inclusive."""
+    lo = iso(event.day_bounds(since)[0]) if since else None
+    hi = iso(event.day_bounds(until)[1]) if until else None
+    return lo, hi
+
+
+def export_rows(
+    conn: sqlite3.Connection,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    platform: str | None = None,
+    include_deleted: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Posts in [start, end) (UTC ISO text), oldest first, as export records."""
+    where = ["1 = 1"]
+    params: list[Any] = []
+    if start:
+        where.append("created_at >= ?")
+        params.append(start)
+    if end:
+        where.append("created_at < ?")
+        params.append(end)
+    if platform:
+        where.append("platform = ?")
+        params.append(platform)
+    if not include_deleted:
+        where.append("deleted = 0")
+    sql = (
+        "select platform, platform_id, url, author_handle, author_name, text, created_at, lang,"
+        " hashtags, mentions, likes, reposts, replies, quotes, views, deleted from posts"
+        f" where {' and '.join(where)} order by created_at, id"
+    )
+    for row in conn.execute(sql, params):
+        yield {
+            "platform": row["platform"],
+            "id": row["platform_id"],
+            "url": row["url"] or "",
+            "author_handle": row["author_handle"] or "",
+            "author_name": row["author_name"] or "",
+            "text": row["text"] or "",
+            "created_at": row["created_at"],
+            "lang": row["lang"] or "",
+            "hashtags": json.loads(row["hashtags"] or "[]"),
+            "mentions": json.loads(row["mentions"] or "[]"),
+            "likes": row["likes"] or 0,
+            "reposts": row["reposts"] or 0,
+            "replies": row["replies"] or 0,
+            "quotes": row["quotes"] or 0,
+            "views": row["views"],
+            "deleted": bool(row["deleted"]),
+        }
+
+
+def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
+    n = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    n = 0
+    for row in rows:
+        flat = dict(row)
+        flat["hashtags"] = ";".join(row["hashtags"])
+        flat["mentions"] = ";".join(row["mentions"])
+        flat["views"] = "" if row["views"] is None else row["views"]
+        flat["deleted"] = "true" if row["deleted"] else "false"
+        writer.writerow(flat)
+        n += 1
+    return n
+
+
+def to_text(rows: Iterator[dict[str, Any]], fmt: str) -> str:
+    buf = io.StringIO()
+    (write_jsonl if fmt == "jsonl" else write_csv)(rows, buf)
+    return buf.getvalue()

@@ -1,0 +1,239 @@
+"""Forward-only schema migrations.
+
+Each migration runs in one transaction together with its bookkeeping row in
+`schema_migrations`, so a crash mid-migration leaves the previous version intact.
+A database made by an older tagwatch opens in a newer one by running the
+missing steps in order; nothing is ever dropped that holds user data.
+
+To change the schema, append a function to MIGRATIONS; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "current_version"]
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["authors"].create(
+        {
+            "id": int,
+            "platform": str,
+            "platform_id": str,
+            "handle": str,
+            "display_name": str,
+            "followers": int,
+            "followers_checked_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"platform", "platform_id", "handle"},
+    )
+    db["authors"].create_index(["platform", "platform_id"], unique=True)
+    db["authors"].create_index(["platform", "handle"])
+    db["posts"].create(
+        {
+            "id": int,
+            "platform": str,
+            "platform_id": str,
+            "url": str,
+            "author_id": int,
+            "author_handle": str,
+            "author_name": str,
+            "text": str,
+            "created_at": str,
+            "collected_at": str,
+            "updated_at": str,
+            "lang": str,
+            "hashtags": str,
+            "mentions": str,
+            "links": str,
+            "reply_to": str,
+            "quote_of": str,
+            "repost_of": str,
+            "likes": int,
+            "reposts": int,
+            "replies": int,
+            "quotes": int,
+            "views": int,
+            "media_count": int,
+            "sensitive": int,
+            "no_unauthenticated": int,
+            "source": str,
+            "raw": str,
+            "deleted": int,
+            "deleted_at": str,
+        },
+        pk="id",
+        not_null={"platform", "platform_id", "created_at"},
+        defaults={
+            "likes": 0,
+            "reposts": 0,
+            "replies": 0,
+            "quotes": 0,
+            "media_count": 0,
+            "sensitive": 0,
+            "no_unauthenticated": 0,
+            "deleted": 0,
+        },
+        foreign_keys=[("author_id", "authors", "id")],
+    )
+    db["posts"].create_index(["platform", "platform_id"], unique=True)
+    db["posts"].create_index(["created_at"])
+    db["posts"].create_index(["author_id"])
+    db["post_hashtags"].create(
+        {"post_id": int, "tag": str},
+        pk=("post_id", "tag"),
+        foreign_keys=[("post_id", "posts", "id")],
+    )
+    db["post_hashtags"].create_index(["tag"])
+    db["post_mentions"].create(
+        {"post_id": int, "handle": str},
+        pk=("post_id", "handle"),
+        foreign_keys=[("post_id", "posts", "id")],
+    )
+    db["post_mentions"].create_index(["handle"])
+    db["snapshots"].create(
+        {
+            "id": int,
+            "post_id": int,
+            "at": str,
+            "likes": int,
+            "reposts": int,
+            "replies": int,
+            "quotes": int,
+            "views": int,
+        },
+        pk="id",
+        foreign_keys=[("post_id", "posts", "id")],
+    )
+    db["snapshots"].create_index(["post_id", "at"])
+    db["runs"].create(
+        {
+            "id": int,
+            "collector": str,
+            "started_at": str,
+            "ended_at": str,
+            "status": str,
+            "requests": int,
+            "new_posts": int,
+            "updated_posts": int,
+            "error": str,
+            "details": str,
+        },
+        pk="id",
+    )
+    db["runs"].create_index(["collector", "started_at"])
+    db["cursors"].create(
+        {"collector": str, "query": str, "value": str, "updated_at": str},
+        pk=("collector", "query"),
+    )
+
+
+def _m002_search_and_moderation(db: sqlite_utils.Database) -> None:
+    db["posts"].enable_fts(
+        ["text", "author_handle", "author_name"], create_triggers=True, tokenize="unicode61"
+    )
+    db["moderation"].create(
+        {"post_id": int, "state": str, "pinned": int, "updated_at": str},
+        pk="post_id",
+        defaults={"state": "pending", "pinned": 0},
+        foreign_keys=[("post_id", "posts", "id")],
+    )
+    db["moderation"].create_index(["state"])
+    db["moderation_log"].create(
+        {"id": int, "at": str, "action": str, "post_id": int, "author_key": str, "detail": str},
+        pk="id",
+    )
+    db["blocked_authors"].create(
+        {"platform": str, "author_platform_id": str, "handle": str, "at": str},
+        pk=("platform", "author_platform_id"),
+    )
+
+
+def _m003_enrichment_and_budget(db: sqlite_utils.Database) -> None:
+    posts = db["posts"]
+    for column, kind in [
+        ("lang_detected", str),
+        ("sentiment_polarity", float),
+        ("sentiment_subjectivity", float),
+        ("noun_phrases", str),
+        ("session", str),
+        ("enriched_at", str),
+    ]:
+        posts.add_column(column, kind)
+    posts.create_index(["enriched_at"])
+    # Posts read from a paid API, one row per post per UTC day: the unit X bills.
+    db["paid_reads"].create(
+        {"platform": str, "day": str, "platform_id": str},
+        pk=("platform", "day", "platform_id"),
+    )
+    db["streams"].create(
+        {
+            "name": str,
+            "state": str,
+            "cursor": str,
+            "last_event_at": str,
+            "connected_at": str,
+            "error": str,
+            "updated_at": str,
+        },
+        pk="name",
+    )
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial schema", _m001_initial),
+    (2, "full-text search and wall moderation", _m002_search_and_moderation),
+    (3, "enrichment columns, paid read ledger, stream state", _m003_enrichment_and_budget),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute(
+        "select 1 from sqlite_master where type='table' and name='schema_migrations'"
+    ).fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("select max(version) from schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> list[int]:
+    """Bring the database up to `target` (default: latest); returns versions applied."""
+    from storage.records import iso, utcnow
+
+    target = SCHEMA_VERSION if target is None else target
+    conn.execute(
+        "create table if not exists schema_migrations "
+        "(version integer primary key, name text, applied_at text)"
+    )
+    applied = []
+    for version, name, step in MIGRATIONS:
+        if version > target:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-check inside the write lock: another process may have migrated meanwhile.
+            if current_version(conn) >= version:
+                conn.execute("ROLLBACK")
+                continue
+            step(sqlite_utils.Database(conn))
+            conn.execute(
+                "insert into schema_migrations (version, name, applied_at) values (?, ?, ?)",
+                (version, name, iso(utcnow())),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied

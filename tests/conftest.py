@@ -1,0 +1,74 @@
+"""Shared fixtures: a fresh store, a valid config, and the example config's text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config import Config, parse_config
+from storage.db import Store
+from storage.records import Author, Post
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
+LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def base_config_dict(tmp_path: Path) -> dict[str, Any]:
+    from datetime import date
+
+    return {
+        "event": {
+            "name": "Test Assembly",
+            "hashtags": ["HRHN2016"],
+            "timezone": "Europe/Belgrade",
+            "start": date(2016, 11, 24),
+            "end": date(2016, 11, 26),
+        },
+        "storage": {"path": str(tmp_path / "test.db")},
+    }
+
+
+@pytest.fixture
+def config_dict(tmp_path: Path) -> dict[str, Any]:
+    return base_config_dict(tmp_path)
+
+
+@pytest.fixture
+def config(tmp_path: Path, config_dict: dict[str, Any]) -> Config:
+    return parse_config(config_dict, path=tmp_path / "config.toml")
+
+
+@pytest.fixture
+def fresh_store() -> Iterator[Store]:
+    store = Store.open(":memory:")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    s = Store.open(config.db_path)
+    yield s
+    s.close()
+
+
+def make_post(n: int = 1, **overrides: Any) -> Post:
+    """A plausible post; tests override only what they assert on."""
+    fields: dict[str, Any] = {
+        "platform": "bluesky",
+        "platform_id": f"at://did:plc:author{n}/app.bsky.feed.post/{n}",
+        "url": f"https://bsky.app/profile/author{n}.bsky.social/post/{n}",
+        "author": Author(f"did:plc:author{n}", f"author{n}.bsky.social", f"Author {n}", 100 * n),
+        "text": f"Post {n} about #HRHN2016",
+        "created_at": datetime(2016, 11, 24, 10, n % 60, tzinfo=UTC),
+        "lang": "en",
+        "hashtags": ("HRHN2016",),
+        "likes": n,
+    }
+    fields.update(overrides)
+    return Post(**fields)
