@@ -1,0 +1,571 @@
+"""The one query API every output uses (digest, wall, impact report): read-only, plain data.
+
+Every function takes a read connection (`storage.db.connect(path, readonly=True)`
+or `store.conn`), the event (`config.event`: timezone, tracked hashtags,
+agenda) and a period [start, end) of aware datetimes, and returns the
+dataclasses of `reports.figures`. `analyze()` computes everything for a period
+in one read of the posts; the single functions are for outputs that need one
+figure. Enrichment (language, sentiment, noun phrases) was stored once by
+`storage.enrichment.enrich_pending`; nothing here writes or re-analyses text.
+
+Deleted posts are excluded everywhere. Posts whose authors asked not to be
+shown to logged-out viewers (`no_unauthenticated`) are counted but never
+returned as top posts or examples, unless `include_restricted=True`, and then
+with their text blanked and `restricted=True`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+from monitor.config import EventConfig
+from reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, attribute_session
+from reports.figures import (
+    Analysis,
+    Counts,
+    DayFigures,
+    GrowthPoint,
+    HourFigures,
+    LanguageCount,
+    MentionCount,
+    PlatformFigures,
+    PostRef,
+    SentimentSummary,
+    SessionReport,
+    Summary,
+    Themes,
+    Voice,
+    Voices,
+)
+from reports.rows import (
+    AUTHOR,
+    CREATED,
+    FOLLOWERS,
+    HANDLE,
+    HASHTAGS,
+    ID,
+    LANG,
+    LANG_DETECTED,
+    LIKES,
+    MENTIONS,
+    NAME,
+    PLATFORM,
+    POLARITY,
+    QUOTES,
+    REPLIES,
+    REPOSTS,
+    RESTRICTED,
+    SUBJECTIVITY,
+    Row,
+    engagement,
+    load_period,
+)
+from reports.themes import compute_themes
+from storage.records import iso, parse_iso, to_utc
+
+__all__ = [
+    "analyze",
+    "summary",
+    "per_platform",
+    "per_hour",
+    "per_day",
+    "top_posts",
+    "top_voices",
+    "mentioned_accounts",
+    "languages",
+    "sentiment",
+    "themes",
+    "sessions",
+    "engagement_growth",
+    "load_period",
+    "Period",
+    "POSITIVE_ABOVE",
+    "NEGATIVE_BELOW",
+]
+
+POSITIVE_ABOVE = 0.1
+NEGATIVE_BELOW = -0.1
+
+
+class Period:
+    """The posts of [start, end), loaded once; every figure is computed from this."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+    ):
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("period bounds must be timezone-aware datetimes")
+        self.conn = conn
+        self.event = event
+        self.start = start
+        self.end = end
+        self.rows: list[Row] = load_period(conn, start, end)
+
+    def previous(self) -> list[Row]:
+        """Posts of the period of the same length just before this one (for trends)."""
+        length = self.end - self.start
+        return load_period(self.conn, self.start - length, self.start)
+
+
+def _counts(rows: Iterable[Row]) -> Counts:
+    posts = likes = reposts = replies = quotes = 0
+    authors: set[int] = set()
+    for r in rows:
+        posts += 1
+        authors.add(r[AUTHOR])
+        likes += r[LIKES] or 0
+        reposts += r[REPOSTS] or 0
+        replies += r[REPLIES] or 0
+        quotes += r[QUOTES] or 0
+    return Counts(posts, len(authors), likes, reposts, replies, quotes)
+
+
+# -- figures from loaded rows -------------------------------------------------------
+
+
+def _summary(p: Period) -> Summary:
+    followers: dict[int, int | None] = {}
+    restricted = 0
+    for r in p.rows:
+        followers[r[AUTHOR]] = r[FOLLOWERS]
+        restricted += 1 if r[RESTRICTED] else 0
+    known = [f for f in followers.values() if f is not None]
+    return Summary(
+        start=p.start,
+        end=p.end,
+        counts=_counts(p.rows),
+        potential_reach=sum(known),
+        authors_with_followers=len(known),
+        restricted_posts=restricted,
+    )
+
+
+def _group(rows: Iterable[Row], key) -> dict:  # type: ignore[no-untyped-def]
+    groups: dict = defaultdict(list)
+    for r in rows:
+        groups[key(r)].append(r)
+    return groups
+
+
+def _per_platform(p: Period) -> list[PlatformFigures]:
+    groups = _group(p.rows, lambda r: r[PLATFORM])
+    figures = [PlatformFigures(name, _counts(rows)) for name, rows in groups.items()]
+    return sorted(figures, key=lambda f: (-f.counts.posts, f.platform))
+
+
+def _hour_start(created: str, tz, cache: dict[str, datetime]) -> datetime:  # type: ignore[no-untyped-def]
+    prefix = created[:16]  # minute precision is enough to place a post in its hour
+    found = cache.get(prefix)
+    if found is None:
+        local = parse_iso(created).astimezone(tz)
+        found = local.replace(minute=0, second=0, microsecond=0)
+        cache[prefix] = found
+    return found
+
+
+def _per_hour(p: Period) -> list[HourFigures]:
+    tz = p.event.tz
+    cache: dict[str, datetime] = {}
+    groups = _group(p.rows, lambda r: to_utc(_hour_start(r[CREATED], tz, cache)))
+    hours = []
+    at = to_utc(p.start.astimezone(tz).replace(minute=0, second=0, microsecond=0))
+    end = to_utc(p.end)
+    while at < end:
+        hours.append(HourFigures(at.astimezone(tz), _counts(groups.get(at, ()))))
+        at += timedelta(hours=1)
+    return hours
+
+
+def _per_day(p: Period) -> list[DayFigures]:
+    tz = p.event.tz
+    cache: dict[str, date] = {}
+
+    def day_of(r: Row) -> date:
+        prefix = r[CREATED][:16]
+        found = cache.get(prefix)
+        if found is None:
+            found = cache[prefix] = parse_iso(r[CREATED]).astimezone(tz).date()
+        return found
+
+    groups = _group(p.rows, day_of)
+    first = p.start.astimezone(tz).date()
+    last = (p.end - timedelta(microseconds=1)).astimezone(tz).date()
+    days = []
+    while first <= last:
+        days.append(DayFigures(first, _counts(groups.get(first, ()))))
+        first += timedelta(days=1)
+    return days
+
+
+def _post_refs(
+    conn: sqlite3.Connection, rows: Sequence[Row], *, session: dict[int, str] | None = None
+) -> list[PostRef]:
+    """Full PostRefs (with text) for a few rows, in the given order."""
+    if not rows:
+        return []
+    ids = [r[ID] for r in rows]
+    marks = ",".join("?" * len(ids))
+    found = {
+        row[0]: row
+        for row in conn.execute(
+            f"select id, platform_id, url, text, session from posts where id in ({marks})", ids
+        )
+    }
+    refs = []
+    for r in rows:
+        _, platform_id, url, text, stored_session = found[r[ID]]
+        restricted = bool(r[RESTRICTED])
+        refs.append(
+            PostRef(
+                id=r[ID],
+                platform=r[PLATFORM],
+                platform_id=platform_id,
+                url=url or "",
+                author_handle=r[HANDLE] or "",
+                author_name=r[NAME] or "",
+                text="" if restricted else (text or ""),
+                created_at=parse_iso(r[CREATED]),
+                likes=r[LIKES] or 0,
+                reposts=r[REPOSTS] or 0,
+                replies=r[REPLIES] or 0,
+                quotes=r[QUOTES] or 0,
+                lang=r[LANG_DETECTED] or r[LANG],
+                session=(session or {}).get(r[ID], stored_session),
+                restricted=restricted,
+            )
+        )
+    return refs
+
+
+def _rank_key(r: Row) -> tuple[int, str, int]:
+    return (engagement(r), r[CREATED], r[ID])
+
+
+def _top_rows(rows: Iterable[Row], n: int, include_restricted: bool) -> list[Row]:
+    pool = (r for r in rows if include_restricted or not r[RESTRICTED])
+    return heapq.nlargest(n, pool, key=_rank_key)
+
+
+def _voices(p: Period, n: int) -> Voices:
+    posts: Counter[int] = Counter()
+    received: Counter[int] = Counter()
+    info: dict[int, Row] = {}
+    for r in p.rows:
+        a = r[AUTHOR]
+        posts[a] += 1
+        received[a] += engagement(r)
+        info[a] = r
+
+    def voice(a: int) -> Voice:
+        r = info[a]
+        return Voice(
+            r[PLATFORM], r[HANDLE] or "", r[NAME] or "", posts[a], received[a], r[FOLLOWERS]
+        )
+
+    def handle(a: int) -> str:
+        return info[a][HANDLE] or ""
+
+    authors = list(info)
+    by_posts = sorted(authors, key=lambda a: (-posts[a], -received[a], handle(a)))[:n]
+    by_eng = sorted(authors, key=lambda a: (-received[a], -posts[a], handle(a)))[:n]
+    with_f = [a for a in authors if info[a][FOLLOWERS] is not None]
+    by_f = sorted(with_f, key=lambda a: (-(info[a][FOLLOWERS] or 0), handle(a)))[:n]
+    return Voices(
+        [voice(a) for a in by_posts], [voice(a) for a in by_eng], [voice(a) for a in by_f]
+    )
+
+
+def _mentions(p: Period, n: int) -> list[MentionCount]:
+    counter: Counter[str] = Counter()
+    for r in p.rows:
+        if r[MENTIONS] and r[MENTIONS] != "[]":
+            counter.update({m.lstrip("@").casefold() for m in json.loads(r[MENTIONS])})
+    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [MentionCount(h, c) for h, c in ranked]
+
+
+def _lang_of(r: Row) -> tuple[str, bool]:
+    if r[LANG_DETECTED]:
+        return r[LANG_DETECTED], True
+    tag = (r[LANG] or "").lower().replace("_", "-").split("-")[0]
+    return tag or "und", False
+
+
+def _languages(p: Period) -> list[LanguageCount]:
+    posts: Counter[str] = Counter()
+    detected: Counter[str] = Counter()
+    for r in p.rows:
+        lang, from_text = _lang_of(r)
+        posts[lang] += 1
+        detected[lang] += 1 if from_text else 0
+    total = len(p.rows) or 1
+    ranked = sorted(posts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [LanguageCount(lang, c, c / total, detected[lang]) for lang, c in ranked]
+
+
+def _sentiment(p: Period) -> SentimentSummary:
+    scored = [r for r in p.rows if r[POLARITY] is not None]
+    pos = sum(1 for r in scored if r[POLARITY] > POSITIVE_ABOVE)
+    neg = sum(1 for r in scored if r[POLARITY] < NEGATIVE_BELOW)
+    n = len(scored)
+    return SentimentSummary(
+        scored=n,
+        positive=pos,
+        neutral=n - pos - neg,
+        negative=neg,
+        mean_polarity=sum(r[POLARITY] for r in scored) / n if n else None,
+        mean_subjectivity=sum(r[SUBJECTIVITY] or 0.0 for r in scored) / n if n else None,
+        unscored=len(p.rows) - n,
+    )
+
+
+def _themes(
+    p: Period, rows: list[Row], previous: list[Row] | None, n: int, examples: int
+) -> Themes:
+    return compute_themes(
+        rows,
+        previous,
+        tracked=p.event.tags,
+        n=n,
+        examples=examples,
+        to_refs=lambda chosen: _post_refs(p.conn, chosen),
+    )
+
+
+def _attribution(p: Period) -> dict[int, tuple[int, str]]:
+    sessions = p.event.sessions
+    found: dict[int, tuple[int, str]] = {}
+    if not sessions:
+        return found
+    for r in p.rows:
+        hit = attribute_session(
+            sessions,
+            parse_iso(r[CREATED]),
+            json.loads(r[HASHTAGS] or "[]"),
+            json.loads(r[MENTIONS] or "[]"),
+        )
+        if hit is not None:
+            found[r[ID]] = hit
+    return found
+
+
+def _sessions(p: Period, top: int, n_themes: int, examples: int) -> list[SessionReport]:
+    attributed = _attribution(p)
+    if not p.event.sessions:
+        return []
+    by_session: dict[int, list[Row]] = defaultdict(list)
+    how: dict[int, Counter[str]] = defaultdict(Counter)
+    for r in p.rows:
+        hit = attributed.get(r[ID])
+        if hit is not None:
+            by_session[hit[0]].append(r)
+            how[hit[0]][hit[1]] += 1
+    titles = {pid: p.event.sessions[i].title for pid, (i, _) in attributed.items()}
+    reports = []
+    for i, s in enumerate(p.event.sessions):
+        rows = by_session.get(i, [])
+        reports.append(
+            SessionReport(
+                title=s.title,
+                start=s.start,
+                end=s.end,
+                room=s.room,
+                speakers=s.speakers,
+                hashtags=s.hashtags,
+                counts=_counts(rows),
+                by_hashtag=how[i][BY_HASHTAG],
+                by_speaker=how[i][BY_SPEAKER],
+                by_time=how[i][BY_TIME],
+                themes=_themes(p, rows, None, n_themes, examples),
+                top_posts=_post_refs(p.conn, _top_rows(rows, top, False), session=titles),
+            )
+        )
+    return reports
+
+
+# -- public API -----------------------------------------------------------------------
+
+
+def summary(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+) -> Summary:
+    """Posts, unique authors, engagement totals and per post, estimated potential reach."""
+    return _summary(Period(conn, event, start, end))
+
+
+def per_platform(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+) -> list[PlatformFigures]:
+    """Counts per platform, busiest first."""
+    return _per_platform(Period(conn, event, start, end))
+
+
+def per_hour(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+) -> list[HourFigures]:
+    """Counts for every hour of the period in the event's timezone, empty hours included."""
+    return _per_hour(Period(conn, event, start, end))
+
+
+def per_day(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+) -> list[DayFigures]:
+    """Counts for every local day the period touches, empty days included."""
+    return _per_day(Period(conn, event, start, end))
+
+
+def top_posts(
+    conn: sqlite3.Connection,
+    event: EventConfig,
+    start: datetime,
+    end: datetime,
+    n: int = 10,
+    *,
+    include_restricted: bool = False,
+) -> list[PostRef]:
+    """Most engaged posts (likes+reposts+replies+quotes; newer first on ties)."""
+    p = Period(conn, event, start, end)
+    return _post_refs(conn, _top_rows(p.rows, n, include_restricted))
+
+
+def top_voices(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime, n: int = 10
+) -> Voices:
+    """Authors ranked by posts, by engagement received, and by followers."""
+    return _voices(Period(conn, event, start, end), n)
+
+
+def mentioned_accounts(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime, n: int = 10
+) -> list[MentionCount]:
+    """Accounts mentioned in the most posts."""
+    return _mentions(Period(conn, event, start, end), n)
+
+
+def languages(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+) -> list[LanguageCount]:
+    """Posts per language: detected from the text, else the platform's tag, else "und"."""
+    return _languages(Period(conn, event, start, end))
+
+
+def sentiment(
+    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+) -> SentimentSummary:
+    """Polarity distribution of English posts; other languages are counted as unscored."""
+    return _sentiment(Period(conn, event, start, end))
+
+
+def themes(
+    conn: sqlite3.Connection,
+    event: EventConfig,
+    start: datetime,
+    end: datetime,
+    n: int = 10,
+    *,
+    examples: int = 3,
+) -> Themes:
+    """Top noun phrases and co-occurring hashtags, with the trend against the previous period."""
+    p = Period(conn, event, start, end)
+    return _themes(p, p.rows, p.previous(), n, examples)
+
+
+def sessions(
+    conn: sqlite3.Connection,
+    event: EventConfig,
+    start: datetime,
+    end: datetime,
+    top: int = 3,
+    *,
+    n_themes: int = 5,
+    examples: int = 2,
+) -> list[SessionReport]:
+    """Per agenda session: figures, themes and top posts of the period's posts attributed to it."""
+    return _sessions(Period(conn, event, start, end), top, n_themes, examples)
+
+
+def engagement_growth(
+    conn: sqlite3.Connection,
+    event: EventConfig,
+    start: datetime,
+    end: datetime,
+    *,
+    step: timedelta | None = None,
+    until: datetime | None = None,
+) -> list[GrowthPoint]:
+    """How the engagement of the period's posts grew, from the snapshots taken on each refresh.
+
+    One point per `step` (default: hourly for periods up to two days, else daily)
+    from `start` until `until` (default: the last snapshot), each the sum of
+    every post's latest snapshot at that moment.
+    """
+    cur = conn.cursor()
+    cur.row_factory = None
+    cur.execute(
+        "select s.post_id, s.at, s.likes, s.reposts, s.replies, s.quotes from snapshots s"
+        " join posts p on p.id = s.post_id"
+        " where p.created_at >= ? and p.created_at < ? and p.deleted = 0 order by s.at",
+        (iso(start), iso(end)),
+    )
+    snaps = cur.fetchall()
+    if not snaps:
+        return []
+    if step is None:
+        step = timedelta(hours=1) if end - start <= timedelta(days=2) else timedelta(days=1)
+    last = parse_iso(snaps[-1][1]) if until is None else to_utc(until)
+    latest: dict[int, tuple[int, int, int, int]] = {}
+    totals = [0, 0, 0, 0]
+    points = []
+    at = to_utc(start) + step
+    i = 0
+    while True:
+        bound = iso(at)
+        while i < len(snaps) and snaps[i][1] < bound:
+            post_id, _, *values = snaps[i]
+            old = latest.get(post_id, (0, 0, 0, 0))
+            new = tuple(v or 0 for v in values)
+            for k in range(4):
+                totals[k] += new[k] - old[k]
+            latest[post_id] = new  # type: ignore[assignment]
+            i += 1
+        points.append(GrowthPoint(at.astimezone(event.tz), len(latest), *totals))
+        if at >= last:
+            break
+        at += step
+    return points
+
+
+def analyze(
+    conn: sqlite3.Connection,
+    event: EventConfig,
+    start: datetime,
+    end: datetime,
+    *,
+    top: int = 10,
+    n_themes: int = 10,
+    examples: int = 3,
+    with_sessions: bool = True,
+    with_growth: bool = True,
+    include_restricted: bool = False,
+) -> Analysis:
+    """Everything for one period, from one read of its posts (and one of the period before)."""
+    p = Period(conn, event, start, end)
+    return Analysis(
+        summary=_summary(p),
+        platforms=_per_platform(p),
+        hours=_per_hour(p),
+        days=_per_day(p),
+        top_posts=_post_refs(conn, _top_rows(p.rows, top, include_restricted)),
+        voices=_voices(p, top),
+        mentions=_mentions(p, top),
+        languages=_languages(p),
+        sentiment=_sentiment(p),
+        themes=_themes(p, p.rows, p.previous(), n_themes, examples),
+        sessions=_sessions(p, 3, 5, 2) if with_sessions else [],
+        growth=engagement_growth(conn, event, start, end) if with_growth else [],
+    )

@@ -1,0 +1,256 @@
+"""The plain data the analysis returns: frozen dataclasses, no behaviour beyond arithmetic.
+
+Kept apart from the queries so templates (digest, wall, impact report) can
+import the shapes without pulling in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+__all__ = [
+    "Counts",
+    "Summary",
+    "PlatformFigures",
+    "HourFigures",
+    "DayFigures",
+    "PostRef",
+    "Voice",
+    "Voices",
+    "MentionCount",
+    "LanguageCount",
+    "SentimentSummary",
+    "Theme",
+    "Themes",
+    "SessionReport",
+    "GrowthPoint",
+    "Analysis",
+    "REACH_LABEL",
+    "RISING",
+    "NEW",
+    "FADING",
+    "STEADY",
+]
+
+REACH_LABEL = "Estimated potential reach: the sum of unique authors' latest follower counts"
+RISING, NEW, FADING, STEADY = "rising", "new", "fading", "steady"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Posts, authors and engagement of a set of posts (a period, platform, hour, session…)."""
+
+    posts: int = 0
+    unique_authors: int = 0
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+
+    @property
+    def engagement(self) -> int:
+        return self.likes + self.reposts + self.replies + self.quotes
+
+    def _per_post(self, value: int) -> float:
+        return value / self.posts if self.posts else 0.0
+
+    @property
+    def likes_per_post(self) -> float:
+        return self._per_post(self.likes)
+
+    @property
+    def reposts_per_post(self) -> float:
+        return self._per_post(self.reposts)
+
+    @property
+    def replies_per_post(self) -> float:
+        return self._per_post(self.replies)
+
+    @property
+    def quotes_per_post(self) -> float:
+        return self._per_post(self.quotes)
+
+    @property
+    def engagement_per_post(self) -> float:
+        return self._per_post(self.engagement)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Fields plus the derived figures, for JSON and templates."""
+        out = asdict(self)
+        for name in (
+            "engagement",
+            "likes_per_post",
+            "reposts_per_post",
+            "replies_per_post",
+            "quotes_per_post",
+            "engagement_per_post",
+        ):
+            out[name] = getattr(self, name)
+        return out
+
+
+@dataclass(frozen=True)
+class Summary:
+    start: datetime
+    end: datetime
+    counts: Counts
+    # An estimate, always labelled as one: followers overlap and most never see a given post.
+    potential_reach: int
+    reach_label: str = REACH_LABEL
+    authors_with_followers: int = 0  # authors whose follower count is known (the rest add 0)
+    restricted_posts: int = 0  # counted, but their authors asked not to be shown logged-out
+
+
+@dataclass(frozen=True)
+class PlatformFigures:
+    platform: str
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class HourFigures:
+    hour: datetime  # start of the hour, aware, in the event's timezone
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    day: date  # calendar day in the event's timezone
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class PostRef:
+    """A post to show. `restricted` posts never reach here with text unless asked for."""
+
+    id: int
+    platform: str
+    platform_id: str
+    url: str
+    author_handle: str
+    author_name: str
+    text: str
+    created_at: datetime  # aware UTC
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+    lang: str | None = None
+    session: str | None = None
+    restricted: bool = False  # no_unauthenticated: text blanked, never quote it publicly
+
+    @property
+    def engagement(self) -> int:
+        return self.likes + self.reposts + self.replies + self.quotes
+
+
+@dataclass(frozen=True)
+class Voice:
+    platform: str
+    handle: str
+    display_name: str
+    posts: int
+    engagement: int  # received on their posts in the period
+    followers: int | None
+
+
+@dataclass(frozen=True)
+class Voices:
+    by_posts: list[Voice]
+    by_engagement: list[Voice]
+    by_followers: list[Voice]
+
+
+@dataclass(frozen=True)
+class MentionCount:
+    handle: str  # as mentioned, without '@', case-folded
+    posts: int
+
+
+@dataclass(frozen=True)
+class LanguageCount:
+    lang: str  # ISO 639-1, or "und" when unknown
+    posts: int
+    share: float  # of the period's posts, 0..1
+    detected: int  # of these, how many were decided from the text (the rest: platform tag)
+
+
+@dataclass(frozen=True)
+class SentimentSummary:
+    """English posts only: other languages have no score rather than a wrong one."""
+
+    scored: int
+    positive: int  # polarity > POSITIVE_ABOVE
+    neutral: int
+    negative: int  # polarity < NEGATIVE_BELOW
+    mean_polarity: float | None
+    mean_subjectivity: float | None
+    unscored: int  # posts in other languages, or not enriched yet
+
+
+@dataclass(frozen=True)
+class Theme:
+    kind: str  # "phrase" or "hashtag"
+    key: str  # merge key: case-folded, last word singular
+    label: str  # the form people wrote most often
+    posts: int  # posts in the period that contain it
+    previous_posts: int | None  # same, in the previous period of equal length (None: not compared)
+    trend: str | None  # rising / new / fading / steady; None when not compared
+    examples: tuple[PostRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class Themes:
+    phrases: list[Theme]
+    hashtags: list[Theme]  # co-occurring hashtags, the tracked ones excluded
+    fading: list[Theme] = field(default_factory=list)  # strong last period, fell away now
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    title: str
+    start: datetime
+    end: datetime
+    room: str
+    speakers: tuple[str, ...]
+    hashtags: tuple[str, ...]
+    counts: Counts
+    by_hashtag: int  # posts attributed by a session hashtag
+    by_speaker: int  # … by mentioning a speaker
+    by_time: int  # … by being posted while the session ran
+    themes: Themes
+    top_posts: list[PostRef]
+
+
+@dataclass(frozen=True)
+class GrowthPoint:
+    """Engagement of the period's posts as known at `at` (from snapshots)."""
+
+    at: datetime  # aware, event timezone
+    posts_tracked: int
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+
+    @property
+    def engagement(self) -> int:
+        return self.likes + self.reposts + self.replies + self.quotes
+
+
+@dataclass(frozen=True)
+class Analysis:
+    summary: Summary
+    platforms: list[PlatformFigures]
+    hours: list[HourFigures]
+    days: list[DayFigures]
+    top_posts: list[PostRef]
+    voices: Voices
+    mentions: list[MentionCount]
+    languages: list[LanguageCount]
+    sentiment: SentimentSummary
+    themes: Themes
+    sessions: list[SessionReport]
+    growth: list[GrowthPoint]

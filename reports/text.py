@@ -1,0 +1,264 @@
+"""Pure text analysis of one post: language, sentiment, noun phrases.
+
+No database here: storage/enrichment.py runs these functions once per post and
+stores the result, so reports never recompute them. Everything works offline:
+TextBlob's NLTK corpora are not needed (we use the bundled pattern parser via
+`textblob.en.parse(..., chunks=True)` and its sentiment lexicon, never
+`.noun_phrases`/`.words`/`.tags`, which need downloaded corpora).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+from textblob.en import parse as _parse
+from textblob.en import sentiment as _sentiment
+from textblob.en.inflect import singularize
+
+__all__ = [
+    "TextFeatures",
+    "LanguageGuesser",
+    "analyze_text",
+    "clean_text",
+    "noun_phrases",
+    "phrase_key",
+    "sentiment_of",
+    "STOPWORDS",
+]
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# @user, @user.bsky.social, @user@instance.social
+_MENTION = re.compile(r"(?<![\w@])@[\w.\-]+(?:@[\w.\-]+)?", re.UNICODE)
+_HASHTAG = re.compile(r"(?<![\w#])#(\w+)", re.UNICODE)
+_TRAILING_TAGS = re.compile(r"(?:\s*#\w+)+\s*$", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+
+# Words that make poor themes on their own; a phrase is trimmed of them at both ends.
+STOPWORDS = frozenset(
+    """
+    a an the this that these those it its i me my we our us you your he him his she her they them
+    their what which who whom whose there here some any all each every no none other another such
+    own same so than too very just also only even still yet much many more most few less least lot
+    lots thing things something anything nothing everything way ways time times day days today
+    tomorrow yesterday tonight morning afternoon evening night week weeks year years moment
+    minute minutes hour hours now then pm am rt via amp http https www com thanks thank thx lol
+    omg pls please yes ok okay hi hello everyone everybody someone somebody anyone people folks
+    guy guys great good best better nice amazing awesome excellent fantastic wonderful brilliant
+    interesting important new old first last next big huge small full whole real true main key
+    strong powerful inspiring fascinating incredible happy glad proud live part kind sort bit
+    one two three mr mrs ms dr st etc
+    """.split()
+)
+
+_PHRASE_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS", "JJ", "JJR", "JJS", "VBG", "FW"})
+_NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS", "FW"})
+_MAX_PHRASE_WORDS = 4
+
+
+def clean_text(text: str, tracked: Iterable[str] = ()) -> str:
+    """Text with URLs, @mentions and the tracked hashtags removed; other hashtags become words.
+
+    Tracked hashtags are in every post, so they carry no meaning and would
+    dominate every theme; other hashtags inside a sentence are words
+    ("a talk on #refugees rights"), so only their '#' goes, while a block of
+    hashtags closing the post is dropped (they are counted as hashtags anyway).
+    """
+    tracked_set = {t.casefold().lstrip("#") for t in tracked}
+    text = _URL.sub(" ", text)
+    text = _MENTION.sub(" ", text)
+    # A block of hashtags closing a post is a label list, not part of the sentence.
+    text = _TRAILING_TAGS.sub(" ", text.rstrip())
+    text = _HASHTAG.sub(lambda m: " " if m.group(1).casefold() in tracked_set else m.group(1), text)
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    lang: str | None  # ISO 639-1, or None when neither the text nor the platform tells
+    lang_from_text: bool  # False when the platform tag (or nothing) decided
+    polarity: float | None  # only for English text
+    subjectivity: float | None
+    phrases: tuple[str, ...]  # surface forms, lower-cased, deduplicated, in order
+
+
+def _iso(code: str | None) -> str | None:
+    if not code:
+        return None
+    base = code.strip().lower().replace("_", "-").split("-")[0]
+    return base or None
+
+
+def _lingua_language(code: str) -> Language | None:
+    try:
+        return Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
+    except (ValueError, AttributeError):
+        return None
+
+
+# lingua's Serbian model knows Cyrillic only; Serbian in Latin script reads as
+# Croatian or Bosnian, so those stand in for Serbian unless configured themselves.
+_STAND_INS = {"sr": ("hr", "bs")}
+# With one configured language lingua cannot decide anything (it needs a rival),
+# so a single-language event is compared against these widely used ones.
+_CONTRAST = ("en", "es", "fr", "de", "pt", "it", "ru", "sr", "tr", "ar")
+
+
+class LanguageGuesser:
+    """Detect a post's language among the event's languages; the platform tag is a hint.
+
+    The detector is restricted to the configured languages (faster and more
+    accurate); a platform tag naming another language adds that language as a
+    candidate, so a German post tagged 'de' can still be found German, while a
+    wrong tag cannot override what the text says.
+    """
+
+    def __init__(self, languages: Iterable[str]):
+        self.languages = tuple(dict.fromkeys(c for c in (_iso(x) for x in languages) if c))
+        self._detectors: dict[frozenset[str], tuple[LanguageDetector, dict[Language, str]]] = {}
+
+    def _detector(self, extra: str | None) -> tuple[LanguageDetector, dict[Language, str]]:
+        codes = set(self.languages)
+        if len(codes) < 2:
+            codes.update(_CONTRAST)
+        if extra:
+            codes.add(extra)
+        key = frozenset(codes)
+        cached = self._detectors.get(key)
+        if cached is not None:
+            return cached
+        mapping: dict[Language, str] = {}
+        for code in sorted(codes):
+            lang = _lingua_language(code)
+            if lang is not None:
+                mapping[lang] = code
+            for stand_in in _STAND_INS.get(code, ()):
+                other = _lingua_language(stand_in)
+                if other is not None and stand_in not in codes:
+                    mapping[other] = code
+        if not mapping:
+            mapping[Language.ENGLISH] = "en"
+        detector = LanguageDetectorBuilder.from_languages(*mapping).build()
+        self._detectors[key] = (detector, mapping)
+        return self._detectors[key]
+
+    def guess(self, text: str, platform_tag: str | None = None) -> tuple[str | None, bool]:
+        """(language, decided_by_text)."""
+        tag = _iso(platform_tag)
+        if len(_LETTER.findall(text)) < 3:
+            return tag, False
+        extra = tag if tag and _lingua_language(tag) is not None else None
+        detector, mapping = self._detector(extra)
+        found = detector.detect_language_of(text)
+        if found is None:
+            # Unsure among the candidates: do not claim English for text we cannot place.
+            if _CYRILLIC.search(text) and tag == "en":
+                return None, False
+            return tag, False
+        return mapping[found], True
+
+
+def noun_phrases(tagged: str) -> list[str]:
+    """Noun phrases from pattern's chunked output, trimmed of stopwords at both ends."""
+    found: list[str] = []
+    for sentence in tagged.split("\n"):
+        current: list[tuple[str, str]] = []
+        chunks: list[list[tuple[str, str]]] = []
+        for token in sentence.split(" "):
+            parts = token.split("/")
+            if len(parts) < 3:
+                continue
+            word, tag, chunk = parts[0].replace("&slash;", "/"), parts[1], parts[2]
+            if chunk.endswith("NP") and tag in _PHRASE_TAGS:
+                if chunk.startswith("B-") and current:
+                    chunks.append(current)
+                    current = []
+                current.append((word, tag))
+            elif current:
+                chunks.append(current)
+                current = []
+        if current:
+            chunks.append(current)
+        for words in chunks:
+            trimmed = _trim(words)
+            if trimmed:
+                found.append(" ".join(w.lower() for w, _ in trimmed))
+                found.extend(_sub_phrases(trimmed))
+    return list(dict.fromkeys(found))
+
+
+def _sub_phrases(words: list[tuple[str, str]]) -> list[str]:
+    """Shorter phrases inside a long one, so "human rights defenders" also counts for
+    "human rights": without this the theme splits across every longer phrase."""
+    out = []
+    n = len(words)
+    for size in range(n - 1, 1, -1):
+        for i in range(n - size + 1):
+            span = _trim(words[i : i + size])
+            if span and len(span) == size:
+                out.append(" ".join(w.lower() for w, _ in span))
+    return out
+
+
+def _trim(words: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+    def meaningful(w: str) -> bool:
+        lw = w.lower()
+        return lw not in STOPWORDS and len(lw) > 1 and _LETTER.search(lw) is not None
+
+    while words and not meaningful(words[0][0]):
+        words = words[1:]
+    while words and (not meaningful(words[-1][0]) or words[-1][1] not in _NOUN_TAGS):
+        words = words[:-1]
+    if not words or len(words) > _MAX_PHRASE_WORDS:
+        return None
+    if any(not _LETTER.search(w) for w, _ in words):
+        return None
+    return words
+
+
+@lru_cache(maxsize=100_000)
+def phrase_key(phrase: str) -> str:
+    """The form themes are merged on: case-folded, last word singular.
+
+    "Human Rights" and "human right" become one theme ("human right").
+    """
+    words = phrase.casefold().split()
+    if not words:
+        return ""
+    words[-1] = singularize(words[-1])
+    return " ".join(words)
+
+
+def sentiment_of(tokens: list[str]) -> tuple[float, float]:
+    """TextBlob's pattern sentiment (polarity, subjectivity) of already tokenized words.
+
+    Equal to `TextBlob(text).sentiment` (which tokenizes with the same parser),
+    without tokenizing the text a second time.
+    """
+    score = _sentiment([w.lower() for w in tokens])
+    return float(score[0]), float(score[1])
+
+
+def analyze_text(
+    text: str,
+    *,
+    guesser: LanguageGuesser,
+    tracked: Iterable[str] = (),
+    platform_tag: str | None = None,
+) -> TextFeatures:
+    """Everything stored for one post, from its raw text."""
+    cleaned = clean_text(text or "", tracked)
+    lang, from_text = guesser.guess(cleaned, platform_tag)
+    if not (lang == "en" and from_text) or not cleaned:
+        # Noun phrases and sentiment come from an English model: applying it to
+        # other languages would produce confident nonsense.
+        return TextFeatures(lang, from_text, None, None, ())
+    tagged = _parse(cleaned, chunks=True, relations=False, lemmata=False)
+    tokens = [t.split("/")[0] for s in tagged.split("\n") for t in s.split(" ") if t]
+    polarity, subjectivity = sentiment_of(tokens)
+    return TextFeatures(lang, True, polarity, subjectivity, tuple(noun_phrases(tagged)))

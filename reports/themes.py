@@ -1,0 +1,178 @@
+"""Themes of a set of posts: top noun phrases and co-occurring hashtags, with their trend.
+
+Counts are posts, not occurrences: a post repeating a phrase five times is one
+voice. Phrases and hashtags merge across case and plural (`phrase_key`); the
+tracked hashtags are excluded because every post has them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from reports.figures import FADING, NEW, RISING, STEADY, PostRef, Theme, Themes
+from reports.rows import CREATED, HASHTAGS, ID, PHRASES, RESTRICTED, Row, engagement
+from reports.text import STOPWORDS, phrase_key
+
+__all__ = ["compute_themes", "trend", "MIN_POSTS", "TREND_FACTOR", "TREND_MIN_CHANGE"]
+
+MIN_POSTS = 2  # a phrase one person wrote once is not yet a theme
+TREND_FACTOR = 1.5  # rising: at least 1.5x the previous period; fading: at most 1/1.5
+TREND_MIN_CHANGE = 2  # …and by at least this many posts, so 1 → 2 is not "rising"
+
+
+def trend(current: int, previous: int) -> str:
+    """rising / new / fading / steady, from post counts of two periods of equal length."""
+    if previous == 0:
+        return NEW if current > 0 else STEADY
+    change = current - previous
+    if current >= previous * TREND_FACTOR and change >= TREND_MIN_CHANGE:
+        return RISING
+    if current * TREND_FACTOR <= previous and -change >= TREND_MIN_CHANGE:
+        return FADING
+    return STEADY
+
+
+class _Tally:
+    """Posts per merge key, with the surface forms seen (for the label)."""
+
+    def __init__(self) -> None:
+        self.posts: Counter[str] = Counter()
+        self.engagement: Counter[str] = Counter()
+        self.surface: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def add(self, keys: dict[str, str], eng: int) -> None:
+        for key, form in keys.items():
+            self.posts[key] += 1
+            self.engagement[key] += eng
+            self.surface[key][form] += 1
+
+    def ranked(self, n: int) -> list[str]:
+        keys = [k for k, c in self.posts.items() if c >= MIN_POSTS]
+        return heapq.nsmallest(n, keys, key=lambda k: (-self.posts[k], -self.engagement[k], k))
+
+    def label(self, key: str) -> str:
+        forms = self.surface[key]
+        return min(forms, key=lambda f: (-forms[f], f)) if forms else key
+
+
+def _phrase_keys(r: Row, excluded: frozenset[str]) -> dict[str, str]:
+    raw = r[PHRASES]
+    if not raw or raw == "[]":
+        return {}
+    keys: dict[str, str] = {}
+    for phrase in json.loads(raw):
+        key = phrase_key(phrase)
+        if key and key not in excluded and key not in STOPWORDS:
+            keys.setdefault(key, phrase)
+    return keys
+
+
+def _tag_keys(r: Row, excluded: frozenset[str]) -> dict[str, str]:
+    raw = r[HASHTAGS]
+    if not raw or raw == "[]":
+        return {}
+    keys: dict[str, str] = {}
+    for tag in json.loads(raw):
+        folded = tag.casefold().lstrip("#")
+        if folded in excluded:
+            continue
+        keys.setdefault(phrase_key(folded), folded)
+    return keys
+
+
+def _tally(rows: Iterable[Row], excluded: frozenset[str]) -> tuple[_Tally, _Tally]:
+    phrases, tags = _Tally(), _Tally()
+    for r in rows:
+        eng = engagement(r)
+        phrases.add(_phrase_keys(r, excluded), eng)
+        tags.add(_tag_keys(r, excluded), eng)
+    return phrases, tags
+
+
+def compute_themes(
+    rows: Sequence[Row],
+    previous: Sequence[Row] | None,
+    *,
+    tracked: Iterable[str],
+    n: int,
+    examples: int,
+    to_refs: Callable[[list[Row]], list[PostRef]],
+) -> Themes:
+    """Top `n` phrases and hashtags of `rows`; trends only when `previous` is given."""
+    excluded = frozenset(t.casefold().lstrip("#") for t in tracked)
+    excluded = excluded | frozenset(phrase_key(t) for t in excluded)
+    phrases, tags = _tally(rows, excluded)
+    before = _tally(previous, excluded) if previous is not None else None
+    top_phrases, top_tags = phrases.ranked(n), tags.ranked(n)
+
+    picks = _examples(rows, excluded, set(top_phrases), set(top_tags), examples)
+    chosen = {r[ID]: r for heap in picks.values() for _, r in heap}
+    refs = {ref.id: ref for ref in to_refs(list(chosen.values()))} if chosen else {}
+
+    def theme(kind: str, key: str, tally: _Tally, old: _Tally | None) -> Theme:
+        prev = old.posts[key] if old is not None else None
+        heap = sorted(picks.get((kind, key), []), key=lambda x: x[0], reverse=True)
+        return Theme(
+            kind=kind,
+            key=key,
+            label=tally.label(key),
+            posts=tally.posts[key],
+            previous_posts=prev,
+            trend=trend(tally.posts[key], prev) if prev is not None else None,
+            examples=tuple(refs[r[ID]] for _, r in heap if r[ID] in refs),
+        )
+
+    fading: list[Theme] = []
+    if before is not None:
+        for kind, now, old, top in (
+            ("phrase", phrases, before[0], top_phrases),
+            ("hashtag", tags, before[1], top_tags),
+        ):
+            for key in old.ranked(n):
+                if key not in top and trend(now.posts[key], old.posts[key]) == FADING:
+                    fading.append(
+                        Theme(
+                            kind=kind,
+                            key=key,
+                            label=old.label(key),
+                            posts=now.posts[key],
+                            previous_posts=old.posts[key],
+                            trend=FADING,
+                        )
+                    )
+    return Themes(
+        phrases=[theme("phrase", k, phrases, before[0] if before else None) for k in top_phrases],
+        hashtags=[theme("hashtag", k, tags, before[1] if before else None) for k in top_tags],
+        fading=fading,
+    )
+
+
+def _examples(
+    rows: Iterable[Row],
+    excluded: frozenset[str],
+    phrase_keys: set[str],
+    tag_keys: set[str],
+    k: int,
+) -> dict[tuple[str, str], list[tuple[tuple[int, str, int], Row]]]:
+    """The `k` most engaged quotable posts for each top theme (restricted posts never)."""
+    picks: dict[tuple[str, str], list[tuple[tuple[int, str, int], Row]]] = defaultdict(list)
+    if k <= 0:
+        return picks
+    for r in rows:
+        if r[RESTRICTED]:
+            continue
+        rank = (engagement(r), r[CREATED], r[ID])
+        for kind, keys, wanted in (
+            ("phrase", _phrase_keys(r, excluded), phrase_keys),
+            ("hashtag", _tag_keys(r, excluded), tag_keys),
+        ):
+            for key in wanted.intersection(keys):
+                heap = picks[(kind, key)]
+                if len(heap) < k:
+                    heapq.heappush(heap, (rank, r))
+                elif rank > heap[0][0]:
+                    heapq.heapreplace(heap, (rank, r))
+    return picks

@@ -1,0 +1,97 @@
+"""The write path of enrichment: language, sentiment, noun phrases and session, stored once.
+
+Reports read, never write; this is the one place that fills the enrichment
+columns of `posts`. It is cheap to call after every collection pass: only
+posts without `enriched_at` are touched, in batches, each batch one
+transaction (a killed process loses at most one batch of work, never
+half a post).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from monitor.config import Config
+from reports.agenda import attribute_session
+from reports.text import LanguageGuesser, analyze_text
+from storage.db import Store
+from storage.records import iso, parse_iso, utcnow
+
+__all__ = ["enrich_pending", "pending_count", "BATCH_SIZE"]
+
+BATCH_SIZE = 2000
+
+_SELECT = (
+    "select id, text, lang, hashtags, mentions, created_at, deleted from posts"
+    " where enriched_at is null and id > ? order by id limit ?"
+)
+
+
+def pending_count(store: Store) -> int:
+    """Posts still waiting for enrichment (deleted tombstones included)."""
+    row = store.conn.execute("select count(*) from posts where enriched_at is null").fetchone()
+    return int(row[0])
+
+
+def enrich_pending(
+    store: Store,
+    config: Config,
+    limit: int | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    now: Callable[[], datetime] = utcnow,
+) -> int:
+    """Enrich posts that have not been enriched yet; returns how many were written.
+
+    Text is analysed outside the write transaction so the wall and other
+    readers never wait on TextBlob, and collectors wait at most one batch write.
+    """
+    event = config.event
+    guesser = LanguageGuesser(event.languages)
+    tracked = tuple(event.tags)
+    done = 0
+    last_id = 0
+    while limit is None or done < limit:
+        size = batch_size if limit is None else min(batch_size, limit - done)
+        rows = store.conn.execute(_SELECT, (last_id, size)).fetchall()
+        if not rows:
+            break
+        stamp = iso(now())
+        updates = []
+        for row in rows:
+            last_id = row["id"]
+            if row["deleted"]:
+                # Nothing left to analyse; stamping keeps it out of the next pass.
+                updates.append((None, None, None, None, None, stamp, row["id"]))
+                continue
+            features = analyze_text(
+                row["text"] or "", guesser=guesser, tracked=tracked, platform_tag=row["lang"]
+            )
+            hashtags = json.loads(row["hashtags"] or "[]")
+            mentions = json.loads(row["mentions"] or "[]")
+            found = attribute_session(
+                event.sessions, parse_iso(row["created_at"]), hashtags, mentions
+            )
+            updates.append(
+                (
+                    features.lang,
+                    features.polarity,
+                    features.subjectivity,
+                    json.dumps(list(features.phrases), ensure_ascii=False),
+                    event.sessions[found[0]].title if found else None,
+                    stamp,
+                    row["id"],
+                )
+            )
+        with store.transaction() as conn:
+            # `enriched_at is null` again: a concurrent enricher may have done these already.
+            conn.executemany(
+                "update posts set lang_detected = ?, sentiment_polarity = ?,"
+                " sentiment_subjectivity = ?, noun_phrases = ?, session = ?, enriched_at = ?"
+                " where id = ? and enriched_at is null",
+                updates,
+            )
+        done += len(rows)
+    return done

@@ -1,0 +1,264 @@
+"""The query API on small hand-made corpora whose answers are known."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_post
+
+from monitor.config import Config, parse_config
+from reports import analysis
+from reports.figures import FADING, NEW, RISING, STEADY
+from storage.db import Store
+from storage.enrichment import enrich_pending
+from storage.records import Author
+
+DAY2 = datetime(2016, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2016, 11, day, hour, minute, tzinfo=UTC)
+
+
+def author(n: int, followers: int | None = 100) -> Author:
+    return Author(f"did:plc:a{n}", f"a{n}.bsky.social", f"A {n}", followers)
+
+
+def post(n: int, text: str, when: datetime, who: int = 0, **kw: Any):  # type: ignore[no-untyped-def]
+    kw.setdefault("author", author(who or n))
+    kw.setdefault("hashtags", ("HRHN2016",))
+    kw.setdefault("likes", 0)
+    return make_post(n, text=text, created_at=when, **kw)
+
+
+def day(config: Config, d: int) -> tuple[datetime, datetime]:
+    return config.event.day_bounds(datetime(2016, 11, d).date())
+
+
+@pytest.fixture
+def sr_config(tmp_path: Path, config_dict: dict[str, Any]) -> Config:
+    config_dict["event"]["languages"] = ["en", "sr"]
+    return parse_config(config_dict, path=tmp_path / "config.toml")
+
+
+def test_summary_counts_engagement_and_reach_once_per_author(fresh_store: Store, config: Config):
+    fresh_store.write_posts(
+        [
+            post(1, "one", at(24, 9), who=1, likes=3, reposts=1),
+            post(2, "two", at(24, 10), who=1, likes=1, replies=2, author=author(1, 500)),
+            post(3, "three", at(24, 11), who=2, quotes=4, author=author(2, 40)),
+            post(4, "no followers known", at(24, 12), who=3, author=author(3, None)),
+        ]
+    )
+    s = analysis.summary(fresh_store.conn, config.event, *day(config, 24))
+    assert s.counts.posts == 4
+    assert s.counts.unique_authors == 3
+    assert (s.counts.likes, s.counts.reposts, s.counts.replies, s.counts.quotes) == (4, 1, 2, 4)
+    assert s.counts.engagement == 11
+    assert s.counts.likes_per_post == 1.0
+    # Author 1 posted twice: counted once, with the latest follower count (500, not 100 + 500).
+    assert s.potential_reach == 540
+    assert s.authors_with_followers == 2
+    assert "Estimated" in s.reach_label
+
+
+def test_deleted_posts_are_excluded(fresh_store: Store, config: Config):
+    p = post(1, "gone", at(24, 9), likes=50)
+    fresh_store.write_posts([p, post(2, "kept", at(24, 9), likes=1)])
+    fresh_store.mark_deleted(p.platform, p.platform_id)
+    s = analysis.summary(fresh_store.conn, config.event, *day(config, 24))
+    assert s.counts.posts == 1
+    assert s.counts.likes == 1
+
+
+def test_top_posts_and_voices(fresh_store: Store, config: Config):
+    fresh_store.write_posts(
+        [
+            post(1, "small", at(24, 9), who=1, likes=1),
+            post(2, "big", at(24, 9), who=2, likes=10, reposts=5, author=author(2, 10)),
+            post(3, "medium", at(24, 9), who=1, likes=4),
+            post(4, "also small", at(24, 9), who=1, likes=1),
+            post(5, "famous but quiet", at(24, 9), who=3, author=author(3, 9000)),
+        ]
+    )
+    top = analysis.top_posts(fresh_store.conn, config.event, *day(config, 24), n=2)
+    assert [p.text for p in top] == ["big", "medium"]
+    assert top[0].engagement == 15
+    voices = analysis.top_voices(fresh_store.conn, config.event, *day(config, 24), n=2)
+    assert [(v.handle, v.posts) for v in voices.by_posts] == [
+        ("a1.bsky.social", 3),
+        ("a2.bsky.social", 1),
+    ]
+    assert [(v.handle, v.engagement) for v in voices.by_engagement] == [
+        ("a2.bsky.social", 15),
+        ("a1.bsky.social", 6),
+    ]
+    assert [v.handle for v in voices.by_followers] == ["a3.bsky.social", "a1.bsky.social"]
+
+
+def test_restricted_posts_are_counted_but_never_quoted(fresh_store: Store, config: Config):
+    fresh_store.write_posts(
+        [
+            post(
+                1, "private thoughts on asylum policy", at(24, 9), likes=99, no_unauthenticated=True
+            ),
+            post(2, "public post", at(24, 9), likes=1),
+        ]
+    )
+    period = day(config, 24)
+    assert analysis.summary(fresh_store.conn, config.event, *period).restricted_posts == 1
+    assert [p.text for p in analysis.top_posts(fresh_store.conn, config.event, *period)] == [
+        "public post"
+    ]
+    shown = analysis.top_posts(fresh_store.conn, config.event, *period, include_restricted=True)
+    assert shown[0].restricted and shown[0].text == ""
+
+
+def test_mentions_platforms_hours_days(fresh_store: Store, config: Config):
+    fresh_store.write_posts(
+        [
+            post(1, "a", at(24, 9, 5), mentions=("@Ana.bsky.social", "bob.bsky.social")),
+            post(2, "b", at(24, 9, 55), mentions=("ana.bsky.social",)),
+            post(3, "c", at(24, 22, 30), platform="mastodon"),  # 23:30 in Belgrade
+        ]
+    )
+    conn, event = fresh_store.conn, config.event
+    mentions = analysis.mentioned_accounts(conn, event, *day(config, 24))
+    assert [(m.handle, m.posts) for m in mentions] == [
+        ("ana.bsky.social", 2),
+        ("bob.bsky.social", 1),
+    ]
+    platforms = analysis.per_platform(conn, event, *day(config, 24))
+    assert [(p.platform, p.counts.posts) for p in platforms] == [("bluesky", 2), ("mastodon", 1)]
+    hours = analysis.per_hour(conn, event, *day(config, 24))
+    assert len(hours) == 24
+    busy = {h.hour.hour: h.counts.posts for h in hours if h.counts.posts}
+    assert busy == {10: 2, 23: 1}  # local hours (UTC+1)
+    days = analysis.per_day(conn, event, day(config, 24)[0], day(config, 25)[1])
+    assert [(d.day.day, d.counts.posts) for d in days] == [(24, 3), (25, 0)]
+
+
+def test_sentiment_only_for_english_and_languages_detected(fresh_store: Store, sr_config: Config):
+    fresh_store.write_posts(
+        [
+            post(1, "What a wonderful, inspiring panel! #HRHN2016", at(24, 9)),
+            post(2, "This is a terrible, awful decision. #HRHN2016", at(24, 9)),
+            # Tagged English by the platform, but Serbian: must get no English score.
+            post(3, "Odlična diskusija o ljudskim pravima u Beogradu danas", at(24, 9), lang="en"),
+            post(4, "Панел о слободи изражавања и правима избеглица", at(24, 9), lang="sr"),
+        ]
+    )
+    assert enrich_pending(fresh_store, sr_config) == 4
+    conn, event = fresh_store.conn, sr_config.event
+    langs = {row["id"]: row for row in conn.execute("select * from posts")}
+    assert langs[3]["lang_detected"] == "sr"
+    assert langs[3]["sentiment_polarity"] is None
+    assert langs[4]["lang_detected"] == "sr"
+    assert langs[4]["sentiment_subjectivity"] is None
+    s = analysis.sentiment(conn, event, *day(sr_config, 24))
+    assert (s.scored, s.positive, s.negative, s.unscored) == (2, 1, 1, 2)
+    languages = analysis.languages(conn, event, *day(sr_config, 24))
+    assert [(lang.lang, lang.posts, lang.detected) for lang in languages] == [
+        ("en", 2, 2),
+        ("sr", 2, 2),
+    ]
+
+
+THEMES_DAY1 = [
+    "Human rights defenders under pressure #HRHN2016 #Refugees",
+    "Protecting human rights in Serbia #HRHN2016 #refugees",
+    "The human right to asylum matters #HRHN2016 #refugee",
+    "Press freedom is essential #HRHN2016 #media",
+    "Great panel on press freedom #HRHN2016",
+    "Climate justice is a human rights issue #HRHN2016",
+]
+THEMES_DAY0 = [
+    "Climate justice now #HRHN2016",
+    "Climate justice for all #HRHN2016",
+    "Climate justice movement #HRHN2016",
+    "Climate justice debate #HRHN2016",
+    "Press freedom today #HRHN2016",
+    "Press freedom matters #HRHN2016",
+]
+
+
+def _corpus(store: Store, config: Config) -> None:
+    posts = []
+    for i, text in enumerate(THEMES_DAY0):
+        posts.append(post(100 + i, text, at(23, 10, i), hashtags=_tags(text)))
+    for i, text in enumerate(THEMES_DAY1):
+        posts.append(post(1 + i, text, at(24, 10, i), hashtags=_tags(text), likes=i))
+    store.write_posts(posts)
+    enrich_pending(store, config)
+
+
+def _tags(text: str) -> tuple[str, ...]:
+    return tuple(w[1:] for w in text.split() if w.startswith("#"))
+
+
+def test_themes_ranked_merged_with_trends(fresh_store: Store, config: Config):
+    _corpus(fresh_store, config)
+    t = analysis.themes(fresh_store.conn, config.event, *day(config, 24), n=5)
+    ranked = [(th.key, th.posts, th.previous_posts, th.trend) for th in t.phrases]
+    # "Human rights" / "human right" merge across case and plural: 4 posts, new today.
+    assert ranked[0] == ("human right", 4, 0, NEW)
+    assert ("press freedom", 2, 2, STEADY) in ranked
+    assert t.phrases[0].label == "human rights"
+    # Climate justice: 4 posts yesterday, 1 today → fading, listed apart.
+    assert [(f.key, f.posts, f.previous_posts, f.trend) for f in t.fading] == [
+        ("climate justice", 1, 4, FADING)
+    ]
+    # Co-hashtags: tracked #HRHN2016 excluded; #Refugees/#refugee merged.
+    assert [(h.key, h.posts, h.trend) for h in t.hashtags] == [("refugee", 3, NEW)]
+    assert t.hashtags[0].label == "refugees"
+
+
+def test_theme_examples_are_the_most_engaged_quotable_posts(fresh_store: Store, config: Config):
+    _corpus(fresh_store, config)
+    t = analysis.themes(fresh_store.conn, config.event, *day(config, 24), n=1, examples=2)
+    examples = t.phrases[0].examples
+    assert [e.text for e in examples] == [THEMES_DAY1[5], THEMES_DAY1[2]]
+
+
+def test_rising_trend(fresh_store: Store, config: Config):
+    old = [post(100 + i, "Refugee policy now", at(23, 10, i)) for i in range(2)]
+    new = [post(1 + i, "Refugee policy now", at(24, 10, i)) for i in range(5)]
+    fresh_store.write_posts(old + new)
+    enrich_pending(fresh_store, config)
+    t = analysis.themes(fresh_store.conn, config.event, *day(config, 24))
+    assert [(th.key, th.posts, th.previous_posts, th.trend) for th in t.phrases] == [
+        ("refugee policy", 5, 2, RISING)
+    ]
+
+
+def test_analyze_bundles_everything(fresh_store: Store, config: Config):
+    _corpus(fresh_store, config)
+    result = analysis.analyze(fresh_store.conn, config.event, *day(config, 24))
+    assert result.summary.counts.posts == 6
+    assert result.themes.phrases[0].key == "human right"
+    assert result.top_posts[0].likes == 5
+    assert result.sessions == []
+
+
+def test_naive_period_is_refused(fresh_store: Store, config: Config):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        analysis.summary(fresh_store.conn, config.event, datetime(2016, 11, 24), DAY2)
+
+
+def test_engagement_growth_from_snapshots(fresh_store: Store, config: Config):
+    p = post(1, "growing", at(24, 9), likes=1, collected_at=at(24, 9, 1))
+    fresh_store.write_posts([p, post(2, "flat", at(24, 9), likes=2, collected_at=at(24, 9, 2))])
+    fresh_store.update_engagement(
+        p.platform, p.platform_id, likes=5, reposts=1, replies=0, quotes=0, at=at(24, 11, 30)
+    )
+    start, end = day(config, 24)
+    growth = analysis.engagement_growth(fresh_store.conn, config.event, start, end)
+    by_hour = {g.at.astimezone(UTC).hour: g.engagement for g in growth}
+    assert by_hour[9] == 0  # the point at 09:00 UTC counts what was known before it
+    assert by_hour[10] == 3
+    assert by_hour[12] == 8
+    assert growth[-1].posts_tracked == 2
+    assert growth[-1].at.astimezone(UTC) == at(24, 12) + timedelta(0)
