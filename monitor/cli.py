@@ -170,10 +170,50 @@ def run() -> None:
     _not_yet("run", 6)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def digest() -> None:
+@cli.command()
+@click.option(
+    "--date",
+    "day",
+    help="Local day to digest (YYYY-MM-DD; default: yesterday in the event's timezone).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the files (default: [digest] out_dir).",
+)
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Also e-mail it to [digest] recipients, and post the chat webhook if one is set.",
+)
+@click.pass_context
+def digest(ctx: click.Context, day: str | None, out: Path | None, send: bool) -> None:
     """Write (and send) the daily digest."""
-    _not_yet("digest", 8)
+    from monitor.errors import ConfigError
+    from reports.digest import send_daily_digest
+    from reports.mailer import smtp_settings
+
+    config = get_config(ctx)
+    chosen = parse_day(day, "--date")
+    if send:
+        # Check the mail settings before the work, not after it.
+        if not config.digest.recipients:
+            raise ConfigError(
+                f"{config.path}: --send needs digest.recipients, the addresses to mail the "
+                'digest to, e.g. recipients = ["comms@example.org"].'
+            )
+        smtp_settings(config)
+    result = send_daily_digest(config, chosen, send=send, out=out)
+    d = result.digest
+    click.echo(f"Digest for {d.day_label}: {d.posts:,} posts.")
+    for problem in d.health_problems:
+        click.echo(f"  collection: {problem.label}: {problem.statement()}")
+    for kind in ("html", "md", "txt"):
+        click.echo(f"Wrote {result.paths[kind]}")
+    if send:
+        click.echo(f"Mailed to {', '.join(result.emailed_to)}")
+        if result.webhook_posted:
+            click.echo("Posted the summary to the chat webhook.")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -184,6 +184,61 @@ SETTINGS: list[Setting] = [
         "Instances whose public hashtag timelines are read.",
     ),
     _s("mastodon", "interval_minutes", float, 5.0, "Minutes between two Mastodon passes."),
+    # [digest]: `tagwatch digest` and the scheduler's daily digest
+    _s(
+        "digest",
+        "out_dir",
+        str,
+        "digests",
+        "Directory the digest files (HTML, Markdown, text) are written to; relative to the"
+        " config file.",
+    ),
+    _s(
+        "digest",
+        "recipients",
+        LIST_STR,
+        [],
+        "E-mail addresses the digest is sent to (by `digest --send` and the daily job).",
+    ),
+    _s("digest", "top_n", int, 5, "Posts, voices, themes and accounts listed in each section."),
+    _s(
+        "digest",
+        "webhook_url_env",
+        str,
+        "TAGWATCH_DIGEST_WEBHOOK_URL",
+        "Environment variable holding a Slack-compatible webhook URL; when set, a short summary"
+        " is posted there with the e-mail.",
+        secret_env=True,
+    ),
+    _s(
+        "digest",
+        "public_url",
+        str,
+        "",
+        "Web address where out_dir is published; the chat summary links to the day's HTML there.",
+    ),
+    # [smtp]: how the digest is mailed
+    _s("smtp", "host", str, "", "SMTP server that sends the digest ('' = e-mail not set up)."),
+    _s("smtp", "port", int, 587, "SMTP port: 587 with STARTTLS, 465 with ssl, 25 plain."),
+    _s("smtp", "starttls", bool, True, "Upgrade the connection with STARTTLS before logging in."),
+    _s("smtp", "ssl", bool, False, "Use TLS from the first byte (port 465) instead of STARTTLS."),
+    _s("smtp", "user", str, "", "SMTP login name ('' = no login)."),
+    _s(
+        "smtp",
+        "password_env",
+        str,
+        "TAGWATCH_SMTP_PASSWORD",
+        "Environment variable holding the SMTP password.",
+        secret_env=True,
+    ),
+    _s(
+        "smtp",
+        "sender",
+        str,
+        "",
+        "From address of the digest e-mails, e.g. 'Comms <comms@example.org>'.",
+    ),
+    _s("smtp", "timeout_seconds", float, 30.0, "Timeout of the SMTP conversation."),
 ]
 
 SESSION_SETTINGS: list[Setting] = [

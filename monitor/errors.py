@@ -5,6 +5,7 @@
     ├── UsageError             bad command-line input (exit 2)
     ├── StorageError           database cannot be opened or migrated (exit 1)
     ├── AlreadyRunning         another runner holds the database lock (exit 2)
+    ├── DeliveryError          the digest could not be mailed or posted (exit 1)
     └── PlatformError          a platform answered badly or not at all (exit 1)
         ├── AuthError          credentials missing or refused
         ├── RateLimited        429; carries when the window resets
@@ -25,6 +26,7 @@ __all__ = [
     "UsageError",
     "StorageError",
     "AlreadyRunning",
+    "DeliveryError",
     "PlatformError",
     "AuthError",
     "RateLimited",
@@ -51,6 +53,12 @@ class StorageError(TagwatchError):
 
 class AlreadyRunning(TagwatchError):
     exit_code = 2
+
+
+class DeliveryError(TagwatchError):
+    """SMTP or the chat webhook refused or failed; the digest files are written already."""
+
+    exit_code = 1
 
 
 class PlatformError(TagwatchError):

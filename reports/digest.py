@@ -1,0 +1,602 @@
+"""The daily digest: what happened on the hashtag yesterday, readable in two minutes.
+
+Why it is built this way: the analysis (`reports.analysis`) returns plain
+figures; this module chooses what a communications team needs in the morning
+and puts it into a `Digest` of plain values, which templates turn into HTML
+(for e-mail and the file on disk), Markdown and text (`reports.digest_render`).
+Reading only: the digest never writes to the database.
+
+The scheduler's daily job calls `send_daily_digest`; `tagwatch digest` uses the
+same pieces.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from statistics import median
+
+from monitor.config import Config, EventConfig
+from reports import analysis
+from reports.charts import bars_png, volume_per_hour_png
+from reports.collection_health import CollectorDay, collection_day
+from reports.figures import Analysis, PostRef, Theme
+from reports.rows import CREATED, HANDLE, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
+from storage.db import connect
+from storage.records import parse_iso, utcnow
+
+__all__ = [
+    "Digest",
+    "Figure",
+    "PostView",
+    "SessionView",
+    "ThemeView",
+    "DigestResult",
+    "default_day",
+    "build_digest",
+    "write_digest",
+    "send_digest",
+    "post_digest_webhook",
+    "send_daily_digest",
+    "PLATFORMS",
+]
+
+PLATFORMS = ("bluesky", "x", "mastodon")
+PLATFORM_NAMES = {"bluesky": "Bluesky", "x": "X", "mastodon": "Mastodon"}
+# "Unusual engagement": well above what the day's posts typically drew.
+UNUSUAL_FACTOR = 5
+UNUSUAL_MIN = 10
+RATIO_MIN_REPLIES = 5
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A headline number with the day before, so a reader sees the direction."""
+
+    label: str
+    value: int
+    previous: int | None
+    note: str = ""
+
+    @property
+    def change(self) -> str:
+        if self.previous is None:
+            return ""
+        diff = self.value - self.previous
+        if self.previous == 0:
+            return "new" if self.value else "no change"
+        if diff == 0:
+            return "no change"
+        pct = round(100 * diff / self.previous)
+        return f"{diff:+,} ({pct:+d}%)"
+
+    @property
+    def short_change(self) -> str:
+        """The difference alone, for inline lists: "+2", "new", ""."""
+        if self.previous is None or self.value == self.previous:
+            return ""
+        return "new" if self.previous == 0 else f"{self.value - self.previous:+,}"
+
+    @property
+    def direction(self) -> str:
+        if self.previous is None or self.value == self.previous:
+            return "flat"
+        return "up" if self.value > self.previous else "down"
+
+
+@dataclass(frozen=True)
+class PostView:
+    platform: str
+    url: str
+    author_handle: str
+    author_name: str
+    text: str
+    time: str  # local HH:MM
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+    reason: str = ""  # why it is in "to look at"
+
+    @property
+    def engagement(self) -> int:
+        return self.likes + self.reposts + self.replies + self.quotes
+
+    @property
+    def platform_name(self) -> str:
+        return PLATFORM_NAMES.get(self.platform, self.platform)
+
+
+@dataclass(frozen=True)
+class ThemeView:
+    label: str
+    kind: str  # "phrase" or "hashtag"
+    posts: int
+    previous: int | None
+    trend: str | None
+    examples: tuple[PostView, ...] = ()
+
+
+@dataclass(frozen=True)
+class SessionView:
+    title: str
+    time: str  # "10:00–11:30"
+    room: str
+    posts: int
+    authors: int
+    engagement: int
+    themes: tuple[str, ...]
+    top_post: PostView | None
+
+
+@dataclass(frozen=True)
+class Account:
+    handle: str
+    name: str
+    platform: str
+    posts: int
+    engagement: int
+
+
+@dataclass(frozen=True)
+class Share:
+    label: str
+    count: int
+    share: float  # 0..1
+
+
+@dataclass
+class Digest:
+    event_name: str
+    hashtags: tuple[str, ...]
+    day: date
+    timezone: str
+    generated_at: datetime
+    posts: int
+    headline: list[Figure] = field(default_factory=list)
+    platforms: list[Figure] = field(default_factory=list)
+    peak_hour: str = ""
+    sessions: list[SessionView] = field(default_factory=list)
+    top_posts: list[PostView] = field(default_factory=list)
+    themes: list[ThemeView] = field(default_factory=list)
+    themes_are_new: bool = True  # False: nothing new or rising, the day's main themes instead
+    voices: list[Account] = field(default_factory=list)
+    mentioned: list[Share] = field(default_factory=list)
+    languages: list[Share] = field(default_factory=list)
+    sentiment: list[Share] = field(default_factory=list)
+    sentiment_scored: int = 0
+    sentiment_unscored: int = 0
+    to_look_at: list[PostView] = field(default_factory=list)
+    health: list[CollectorDay] = field(default_factory=list)
+    restricted_posts: int = 0
+    reach: int = 0
+    reach_label: str = ""
+    charts: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.posts == 0
+
+    @property
+    def health_problems(self) -> list[CollectorDay]:
+        return [h for h in self.health if h.problem]
+
+    @property
+    def title(self) -> str:
+        return f"{self.event_name}: daily digest for {self.day_label}"
+
+    @property
+    def day_label(self) -> str:
+        return f"{self.day:%A} {self.day.day} {self.day:%B %Y}"
+
+    @property
+    def subject(self) -> str:
+        posts = f"{self.posts:,} post{'s' if self.posts != 1 else ''}"
+        warn = " (collection problems)" if self.health_problems else ""
+        return (
+            f"{self.event_name} digest, {self.day:%a} {self.day.day} {self.day:%b}: {posts}{warn}"
+        )
+
+    @property
+    def file_stem(self) -> str:
+        return f"digest-{self.day.isoformat()}"
+
+
+@dataclass
+class DigestResult:
+    day: date
+    digest: Digest
+    paths: dict[str, Path] = field(default_factory=dict)
+    emailed_to: list[str] = field(default_factory=list)
+    webhook_posted: bool = False
+
+
+def default_day(event: EventConfig, now: datetime | None = None) -> date:
+    """Yesterday in the event's timezone: the digest is read the morning after."""
+    now = now or utcnow()
+    return now.astimezone(event.tz).date() - timedelta(days=1)
+
+
+def _alert_after(config: Config) -> int:
+    """`[schedule] failure_alert_after` (the scheduler's setting, #6), shared with `status`."""
+    section = config.sections.get("schedule")
+    return int(section.get("failure_alert_after", 3)) if section is not None else 3
+
+
+@contextmanager
+def _reader(config: Config, conn: sqlite3.Connection | None) -> Iterator[sqlite3.Connection]:
+    if conn is not None:
+        yield conn
+        return
+    from storage.db import Store
+
+    # Store.open migrates an older file; then read through a separate read-only connection.
+    Store.open(config.db_path).close()
+    own = connect(config.db_path, readonly=True)
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def _local_time(at: datetime, event: EventConfig) -> str:
+    return at.astimezone(event.tz).strftime("%H:%M")
+
+
+def _view(ref: PostRef, event: EventConfig, reason: str = "") -> PostView:
+    return PostView(
+        platform=ref.platform,
+        url=ref.url,
+        author_handle=ref.author_handle,
+        author_name=ref.author_name,
+        text=ref.text,
+        time=_local_time(ref.created_at, event),
+        likes=ref.likes,
+        reposts=ref.reposts,
+        replies=ref.replies,
+        quotes=ref.quotes,
+        reason=reason,
+    )
+
+
+def _views(refs: Sequence[PostRef], event: EventConfig, n: int) -> list[PostView]:
+    # Belt and braces: restricted posts are counted, never quoted, whatever the caller asked.
+    return [_view(r, event) for r in refs if not r.restricted][:n]
+
+
+def _language_name(code: str) -> str:
+    if code in ("und", ""):
+        return "unknown"
+    try:
+        from lingua import IsoCode639_1, Language
+
+        return Language.from_iso_code_639_1(IsoCode639_1.from_str(code)).name.title()
+    except (ValueError, ImportError):
+        return code
+
+
+def _themes(a: Analysis, event: EventConfig, n: int) -> tuple[list[ThemeView], bool]:
+    pool: list[Theme] = [*a.themes.phrases, *a.themes.hashtags]
+    fresh = [t for t in pool if t.trend in ("new", "rising")]
+    chosen, are_new = (fresh, True) if fresh else (pool, False)
+    chosen = sorted(chosen, key=lambda t: (-t.posts, t.label.casefold()))[:n]
+    return [
+        ThemeView(
+            label=t.label,
+            kind=t.kind,
+            posts=t.posts,
+            previous=t.previous_posts,
+            trend=t.trend,
+            examples=tuple(_views(t.examples, event, 2)),
+        )
+        for t in chosen
+    ], are_new
+
+
+def _sessions(a: Analysis, event: EventConfig, day: date) -> list[SessionView]:
+    out = []
+    for s in a.sessions:
+        if s.start.astimezone(event.tz).date() != day:
+            continue
+        labels = [t.label for t in [*s.themes.phrases, *s.themes.hashtags]]
+        top = _views(s.top_posts, event, 1)
+        out.append(
+            SessionView(
+                title=s.title,
+                time=f"{_local_time(s.start, event)}–{_local_time(s.end, event)}",
+                room=s.room,
+                posts=s.counts.posts,
+                authors=s.counts.unique_authors,
+                engagement=s.counts.engagement,
+                themes=tuple(labels[:3]),
+                top_post=top[0] if top else None,
+            )
+        )
+    return out
+
+
+def _hourly_by_platform(
+    period: analysis.Period, hours: Sequence[datetime]
+) -> dict[str, list[tuple[datetime, int]]]:
+    tz = period.event.tz
+    counts: Counter[tuple[str, datetime]] = Counter()
+    for r in period.rows:
+        local = parse_iso(r[CREATED]).astimezone(tz)
+        counts[(r[PLATFORM], local.replace(minute=0, second=0, microsecond=0))] += 1
+    platforms = sorted({p for p, _ in counts})
+    return {p: [(h, counts[(p, h)]) for h in hours] for p in platforms}
+
+
+def _post_refs(conn: sqlite3.Connection, ids: Sequence[int]) -> list[PostRef]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        "select id, platform, platform_id, url, author_handle, author_name, text, created_at,"
+        " likes, reposts, replies, quotes, coalesce(lang_detected, lang), session,"
+        f" no_unauthenticated from posts where deleted = 0 and id in ({marks})",
+        list(ids),
+    )
+    return [
+        PostRef(
+            id=r[0],
+            platform=r[1],
+            platform_id=r[2],
+            url=r[3] or "",
+            author_handle=r[4] or "",
+            author_name=r[5] or "",
+            text="" if r[14] else (r[6] or ""),
+            created_at=parse_iso(r[7]),
+            likes=r[8] or 0,
+            reposts=r[9] or 0,
+            replies=r[10] or 0,
+            quotes=r[11] or 0,
+            lang=r[12],
+            session=r[13],
+            restricted=bool(r[14]),
+        )
+        for r in rows
+    ]
+
+
+def _restricted_authors(period: analysis.Period) -> set[tuple[str, str]]:
+    """Authors who limit who sees them: counted in the figures, not named as a top voice."""
+    return {(r[PLATFORM], r[HANDLE] or "") for r in period.rows if r[RESTRICTED]}
+
+
+def _to_look_at(
+    conn: sqlite3.Connection, period: analysis.Period, event: EventConfig, n: int
+) -> list[PostView]:
+    """Posts the team should open: far above the day's usual engagement, or drawing fire."""
+    rows = [r for r in period.rows if not r[RESTRICTED]]
+    if not rows:
+        return []
+    typical = median(engagement(r) for r in rows)
+    threshold = max(UNUSUAL_MIN, UNUSUAL_FACTOR * typical)
+    picked: dict[int, tuple[int, str]] = {}
+    for r in rows:
+        eng = engagement(r)
+        replies = r[REPLIES] or 0
+        likes = eng - replies  # everything that is not a reply counts as approval here
+        reasons = []
+        if eng >= threshold:
+            reasons.append(
+                f"engagement {eng:,}, {eng / max(typical, 1):.0f}x the day's typical post"
+            )
+        if replies >= RATIO_MIN_REPLIES and replies > likes:
+            reasons.append(f"more replies ({replies}) than likes and reposts: possibly contested")
+        polarity = r[POLARITY]
+        if (
+            polarity is not None
+            and polarity < analysis.NEGATIVE_BELOW
+            and eng > typical
+            and eng >= 3
+        ):
+            reasons.append(f"negative tone with engagement {eng}")
+        if reasons:
+            picked[r[ID]] = (eng, "; ".join(reasons))
+    ranked = sorted(picked, key=lambda i: (-picked[i][0], i))[:n]
+    refs = {ref.id: ref for ref in _post_refs(conn, ranked)}
+    return [_view(refs[i], event, picked[i][1]) for i in ranked if i in refs]
+
+
+def build_digest(
+    config: Config,
+    day: date | None = None,
+    *,
+    now: datetime | None = None,
+    conn: sqlite3.Connection | None = None,
+) -> Digest:
+    """The digest of one local day (default: yesterday in the event's timezone)."""
+    event = config.event
+    now = now or utcnow()
+    day = day or default_day(event, now)
+    n = config.digest.top_n
+    start, end = event.day_bounds(day)
+    prev_start, prev_end = event.day_bounds(day - timedelta(days=1))
+    enabled = tuple(p for p in PLATFORMS if config.sections[p].enabled)
+    with _reader(config, conn) as c:
+        a = analysis.analyze(c, event, start, end, top=n, n_themes=n, examples=2, with_growth=False)
+        before = analysis.analyze(
+            c, event, prev_start, prev_end, top=n, with_sessions=False, with_growth=False
+        )
+        period = analysis.Period(c, event, start, end)
+        health = collection_day(
+            c,
+            start,
+            end,
+            event.tz,
+            enabled=enabled,
+            alert_after=_alert_after(config),
+        )
+        look = _to_look_at(c, period, event, n)
+        restricted_authors = _restricted_authors(period)
+    cnt, prev = a.summary.counts, before.summary.counts
+    digest = Digest(
+        event_name=event.name,
+        hashtags=event.hashtags,
+        day=day,
+        timezone=event.timezone,
+        generated_at=now,
+        posts=cnt.posts,
+        headline=[
+            Figure("Posts", cnt.posts, prev.posts),
+            Figure("Unique authors", cnt.unique_authors, prev.unique_authors),
+            Figure(
+                "Engagement", cnt.engagement, prev.engagement, "likes, reposts, replies, quotes"
+            ),
+            Figure("Estimated reach", a.summary.potential_reach, before.summary.potential_reach),
+        ],
+        health=health,
+        restricted_posts=a.summary.restricted_posts,
+        reach=a.summary.potential_reach,
+        reach_label=a.summary.reach_label,
+        sessions=_sessions(a, event, day),
+    )
+    if digest.empty:
+        return digest
+    today = {p.platform: p.counts.posts for p in a.platforms}
+    prev_platform = {p.platform: p.counts.posts for p in before.platforms}
+    # A platform silent today but busy yesterday is news too: show it at 0.
+    order = [p.platform for p in a.platforms] + sorted(set(prev_platform) - set(today))
+    digest.platforms = [
+        Figure(PLATFORM_NAMES.get(name, name), today.get(name, 0), prev_platform.get(name, 0))
+        for name in order
+    ]
+    peak = max(a.hours, key=lambda h: (h.counts.posts, -h.hour.timestamp()))
+    end_hour = peak.hour + timedelta(hours=1)
+    posts = peak.counts.posts
+    digest.peak_hour = (
+        f"{peak.hour:%H}:00–{end_hour:%H}:00 ({posts:,} post{'' if posts == 1 else 's'})"
+    )
+    digest.top_posts = _views(a.top_posts, event, n)
+    digest.themes, digest.themes_are_new = _themes(a, event, n)
+    digest.voices = [
+        Account(v.handle, v.display_name, v.platform, v.posts, v.engagement)
+        for v in a.voices.by_engagement
+        if (v.platform, v.handle) not in restricted_authors
+    ][:n]
+    digest.mentioned = [Share("@" + m.handle, m.posts, m.posts / cnt.posts) for m in a.mentions[:n]]
+    digest.languages = [
+        Share(_language_name(lang.lang), lang.posts, lang.share) for lang in a.languages[:6]
+    ]
+    s = a.sentiment
+    digest.sentiment_scored, digest.sentiment_unscored = s.scored, s.unscored
+    if s.scored:
+        digest.sentiment = [
+            Share(label, count, count / s.scored)
+            for label, count in (
+                ("positive", s.positive),
+                ("neutral", s.neutral),
+                ("negative", s.negative),
+            )
+        ]
+    digest.to_look_at = look
+    hours = [h.hour for h in a.hours]
+    digest.charts["volume"] = volume_per_hour_png(
+        _hourly_by_platform(period, hours),
+        event.tz,
+        sessions=[x for x in event.sessions if x.start.astimezone(event.tz).date() == day],
+        title="Posts per hour",
+    )
+    if digest.themes:
+        digest.charts["themes"] = bars_png(
+            [(t.label if t.kind == "phrase" else "#" + t.label, t.posts) for t in digest.themes],
+            title="Themes (posts)",
+        )
+    return digest
+
+
+def write_digest(digest: Digest, out_dir: Path) -> dict[str, Path]:
+    """digest-DAY.html (charts inside), .md (charts as side PNGs) and .txt; returns the paths."""
+    from reports.digest_render import render_html, render_markdown, render_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, png in digest.charts.items():
+        png_path = out_dir / f"{digest.file_stem}-{name}.png"
+        png_path.write_bytes(png)
+        paths[f"chart:{name}"] = png_path
+    for kind, text in (
+        ("html", render_html(digest, inline="data")),
+        ("md", render_markdown(digest)),
+        ("txt", render_text(digest)),
+    ):
+        path = out_dir / f"{digest.file_stem}.{kind}"
+        path.write_text(text, encoding="utf-8")
+        paths[kind] = path
+    return paths
+
+
+def out_dir(config: Config) -> Path:
+    p = Path(config.digest.out_dir).expanduser()
+    return p if p.is_absolute() else config.path.parent / p
+
+
+def send_digest(config: Config, digest: Digest) -> list[str]:
+    """E-mail the digest to [digest] recipients; returns who the server accepted."""
+    from monitor.errors import ConfigError
+    from reports.digest_render import email_parts
+    from reports.mailer import build_message, send_message, smtp_settings
+
+    recipients = list(config.digest.recipients)
+    if not recipients:
+        raise ConfigError(
+            f"{config.path}: digest.recipients is empty; list the addresses to mail the digest to, "
+            'e.g. recipients = ["comms@example.org"].'
+        )
+    settings = smtp_settings(config)
+    text, html, images = email_parts(digest)
+    msg = build_message(
+        sender=settings.sender,
+        recipients=recipients,
+        subject=digest.subject,
+        text=text,
+        html=html,
+        images=images,
+        date=digest.generated_at.timestamp(),
+    )
+    return send_message(settings, msg, recipients)
+
+
+def post_digest_webhook(config: Config, digest: Digest) -> bool:
+    """Post the short summary when the webhook variable is set; False when it is not."""
+    from reports.digest_render import webhook_text
+    from reports.mailer import post_webhook, webhook_url
+
+    url = webhook_url(config)
+    if not url:
+        return False
+    link = ""
+    if config.digest.public_url:
+        link = config.digest.public_url.rstrip("/") + f"/{digest.file_stem}.html"
+    post_webhook(url, {"text": webhook_text(digest, link)}, timeout=config.smtp.timeout_seconds)
+    return True
+
+
+def send_daily_digest(
+    config: Config,
+    day: date | None = None,
+    *,
+    conn: sqlite3.Connection | None = None,
+    send: bool = True,
+    now: datetime | None = None,
+    out: Path | None = None,
+) -> DigestResult:
+    """Build, write and (when `send`) deliver one day's digest: the scheduler's daily job.
+
+    Files are written before anything is sent, so a mail failure never loses the digest.
+    """
+    digest = build_digest(config, day, now=now, conn=conn)
+    result = DigestResult(day=digest.day, digest=digest)
+    result.paths = write_digest(digest, out or out_dir(config))
+    if send:
+        if config.digest.recipients:
+            result.emailed_to = send_digest(config, digest)
+        result.webhook_posted = post_digest_webhook(config, digest)
+    return result

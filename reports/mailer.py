@@ -1,0 +1,208 @@
+"""Mailing the digest, and posting its summary to a chat webhook.
+
+Why a module of its own: the CLI (`digest --send`) and the scheduler's daily job
+send the same way, and the delivery rules live in one place: the password and
+the webhook URL come only from environment variables and never appear in an
+error message (a webhook URL is itself a credential), and every failure
+becomes a `DeliveryError` that says what to check.
+
+The message is the shape mail clients render best:
+
+    multipart/alternative
+    ├── text/plain                 the text digest, for clients that show no HTML
+    └── multipart/related
+        ├── text/html              references each chart as <img src="cid:...">
+        └── image/png ...          one part per chart, Content-ID matching the HTML
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import httpx
+
+from monitor.config import Config
+from monitor.errors import ConfigError, DeliveryError
+
+__all__ = [
+    "InlineImage",
+    "SmtpSettings",
+    "build_message",
+    "smtp_settings",
+    "send_message",
+    "webhook_url",
+    "post_webhook",
+]
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    cid: str  # bare Content-ID, as used in the HTML: src="cid:<cid>"
+    png: bytes
+    filename: str
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    starttls: bool
+    ssl: bool
+    user: str
+    password: str | None
+    sender: str
+    timeout: float
+
+
+def build_message(
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    text: str,
+    html: str,
+    images: Sequence[InlineImage] = (),
+    date: float | None = None,
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(date, localtime=False)
+    msg["Message-ID"] = make_msgid(domain="tagwatch.invalid")
+    msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
+    html_part = msg.get_payload()[1]  # type: ignore[index]
+    for image in images:
+        html_part.add_related(
+            image.png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{image.cid}>",
+            filename=image.filename,
+            disposition="inline",
+        )
+    return msg
+
+
+def smtp_settings(config: Config) -> SmtpSettings:
+    """[smtp] validated for sending; ConfigError says which key to set."""
+    smtp = config.smtp
+    source = str(config.path)
+    if not smtp.host:
+        raise ConfigError(
+            f"{source}: smtp.host is not set, so the digest cannot be mailed. Add an [smtp] "
+            "section with host, port and sender (or run without --send)."
+        )
+    if not smtp.sender:
+        raise ConfigError(
+            f"{source}: smtp.sender is not set; give the From address, "
+            'e.g. sender = "Comms <comms@example.org>".'
+        )
+    if smtp.ssl and smtp.starttls:
+        raise ConfigError(
+            f"{source}: smtp.ssl and smtp.starttls are both true; use ssl = true for port 465 "
+            "or starttls = true for port 587, not both."
+        )
+    password = None
+    if smtp.user:
+        password = config.secret(smtp.password_env)
+        if password is None:
+            raise ConfigError(
+                f"{source}: smtp.user is set but the environment variable {smtp.password_env} "
+                "(smtp.password_env) is empty; export the SMTP password there."
+            )
+    return SmtpSettings(
+        host=smtp.host,
+        port=smtp.port,
+        starttls=smtp.starttls,
+        ssl=smtp.ssl,
+        user=smtp.user,
+        password=password,
+        sender=smtp.sender,
+        timeout=smtp.timeout_seconds,
+    )
+
+
+def send_message(settings: SmtpSettings, msg: EmailMessage, recipients: Sequence[str]) -> list[str]:
+    """Deliver `msg`; returns the recipients the server accepted."""
+    where = f"{settings.host}:{settings.port}"
+    context = ssl.create_default_context()
+    server: smtplib.SMTP | None = None
+    try:
+        if settings.ssl:
+            server = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout, context=context
+            )
+        else:
+            server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        server.ehlo()
+        if settings.starttls:
+            server.starttls(context=context)
+            server.ehlo()
+        if settings.user:
+            server.login(settings.user, settings.password or "")
+        refused = server.send_message(msg, from_addr=settings.sender, to_addrs=list(recipients))
+    except smtplib.SMTPNotSupportedError as exc:
+        raise DeliveryError(
+            f"Could not mail the digest through {where}: {_reason(exc)}. If this server has no "
+            "STARTTLS, set smtp.starttls = false (only on a trusted network) or use its TLS port."
+        ) from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise DeliveryError(
+            f"The SMTP server {where} refused the login of {settings.user!r}: {_reason(exc)}. "
+            "Check smtp.user and the password in the environment variable smtp.password_env."
+        ) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(
+            f"The SMTP server {where} refused every recipient "
+            f"({', '.join(sorted(exc.recipients))}); check [digest] recipients."
+        ) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(
+            f"Could not mail the digest through {where}: {_reason(exc)}. Check smtp.host, "
+            "smtp.port and the network; the digest files are written."
+        ) from None
+    finally:
+        if server is not None:
+            try:
+                server.quit()
+            except (smtplib.SMTPException, OSError):
+                server.close()
+    return [r for r in recipients if r not in refused]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = exc.smtp_error
+        text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        return f"{exc.smtp_code} {text}".strip()
+    return str(exc) or type(exc).__name__
+
+
+def webhook_url(config: Config) -> str | None:
+    env = config.digest.webhook_url_env
+    return config.secret(env) if env else None
+
+
+def post_webhook(url: str, payload: dict[str, Any], *, timeout: float = 30.0) -> None:
+    """POST Slack-compatible JSON. Errors never quote the URL: it carries the token."""
+    try:
+        response = httpx.post(url, json=payload, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(
+            f"Could not post the digest summary to the chat webhook: {type(exc).__name__}. "
+            "Check the URL in the environment variable named by digest.webhook_url_env."
+        ) from None
+    if response.status_code >= 400:
+        raise DeliveryError(
+            f"The chat webhook answered HTTP {response.status_code} "
+            f"({response.text[:200].strip() or 'no reason given'}); check the URL in the "
+            "environment variable named by digest.webhook_url_env."
+        )
