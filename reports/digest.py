@@ -187,6 +187,11 @@ class Digest:
         return [h for h in self.health if h.problem]
 
     @property
+    def collection_ok(self) -> bool:
+        """Passes ran and none failed: an empty day really was quiet."""
+        return any(h.passes for h in self.health) and not self.health_problems
+
+    @property
     def title(self) -> str:
         return f"{self.event_name}: daily digest for {self.day_label}"
 

@@ -11,6 +11,7 @@ import pytest
 from monitor.config import Config
 from reports.digest import Digest, build_digest, default_day, write_digest
 from reports.digest_render import md_escape, render_html, render_markdown, render_text
+from storage.db import Store
 from tests.digest_fixture import (
     DAY,
     DELETED_TEXT,
@@ -221,12 +222,33 @@ def test_empty_day_gives_a_short_honest_digest(cfg: Config, tmp_path: Path) -> N
 
 def test_quiet_day_with_healthy_collection_says_it_is_not_a_gap(tmp_path: Path) -> None:
     config = digest_config(
+        tmp_path, bluesky={"enabled": True}, x={"enabled": False}, mastodon={"enabled": False}
+    )
+    build_fixture_db(config)
+    quiet = date(2016, 11, 27)
+    d = build_digest(config, quiet, now=NOW)
+    assert d.empty and not d.collection_ok
+    assert "no collection pass ran this day" in render_text(d)
+    with Store.open(config.db_path) as store:
+        at = datetime(2016, 11, 27, 9, tzinfo=UTC)
+        run = store.start_run("bluesky", at=at)
+        store.finish_run(run, status="ok", requests=1, new_posts=0, updated_posts=0, at=at)
+    d = build_digest(config, quiet, now=NOW)
+    assert d.collection_ok
+    assert "so this is a quiet day, not a gap" in render_text(d)
+
+
+def test_no_collector_at_all_cannot_tell_quiet_from_gap(tmp_path: Path) -> None:
+    config = digest_config(
         tmp_path, bluesky={"enabled": False}, x={"enabled": False}, mastodon={"enabled": False}
     )
     build_fixture_db(config)
     d = build_digest(config, date(2016, 11, 27), now=NOW)
     assert d.health == [] and d.empty
-    assert "so this is a quiet day, not a gap" in render_text(d)
+    text = render_text(d)
+    assert "quiet day, not a gap" not in text
+    assert "a quiet day cannot be told from a gap" in text
+    assert "No collector is enabled and no pass ran on this day." in render_html(d)
 
 
 def test_default_day_is_yesterday_in_the_event_timezone(cfg: Config) -> None:
