@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from monitor.config import AgendaSession
+from storage.records import iso, parse_iso
 
-__all__ = ["attribute_session", "BY_HASHTAG", "BY_SPEAKER", "BY_TIME"]
+__all__ = ["attribute_session", "SessionMatcher", "BY_HASHTAG", "BY_SPEAKER", "BY_TIME"]
 
 BY_HASHTAG = "hashtag"
 BY_SPEAKER = "speaker"
@@ -28,8 +29,54 @@ def _distance(session: AgendaSession, at: datetime) -> timedelta:
     return timedelta(0)
 
 
-def _closest(candidates: list[int], sessions: Sequence[AgendaSession], at: datetime) -> int:
-    return min(candidates, key=lambda i: (_distance(sessions[i], at), i))
+def _fold(values: Iterable[str], strip: str) -> set[str]:
+    return {v.casefold().lstrip(strip) for v in values}
+
+
+class SessionMatcher:
+    """Attribution for many posts: the agenda's hashtags, speakers and times indexed once."""
+
+    def __init__(self, sessions: Sequence[AgendaSession]):
+        self.sessions = tuple(sessions)
+        self.by_tag: dict[str, list[int]] = {}
+        self.by_speaker: dict[str, list[int]] = {}
+        for i, s in enumerate(self.sessions):
+            for tag in _fold(s.hashtags, "#"):
+                self.by_tag.setdefault(tag, []).append(i)
+            for handle in _fold(s.speakers, "@"):
+                self.by_speaker.setdefault(handle, []).append(i)
+        # Fixed-width UTC text compares like time, so most posts need no datetime at all.
+        self.windows = [(iso(s.start), iso(s.end)) for s in self.sessions]
+
+    def match(
+        self,
+        created_at: datetime | str,
+        hashtags: Iterable[str] = (),
+        mentions: Iterable[str] = (),
+    ) -> tuple[int, str] | None:
+        """(index into the sessions, how) or None when the post belongs to no session."""
+        if not self.sessions:
+            return None
+        when = created_at if isinstance(created_at, str) else iso(created_at)
+        if self.by_tag:
+            found = {i for t in _fold(hashtags, "#") for i in self.by_tag.get(t, ())}
+            if found:
+                return self._closest(found, when), BY_HASHTAG
+        if self.by_speaker:
+            found = {i for m in _fold(mentions, "@") for i in self.by_speaker.get(m, ())}
+            if found:
+                return self._closest(found, when), BY_SPEAKER
+        running = [i for i, (lo, hi) in enumerate(self.windows) if lo <= when < hi]
+        if running:
+            return self._closest(running, when), BY_TIME
+        return None
+
+    def _closest(self, candidates: Iterable[int], when: str) -> int:
+        ordered = sorted(candidates)
+        if len(ordered) == 1:
+            return ordered[0]
+        at = parse_iso(when)
+        return min(ordered, key=lambda i: (_distance(self.sessions[i], at), i))
 
 
 def attribute_session(
@@ -38,22 +85,5 @@ def attribute_session(
     hashtags: Iterable[str] = (),
     mentions: Iterable[str] = (),
 ) -> tuple[int, str] | None:
-    """(index into `sessions`, how) or None when the post belongs to no session."""
-    if not sessions:
-        return None
-    tags = {t.casefold().lstrip("#") for t in hashtags}
-    by_tag = [i for i, s in enumerate(sessions) if tags.intersection(s.hashtags)]
-    if by_tag:
-        return _closest(by_tag, sessions, created_at), BY_HASHTAG
-    handles = {m.casefold().lstrip("@") for m in mentions}
-    by_speaker = [
-        i
-        for i, s in enumerate(sessions)
-        if handles.intersection(h.casefold().lstrip("@") for h in s.speakers)
-    ]
-    if by_speaker:
-        return _closest(by_speaker, sessions, created_at), BY_SPEAKER
-    running = [i for i, s in enumerate(sessions) if s.start <= created_at < s.end]
-    if running:
-        return _closest(running, sessions, created_at), BY_TIME
-    return None
+    """(index into `sessions`, how) or None; for many posts use one `SessionMatcher`."""
+    return SessionMatcher(sessions).match(created_at, hashtags, mentions)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from monitor.config import EventConfig
-from reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, attribute_session
+from reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, SessionMatcher
 from reports.figures import (
     Analysis,
     Counts,
@@ -65,7 +65,7 @@ from reports.rows import (
     engagement,
     load_period,
 )
-from reports.themes import compute_themes
+from reports.themes import ThemeKeys, compute_themes
 from storage.records import iso, parse_iso, to_utc
 
 __all__ = [
@@ -105,11 +105,12 @@ class Period:
         self.start = start
         self.end = end
         self.rows: list[Row] = load_period(conn, start, end)
+        self.keys = ThemeKeys(event.tags)
 
     def previous(self) -> list[Row]:
-        """Posts of the period of the same length just before this one (for trends)."""
+        """Posts of the period of the same length just before this one (for trends only)."""
         length = self.end - self.start
-        return load_period(self.conn, self.start - length, self.start)
+        return load_period(self.conn, self.start - length, self.start, light=True)
 
 
 def _counts(rows: Iterable[Row]) -> Counts:
@@ -330,7 +331,7 @@ def _themes(
     return compute_themes(
         rows,
         previous,
-        tracked=p.event.tags,
+        keys=p.keys,
         n=n,
         examples=examples,
         to_refs=lambda chosen: _post_refs(p.conn, chosen),
@@ -338,17 +339,18 @@ def _themes(
 
 
 def _attribution(p: Period) -> dict[int, tuple[int, str]]:
-    sessions = p.event.sessions
     found: dict[int, tuple[int, str]] = {}
-    if not sessions:
+    if not p.event.sessions:
         return found
+    matcher = SessionMatcher(p.event.sessions)
+    parsed: dict[str, list[str]] = {"[]": []}
     for r in p.rows:
-        hit = attribute_session(
-            sessions,
-            parse_iso(r[CREATED]),
-            json.loads(r[HASHTAGS] or "[]"),
-            json.loads(r[MENTIONS] or "[]"),
-        )
+        tags, mentions = r[HASHTAGS] or "[]", r[MENTIONS] or "[]"
+        if tags not in parsed:
+            parsed[tags] = json.loads(tags)
+        if mentions not in parsed:
+            parsed[mentions] = json.loads(mentions)
+        hit = matcher.match(r[CREATED], parsed[tags], parsed[mentions])
         if hit is not None:
             found[r[ID]] = hit
     return found

@@ -35,13 +35,26 @@ SUBJECTIVITY, PHRASES, HASHTAGS, MENTIONS, RESTRICTED, FOLLOWERS, ENRICHED = (
 Row = tuple
 
 
-def load_period(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[Row]:
+# Enough for themes and engagement (trends against the previous period); the
+# other positions hold NULL, so rows keep one shape.
+_LIGHT_COLUMNS = (
+    "p.id, null, null, null, null, p.created_at, p.likes, p.reposts, p.replies, p.quotes,"
+    " null, null, null, null, p.noun_phrases, p.hashtags, null, p.no_unauthenticated, null, null"
+)
+
+
+def load_period(
+    conn: sqlite3.Connection, start: datetime, end: datetime, *, light: bool = False
+) -> list[Row]:
     """Live posts created in [start, end) as tuples (see the column positions above)."""
     cur = conn.cursor()
     cur.row_factory = None
+    if light:
+        sql = f"select {_LIGHT_COLUMNS} from posts p"
+    else:
+        sql = f"select {_COLUMNS} from posts p left join authors a on a.id = p.author_id"
     cur.execute(
-        f"select {_COLUMNS} from posts p left join authors a on a.id = p.author_id"
-        " where p.created_at >= ? and p.created_at < ? and p.deleted = 0",
+        sql + " where p.created_at >= ? and p.created_at < ? and p.deleted = 0",
         (iso(start), iso(end)),
     )
     return cur.fetchall()

@@ -16,7 +16,7 @@ from reports.figures import FADING, NEW, RISING, STEADY, PostRef, Theme, Themes
 from reports.rows import CREATED, HASHTAGS, ID, PHRASES, RESTRICTED, Row, engagement
 from reports.text import STOPWORDS, phrase_key
 
-__all__ = ["compute_themes", "trend", "MIN_POSTS", "TREND_FACTOR", "TREND_MIN_CHANGE"]
+__all__ = ["compute_themes", "ThemeKeys", "trend", "MIN_POSTS", "TREND_FACTOR", "TREND_MIN_CHANGE"]
 
 MIN_POSTS = 2  # a phrase one person wrote once is not yet a theme
 TREND_FACTOR = 1.5  # rising: at least 1.5x the previous period; fading: at most 1/1.5
@@ -58,37 +58,55 @@ class _Tally:
         return min(forms, key=lambda f: (-forms[f], f)) if forms else key
 
 
-def _phrase_keys(r: Row, excluded: frozenset[str]) -> dict[str, str]:
-    raw = r[PHRASES]
-    if not raw or raw == "[]":
-        return {}
-    keys: dict[str, str] = {}
-    for phrase in json.loads(raw):
-        key = phrase_key(phrase)
-        if key and key not in excluded and key not in STOPWORDS:
-            keys.setdefault(key, phrase)
-    return keys
+class ThemeKeys:
+    """Merge keys of a row's phrases and hashtags, memoized by the stored JSON text.
+
+    Hashtag lists repeat a lot (most posts carry just the tracked tag), and the
+    same rows are tallied for the period, its examples and each session: one
+    cache per period saves most of the JSON parsing.
+    """
+
+    def __init__(self, tracked: Iterable[str]):
+        excluded = frozenset(t.casefold().lstrip("#") for t in tracked)
+        self.excluded = excluded | frozenset(phrase_key(t) for t in excluded)
+        self._phrases: dict[str, dict[str, str]] = {}
+        self._tags: dict[str, dict[str, str]] = {}
+
+    def phrases(self, r: Row) -> dict[str, str]:
+        raw = r[PHRASES]
+        if not raw or raw == "[]":
+            return {}
+        found = self._phrases.get(raw)
+        if found is None:
+            found = {}
+            for phrase in json.loads(raw):
+                key = phrase_key(phrase)
+                if key and key not in self.excluded and key not in STOPWORDS:
+                    found.setdefault(key, phrase)
+            self._phrases[raw] = found
+        return found
+
+    def tags(self, r: Row) -> dict[str, str]:
+        raw = r[HASHTAGS]
+        if not raw or raw == "[]":
+            return {}
+        found = self._tags.get(raw)
+        if found is None:
+            found = {}
+            for tag in json.loads(raw):
+                folded = tag.casefold().lstrip("#")
+                if folded not in self.excluded:
+                    found.setdefault(phrase_key(folded), folded)
+            self._tags[raw] = found
+        return found
 
 
-def _tag_keys(r: Row, excluded: frozenset[str]) -> dict[str, str]:
-    raw = r[HASHTAGS]
-    if not raw or raw == "[]":
-        return {}
-    keys: dict[str, str] = {}
-    for tag in json.loads(raw):
-        folded = tag.casefold().lstrip("#")
-        if folded in excluded:
-            continue
-        keys.setdefault(phrase_key(folded), folded)
-    return keys
-
-
-def _tally(rows: Iterable[Row], excluded: frozenset[str]) -> tuple[_Tally, _Tally]:
+def _tally(rows: Iterable[Row], keys: ThemeKeys) -> tuple[_Tally, _Tally]:
     phrases, tags = _Tally(), _Tally()
     for r in rows:
         eng = engagement(r)
-        phrases.add(_phrase_keys(r, excluded), eng)
-        tags.add(_tag_keys(r, excluded), eng)
+        phrases.add(keys.phrases(r), eng)
+        tags.add(keys.tags(r), eng)
     return phrases, tags
 
 
@@ -96,19 +114,17 @@ def compute_themes(
     rows: Sequence[Row],
     previous: Sequence[Row] | None,
     *,
-    tracked: Iterable[str],
+    keys: ThemeKeys,
     n: int,
     examples: int,
     to_refs: Callable[[list[Row]], list[PostRef]],
 ) -> Themes:
     """Top `n` phrases and hashtags of `rows`; trends only when `previous` is given."""
-    excluded = frozenset(t.casefold().lstrip("#") for t in tracked)
-    excluded = excluded | frozenset(phrase_key(t) for t in excluded)
-    phrases, tags = _tally(rows, excluded)
-    before = _tally(previous, excluded) if previous is not None else None
+    phrases, tags = _tally(rows, keys)
+    before = _tally(previous, keys) if previous is not None else None
     top_phrases, top_tags = phrases.ranked(n), tags.ranked(n)
 
-    picks = _examples(rows, excluded, set(top_phrases), set(top_tags), examples)
+    picks = _examples(rows, keys, set(top_phrases), set(top_tags), examples)
     chosen = {r[ID]: r for heap in picks.values() for _, r in heap}
     refs = {ref.id: ref for ref in to_refs(list(chosen.values()))} if chosen else {}
 
@@ -152,7 +168,7 @@ def compute_themes(
 
 def _examples(
     rows: Iterable[Row],
-    excluded: frozenset[str],
+    keys: ThemeKeys,
     phrase_keys: set[str],
     tag_keys: set[str],
     k: int,
@@ -165,11 +181,11 @@ def _examples(
         if r[RESTRICTED]:
             continue
         rank = (engagement(r), r[CREATED], r[ID])
-        for kind, keys, wanted in (
-            ("phrase", _phrase_keys(r, excluded), phrase_keys),
-            ("hashtag", _tag_keys(r, excluded), tag_keys),
+        for kind, found, wanted in (
+            ("phrase", keys.phrases(r), phrase_keys),
+            ("hashtag", keys.tags(r), tag_keys),
         ):
-            for key in wanted.intersection(keys):
+            for key in wanted.intersection(found):
                 heap = picks[(kind, key)]
                 if len(heap) < k:
                     heapq.heappush(heap, (rank, r))

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from monitor.config import Config
-from reports.agenda import attribute_session
-from reports.text import LanguageGuesser, analyze_text
+from reports.agenda import SessionMatcher
+from reports.text import LanguageGuesser, analyze_many
 from storage.db import Store
-from storage.records import iso, parse_iso, utcnow
+from storage.records import iso, utcnow
 
 __all__ = ["enrich_pending", "pending_count", "BATCH_SIZE"]
 
@@ -51,6 +51,7 @@ def enrich_pending(
     event = config.event
     guesser = LanguageGuesser(event.languages)
     tracked = tuple(event.tags)
+    matcher = SessionMatcher(event.sessions)
     done = 0
     last_id = 0
     while limit is None or done < limit:
@@ -60,20 +61,24 @@ def enrich_pending(
             break
         stamp = iso(now())
         updates = []
+        live = [row for row in rows if not row["deleted"]]
+        analysed = analyze_many(
+            [row["text"] or "" for row in live],
+            [row["lang"] for row in live],
+            guesser=guesser,
+            tracked=tracked,
+        )
+        features_of = {row["id"]: f for row, f in zip(live, analysed, strict=True)}
         for row in rows:
             last_id = row["id"]
             if row["deleted"]:
                 # Nothing left to analyse; stamping keeps it out of the next pass.
                 updates.append((None, None, None, None, None, stamp, row["id"]))
                 continue
-            features = analyze_text(
-                row["text"] or "", guesser=guesser, tracked=tracked, platform_tag=row["lang"]
-            )
+            features = features_of[row["id"]]
             hashtags = json.loads(row["hashtags"] or "[]")
             mentions = json.loads(row["mentions"] or "[]")
-            found = attribute_session(
-                event.sessions, parse_iso(row["created_at"]), hashtags, mentions
-            )
+            found = matcher.match(row["created_at"], hashtags, mentions)
             updates.append(
                 (
                     features.lang,

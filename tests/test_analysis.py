@@ -262,3 +262,53 @@ def test_engagement_growth_from_snapshots(fresh_store: Store, config: Config):
     assert by_hour[12] == 8
     assert growth[-1].posts_tracked == 2
     assert growth[-1].at.astimezone(UTC) == at(24, 12) + timedelta(0)
+
+
+@pytest.fixture
+def agenda_config(tmp_path: Path, config_dict: dict[str, Any]) -> Config:
+    config_dict["event"]["sessions"] = [
+        {
+            "title": "Opening",
+            "start": datetime(2016, 11, 24, 10, 0),  # local (UTC+1)
+            "end": datetime(2016, 11, 24, 11, 0),
+            "speakers": ["@ana.bsky.social"],
+        },
+        {
+            "title": "Media freedom",
+            "start": datetime(2016, 11, 24, 11, 0),
+            "end": datetime(2016, 11, 24, 12, 30),
+            "hashtags": ["#MediaPanel"],
+            "room": "Hall B",
+        },
+    ]
+    return parse_config(config_dict, path=tmp_path / "config.toml")
+
+
+def test_session_attribution_hashtag_then_speaker_then_time(
+    fresh_store: Store, agenda_config: Config
+):
+    fresh_store.write_posts(
+        [
+            # During Opening (09:30 UTC = 10:30 local) but tagged for the media panel.
+            post(1, "Journalists speak out", at(24, 9, 30), hashtags=("HRHN2016", "mediapanel")),
+            # During the media panel, but mentions the opening speaker.
+            post(2, "Ana said it best", at(24, 10, 15), mentions=("@Ana.bsky.social",), likes=7),
+            post(3, "Running late", at(24, 9, 5)),  # in Opening by time
+            post(4, "Coffee break", at(24, 10, 45)),  # in Media freedom by time
+            post(5, "Before anything", at(24, 7, 0)),  # no session
+        ]
+    )
+    enrich_pending(fresh_store, agenda_config)
+    stored = dict(fresh_store.conn.execute("select id, session from posts").fetchall())
+    assert stored == {1: "Media freedom", 2: "Opening", 3: "Opening", 4: "Media freedom", 5: None}
+    reports = analysis.sessions(fresh_store.conn, agenda_config.event, *day(agenda_config, 24))
+    opening, media = reports
+    assert (opening.title, opening.counts.posts, opening.by_speaker, opening.by_time) == (
+        "Opening",
+        2,
+        1,
+        1,
+    )
+    assert (media.counts.posts, media.by_hashtag, media.by_time, media.room) == (2, 1, 1, "Hall B")
+    assert [p.text for p in opening.top_posts] == ["Ana said it best", "Running late"]
+    assert opening.top_posts[0].session == "Opening"

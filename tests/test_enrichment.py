@@ -1,0 +1,105 @@
+"""Enrichment: stored once, English-only sentiment, phrases without URLs, mentions, tracked tags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conftest import make_post
+
+from monitor.config import Config
+from reports.text import (
+    LanguageGuesser,
+    analyze_text,
+    clean_text,
+    noun_phrases,
+    phrase_key,
+    tag,
+)
+from storage.db import Store
+from storage.enrichment import enrich_pending, pending_count
+
+
+def test_clean_text_strips_urls_mentions_and_tracked_tags_only():
+    text = (
+        "Talk on #Refugees rights by @ana.bsky.social and @bob@mastodon.social "
+        "https://example.org/x?y=1 #HRHN2016 #media"
+    )
+    assert clean_text(text, ["hrhn2016"]) == "Talk on Refugees rights by and"
+    assert clean_text("#hrhn2016 opens today", ["HRHN2016"]) == "opens today"
+
+
+def test_noun_phrases_trim_stopwords_and_keep_sub_phrases():
+    phrases = noun_phrases(tag("The great panel discussed human rights defenders today."))
+    assert "panel" in phrases  # "The great" trimmed
+    assert "human rights defenders" in phrases
+    assert "human rights" in phrases
+    assert "today" not in phrases
+
+
+def test_phrase_key_merges_case_and_plural():
+    assert phrase_key("Human Rights") == phrase_key("human right") == "human right"
+
+
+def test_english_posts_get_sentiment_others_do_not():
+    guesser = LanguageGuesser(["en", "sr"])
+    en = analyze_text("A wonderful and inspiring day", guesser=guesser, platform_tag="sr")
+    assert en.lang == "en" and en.polarity is not None and en.polarity > 0
+    sr_latin = analyze_text(
+        "Sjajna diskusija o pravima izbeglica", guesser=guesser, platform_tag="en"
+    )
+    assert sr_latin.lang == "sr" and sr_latin.polarity is None and sr_latin.phrases == ()
+    sr_cyr = analyze_text("Сјајна дискусија о правима избеглица", guesser=guesser)
+    assert sr_cyr.lang == "sr" and sr_cyr.subjectivity is None
+
+
+def test_platform_tag_is_only_a_hint():
+    guesser = LanguageGuesser(["en", "sr"])
+    # A language outside the event's list becomes a candidate through the tag…
+    assert guesser.guess("Ein großartiger Vortrag über Menschenrechte heute", "de") == ("de", True)
+    # …but a wrong tag does not override the text.
+    assert guesser.guess("A great talk about human rights today", "de")[0] == "en"
+    # Too little text to judge: the tag is all there is.
+    assert guesser.guess("!!", "fr") == ("fr", False)
+
+
+def _posts(n: int) -> list:
+    return [
+        make_post(
+            i,
+            text=f"Human rights panel number {i} #HRHN2016",
+            created_at=datetime(2016, 11, 24, 10, i % 60, tzinfo=UTC),
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def test_enrich_pending_runs_in_batches_and_only_once(fresh_store: Store, config: Config):
+    fresh_store.write_posts(_posts(7))
+    assert pending_count(fresh_store) == 7
+    assert enrich_pending(fresh_store, config, limit=3, batch_size=2) == 3
+    assert pending_count(fresh_store) == 4
+    assert enrich_pending(fresh_store, config, batch_size=2) == 4
+    assert enrich_pending(fresh_store, config) == 0
+    row = fresh_store.conn.execute("select * from posts where id = 1").fetchone()
+    assert row["lang_detected"] == "en"
+    assert row["enriched_at"] is not None
+    assert "human rights panel" in row["noun_phrases"]
+    # New engagement does not make a post pending again: enrichment is stored once.
+    fresh_store.update_engagement(
+        "bluesky",
+        "at://did:plc:author1/app.bsky.feed.post/1",
+        likes=9,
+        reposts=0,
+        replies=0,
+        quotes=0,
+    )
+    assert pending_count(fresh_store) == 0
+
+
+def test_deleted_posts_are_stamped_without_analysis(fresh_store: Store, config: Config):
+    posts = _posts(2)
+    fresh_store.write_posts(posts)
+    fresh_store.mark_deleted(posts[0].platform, posts[0].platform_id)
+    assert enrich_pending(fresh_store, config) == 2
+    row = fresh_store.conn.execute("select * from posts where id = 1").fetchone()
+    assert row["noun_phrases"] is None and row["enriched_at"] is not None
