@@ -26,6 +26,7 @@ from matplotlib import dates as mdates  # noqa: E402
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from monitor.config import AgendaSession  # noqa: E402
 
@@ -67,7 +68,7 @@ _RC: dict[str, Any] = {
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with rc_context(_RC), warnings.catch_warnings():
+    with rc_context(_RC), warnings.catch_warnings():  # type: ignore[arg-type]
         # Emoji and rare scripts are missing from DejaVu: drawn as boxes, not an error.
         warnings.filterwarnings("ignore", message=r".*[Gg]lyph .* missing from.*")
         warnings.filterwarnings("ignore", message=r".*missing from font.*")
@@ -169,7 +170,7 @@ def volume_png(
         else:
             ax.xaxis.set_major_locator(mdates.DayLocator())
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         ax.set_ylabel(ylabel)
         ax.grid(axis="y", color="#eeeeee", linewidth=0.8)
         ax.set_axisbelow(True)

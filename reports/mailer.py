@@ -79,6 +79,7 @@ def build_message(
     msg.set_content(text, subtype="plain", charset="utf-8")
     msg.add_alternative(html, subtype="html", charset="utf-8")
     html_part = msg.get_payload()[1]  # type: ignore[index]
+    assert isinstance(html_part, EmailMessage)
     for image in images:
         html_part.add_related(
             image.png,
