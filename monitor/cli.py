@@ -216,10 +216,55 @@ def digest(ctx: click.Context, day: str | None, out: Path | None, send: bool) ->
             click.echo("Posted the summary to the chat webhook.")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def report() -> None:
-    """Write the post-event impact report."""
-    _not_yet("report", 10)
+@cli.command()
+@click.option("--from", "from_day", help="First local day (YYYY-MM-DD); default: event start.")
+@click.option("--to", "to_day", help="Last local day, inclusive; default: event end.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("impact-report"),
+    show_default=True,
+    help="Folder to write the report, charts/ and data/ into.",
+)
+@click.option("--compare-from", help="First day of an earlier period to compare with.")
+@click.option("--compare-to", help="Last day of that earlier period, inclusive.")
+@click.option(
+    "--compare-db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An earlier event's tagwatch database to compare with (all of it, or the"
+    " --compare-from/--compare-to days).",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    from_day: str | None,
+    to_day: str | None,
+    out: Path,
+    compare_from: str | None,
+    compare_to: str | None,
+    compare_db: Path | None,
+) -> None:
+    """Write the post-event impact report: HTML, PDF, chart PNGs and CSVs."""
+    from reports.impact_output import make_report
+
+    config = get_config(ctx)
+    lo = parse_day(from_day, "--from") or config.event.start
+    hi = parse_day(to_day, "--to") or config.event.end
+    if hi < lo:
+        raise UsageError(f"--to {hi} is before --from {lo}.")
+    c_lo, c_hi = parse_day(compare_from, "--compare-from"), parse_day(compare_to, "--compare-to")
+    if (c_lo is None) != (c_hi is None):
+        raise UsageError("--compare-from and --compare-to go together: give both days.")
+    if c_lo and c_hi and c_hi < c_lo:
+        raise UsageError(f"--compare-to {c_hi} is before --compare-from {c_lo}.")
+    if compare_db is not None and not compare_db.is_file():
+        raise UsageError(f"--compare-db {compare_db}: no such file.")
+    compare = (c_lo, c_hi) if (c_lo or compare_db) else None
+    paths = make_report(config, lo, hi, out, compare=compare, compare_db=compare_db)
+    click.echo(f"Wrote {paths['html']}")
+    click.echo(f"Wrote {paths['pdf']}")
+    click.echo(f"Wrote {len(paths['charts'])} charts to {out / 'charts'}")
+    click.echo(f"Wrote {len(paths['csv'])} CSV files to {out / 'data'}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

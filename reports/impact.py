@@ -1,0 +1,790 @@
+"""The post-event impact report: the figures, as plain data, for donors and partners.
+
+Why it is built on `export_rows`: partners receive the export next to the
+report, and the report's numbers must be the numbers they can recount from it.
+So every post figure here (posts, authors, engagement, per day, per platform,
+languages, themes) is an aggregation of exactly the rows `tagwatch export`
+gives for the same period; the database is read directly only for what the
+export does not carry (follower counts, the no-unauthenticated flag,
+engagement snapshots, collection runs, deletions).
+
+Every table and chart is a `Table` with fixed columns, so the HTML, the PDF
+and the CSV files are three renderings of the same rows.
+
+Posts whose authors asked not to be shown to logged-out readers
+(`no_unauthenticated`) are counted, never quoted or named. Deleted posts are
+not in the export, so they are not in any figure; the methodology says how
+many there were.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from monitor.config import Config, EventConfig
+from reports.export import export_rows, period_bounds
+from storage.records import iso, parse_iso
+
+__all__ = [
+    "Table",
+    "Summary",
+    "Gap",
+    "Methodology",
+    "ImpactReport",
+    "build_report",
+    "summarize",
+    "REACH_DEFINITION",
+    "PROSE",
+    "FAILED_STATUSES",
+]
+
+FAILED_STATUSES = ("failed", "rate_limited", "quota", "interrupted")
+TOP_POSTS = 10
+TOP_VOICES = 10
+TOP_THEMES = 15
+THEMES_BY_DAY = 6
+
+REACH_DEFINITION = (
+    "Estimated reach is the sum of the follower counts of the accounts that posted, each "
+    "account counted once, as last seen by tagwatch. It is an upper bound on the audience "
+    "that could have seen at least one post in their timeline, not a count of people who "
+    "did: followers of several posters are counted several times, not every follower sees "
+    "every post, and audiences reached through reposts are not included. Accounts whose "
+    "follower count the platform did not report add nothing."
+)
+
+# Prose shared by the HTML and the PDF, so both say the same thing.
+PROSE = {
+    "countries": "Not reported: the platforms do not tell tagwatch where posts were written, and "
+    "guessing a country from a profile or a language would not be reliable enough to report.",
+    "not_collected": "Private and followers-only posts; posts that do not carry the hashtag; "
+    "reposts and boosts as separate posts (they count as engagement of the original); the "
+    "content of images and videos; where posters are (countries are not reported).",
+    "gaps": "Posts from those times were usually picked up by the next completed pass, which "
+    "resumes from the last saved position; posts deleted in between, or beyond what the "
+    "platform's search returns, may be missing:",
+    "no_passes": "No collection passes are recorded in this database for the period (the posts "
+    "may have been collected before the period, or imported).",
+    "mastodon": "Posts from other instances are included only when they reached these instances "
+    "through federation.",
+    "engagement": "Engagement is likes + reposts + replies + quotes as the platforms reported "
+    "them when tagwatch last refreshed each post; later engagement is not included. Views are "
+    "counted only where a platform reports them.",
+}
+
+
+@dataclass
+class Table:
+    """Rows with fixed columns: rendered in HTML and PDF, written as `<name>.csv`."""
+
+    name: str
+    title: str
+    columns: list[tuple[str, str]]  # (key, label)
+    rows: list[dict[str, Any]]
+    note: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for k, _ in self.columns]
+
+
+@dataclass
+class Summary:
+    """The executive summary in figures; also the unit of comparison between periods."""
+
+    posts: int = 0
+    authors: int = 0
+    engagement: int = 0
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+    views: int = 0
+    posts_with_views: int = 0
+    reach: int = 0
+    authors_without_followers: int = 0
+    peak_hour: datetime | None = None  # local start of the busiest hour
+    peak_hour_posts: int = 0
+    platforms: list[str] = field(default_factory=list)
+    days_with_posts: int = 0
+
+
+@dataclass
+class Gap:
+    """A collection pass that did not complete: posts of that time may be missing."""
+
+    collector: str
+    status: str
+    started: datetime  # local
+    ended: datetime | None
+    error: str
+    next_success: datetime | None
+
+
+@dataclass
+class Methodology:
+    platforms_enabled: list[str]
+    platforms_not_collected: list[str]
+    mastodon_instances: list[str]
+    passes: Table
+    gaps: list[Gap]
+    deleted_removed: int
+    hidden_posts: int
+    hidden_authors: int
+    engagement_as_of: datetime | None
+    timezone: str
+
+
+@dataclass
+class ImpactReport:
+    event_name: str
+    event_url: str
+    hashtags: list[str]
+    start_day: date
+    end_day: date
+    timezone: str
+    generated_at: datetime
+    summary: Summary
+    tables: dict[str, Table]
+    series: dict[str, Any]  # chart inputs (datetimes, counts) for the chart renderer
+    methodology: Methodology
+    comparison: Summary | None = None
+    comparison_label: str = ""
+    top_posts: list[dict[str, Any]] = field(default_factory=list)
+
+    def period_sentence(self) -> str:
+        """'On <day>' or 'From <day> to <day>', to open a sentence."""
+        label = self.period_label()
+        return f"On {label}" if self.start_day == self.end_day else f"From {label}"
+
+    def period_label(self) -> str:
+        if self.start_day == self.end_day:
+            return _day_label(self.start_day)
+        return f"{_day_label(self.start_day)} to {_day_label(self.end_day)}"
+
+
+def _day_label(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def _extras(
+    conn: sqlite3.Connection, start: str | None, end: str | None
+) -> dict[tuple, sqlite3.Row]:
+    """What the export does not carry, keyed by (platform, platform id)."""
+    where, params = _period_where(start, end)
+    sql = (
+        "select p.platform, p.platform_id, p.no_unauthenticated, p.lang_detected,"
+        " p.noun_phrases, a.followers from posts p left join authors a on a.id = p.author_id"
+        f" where p.deleted = 0 and {where}"
+    )
+    return {(r["platform"], r["platform_id"]): r for r in conn.execute(sql, params)}
+
+
+def _period_where(start: str | None, end: str | None, column: str = "created_at") -> tuple:
+    where, params = ["1 = 1"], []
+    if start:
+        where.append(f"{column} >= ?")
+        params.append(start)
+    if end:
+        where.append(f"{column} < ?")
+        params.append(end)
+    return " and ".join(where), params
+
+
+def _engagement(row: dict[str, Any]) -> int:
+    return int(row["likes"] + row["reposts"] + row["replies"] + row["quotes"])
+
+
+def _hour(ts: str, event: EventConfig) -> datetime:
+    return parse_iso(ts).astimezone(event.tz).replace(minute=0, second=0, microsecond=0)
+
+
+def _phrases(value: str | None) -> list[str]:
+    if not value:
+        return []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [p.strip() for p in value.split(";") if p.strip()]
+    return [str(p) for p in parsed] if isinstance(parsed, list) else []
+
+
+def summarize(
+    rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row], event: EventConfig
+) -> Summary:
+    """Headline figures of a list of export rows."""
+    s = Summary(posts=len(rows))
+    followers: dict[tuple[str, str], int | None] = {}
+    hours: Counter[datetime] = Counter()
+    days: set[date] = set()
+    for row in rows:
+        s.likes += row["likes"]
+        s.reposts += row["reposts"]
+        s.replies += row["replies"]
+        s.quotes += row["quotes"]
+        if row["views"] is not None:
+            s.views += row["views"]
+            s.posts_with_views += 1
+        key = (row["platform"], row["author_handle"])
+        extra = extras.get((row["platform"], row["id"]))
+        known = extra["followers"] if extra is not None else None
+        if known is not None or key not in followers:
+            followers[key] = known if known is not None else followers.get(key)
+        hour = _hour(row["created_at"], event)
+        hours[hour] += 1
+        days.add(hour.date())
+    s.engagement = s.likes + s.reposts + s.replies + s.quotes
+    s.authors = len(followers)
+    s.reach = sum(n for n in followers.values() if n)
+    s.authors_without_followers = sum(1 for n in followers.values() if n is None)
+    if hours:
+        # Earliest of equally busy hours, so the answer does not depend on dict order.
+        s.peak_hour, s.peak_hour_posts = min(hours.items(), key=lambda kv: (-kv[1], kv[0]))
+    s.platforms = sorted({r["platform"] for r in rows})
+    s.days_with_posts = len(days)
+    return s
+
+
+def _per_day(rows: list[dict[str, Any]], event: EventConfig, days: list[date]) -> Table:
+    by_day: dict[date, list[dict[str, Any]]] = {d: [] for d in days}
+    for row in rows:
+        by_day.setdefault(_hour(row["created_at"], event).date(), []).append(row)
+    out = []
+    for day in sorted(by_day):
+        day_rows = by_day[day]
+        out.append(
+            {
+                "day": day.isoformat(),
+                "posts": len(day_rows),
+                "authors": len({(r["platform"], r["author_handle"]) for r in day_rows}),
+                "likes": sum(r["likes"] for r in day_rows),
+                "reposts": sum(r["reposts"] for r in day_rows),
+                "replies": sum(r["replies"] for r in day_rows),
+                "quotes": sum(r["quotes"] for r in day_rows),
+                "engagement": sum(_engagement(r) for r in day_rows),
+            }
+        )
+    return Table(
+        "per_day",
+        "Posts per day",
+        [
+            ("day", "Day"),
+            ("posts", "Posts"),
+            ("authors", "Authors"),
+            ("likes", "Likes"),
+            ("reposts", "Reposts"),
+            ("replies", "Replies"),
+            ("quotes", "Quotes"),
+            ("engagement", "Engagement"),
+        ],
+        out,
+        note=f"Days are calendar days in {event.timezone}.",
+    )
+
+
+def _per_platform(rows: list[dict[str, Any]], platforms: list[str]) -> Table:
+    out = []
+    for platform in platforms:
+        p_rows = [r for r in rows if r["platform"] == platform]
+        views = [r["views"] for r in p_rows if r["views"] is not None]
+        out.append(
+            {
+                "platform": platform,
+                "posts": len(p_rows),
+                "authors": len({r["author_handle"] for r in p_rows}),
+                "likes": sum(r["likes"] for r in p_rows),
+                "reposts": sum(r["reposts"] for r in p_rows),
+                "replies": sum(r["replies"] for r in p_rows),
+                "quotes": sum(r["quotes"] for r in p_rows),
+                "engagement": sum(_engagement(r) for r in p_rows),
+                "views": sum(views) if views else "",
+            }
+        )
+    return Table(
+        "per_platform",
+        "Posts per platform",
+        [
+            ("platform", "Platform"),
+            ("posts", "Posts"),
+            ("authors", "Authors"),
+            ("likes", "Likes"),
+            ("reposts", "Reposts"),
+            ("replies", "Replies"),
+            ("quotes", "Quotes"),
+            ("engagement", "Engagement"),
+            ("views", "Views"),
+        ],
+        out,
+        note="Views are reported by X only; empty where a platform does not count them.",
+    )
+
+
+def _timeline(
+    rows: list[dict[str, Any]], event: EventConfig, lo: datetime, hi: datetime
+) -> tuple[Table, dict[str, list[tuple[datetime, int]]]]:
+    platforms = sorted({r["platform"] for r in rows})
+    counts: dict[str, Counter[datetime]] = {p: Counter() for p in platforms}
+    for row in rows:
+        counts[row["platform"]][_hour(row["created_at"], event)] += 1
+    hours = []
+    t = lo.astimezone(event.tz)
+    while t < hi:
+        hours.append(t)
+        # Step in UTC so a daylight-saving change neither repeats nor skips an hour.
+        t = (t + timedelta(hours=1)).astimezone(event.tz)
+    table_rows = []
+    for h in hours:
+        row: dict[str, Any] = {"hour_local": h.strftime("%Y-%m-%d %H:%M"), "hour_utc": iso(h)}
+        for p in platforms:
+            row[p] = counts[p][h]
+        row["total"] = sum(counts[p][h] for p in platforms)
+        table_rows.append(row)
+    series = {p: [(h, counts[p][h]) for h in hours] for p in platforms}
+    columns = [("hour_local", f"Hour ({event.timezone})"), ("hour_utc", "Hour (UTC)")]
+    columns += [(p, p) for p in platforms] + [("total", "Total")]
+    table = Table("timeline_hourly", "Posts per hour", columns, table_rows)
+    return table, series
+
+
+def _growth(
+    conn: sqlite3.Connection, start: str | None, end: str | None, event: EventConfig
+) -> tuple[Table, list[tuple[datetime, float]]]:
+    """Total engagement known at each hour, from the snapshots taken at every change."""
+    where, params = _period_where(start, end, "p.created_at")
+    sql = (
+        "select s.post_id, s.at, s.likes + s.reposts + s.replies + s.quotes as total"
+        f" from snapshots s join posts p on p.id = s.post_id where p.deleted = 0 and {where}"
+        " order by s.post_id, s.at, s.id"
+    )
+    deltas: Counter[datetime] = Counter()
+    last: dict[int, int] = {}
+    for r in conn.execute(sql, params):
+        delta = (r["total"] or 0) - last.get(r["post_id"], 0)
+        last[r["post_id"]] = r["total"] or 0
+        deltas[_hour(r["at"], event)] += delta
+    rows, points, running = [], [], 0
+    for hour in sorted(deltas):
+        running += deltas[hour]
+        rows.append(
+            {
+                "hour_local": hour.strftime("%Y-%m-%d %H:%M"),
+                "hour_utc": iso(hour),
+                "gained": deltas[hour],
+                "engagement_total": running,
+            }
+        )
+        points.append((hour, float(running)))
+    table = Table(
+        "engagement_growth",
+        "Engagement over time",
+        [
+            ("hour_local", f"Hour ({event.timezone})"),
+            ("hour_utc", "Hour (UTC)"),
+            ("gained", "Gained"),
+            ("engagement_total", "Total engagement"),
+        ],
+        rows,
+        note="From the counts tagwatch stored each time it saw them change; the last total "
+        "is the engagement in the summary.",
+    )
+    return table, points
+
+
+def _top_posts(
+    rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row], event: EventConfig
+) -> tuple[Table, list[dict[str, Any]]]:
+    shown = [r for r in rows if not _hidden(extras, r)]
+    ranked = sorted(shown, key=lambda r: (-_engagement(r), r["created_at"], r["id"]))[:TOP_POSTS]
+    out = []
+    for i, r in enumerate(ranked, start=1):
+        out.append(
+            {
+                "rank": i,
+                "platform": r["platform"],
+                "author": r["author_handle"],
+                "author_name": r["author_name"],
+                "posted_local": _hour_min(r["created_at"], event),
+                "likes": r["likes"],
+                "reposts": r["reposts"],
+                "replies": r["replies"],
+                "quotes": r["quotes"],
+                "engagement": _engagement(r),
+                "url": r["url"],
+                "text": r["text"],
+            }
+        )
+    table = Table(
+        "top_posts",
+        "Top posts by engagement",
+        [
+            ("rank", "#"),
+            ("platform", "Platform"),
+            ("author", "Author"),
+            ("author_name", "Name"),
+            ("posted_local", "Posted"),
+            ("likes", "Likes"),
+            ("reposts", "Reposts"),
+            ("replies", "Replies"),
+            ("quotes", "Quotes"),
+            ("engagement", "Engagement"),
+            ("url", "Link"),
+            ("text", "Text"),
+        ],
+        out,
+        note="Posts whose authors asked not to be shown to logged-out readers are counted "
+        "in every figure but never quoted.",
+    )
+    return table, out
+
+
+def _hour_min(ts: str, event: EventConfig) -> str:
+    return parse_iso(ts).astimezone(event.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _hidden(extras: dict[tuple, sqlite3.Row], row: dict[str, Any]) -> bool:
+    extra = extras.get((row["platform"], row["id"]))
+    return bool(extra is not None and extra["no_unauthenticated"])
+
+
+def _voices(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> tuple[Table, int]:
+    stats: dict[tuple[str, str], dict[str, Any]] = {}
+    hidden: set[tuple[str, str]] = set()
+    for r in rows:
+        key = (r["platform"], r["author_handle"])
+        if _hidden(extras, r):
+            hidden.add(key)
+        s = stats.setdefault(
+            key,
+            {
+                "platform": r["platform"],
+                "author": r["author_handle"],
+                "name": r["author_name"],
+                "posts": 0,
+                "engagement": 0,
+                "followers": "",
+            },
+        )
+        s["posts"] += 1
+        s["engagement"] += _engagement(r)
+        extra = extras.get((r["platform"], r["id"]))
+        if extra is not None and extra["followers"] is not None:
+            s["followers"] = extra["followers"]
+    named = [s for k, s in stats.items() if k not in hidden]
+    ranked = sorted(named, key=lambda s: (-s["posts"], -s["engagement"], s["author"]))[:TOP_VOICES]
+    table = Table(
+        "top_voices",
+        "Top voices",
+        [
+            ("platform", "Platform"),
+            ("author", "Account"),
+            ("name", "Name"),
+            ("posts", "Posts"),
+            ("engagement", "Engagement received"),
+            ("followers", "Followers"),
+        ],
+        ranked,
+        note="Accounts that posted most, then by engagement their posts received.",
+    )
+    return table, len(hidden)
+
+
+def _themes_of(row: dict[str, Any], extras: dict[tuple, sqlite3.Row], tracked: set[str]) -> set:
+    themes = {f"#{t}" for t in row["hashtags"] if t.casefold() not in tracked}
+    extra = extras.get((row["platform"], row["id"]))
+    if extra is not None:
+        themes.update(p.casefold() for p in _phrases(extra["noun_phrases"]))
+    return themes
+
+
+def _themes(
+    rows: list[dict[str, Any]],
+    extras: dict[tuple, sqlite3.Row],
+    event: EventConfig,
+    days: list[date],
+) -> tuple[Table, Table, dict[str, list[float]]]:
+    tracked = set(event.tags)
+    total: Counter[str] = Counter()
+    per_day: dict[str, Counter[date]] = defaultdict(Counter)
+    for r in rows:
+        day = _hour(r["created_at"], event).date()
+        for theme in _themes_of(r, extras, tracked):
+            total[theme] += 1
+            per_day[theme][day] += 1
+    top = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_THEMES]
+    whole = Table(
+        "themes",
+        "Themes of the event",
+        [("theme", "Theme"), ("posts", "Posts")],
+        [{"theme": t, "posts": n} for t, n in top],
+        note="Hashtags other than the event's own, and recurring noun phrases, by the number "
+        "of posts that carry them.",
+    )
+    moving = [t for t, _ in top[:THEMES_BY_DAY]]
+    by_day_rows = []
+    for day in days:
+        row: dict[str, Any] = {"day": day.isoformat()}
+        for t in moving:
+            row[t] = per_day[t][day]
+        by_day_rows.append(row)
+    by_day = Table(
+        "themes_by_day",
+        "How the main themes moved day to day",
+        [("day", "Day")] + [(t, t) for t in moving],
+        by_day_rows,
+        note="Posts per day carrying each of the main themes.",
+    )
+    series = {t: [float(per_day[t][d]) for d in days] for t in moving}
+    return whole, by_day, series
+
+
+def _languages(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> Table:
+    counts: Counter[str] = Counter()
+    for r in rows:
+        extra = extras.get((r["platform"], r["id"]))
+        detected = extra["lang_detected"] if extra is not None else None
+        counts[detected or r["lang"] or "unknown"] += 1
+    total = sum(counts.values()) or 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Table(
+        "languages",
+        "Languages",
+        [("language", "Language"), ("posts", "Posts"), ("share", "Share (%)")],
+        [{"language": k, "posts": n, "share": round(100 * n / total, 1)} for k, n in ranked],
+        note="Language detected from the text where tagwatch could tell, otherwise the "
+        "language the platform or author declared (ISO 639-1 codes).",
+    )
+
+
+def _gaps(
+    conn: sqlite3.Connection, start: str | None, end: str | None, event: EventConfig
+) -> tuple[Table, list[Gap]]:
+    where, params = _period_where(start, end, "started_at")
+    runs = list(conn.execute(f"select * from runs where {where} order by started_at, id", params))
+    per_collector: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in runs:
+        per_collector[r["collector"]][r["status"]] += 1
+    passes = Table(
+        "collection_passes",
+        "Collection passes",
+        [("collector", "Collector"), ("passes", "Passes"), ("ok", "Completed")]
+        + [(s, s.replace("_", " ").capitalize()) for s in FAILED_STATUSES],
+        [
+            {
+                "collector": c,
+                "passes": sum(n.values()),
+                "ok": n["ok"] + n["partial"],
+                **{s: n[s] for s in FAILED_STATUSES},
+            }
+            for c, n in sorted(per_collector.items())
+        ],
+    )
+    gaps = []
+    for r in runs:
+        if r["status"] not in FAILED_STATUSES:
+            continue
+        nxt = conn.execute(
+            "select min(started_at) from runs where collector = ? and started_at > ?"
+            " and status in ('ok', 'partial')",
+            (r["collector"], r["started_at"]),
+        ).fetchone()[0]
+        gaps.append(
+            Gap(
+                collector=r["collector"],
+                status=r["status"],
+                started=parse_iso(r["started_at"]).astimezone(event.tz),
+                ended=parse_iso(r["ended_at"]).astimezone(event.tz) if r["ended_at"] else None,
+                error=r["error"] or "",
+                next_success=parse_iso(nxt).astimezone(event.tz) if nxt else None,
+            )
+        )
+    return passes, gaps
+
+
+def gaps_table(gaps: list[Gap], tz_name: str) -> Table:
+    def fmt(t: datetime | None) -> str:
+        return t.strftime("%Y-%m-%d %H:%M") if t else ""
+
+    return Table(
+        "collection_gaps",
+        "Passes that did not complete",
+        [
+            ("collector", "Collector"),
+            ("status", "Status"),
+            ("started", f"Started ({tz_name})"),
+            ("ended", "Ended"),
+            ("next_success", "Next completed pass"),
+            ("error", "Error"),
+        ],
+        [
+            {
+                "collector": g.collector,
+                "status": g.status,
+                "started": fmt(g.started),
+                "ended": fmt(g.ended),
+                "next_success": fmt(g.next_success) or "none",
+                "error": g.error,
+            }
+            for g in gaps
+        ],
+    )
+
+
+def _count(conn: sqlite3.Connection, sql: str, params: list[Any]) -> int:
+    return int(conn.execute(sql, params).fetchone()[0] or 0)
+
+
+def load_period(
+    conn: sqlite3.Connection, event: EventConfig, start_day: date | None, end_day: date | None
+) -> tuple[list[dict[str, Any]], dict[tuple, sqlite3.Row], str | None, str | None]:
+    """The export rows of local days [start_day, end_day] and their extras."""
+    start, end = period_bounds(event, start_day, end_day)
+    rows = list(export_rows(conn, start=start, end=end))
+    return rows, _extras(conn, start, end), start, end
+
+
+def build_report(
+    conn: sqlite3.Connection,
+    config: Config,
+    start_day: date | None = None,
+    end_day: date | None = None,
+    *,
+    now: datetime,
+    compare: tuple[sqlite3.Connection, date | None, date | None] | None = None,
+) -> ImpactReport:
+    """Read-only: every figure of the report for local days [start_day, end_day].
+
+    `compare` is (connection, first day, last day) of an earlier period, in this
+    database or an earlier event's; None days mean all of that database.
+    """
+    event = config.event
+    start_day = start_day or event.start
+    end_day = end_day or event.end
+    rows, extras, start, end = load_period(conn, event, start_day, end_day)
+    days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days + 1)]
+    summary = summarize(rows, extras, event)
+    enabled = [p for p in ("bluesky", "x", "mastodon") if config.sections[p].enabled]
+    platforms = sorted(set(enabled) | set(summary.platforms))
+    lo, hi = event.day_bounds(start_day)[0], event.day_bounds(end_day)[1]
+    timeline, volume = _timeline(rows, event, lo, hi)
+    growth, growth_points = _growth(conn, start, end, event)
+    top_table, top_posts = _top_posts(rows, extras, event)
+    voices, hidden_authors = _voices(rows, extras)
+    themes, themes_by_day, theme_series = _themes(rows, extras, event, days)
+    passes, gaps = _gaps(conn, start, end, event)
+    where, params = _period_where(start, end)
+    deleted = _count(conn, f"select count(*) from posts where deleted = 1 and {where}", params)
+    as_of = conn.execute(
+        f"select max(coalesce(updated_at, collected_at)) from posts where deleted = 0 and {where}",
+        params,
+    ).fetchone()[0]
+    summary_table = summary_rows(summary, event)
+    tables = {
+        t.name: t
+        for t in [
+            summary_table,
+            _per_day(rows, event, days),
+            _per_platform(rows, platforms),
+            timeline,
+            growth,
+            top_table,
+            voices,
+            themes,
+            themes_by_day,
+            _languages(rows, extras),
+            passes,
+            gaps_table(gaps, event.timezone),
+        ]
+    }
+    report = ImpactReport(
+        event_name=event.name,
+        event_url=event.url,
+        hashtags=list(event.hashtags),
+        start_day=start_day,
+        end_day=end_day,
+        timezone=event.timezone,
+        generated_at=now.astimezone(event.tz),
+        summary=summary,
+        tables=tables,
+        series={"volume": volume, "growth": growth_points, "themes": theme_series, "days": days},
+        methodology=Methodology(
+            platforms_enabled=enabled,
+            platforms_not_collected=[p for p in ("bluesky", "x", "mastodon") if p not in enabled],
+            mastodon_instances=list(config.mastodon.instances) if "mastodon" in enabled else [],
+            passes=passes,
+            gaps=gaps,
+            deleted_removed=deleted,
+            hidden_posts=sum(1 for r in rows if _hidden(extras, r)),
+            hidden_authors=hidden_authors,
+            engagement_as_of=parse_iso(as_of).astimezone(event.tz) if as_of else None,
+            timezone=event.timezone,
+        ),
+        top_posts=top_posts,
+    )
+    if compare is not None:
+        other_conn, c_lo, c_hi = compare
+        c_rows, c_extras, _, _ = load_period(other_conn, event, c_lo, c_hi)
+        report.comparison = summarize(c_rows, c_extras, event)
+        report.comparison_label = _compare_label(c_lo, c_hi)
+        tables["comparison"] = comparison_table(summary, report.comparison, report.comparison_label)
+    return report
+
+
+def _compare_label(lo: date | None, hi: date | None) -> str:
+    if lo is None and hi is None:
+        return "earlier event"
+    if lo is not None and hi is not None:
+        return f"{lo.isoformat()} to {hi.isoformat()}"
+    return f"from {lo.isoformat()}" if lo else f"until {hi.isoformat()}"  # type: ignore[union-attr]
+
+
+SUMMARY_FIGURES = [
+    ("posts", "Posts"),
+    ("authors", "Unique authors"),
+    ("engagement", "Engagement (likes, reposts, replies, quotes)"),
+    ("likes", "Likes"),
+    ("reposts", "Reposts"),
+    ("replies", "Replies"),
+    ("quotes", "Quotes"),
+    ("reach", "Estimated reach (followers of the authors, an estimate)"),
+    ("views", "Views reported by the platform"),
+    ("peak_hour_posts", "Posts in the busiest hour"),
+]
+
+
+def summary_rows(s: Summary, event: EventConfig) -> Table:
+    rows = [
+        {"figure": label, "value": getattr(s, key), "key": key} for key, label in SUMMARY_FIGURES
+    ]
+    peak = s.peak_hour.strftime("%Y-%m-%d %H:00") if s.peak_hour else ""
+    rows.append({"figure": f"Busiest hour ({event.timezone})", "value": peak, "key": "peak_hour"})
+    return Table(
+        "summary",
+        "Summary",
+        [("key", "Key"), ("figure", "Figure"), ("value", "Value")],
+        rows,
+        note=REACH_DEFINITION,
+    )
+
+
+def comparison_table(now_s: Summary, then: Summary, label: str) -> Table:
+    rows = []
+    for key, label_ in SUMMARY_FIGURES[:3] + [SUMMARY_FIGURES[7]]:
+        a, b = getattr(now_s, key), getattr(then, key)
+        change = f"{(a - b) / b * 100:+.0f}%" if b else ""
+        rows.append({"figure": label_, "this_period": a, "compared": b, "change": change})
+    return Table(
+        "comparison",
+        f"Compared with {label}",
+        [
+            ("figure", "Figure"),
+            ("this_period", "This period"),
+            ("compared", label),
+            ("change", "Change"),
+        ],
+        rows,
+    )

@@ -1,0 +1,411 @@
+"""The impact report: every summary figure from a database with known figures, the CSVs
+equal to the export, the PDF's pages, gaps named in the methodology, hostile text escaped."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.config import Config, load_config
+from reports.impact import build_report
+from reports.impact_output import make_charts, render_html
+from storage.db import Store
+from storage.records import Author
+from tests.conftest import make_post
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2016, 11, 28, 9, 0, tzinfo=UTC)
+HOSTILE_TEXT = "<script>alert('x')</script> <font size=40>BIG</font> & <b>bold</b> #HRHN2016"
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+RESTRICTED_TEXT = "Restricted words nobody may quote"
+
+
+def _utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def _author(handle: str, followers: int | None) -> Author:
+    return Author(f"id:{handle}", handle, handle.split(".")[0].capitalize(), followers)
+
+
+def seed(db_path: Path) -> None:
+    """Eight posts in the event (24-26 Nov 2016, Europe/Belgrade = UTC+1), plus noise.
+
+    Known figures: 8 posts, 5 authors, engagement 151, reach 1510 (carol's
+    follower count unknown), busiest hour 24 Nov 10:00 local with 3 posts;
+    per day 5/2/1; bluesky 5, mastodon 3.
+    """
+    alice, bob = _author("alice.bsky.social", 1000), _author("bob@mastodon.social", 200)
+    # carol's display name is her own choice: hostile markup, as is her post.
+    carol = Author("id:carol", "carol.bsky.social", HOSTILE_NAME, None)
+    erin = _author("erin.bsky.social", 300)
+    gina = _author("gina@mastodon.social", 10)
+
+    def post(n, platform, author, at, **kw):
+        kw.setdefault("hashtags", ("HRHN2016",))
+        kw.setdefault("likes", 0)
+        return make_post(n, platform=platform, author=author, created_at=at, collected_at=at, **kw)
+
+    posts = [
+        post(
+            1,
+            "bluesky",
+            alice,
+            _utc(2016, 11, 24, 9, 10),
+            likes=4,
+            hashtags=("HRHN2016", "FreeAzerbaijan"),
+        ),
+        post(2, "bluesky", alice, _utc(2016, 11, 24, 9, 40), likes=3),
+        post(
+            3,
+            "mastodon",
+            bob,
+            _utc(2016, 11, 24, 9, 50),
+            likes=5,
+            reposts=5,
+            lang="sr",
+            hashtags=("hrhn2016", "freeazerbaijan"),
+        ),
+        post(4, "bluesky", carol, _utc(2016, 11, 24, 13, 5), likes=20, text=HOSTILE_TEXT),
+        post(
+            5,
+            "mastodon",
+            bob,
+            _utc(2016, 11, 25, 17, 30),
+            likes=2,
+            replies=2,
+            hashtags=("HRHN2016", "illiberal"),
+        ),
+        post(
+            6,
+            "bluesky",
+            erin,
+            _utc(2016, 11, 25, 18, 0),
+            likes=100,
+            text=RESTRICTED_TEXT,
+            no_unauthenticated=True,
+        ),
+        post(7, "bluesky", alice, _utc(2016, 11, 26, 10, 0), hashtags=("HRHN2016", "illiberal")),
+        # 23 Nov 23:30 UTC is 24 Nov 00:30 in Belgrade: inside the event.
+        post(11, "mastodon", gina, _utc(2016, 11, 23, 23, 30), likes=1),
+        # Outside: 23 Nov local, and 27 Nov 00:30 local.
+        post(9, "bluesky", alice, _utc(2016, 11, 23, 12, 0), likes=50),
+        post(10, "bluesky", alice, _utc(2016, 11, 26, 23, 30), likes=50),
+        # Deleted after collection: not counted.
+        post(8, "bluesky", _author("frank.bsky.social", 5000), _utc(2016, 11, 25, 12, 0), likes=70),
+    ]
+    with Store.open(db_path) as store:
+        store.write_posts(posts)
+        # p1 gains engagement later: 4 -> 13 (10 likes, 2 reposts, 1 reply).
+        store.update_engagement(
+            "bluesky",
+            posts[0].platform_id,
+            likes=10,
+            reposts=2,
+            replies=1,
+            quotes=0,
+            at=_utc(2016, 11, 24, 15, 0),
+        )
+        store.mark_deleted("bluesky", posts[-1].platform_id, at=_utc(2016, 11, 25, 13, 0))
+        for collector, start, status, error in [
+            ("bluesky", _utc(2016, 11, 24, 9, 0), "ok", None),
+            ("bluesky", _utc(2016, 11, 24, 12, 0), "failed", "HTTP 502 from <bsky.social>"),
+            ("bluesky", _utc(2016, 11, 24, 12, 30), "ok", None),
+            ("mastodon", _utc(2016, 11, 25, 17, 0), "rate_limited", "rate limited for 900 s"),
+            ("mastodon", _utc(2016, 11, 25, 17, 20), "ok", None),
+        ]:
+            run_id = store.start_run(collector, at=start)
+            store.finish_run(
+                run_id,
+                status=status,
+                requests=3,
+                new_posts=1,
+                updated_posts=0,
+                error=error,
+                at=start.replace(minute=start.minute + 2),
+            )
+
+
+@pytest.fixture
+def event(tmp_path: Path) -> tuple[Path, Config]:
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    path = tmp_path / "config.toml"
+    path.write_text(text.replace('path = "tagwatch.db"', 'path = "t.db"'), encoding="utf-8")
+    seed(tmp_path / "t.db")
+    return path, load_config(path)
+
+
+def _report(config: Config, **kw):
+    with Store.open(config.db_path) as store:
+        return build_report(store.conn, config, now=NOW, **kw)
+
+
+def test_every_summary_figure(event):
+    _, config = event
+    s = _report(config).summary
+    assert (s.posts, s.authors, s.engagement) == (8, 5, 151)
+    assert (s.likes, s.reposts, s.replies, s.quotes) == (141, 7, 3, 0)
+    assert s.reach == 1000 + 200 + 300 + 10
+    assert s.authors_without_followers == 1
+    assert s.peak_hour is not None
+    assert s.peak_hour.strftime("%Y-%m-%d %H:%M %Z") == "2016-11-24 10:00 CET"
+    assert s.peak_hour_posts == 3
+    assert s.platforms == ["bluesky", "mastodon"]
+    assert (s.views, s.posts_with_views) == (0, 0)
+
+
+def test_tables_per_day_and_platform(event):
+    _, config = event
+    t = _report(config).tables
+    assert [(r["day"], r["posts"], r["authors"]) for r in t["per_day"].rows] == [
+        ("2016-11-24", 5, 4),
+        ("2016-11-25", 2, 2),
+        ("2016-11-26", 1, 1),
+    ]
+    assert [(r["platform"], r["posts"], r["engagement"]) for r in t["per_platform"].rows] == [
+        ("bluesky", 5, 136),
+        ("mastodon", 3, 15),
+        # X is not enabled and has no posts: not listed as a platform with zeros.
+    ]
+    assert sum(r["total"] for r in t["timeline_hourly"].rows) == 8
+    assert len(t["timeline_hourly"].rows) == 72
+
+
+def test_engagement_growth_ends_at_the_summary_total(event):
+    _, config = event
+    report = _report(config)
+    rows = report.tables["engagement_growth"].rows
+    assert rows[-1]["engagement_total"] == report.summary.engagement == 151
+    # The refresh of post 1 at 15:00 UTC (16:00 local) added 9.
+    assert {"hour_local": "2016-11-24 16:00", "gained": 9} == {
+        k: v
+        for k, v in rows[[r["hour_local"] for r in rows].index("2016-11-24 16:00")].items()
+        if k in ("hour_local", "gained")
+    }
+
+
+def test_restricted_posts_counted_not_quoted_and_deleted_excluded(event):
+    _, config = event
+    report = _report(config)
+    assert report.methodology.hidden_posts == 1
+    assert report.methodology.hidden_authors == 1
+    assert report.methodology.deleted_removed == 1
+    assert all(RESTRICTED_TEXT not in p["text"] for p in report.top_posts)
+    assert "erin.bsky.social" not in [v["author"] for v in report.tables["top_voices"].rows]
+    assert report.top_posts[0]["engagement"] == 20  # carol's; erin's 100 is never shown
+    html = render_html(report, make_charts(report, config.event.sessions))
+    assert RESTRICTED_TEXT not in html and "erin.bsky.social" not in html
+
+
+def test_themes_whole_event_and_by_day(event):
+    _, config = event
+    t = _report(config).tables
+    assert t["themes"].rows[:2] == [
+        {"theme": "#freeazerbaijan", "posts": 2},
+        {"theme": "#illiberal", "posts": 2},
+    ]
+    by_day = {r["day"]: r for r in t["themes_by_day"].rows}
+    assert by_day["2016-11-24"]["#freeazerbaijan"] == 2
+    assert by_day["2016-11-25"]["#illiberal"] == 1
+    assert by_day["2016-11-26"]["#illiberal"] == 1
+
+
+def test_gaps_from_failed_passes_are_named_with_times(event):
+    _, config = event
+    m = _report(config).methodology
+    assert [(g.collector, g.status, g.started.strftime("%d %H:%M")) for g in m.gaps] == [
+        ("bluesky", "failed", "24 13:00"),
+        ("mastodon", "rate_limited", "25 18:00"),
+    ]
+    assert m.gaps[0].next_success is not None
+    assert m.gaps[0].next_success.strftime("%H:%M") == "13:30"
+    passes = {r["collector"]: r for r in m.passes.rows}
+    assert (passes["bluesky"]["passes"], passes["bluesky"]["ok"]) == (3, 2)
+
+
+def _run(args: list[str]):
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+@pytest.fixture
+def written(event, tmp_path: Path) -> Path:
+    path, _ = event
+    out = tmp_path / "out"
+    result = _run(["--config", str(path), "report", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_cli_writes_every_output(written):
+    assert (written / "impact-report.html").exists()
+    assert (written / "impact-report.pdf").read_bytes().startswith(b"%PDF")
+    charts = sorted(p.name for p in (written / "charts").glob("*.png"))
+    assert "volume_timeline.png" in charts and len(charts) == 7
+    for png in (written / "charts").glob("*.png"):
+        assert png.read_bytes().startswith(b"\x89PNG")
+    data = {p.name for p in (written / "data").glob("*.csv")}
+    for name in [
+        "summary",
+        "per_day",
+        "per_platform",
+        "timeline_hourly",
+        "engagement_growth",
+        "top_posts",
+        "top_voices",
+        "themes",
+        "themes_by_day",
+        "languages",
+        "collection_passes",
+        "collection_gaps",
+        "posts",
+    ]:
+        assert f"{name}.csv" in data
+
+
+def test_csvs_match_the_export_of_the_same_period(event, written, tmp_path):
+    path, _ = event
+    export = tmp_path / "export.csv"
+    result = _run(
+        [
+            "--config",
+            str(path),
+            "export",
+            "--format",
+            "csv",
+            "--since",
+            "2016-11-24",
+            "--until",
+            "2016-11-26",
+            "--out",
+            str(export),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert (written / "data" / "posts.csv").read_text() == export.read_text()
+    posts = _csv(export)
+    summary = {r["key"]: r["value"] for r in _csv(written / "data" / "summary.csv")}
+    assert int(summary["posts"]) == len(posts)
+    assert int(summary["authors"]) == len({(p["platform"], p["author_handle"]) for p in posts})
+    engagement = sum(int(p[k]) for p in posts for k in ("likes", "reposts", "replies", "quotes"))
+    assert int(summary["engagement"]) == engagement
+    per_platform = {r["platform"]: int(r["posts"]) for r in _csv(written / "data/per_platform.csv")}
+    assert per_platform == {
+        pl: sum(1 for p in posts if p["platform"] == pl) for pl in {p["platform"] for p in posts}
+    }
+    per_day = _csv(written / "data" / "per_day.csv")
+    assert sum(int(r["posts"]) for r in per_day) == len(posts)
+    assert sum(int(r["engagement"]) for r in per_day) == engagement
+    hourly = _csv(written / "data" / "timeline_hourly.csv")
+    assert sum(int(r["total"]) for r in hourly) == len(posts)
+    langs = {r["language"]: int(r["posts"]) for r in _csv(written / "data" / "languages.csv")}
+    assert langs == {"en": 7, "sr": 1}
+
+
+def _pdf_pages(path: Path) -> list[str]:
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        return [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+def test_pdf_has_the_expected_pages_and_is_not_blank(written):
+    path = written / "impact-report.pdf"
+    pages = _pdf_pages(path)
+    assert len(pages) >= 5
+    assert "Human Rights House Network Assembly 2016" in pages[0]
+    assert "Summary" in pages[0] and "1,510" in pages[0] and "151" in pages[0]
+    # Each section starts a page with its heading as a line of its own, in this order.
+    heads = [[line.strip() for line in page.splitlines()][:3] for page in pages]
+    starts = [
+        next(i for i, h in enumerate(heads) if title in h)
+        for title in ("Activity", "Engagement", "Themes and languages", "Methodology")
+    ]
+    assert starts == sorted(starts) and starts[0] == 1
+    assert "Collection passes and gaps" in " ".join(pages[starts[-1] :])
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        image = pdf[1].render(scale=1).to_pil().convert("L")
+    finally:
+        pdf.close()
+    lo, hi = image.getextrema()
+    assert hi - lo > 100  # ink on paper, not a blank page
+    dark = sum(image.histogram()[:128])
+    assert dark > 1000
+
+
+def test_methodology_names_the_gaps_in_html_and_pdf(written):
+    html = (written / "impact-report.html").read_text(encoding="utf-8")
+    assert "bluesky</strong>: failed at Thu 24 Nov 2016, 13:00" in html
+    assert "mastodon</strong>: rate limited at Fri 25 Nov 2016, 18:00" in html
+    text = " ".join(_pdf_pages(written / "impact-report.pdf")[-2:])
+    assert "bluesky: failed at Thu 24 Nov 2016, 13:00" in text
+    assert "mastodon: rate limited at Fri 25 Nov 2016, 18:00" in text
+    assert "Not collected: x" in text
+
+
+def test_hostile_text_is_escaped_everywhere(written):
+    html = (written / "impact-report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "HTTP 502 from &lt;bsky.social&gt;" in html
+    # In the PDF the markup is printed as text, not obeyed.
+    text = " ".join(_pdf_pages(written / "impact-report.pdf"))
+    assert "<font size=40>BIG</font>" in text
+    assert HOSTILE_NAME in text
+
+
+def test_comparison_with_an_earlier_period_and_database(event, tmp_path):
+    path, config = event
+    report = _report(config, compare=None)
+    assert report.comparison is None
+    with Store.open(config.db_path) as store:
+        report = build_report(
+            store.conn,
+            config,
+            date(2016, 11, 25),
+            date(2016, 11, 26),
+            now=NOW,
+            compare=(store.conn, date(2016, 11, 24), date(2016, 11, 24)),
+        )
+    rows = {r["figure"].split(" (")[0]: r for r in report.tables["comparison"].rows}
+    assert (rows["Posts"]["this_period"], rows["Posts"]["compared"]) == (3, 5)
+    assert rows["Posts"]["change"] == "-40%"
+    other = tmp_path / "earlier.db"
+    shutil.copy(config.db_path, other)
+    out = tmp_path / "cmp"
+    result = _run(["--config", str(path), "report", "--out", str(out), "--compare-db", str(other)])
+    assert result.exit_code == 0, result.output
+    html = (out / "impact-report.html").read_text(encoding="utf-8")
+    assert "Compared with earlier event" in html
+    cmp_rows = _csv(out / "data" / "comparison.csv")
+    assert cmp_rows[0]["compared"] == "10"  # all live posts of that database
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2016-11-26", "--to", "2016-11-24"], "--to 2016-11-24 is before --from"),
+        (["--from", "24.11.2016"], "--from '24.11.2016' is not a date"),
+        (["--compare-from", "2016-11-20"], "--compare-from and --compare-to go together"),
+        (["--compare-db", "nope.db"], "--compare-db nope.db: no such file"),
+    ],
+)
+def test_usage_errors(event, tmp_path, args, message):
+    path, _ = event
+    result = CliRunner().invoke(cli, ["--config", str(path), "report", *args])
+    assert result.exit_code == 2
+    assert message in result.output
