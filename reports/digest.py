@@ -285,22 +285,35 @@ def _language_name(code: str) -> str:
         return code
 
 
-def _themes(a: Analysis, event: EventConfig, n: int) -> tuple[list[ThemeView], bool]:
+def _themes(
+    a: Analysis, event: EventConfig, n: int, shown: set[int]
+) -> tuple[list[ThemeView], bool]:
+    """New and rising themes (two examples each), else the day's main ones (one example).
+
+    Examples already shown as top posts, or under an earlier theme, are not repeated:
+    the digest is read in two minutes.
+    """
     pool: list[Theme] = [*a.themes.phrases, *a.themes.hashtags]
     fresh = [t for t in pool if t.trend in ("new", "rising")]
     chosen, are_new = (fresh, True) if fresh else (pool, False)
     chosen = sorted(chosen, key=lambda t: (-t.posts, t.label.casefold()))[:n]
-    return [
-        ThemeView(
-            label=t.label,
-            kind=t.kind,
-            posts=t.posts,
-            previous=t.previous_posts,
-            trend=t.trend,
-            examples=tuple(_views(t.examples, event, 2)),
+    seen = set(shown)
+    views = []
+    for t in chosen:
+        examples = [r for r in t.examples if not r.restricted and r.id not in seen]
+        examples = examples[: 2 if are_new else 1]
+        seen.update(r.id for r in examples)
+        views.append(
+            ThemeView(
+                label=t.label,
+                kind=t.kind,
+                posts=t.posts,
+                previous=t.previous_posts,
+                trend=t.trend,
+                examples=tuple(_view(r, event) for r in examples),
+            )
         )
-        for t in chosen
-    ], are_new
+    return views, are_new
 
 
 def _sessions(a: Analysis, event: EventConfig, day: date) -> list[SessionView]:
@@ -374,40 +387,52 @@ def _restricted_authors(period: analysis.Period) -> set[tuple[str, str]]:
     return {(r[PLATFORM], r[HANDLE] or "") for r in period.rows if r[RESTRICTED]}
 
 
-def _to_look_at(
-    conn: sqlite3.Connection, period: analysis.Period, event: EventConfig, n: int
-) -> list[PostView]:
-    """Posts the team should open: far above the day's usual engagement, or drawing fire."""
+@dataclass(frozen=True)
+class _Signal:
+    engagement: int
+    concerns: tuple[str, ...]  # negative attention: worth a look before anyone amplifies it
+    unusual: str  # engagement far above the day's typical post, or ""
+
+
+def _signals(period: analysis.Period) -> dict[int, _Signal]:
+    """Per post id, why the team might want to open it. Restricted posts are never picked."""
     rows = [r for r in period.rows if not r[RESTRICTED]]
     if not rows:
-        return []
+        return {}
     typical = median(engagement(r) for r in rows)
     threshold = max(UNUSUAL_MIN, UNUSUAL_FACTOR * typical)
-    picked: dict[int, tuple[int, str]] = {}
+    found: dict[int, _Signal] = {}
     for r in rows:
         eng = engagement(r)
         replies = r[REPLIES] or 0
-        likes = eng - replies  # everything that is not a reply counts as approval here
-        reasons = []
-        if eng >= threshold:
-            reasons.append(
-                f"engagement {eng:,}, {eng / max(typical, 1):.0f}x the day's typical post"
-            )
-        if replies >= RATIO_MIN_REPLIES and replies > likes:
-            reasons.append(f"more replies ({replies}) than likes and reposts: possibly contested")
+        approval = eng - replies
+        concerns = []
+        if replies >= RATIO_MIN_REPLIES and replies > approval:
+            concerns.append(f"more replies ({replies}) than likes and reposts: possibly contested")
         polarity = r[POLARITY]
-        if (
-            polarity is not None
-            and polarity < analysis.NEGATIVE_BELOW
-            and eng > typical
-            and eng >= 3
-        ):
-            reasons.append(f"negative tone with engagement {eng}")
-        if reasons:
-            picked[r[ID]] = (eng, "; ".join(reasons))
-    ranked = sorted(picked, key=lambda i: (-picked[i][0], i))[:n]
+        if polarity is not None and polarity < analysis.NEGATIVE_BELOW and eng >= threshold / 2:
+            concerns.append(f"negative tone with engagement {eng:,}")
+        unusual = ""
+        if eng >= threshold:
+            unusual = f"engagement {eng:,}, {eng / max(typical, 1):.0f}x the day's typical post"
+        if concerns or unusual:
+            found[r[ID]] = _Signal(eng, tuple(concerns), unusual)
+    return found
+
+
+def _to_look_at(
+    conn: sqlite3.Connection,
+    signals: dict[int, _Signal],
+    event: EventConfig,
+    n: int,
+    shown: set[int],
+) -> list[PostView]:
+    """Negative attention first; then unusual engagement not already among the top posts."""
+    picked = {i: s for i, s in signals.items() if s.concerns or i not in shown}
+    ranked = sorted(picked, key=lambda i: (not picked[i].concerns, -picked[i].engagement, i))[:n]
     refs = {ref.id: ref for ref in _post_refs(conn, ranked)}
-    return [_view(refs[i], event, picked[i][1]) for i in ranked if i in refs]
+    reasons = {i: "; ".join(filter(None, (picked[i].unusual, *picked[i].concerns))) for i in ranked}
+    return [_view(refs[i], event, reasons[i]) for i in ranked if i in refs]
 
 
 def build_digest(
@@ -426,10 +451,10 @@ def build_digest(
     prev_start, prev_end = event.day_bounds(day - timedelta(days=1))
     enabled = tuple(p for p in PLATFORMS if config.sections[p].enabled)
     with _reader(config, conn) as c:
-        a = analysis.analyze(c, event, start, end, top=n, n_themes=n, examples=2, with_growth=False)
-        before = analysis.analyze(
-            c, event, prev_start, prev_end, top=n, with_sessions=False, with_growth=False
-        )
+        a = analysis.analyze(c, event, start, end, top=n, n_themes=n, examples=4, with_growth=False)
+        # The day before needs only its totals: no themes, sessions or top posts to compute.
+        before = analysis.summary(c, event, prev_start, prev_end)
+        before_platforms = analysis.per_platform(c, event, prev_start, prev_end)
         period = analysis.Period(c, event, start, end)
         health = collection_day(
             c,
@@ -439,9 +464,11 @@ def build_digest(
             enabled=enabled,
             alert_after=_alert_after(config),
         )
-        look = _to_look_at(c, period, event, n)
+        signals = _signals(period)
+        top_ids = {ref.id for ref in a.top_posts if not ref.restricted}
+        look = _to_look_at(c, signals, event, n, top_ids)
         restricted_authors = _restricted_authors(period)
-    cnt, prev = a.summary.counts, before.summary.counts
+    cnt, prev = a.summary.counts, before.counts
     digest = Digest(
         event_name=event.name,
         hashtags=event.hashtags,
@@ -455,7 +482,7 @@ def build_digest(
             Figure(
                 "Engagement", cnt.engagement, prev.engagement, "likes, reposts, replies, quotes"
             ),
-            Figure("Estimated reach", a.summary.potential_reach, before.summary.potential_reach),
+            Figure("Estimated reach", a.summary.potential_reach, before.potential_reach),
         ],
         health=health,
         restricted_posts=a.summary.restricted_posts,
@@ -466,7 +493,7 @@ def build_digest(
     if digest.empty:
         return digest
     today = {p.platform: p.counts.posts for p in a.platforms}
-    prev_platform = {p.platform: p.counts.posts for p in before.platforms}
+    prev_platform = {p.platform: p.counts.posts for p in before_platforms}
     # A platform silent today but busy yesterday is news too: show it at 0.
     order = [p.platform for p in a.platforms] + sorted(set(prev_platform) - set(today))
     digest.platforms = [
@@ -479,8 +506,12 @@ def build_digest(
     digest.peak_hour = (
         f"{peak.hour:%H}:00–{end_hour:%H}:00 ({posts:,} post{'' if posts == 1 else 's'})"
     )
-    digest.top_posts = _views(a.top_posts, event, n)
-    digest.themes, digest.themes_are_new = _themes(a, event, n)
+    digest.top_posts = [
+        _view(ref, event, signals[ref.id].unusual if ref.id in signals else "")
+        for ref in a.top_posts
+        if not ref.restricted
+    ][:n]
+    digest.themes, digest.themes_are_new = _themes(a, event, n, top_ids)
     digest.voices = [
         Account(v.handle, v.display_name, v.platform, v.posts, v.engagement)
         for v in a.voices.by_engagement

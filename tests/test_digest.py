@@ -98,26 +98,35 @@ def test_top_posts_voices_mentions_languages_sentiment(digest: Digest) -> None:
     assert (digest.sentiment_scored, digest.sentiment_unscored) == (7, 1)
 
 
-def test_new_and_rising_themes_with_examples(digest: Digest) -> None:
+def test_new_and_rising_themes_with_examples(digest: Digest, tmp_path: Path) -> None:
     assert digest.themes_are_new
     themes = {t.label: t for t in digest.themes}
     # "political prisoners": 2 posts today, 2 the day before: steady, so not listed.
     assert set(themes) == {"illiberal democracy", "freethem"}
     democracy = themes["illiberal democracy"]
     assert (democracy.posts, democracy.trend, democracy.kind) == (3, "new", "phrase")
-    assert {p.author_handle for p in democracy.examples} <= {
-        "alice.bsky.social",
-        "bob.bsky.social",
-    }
-    assert democracy.examples
+    # All its posts are already among the five top posts: not repeated.
+    assert democracy.examples == ()
+    assert "Its posts are among those shown above." in render_html(digest)
+    (tmp_path / "short").mkdir()
+    config = digest_config(tmp_path / "short", digest={"top_n": 1})
+    build_fixture_db(config)
+    short = build_digest(config, DAY, now=NOW)
+    assert [p.author_handle for p in short.top_posts] == ["alice.bsky.social"]
+    examples = [(p.author_handle, p.time) for p in short.themes[0].examples]
+    assert examples == [("bob.bsky.social", "10:40"), ("alice.bsky.social", "16:00")]
 
 
 def test_posts_to_look_at(digest: Digest) -> None:
-    looked = {p.author_handle: p.reason for p in digest.to_look_at}
-    assert list(looked) == ["alice.bsky.social", "carol"]
-    assert "26x the day's typical post" in looked["alice.bsky.social"]
-    assert "more replies (8) than likes" in looked["carol"]
-    assert "negative tone" in looked["carol"]
+    # Alice's post drew 26x the typical engagement: said where it is listed, among top posts.
+    assert digest.top_posts[0].reason == "engagement 53, 26x the day's typical post"
+    # Carol's drew more replies than approval, in a negative tone: a post to look at.
+    (carol,) = digest.to_look_at
+    assert carol.author_handle == "carol"
+    assert carol.reason == (
+        "engagement 11, 6x the day's typical post; more replies (8) than likes and reposts:"
+        " possibly contested; negative tone with engagement 11"
+    )
 
 
 def test_collection_health_said_plainly(digest: Digest) -> None:

@@ -259,11 +259,10 @@ def test_webhook_failure_never_shows_the_url(
     assert (tmp_path / "out" / "digest-2016-11-25.txt").exists()
 
 
-def test_cli_digest_writes_files(tmp_path: Path) -> None:
-    config = digest_config(tmp_path)
-    build_fixture_db(config)
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(
+def config_file(tmp_path: Path, db_path: Path, extra: str) -> Path:
+    """A config.toml on disk for the CLI: the fixture event, its database, and `extra` TOML."""
+    path = tmp_path / "config.toml"
+    path.write_text(
         f"""
 [event]
 name = "HRHN Assembly 2016"
@@ -273,32 +272,36 @@ start = 2016-11-24
 end = 2016-11-26
 
 [storage]
-path = "{config.db_path}"
-
-[digest]
-out_dir = "my-digests"
-""",
+path = "{db_path}"
+{extra}""",
         encoding="utf-8",
     )
+    return path
+
+
+def test_cli_digest_writes_files(tmp_path: Path) -> None:
+    config = digest_config(tmp_path)
+    build_fixture_db(config)
+    path = str(config_file(tmp_path, config.db_path, '[digest]\nout_dir = "my-digests"\n'))
     runner = CliRunner()
-    result = runner.invoke(cli, ["--config", str(config_file), "digest", "--date", "2016-11-25"])
+    result = runner.invoke(cli, ["--config", path, "digest", "--date", "2016-11-25"])
     assert result.exit_code == 0, result.output
     assert "Digest for Friday 25 November 2016: 8 posts." in result.output
     assert "collection: X: FAILING" in result.output
     assert (tmp_path / "my-digests" / "digest-2016-11-25.html").exists()
     out = tmp_path / "elsewhere"
     result = runner.invoke(
-        cli, ["--config", str(config_file), "digest", "--date", "2016-11-28", "--out", str(out)]
+        cli, ["--config", path, "digest", "--date", "2016-11-28", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     assert "Digest for Monday 28 November 2016: 0 posts." in result.output
     assert (out / "digest-2016-11-28.txt").read_text(encoding="utf-8").count("No posts") == 1
 
-    bad = runner.invoke(cli, ["--config", str(config_file), "digest", "--date", "25/11/2016"])
+    bad = runner.invoke(cli, ["--config", path, "digest", "--date", "25/11/2016"])
     assert bad.exit_code == 2
     assert "Error: --date '25/11/2016' is not a date; use YYYY-MM-DD." in bad.output
 
-    no_recipients = runner.invoke(cli, ["--config", str(config_file), "digest", "--send"])
+    no_recipients = runner.invoke(cli, ["--config", path, "digest", "--send"])
     assert no_recipients.exit_code == 2
     assert "--send needs digest.recipients" in no_recipients.output
 
@@ -306,19 +309,7 @@ out_dir = "my-digests"
 def test_cli_digest_send(smtp: tuple[Inbox, int, Authenticator], tmp_path: Path) -> None:
     inbox, port, _ = smtp
     config = mail_config(tmp_path, port)
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(
-        f"""
-[event]
-name = "HRHN Assembly 2016"
-hashtags = ["HRHN2016"]
-timezone = "Europe/Belgrade"
-start = 2016-11-24
-end = 2016-11-26
-
-[storage]
-path = "{config.db_path}"
-
+    extra = f"""
 [digest]
 recipients = ["comms@example.org"]
 
@@ -327,12 +318,14 @@ host = "127.0.0.1"
 port = {port}
 starttls = false
 sender = "digest@example.org"
-""",
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(
-        cli, ["--config", str(config_file), "digest", "--date", "2016-11-25", "--send"]
-    )
+"""
+    path = str(config_file(tmp_path, config.db_path, extra))
+    result = CliRunner().invoke(cli, ["--config", path, "digest", "--date", "2016-11-25", "--send"])
     assert result.exit_code == 0, result.output
     assert "Mailed to comms@example.org" in result.output
     assert [e.rcpt_tos for e in inbox.envelopes] == [["comms@example.org"]]
+
+    no_host = config_file(tmp_path, config.db_path, '[digest]\nrecipients = ["a@example.org"]\n')
+    failed = CliRunner().invoke(cli, ["--config", str(no_host), "digest", "--send"])
+    assert failed.exit_code == 2
+    assert "smtp.host is not set, so the digest cannot be mailed" in failed.output
