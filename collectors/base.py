@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -30,7 +31,14 @@ from monitor.errors import (
 from storage.db import Store, WriteResult
 from storage.records import Post, utcnow
 
-__all__ = ["Collector", "RunRecord", "Progress", "backoff_delay", "MAX_RATE_LIMIT_WAIT"]
+__all__ = [
+    "Collector",
+    "RunRecord",
+    "Progress",
+    "PassStopped",
+    "backoff_delay",
+    "MAX_RATE_LIMIT_WAIT",
+]
 
 log = logging.getLogger("tagwatch.collect")
 T = TypeVar("T")
@@ -39,6 +47,10 @@ T = TypeVar("T")
 MAX_RATE_LIMIT_WAIT = timedelta(minutes=16)
 
 Progress = Callable[[str, str, int], None]  # (collector, query, posts so far)
+
+
+class PassStopped(Exception):
+    """The runner is stopping (SIGTERM): end the pass between two requests, pages committed."""
 
 
 @dataclass
@@ -85,12 +97,14 @@ class Collector(ABC):
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ):
         self.config = config
         self.store = store
         self.now = now
         self.sleep = sleep
         self.progress = progress
+        self.stop = stop
         self.collect_cfg = config.sections["collect"]
         self.record = RunRecord(self.name)
         self._deadline: datetime | None = None
@@ -154,6 +168,8 @@ class Collector(ABC):
         """
         attempt = 0
         while True:
+            if self.stop is not None and self.stop.is_set():
+                raise PassStopped("stopped before the pass finished")
             self.record.requests += 1
             try:
                 return fn(*args, **kwargs)
@@ -231,6 +247,9 @@ class Collector(ABC):
         except (AuthError, MalformedResponse, PlatformError) as exc:
             self.record.status = "failed"
             self.record.error = self.redact(str(exc))
+        except PassStopped as exc:
+            self.record.status = "interrupted"
+            self.record.error = str(exc)
         except (KeyboardInterrupt, SystemExit):
             self.record.status = "interrupted"
             self.record.error = "stopped before the pass finished"

@@ -73,12 +73,15 @@ def _human_size(n: int) -> str:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Posts per platform, authors, each collector's health, database size."""
+    from monitor.health import read_schedule, runner_lines
     from storage.db import Store
+    from storage.records import iso
     from storage.status import read_status
 
     config = get_config(ctx)
     with Store.open(config.db_path) as store:
         st = read_status(store.conn, config.db_path)
+    schedule = read_schedule(config.db_path)
     ev = config.event
     click.echo(f"{ev.name}  #{' #'.join(ev.hashtags)}  ({ev.start} to {ev.end}, {ev.timezone})")
     click.echo(f"Database: {st.path} ({_human_size(st.size_bytes)})")
@@ -100,9 +103,16 @@ def status(ctx: click.Context) -> None:
         )
         if h.consecutive_failures:
             line += f"; {h.consecutive_failures} failure(s) in a row"
+            if h.consecutive_failures >= config.schedule.failure_alert_after:
+                line += " [FLAGGED]"
+        nxt = schedule.next_run(f"collect:{h.collector}") if schedule and schedule.alive else None
+        if nxt is not None:
+            line += f"; next run {iso(nxt)}"
         click.echo(line)
         if h.last_error:
             click.echo(f"      last error: {h.last_error}")
+    for line in runner_lines(config.db_path, tz=ev.tz):
+        click.echo(line)
 
 
 @cli.command()
@@ -158,16 +168,49 @@ def _not_yet(name: str, issue: int) -> None:
     raise UsageError(f"`tagwatch {name}` is not built yet (issue #{issue}).")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def collect() -> None:
-    """Run one collection pass of every enabled collector."""
-    _not_yet("collect", 3)
+@cli.command()
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    type=click.Choice(["bluesky", "x", "mastodon"]),
+    help="Only this platform (repeatable; default: every enabled one).",
+)
+@click.pass_context
+def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
+    """Run one collection pass of every enabled collector (for cron)."""
+    from collectors import enabled_platforms
+    from monitor.progress import ProgressLine
+    from monitor.scheduler import collect_now
+
+    config = get_config(ctx)
+    enabled = enabled_platforms(config)
+    for name in platforms:
+        if name not in enabled:
+            raise UsageError(
+                f"{name} is not enabled in {config.path}: set enabled = true under [{name}]."
+            )
+    if not enabled:
+        raise UsageError(
+            f"No collector is enabled in {config.path}: set enabled = true under "
+            "[bluesky], [x] or [mastodon]."
+        )
+    progress = ProgressLine(sys.stderr)
+    records = collect_now(config, list(platforms) or None, progress=progress)
+    progress.clear()
+    for record in records:
+        click.echo(record.summary())
+    if any(r.status not in ("ok", "partial") for r in records):
+        ctx.exit(1)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def run() -> None:
-    """Collect on schedule, send the daily digest, serve the wall."""
-    _not_yet("run", 6)
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Collect on schedule, send the daily digest, serve the wall; stop with Ctrl-C."""
+    from monitor.scheduler import run_until_stopped
+
+    ctx.exit(run_until_stopped(get_config(ctx)))
 
 
 @cli.command()

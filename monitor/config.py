@@ -184,6 +184,53 @@ SETTINGS: list[Setting] = [
         "Instances whose public hashtag timelines are read.",
     ),
     _s("mastodon", "interval_minutes", float, 5.0, "Minutes between two Mastodon passes."),
+    # [schedule]: `tagwatch run`
+    _s(
+        "schedule",
+        "session_interval_minutes",
+        float,
+        0.0,
+        "Minutes between passes of every collector while an agenda session runs"
+        " (0 = no faster rhythm during sessions).",
+    ),
+    _s(
+        "schedule",
+        "jitter_seconds",
+        float,
+        20.0,
+        "Each pass starts up to this many seconds late at random, so runs do not align.",
+    ),
+    _s(
+        "schedule",
+        "digest_time",
+        str,
+        "07:30",
+        "Local time (HH:MM, event timezone) of the daily digest of the day before"
+        " ('' = no daily digest).",
+    ),
+    _s(
+        "schedule",
+        "failure_alert_after",
+        int,
+        3,
+        "A collector failing this many passes in a row is flagged in status and the digest.",
+    ),
+    _s(
+        "schedule",
+        "serve_wall",
+        bool,
+        False,
+        "Also serve the live wall inside `tagwatch run`, on [wall] host and port.",
+    ),
+    _s(
+        "schedule",
+        "log_file",
+        str,
+        "tagwatch.log",
+        "Log file of `tagwatch run`, rotated; relative to the config file ('' = stderr only).",
+    ),
+    _s("schedule", "log_max_bytes", int, 5_000_000, "Size at which the log file is rotated."),
+    _s("schedule", "log_backups", int, 5, "Rotated log files kept."),
     # [digest]: `tagwatch digest` and the scheduler's daily digest
     _s(
         "digest",

@@ -1,0 +1,558 @@
+"""`tagwatch run`: every collector on its rhythm, the morning digest, the wall, for days.
+
+Each enabled collector is its own APScheduler job in a thread pool, so a slow
+or failing platform never holds up another. A job never overlaps itself
+(`max_instances=1`) and a backlog of missed runs collapses into one
+(`coalesce`). Each collector keeps one instance and one database connection
+for the life of the runner: logins and sessions are reused across passes, and
+no two threads ever share a SQLite connection.
+
+Stopping (SIGINT/SIGTERM) sets one event: collectors see it before their next
+request (`collectors.base.PassStopped`) and end the pass with every page they
+stored committed, and waits (rate limits, backoff) wake up at once. Then the
+scheduler shuts down, waiting for those passes to record themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from collectors import collector_class, enabled_platforms
+from collectors.base import Collector, Progress, RunRecord
+from monitor import jobs
+from monitor.config import Config
+from monitor.errors import ConfigError
+from monitor.health import schedule_path, write_schedule
+from monitor.lock import RunnerLock
+from monitor.logs import RedactSecrets, remove_logging, secret_values, setup_logging
+from storage.db import Store
+from storage.records import iso, utcnow
+from storage.status import FAILED, collector_health
+
+__all__ = [
+    "CollectorFactory",
+    "CollectTrigger",
+    "Runner",
+    "WallServer",
+    "digest_time",
+    "digest_trigger",
+    "collect_trigger",
+    "run_until_stopped",
+    "collect_now",
+    "close_stale_runs",
+]
+
+log = logging.getLogger("tagwatch.run")
+
+# (config, store, **kwargs) -> Collector; a Collector subclass is one.
+CollectorFactory = Callable[..., Collector]
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def digest_time(config: Config) -> time | None:
+    """`[schedule] digest_time` as a time, None when the daily digest is switched off."""
+    value = config.schedule.digest_time.strip()
+    if not value:
+        return None
+    match = _HHMM.match(value)
+    if match is None:
+        raise ConfigError(
+            f"{config.path}: schedule.digest_time {value!r} is not a time of day; "
+            'write it as HH:MM in the event\'s timezone, e.g. digest_time = "07:30".'
+        )
+    return time(int(match[1]), int(match[2]))
+
+
+def _check_schedule(config: Config) -> None:
+    sched = config.schedule
+    if sched.session_interval_minutes < 0:
+        raise ConfigError(f"{config.path}: schedule.session_interval_minutes must be 0 or more.")
+    if sched.jitter_seconds < 0:
+        raise ConfigError(f"{config.path}: schedule.jitter_seconds must be 0 or more.")
+    if sched.failure_alert_after < 1:
+        raise ConfigError(f"{config.path}: schedule.failure_alert_after must be 1 or more.")
+    digest_time(config)
+
+
+class CollectTrigger(BaseTrigger):
+    """Every `interval`, or every `session_interval` while an agenda session runs.
+
+    The fast rhythm starts on time: a slow-rhythm step that would jump over a
+    session's start fires at the start instead. Jitter is added to every fire.
+    """
+
+    def __init__(
+        self,
+        interval: timedelta,
+        *,
+        session_interval: timedelta | None = None,
+        sessions: tuple[tuple[datetime, datetime], ...] = (),
+        jitter: float = 0.0,
+        first: datetime | None = None,
+    ):
+        self.interval = interval
+        self.session_interval = (
+            session_interval if session_interval and session_interval < interval else None
+        )
+        self.sessions = tuple(sorted(sessions)) if self.session_interval else ()
+        self.jitter = jitter
+        self.first = first
+
+    def in_session(self, at: datetime) -> bool:
+        return any(start <= at < end for start, end in self.sessions)
+
+    def step(self, previous: datetime) -> datetime:
+        """The next fire after `previous`, without jitter."""
+        if self.session_interval is not None and self.in_session(previous):
+            return previous + self.session_interval
+        nxt = previous + self.interval
+        for start, _ in self.sessions:
+            if previous < start < nxt:
+                return start
+        return nxt
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is None:
+            return self.first or now
+        return self._apply_jitter(self.step(previous_fire_time), self.jitter, now)
+
+    def __str__(self) -> str:
+        extra = f", {self.session_interval} in sessions" if self.session_interval else ""
+        return f"every {self.interval}{extra}"
+
+
+def collect_trigger(
+    config: Config, platform: str, *, first: datetime | None = None
+) -> CollectTrigger:
+    sched = config.schedule
+    session = sched.session_interval_minutes
+    return CollectTrigger(
+        timedelta(minutes=config.sections[platform].interval_minutes),
+        session_interval=timedelta(minutes=session) if session > 0 else None,
+        sessions=tuple((s.start, s.end) for s in config.event.sessions),
+        jitter=sched.jitter_seconds,
+        first=first,
+    )
+
+
+def digest_trigger(config: Config) -> CronTrigger | None:
+    """Daily at `digest_time`, local to the event (DST included), or None when off."""
+    at = digest_time(config)
+    if at is None:
+        return None
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=config.event.tz)
+
+
+def digest_day(config: Config, fired_at: datetime) -> date:
+    """The digest sent at `fired_at` covers the day before, in the event's timezone."""
+    return (fired_at.astimezone(config.event.tz) - timedelta(days=1)).date()
+
+
+class WallServer:
+    """The wall's ASGI app served by uvicorn in a background thread."""
+
+    def __init__(self, app: Any, host: str, port: int):
+        import uvicorn
+
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        )
+        self.host, self.port = host, port
+        self.thread = threading.Thread(target=self.server.run, name="tagwatch-wall", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        waited = 0.0
+        while not self.server.started and self.thread.is_alive() and waited < timeout:
+            threading.Event().wait(0.05)
+            waited += 0.05
+        if not self.server.started:
+            raise ConfigError(
+                f"The wall could not listen on {self.host}:{self.port} (in use, or not allowed). "
+                "Change [wall] port, or set [schedule] serve_wall = false."
+            )
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class Runner:
+    """The scheduler of one database: start(), then stop() from any thread."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        factories: Mapping[str, CollectorFactory] | None = None,
+        now: Callable[[], datetime] | None = None,
+        progress: Progress | None = None,
+    ):
+        _check_schedule(config)
+        self.config = config
+        self.factories = dict(factories) if factories is not None else None
+        self.now = now or utcnow
+        self._clock_injected = now is not None
+        self.progress = progress
+        self.stop_event = threading.Event()
+        self.failure_alert_after = config.schedule.failure_alert_after
+        self.failures: dict[str, int] = {}
+        self.records: dict[str, list[RunRecord]] = {}
+        self.started_at = utcnow()
+        self._collectors: dict[str, Collector] = {}
+        self._stores: dict[str, Store] = {}
+        self._state_lock = threading.Lock()
+        self._enrich_lock = threading.Lock()
+        self._redact = RedactSecrets(secret_values(config))
+        self.wall: WallServer | None = None
+        self.control: Store | None = None
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms()) + 2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    # -- set-up ---------------------------------------------------------------
+
+    def platforms(self) -> list[str]:
+        if self.factories is not None:
+            return list(self.factories)
+        return enabled_platforms(self.config)
+
+    def _factory(self, name: str) -> CollectorFactory:
+        if self.factories is not None:
+            return self.factories[name]
+        return collector_class(name)
+
+    def open(self) -> None:
+        """Connections for every collector; what one `tagwatch collect` needs."""
+        if self.control is not None:
+            return
+        self.control = Store.open(self.config.db_path)
+        close_stale_runs(self.control)
+        self.failures = {
+            h.collector: h.consecutive_failures for h in collector_health(self.control.conn)
+        }
+        for name in self.platforms():
+            self._stores[name] = Store.open(self.config.db_path)
+
+    def start(self) -> None:
+        """Open, schedule every job, serve the wall, and go (returns at once)."""
+        self.open()
+        names = self.platforms()
+        for name in names:
+            self.scheduler.add_job(
+                self.collect,
+                trigger=collect_trigger(self.config, name),
+                args=[name],
+                id=f"collect:{name}",
+                name=f"collect {name}",
+            )
+        trigger = digest_trigger(self.config)
+        if trigger is not None:
+            self.scheduler.add_job(self.digest, trigger=trigger, id="digest", name="daily digest")
+        self.scheduler.add_listener(
+            self._on_job_event,
+            EVENT_JOB_SUBMITTED
+            | EVENT_JOB_EXECUTED
+            | EVENT_JOB_ERROR
+            | EVENT_JOB_MISSED
+            | EVENT_JOB_MAX_INSTANCES,
+        )
+        if self.config.schedule.serve_wall:
+            self._start_wall()
+        self.scheduler.start()
+        self.write_state()
+        log.info(
+            "runner started: %s; digest %s",
+            ", ".join(f"{n} {collect_trigger(self.config, n)}" for n in names) or "no collector",
+            f"daily at {self.config.schedule.digest_time} {self.config.event.timezone}"
+            if trigger
+            else "off",
+        )
+
+    def _start_wall(self) -> None:
+        app = jobs.wall_app(self.config)
+        if app is None:
+            log.warning("serve_wall is set but the wall is not built yet (issue #9)")
+            return
+        wall = self.config.wall
+        self.wall = WallServer(app, wall.host, wall.port)
+        self.wall.start()
+        log.info("wall at http://%s:%d/", wall.host, wall.port)
+
+    # -- jobs -----------------------------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        self.stop_event.wait(seconds)
+
+    def _collector(self, name: str) -> Collector:
+        collector = self._collectors.get(name)
+        if collector is None:
+            kwargs: dict[str, Any] = {
+                "sleep": self._sleep,
+                "stop": self.stop_event,
+                "progress": self.progress,
+            }
+            if self._clock_injected:
+                kwargs["now"] = self.now
+            collector = self._factory(name)(self.config, self._stores[name], **kwargs)
+            self._collectors[name] = collector
+        return collector
+
+    def collect(self, name: str) -> RunRecord | None:
+        """One pass of one collector: the body of its scheduled job."""
+        if self.stop_event.is_set():
+            return None
+        store = self._stores[name]
+        try:
+            collector = self._collector(name)
+        except Exception as exc:  # noqa: BLE001 - recorded; retried next pass
+            record = self._record_cannot_start(name, store, exc)
+        else:
+            record = collector.run_pass()
+        self.records.setdefault(name, []).append(record)
+        self._count_failure(record)
+        if (record.new_posts or record.updated_posts) and not self.stop_event.is_set():
+            self._enrich(store)
+        return record
+
+    def _record_cannot_start(self, name: str, store: Store, exc: Exception) -> RunRecord:
+        at = self.now()
+        record = RunRecord(
+            name,
+            status="failed",
+            error=self._redact.redact(f"cannot start: {exc}"),
+            started_at=at,
+            ended_at=at,
+        )
+        run_id = store.start_run(name, at=at)
+        store.finish_run(
+            run_id,
+            status="failed",
+            requests=0,
+            new_posts=0,
+            updated_posts=0,
+            error=record.error,
+            at=at,
+        )
+        log.error("pass %s", record.summary())
+        return record
+
+    def _count_failure(self, record: RunRecord) -> None:
+        name = record.collector
+        if record.status in FAILED:
+            self.failures[name] = self.failures.get(name, 0) + 1
+            if self.failures[name] >= self.failure_alert_after:
+                log.warning(
+                    "%s has failed %d passes in a row (last: %s)",
+                    name,
+                    self.failures[name],
+                    record.error or record.status,
+                )
+        elif record.status != "interrupted":
+            if self.failures.get(name, 0) >= self.failure_alert_after:
+                log.info("%s recovered after %d failed passes", name, self.failures[name])
+            self.failures[name] = 0
+
+    def _enrich(self, store: Store) -> None:
+        # Another collector's thread enriching picks up these posts too: skip, do not queue.
+        if not self._enrich_lock.acquire(blocking=False):
+            return
+        try:
+            done = jobs.enrich_after_pass(self.config, store)
+            if done:
+                log.info("enriched %d posts", done)
+        except Exception:  # noqa: BLE001 - enrichment must never stop collection
+            log.exception("enrichment failed")
+        finally:
+            self._enrich_lock.release()
+
+    def digest(self, day: date | None = None) -> bool:
+        """The daily job: the digest of the day before, in the event's timezone."""
+        assert self.control is not None
+        day = day or digest_day(self.config, self.now())
+        return jobs.daily_digest(self.config, day, store=self.control)
+
+    # -- state ----------------------------------------------------------------
+
+    def next_runs(self) -> dict[str, tuple[datetime | None, float | None]]:
+        out: dict[str, tuple[datetime | None, float | None]] = {}
+        for job in self.scheduler.get_jobs():
+            trigger = job.trigger
+            interval = (
+                trigger.interval.total_seconds() if isinstance(trigger, CollectTrigger) else None
+            )
+            when = getattr(job, "next_run_time", None)
+            out[job.id] = (when.astimezone(UTC) if when else None, interval)
+        return out
+
+    def write_state(self) -> None:
+        # Read the jobs before taking our lock: APScheduler calls listeners while holding its
+        # job store lock, so taking them in the other order would deadlock.
+        next_runs = self.next_runs()
+        with self._state_lock:
+            try:
+                write_schedule(self.config.db_path, next_runs, since=self.started_at)
+            except OSError as exc:
+                log.warning("cannot write %s: %s", schedule_path(self.config.db_path), exc)
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_ERROR:
+            exc = getattr(event, "exception", None)
+            log.error("job %s failed: %s", event.job_id, self._redact.redact(repr(exc)))
+        if self.scheduler.running and not self.stop_event.is_set():
+            self.write_state()
+
+    # -- stopping ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """End passes at their next request, wait for them to record, close everything."""
+        self.stop_event.set()
+        was_running = self.scheduler.running
+        if was_running:
+            self.scheduler.shutdown(wait=True)
+        if self.wall is not None:
+            self.wall.stop()
+            self.wall = None
+        self.close()
+        if was_running:
+            try:
+                schedule_path(self.config.db_path).unlink()
+            except FileNotFoundError:
+                pass
+            log.info("runner stopped")
+
+    def close(self) -> None:
+        for store in [*self._stores.values(), *([self.control] if self.control else [])]:
+            store.close()
+        self._stores.clear()
+        self._collectors.clear()
+        self.control = None
+
+
+def close_stale_runs(store: Store) -> int:
+    """Runs left 'running' by a process that died; call only while holding the lock."""
+    with store.transaction() as conn:
+        n = conn.execute(
+            "update runs set status = 'interrupted', ended_at = coalesce(ended_at, ?),"
+            " error = coalesce(error, 'the process stopped before the pass finished')"
+            " where status = 'running'",
+            (iso(utcnow()),),
+        ).rowcount
+    if n:
+        log.warning("%d pass(es) left unfinished by an earlier run marked interrupted", n)
+    return n
+
+
+@contextmanager
+def _signals_set(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def run_until_stopped(
+    config: Config,
+    *,
+    factories: Mapping[str, CollectorFactory] | None = None,
+    stop_event: threading.Event | None = None,
+    log_stream: Any = None,
+) -> int:
+    """What `tagwatch run` does: lock, log, schedule, and stop cleanly on a signal.
+
+    Returns the exit code (0: stopped on request). Raises AlreadyRunning when
+    another runner holds the database.
+    """
+    stop_requested = stop_event or threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("%s received: stopping after the passes in flight", signal.Signals(signum).name)
+        stop_requested.set()
+
+    with RunnerLock(config.db_path, command="run"):
+        handlers = setup_logging(config, stream=log_stream)
+        try:
+            runner = Runner(config, factories=factories)
+            if not runner.platforms():
+                log.warning(
+                    "no collector is enabled: set enabled = true under [bluesky], [x] or "
+                    "[mastodon]; running the digest%s only",
+                    " and wall" if config.schedule.serve_wall else "",
+                )
+            with _signals_set(on_signal):
+                try:
+                    runner.start()
+                    while not stop_requested.wait(1.0):
+                        pass
+                finally:
+                    runner.stop()
+        finally:
+            remove_logging(handlers)
+    return 0
+
+
+def collect_now(
+    config: Config,
+    platforms: list[str] | None = None,
+    *,
+    factories: Mapping[str, CollectorFactory] | None = None,
+    progress: Progress | None = None,
+    log_stream: Any = None,
+) -> list[RunRecord]:
+    """What `tagwatch collect` does: one pass of each collector, in turn, under the lock.
+
+    SIGINT/SIGTERM end the pass in flight at its next request, as in `tagwatch run`.
+    """
+    runner = Runner(config, factories=factories, progress=progress)
+    names = platforms or runner.platforms()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        runner.stop_event.set()
+
+    records: list[RunRecord] = []
+    with RunnerLock(config.db_path, command="collect"):
+        # The summary goes to stdout; stderr gets only warnings, the log file every pass.
+        handlers = setup_logging(config, stream=log_stream, stream_level=logging.WARNING)
+        try:
+            runner.open()
+            with _signals_set(on_signal):
+                for name in names:
+                    if runner.stop_event.is_set():
+                        break
+                    record = runner.collect(name)
+                    if record is not None:
+                        records.append(record)
+        finally:
+            runner.close()
+            remove_logging(handlers)
+    return records

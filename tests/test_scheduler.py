@@ -1,0 +1,305 @@
+"""`tagwatch run`'s scheduler with the real APScheduler, short intervals and test collectors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sched_collectors as sc
+from conftest import base_config_dict
+
+from monitor import jobs
+from monitor.config import Config, parse_config
+from monitor.errors import ConfigError
+from monitor.scheduler import (
+    CollectTrigger,
+    Runner,
+    collect_trigger,
+    digest_day,
+    digest_trigger,
+)
+from storage.db import connect
+
+INTERVAL_S = 0.3
+
+
+def make_config(tmp_path: Path, **schedule: Any) -> Config:
+    data = base_config_dict(tmp_path)
+    minutes = INTERVAL_S / 60
+    data["bluesky"] = {"enabled": True, "interval_minutes": minutes}
+    data["collect"] = {"max_retries": 0}
+    data["schedule"] = {"jitter_seconds": 0.0, "log_file": "", **schedule}
+    return parse_config(data, path=tmp_path / "config.toml")
+
+
+@pytest.fixture(autouse=True)
+def _hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Stand-ins for the digest and enrichment, so these tests do not need issues #7/#8."""
+    monkeypatch.setattr(jobs, "DIGEST_HOOKS", ("sched_collectors:record_digest",))
+    monkeypatch.setattr(jobs, "ENRICH_HOOKS", ("sched_collectors:record_enrichment",))
+    for items in (sc.PASSES, sc.DIGESTS, sc.ENRICHED):
+        items.clear()
+    yield
+
+
+@pytest.fixture
+def running() -> Iterator[list[Runner]]:
+    runners: list[Runner] = []
+    yield runners
+    for runner in runners:
+        runner.stop()
+
+
+def start(running: list[Runner], config: Config, factories: dict[str, Any]) -> Runner:
+    # Test collectors' names are not platforms: give them Bluesky's interval.
+    for name in factories:
+        if name != "bluesky":
+            config.sections[name] = config.sections["bluesky"]
+    runner = Runner(config, factories=factories)
+    running.append(runner)
+    runner.start()
+    return runner
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.02)
+
+
+def runs(config: Config) -> list[Any]:
+    conn = connect(config.db_path, readonly=True)
+    try:
+        return list(conn.execute("select * from runs order by id"))
+    finally:
+        conn.close()
+
+
+def test_passes_follow_the_interval(tmp_path: Path, running: list[Runner]) -> None:
+    config = make_config(tmp_path)
+    start(running, config, {"alpha": sc.TimedCollector})
+    wait_for(lambda: len(sc.passes_of("alpha")) >= 4)
+    starts = [s for s, _ in sc.passes_of("alpha")]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    # On rhythm: never early (no jitter configured), and not piling up late.
+    assert all(g >= INTERVAL_S * 0.8 for g in gaps), gaps
+    assert sum(gaps) / len(gaps) < INTERVAL_S * 2.5, gaps
+    assert [r["status"] for r in runs(config)][:4] == ["ok"] * 4
+
+
+def test_a_slow_pass_never_overlaps_itself(tmp_path: Path, running: list[Runner]) -> None:
+    config = make_config(tmp_path)
+    runner = start(running, config, {"slow": sc.SlowCollector, "alpha": sc.TimedCollector})
+    wait_for(lambda: len(sc.passes_of("slow")) >= 3, timeout=15)
+    slow = sc.passes_of("slow")
+    for (_, end), (next_start, _) in zip(slow, slow[1:], strict=False):
+        assert next_start >= end, "two passes of one collector ran at once"
+    # The slow one did not hold up the fast one.
+    assert len(sc.passes_of("alpha")) > len(slow)
+    assert runner.scheduler.get_job("collect:slow").max_instances == 1
+
+
+def test_a_failing_collector_does_not_stop_the_others(
+    tmp_path: Path, running: list[Runner], caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, failure_alert_after=2)
+    caplog.set_level(logging.WARNING, logger="tagwatch")
+    runner = start(
+        running,
+        config,
+        {
+            "alpha": sc.TimedCollector,
+            "buggy": sc.RaisingCollector,
+            "down": sc.DownCollector,
+            "nocreds": sc.unbuildable,
+        },
+    )
+    wait_for(lambda: len(sc.passes_of("alpha")) >= 3 and runner.failures.get("nocreds", 0) >= 2)
+    wait_for(lambda: runner.failures.get("buggy", 0) >= 2 and runner.failures.get("down", 0) >= 2)
+    by = {}
+    for row in runs(config):
+        by.setdefault(row["collector"], []).append(row)
+    assert {r["status"] for r in by["alpha"]} <= {"ok", "running"}
+    assert by["buggy"][0]["error"] == "unexpected RuntimeError: bug in the collector"
+    assert by["down"][0]["error"] == "service unavailable (503)"
+    assert by["nocreds"][0]["error"] == "cannot start: missing credentials for the test platform"
+    flagged = [r.getMessage() for r in caplog.records if "in a row" in r.getMessage()]
+    assert any(m.startswith("nocreds has failed 2 passes in a row") for m in flagged), flagged
+    assert runner.failures.get("alpha", 0) == 0
+
+
+def test_enrichment_runs_after_a_pass_that_stored_posts(
+    tmp_path: Path, running: list[Runner]
+) -> None:
+    config = make_config(tmp_path)
+    start(running, config, {"bluesky": sc.PagedCollector})
+    wait_for(lambda: sc.ENRICHED)
+    assert sc.ENRICHED[0] == sc.PagedCollector.TOTAL
+
+
+def test_failure_count_survives_a_restart(tmp_path: Path, running: list[Runner]) -> None:
+    config = make_config(tmp_path, failure_alert_after=2)
+    first = start(running, config, {"down": sc.DownCollector})
+    wait_for(lambda: first.failures.get("down", 0) >= 2)
+    first.stop()
+    second = Runner(config, factories={"down": sc.DownCollector})
+    second.open()
+    try:
+        assert second.failures["down"] >= 2
+    finally:
+        second.close()
+
+
+# -- triggers: pure functions of the clock -------------------------------------------------
+
+
+def utc(h: int, m: int = 0, s: int = 0) -> datetime:
+    return datetime(2016, 11, 24, h, m, s, tzinfo=UTC)
+
+
+def test_faster_rhythm_inside_agenda_sessions() -> None:
+    trigger = CollectTrigger(
+        timedelta(minutes=10),
+        session_interval=timedelta(minutes=2),
+        sessions=((utc(10, 5), utc(10, 9)),),
+    )
+    fires = [utc(9, 50)]
+    while len(fires) < 7:
+        fires.append(trigger.get_next_fire_time(fires[-1], fires[-1]))
+    # 10:00 would be followed by 10:10, jumping over the session: it starts on time instead.
+    assert fires == [
+        utc(9, 50),
+        utc(10, 0),
+        utc(10, 5),
+        utc(10, 7),
+        utc(10, 9),
+        utc(10, 19),
+        utc(10, 29),
+    ]
+
+
+def test_session_rhythm_comes_from_the_agenda(tmp_path: Path) -> None:
+    data = base_config_dict(tmp_path)
+    data["event"]["sessions"] = [
+        {
+            "title": "Opening",
+            "start": datetime(2016, 11, 24, 10, 0),
+            "end": datetime(2016, 11, 24, 11, 0),
+        }
+    ]
+    data["schedule"] = {"session_interval_minutes": 1.0, "jitter_seconds": 0.0}
+    config = parse_config(data, path=tmp_path / "config.toml")
+    trigger = collect_trigger(config, "bluesky")
+    # 10:00 in Belgrade is 09:00 UTC; bluesky's default interval is 5 minutes.
+    assert trigger.get_next_fire_time(utc(9, 0), utc(9, 0)) == utc(9, 1)
+    assert trigger.get_next_fire_time(utc(10, 0), utc(10, 0)) == utc(10, 5)
+
+
+def test_jitter_delays_but_never_advances_a_pass() -> None:
+    trigger = CollectTrigger(timedelta(minutes=5), jitter=30)
+    nexts = [trigger.get_next_fire_time(utc(9), utc(9)) for _ in range(50)]
+    assert all(utc(9, 5) <= n <= utc(9, 5, 30) for n in nexts)
+    assert len(set(nexts)) > 1
+
+
+def test_digest_fires_at_the_configured_local_time(tmp_path: Path) -> None:
+    config = make_config(tmp_path, digest_time="07:30")
+    trigger = digest_trigger(config)
+    assert trigger is not None
+    # Belgrade is UTC+1 in November: 07:30 local is 06:30 UTC.
+    first = trigger.get_next_fire_time(None, utc(20, 0))
+    assert first == datetime(2016, 11, 25, 6, 30, tzinfo=UTC)
+    assert trigger.get_next_fire_time(first, first + timedelta(seconds=1)) == datetime(
+        2016, 11, 26, 6, 30, tzinfo=UTC
+    )
+    # Summer time (UTC+2): still 07:30 on the wall clock.
+    summer = trigger.get_next_fire_time(None, datetime(2016, 7, 1, 12, tzinfo=UTC))
+    assert summer == datetime(2016, 7, 2, 5, 30, tzinfo=UTC)
+    # Fired on the morning of the 25th, it covers the 24th.
+    assert digest_day(config, first) == date(2016, 11, 24)
+
+
+def test_digest_job_calls_the_digest_with_yesterday(tmp_path: Path, running: list[Runner]) -> None:
+    config = make_config(tmp_path, digest_time="07:30")
+    clock = {"now": datetime(2016, 11, 25, 6, 30, tzinfo=UTC)}
+    runner = Runner(config, factories={}, now=lambda: clock["now"])
+    running.append(runner)
+    runner.start()
+    job = runner.scheduler.get_job("digest")
+    local = job.next_run_time.astimezone(config.event.tz)
+    assert (local.hour, local.minute) == (7, 30)
+    assert timedelta(0) < job.next_run_time - datetime.now(UTC) <= timedelta(days=1)
+    # What the job does when it fires (the scheduler calls job.func with job.args).
+    job.func(*job.args)
+    assert sc.DIGESTS[-1]["day"] == date(2016, 11, 24)
+    assert sc.DIGESTS[-1]["store"] is runner.control
+
+
+def test_no_digest_job_when_digest_time_is_empty(tmp_path: Path, running: list[Runner]) -> None:
+    config = make_config(tmp_path, digest_time="")
+    runner = start(running, config, {})
+    assert runner.scheduler.get_job("digest") is None
+
+
+def test_digest_is_skipped_with_a_warning_until_it_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path)
+    monkeypatch.setattr(jobs, "DIGEST_HOOKS", ("tagwatch_no_such_module:send",))
+    caplog.set_level(logging.WARNING, logger="tagwatch")
+    runner = Runner(config, factories={})
+    runner.open()
+    try:
+        assert runner.digest(date(2016, 11, 24)) is False
+    finally:
+        runner.close()
+    assert "digest for 2016-11-24 skipped: the digest is not built yet" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("7.30", "schedule.digest_time '7.30' is not a time of day; write it as HH:MM"),
+        ("25:00", "schedule.digest_time '25:00' is not a time of day"),
+    ],
+)
+def test_bad_digest_time_is_a_config_error(tmp_path: Path, value: str, message: str) -> None:
+    config = make_config(tmp_path, digest_time=value)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        Runner(config)
+
+
+def test_negative_session_interval_is_a_config_error(tmp_path: Path) -> None:
+    config = make_config(tmp_path, session_interval_minutes=-1.0)
+    with pytest.raises(ConfigError, match="schedule.session_interval_minutes must be 0 or more"):
+        Runner(config)
+
+
+def test_stop_ends_a_pass_between_pages(tmp_path: Path, running: list[Runner]) -> None:
+    class SlowPages(sc.PagedCollector):
+        PAGE_DELAY = 0.2
+        TOTAL = 60
+
+    config = make_config(tmp_path)
+    runner = start(running, config, {"bluesky": SlowPages})
+    db = connect(config.db_path, readonly=True)
+    wait_for(lambda: db.execute("select count(*) from posts").fetchone()[0] >= 6)
+    t0 = time.monotonic()
+    stopper = threading.Thread(target=runner.stop)
+    stopper.start()
+    stopper.join(timeout=10)
+    assert time.monotonic() - t0 < 2, "stop waited for the whole pass"
+    stored = db.execute("select count(*) from posts").fetchone()[0]
+    cursor = db.execute("select value from cursors").fetchone()[0]
+    run = db.execute("select status, error, new_posts from runs").fetchone()
+    db.close()
+    assert int(cursor) == stored == run["new_posts"] < 60
+    assert (run["status"], run["error"]) == ("interrupted", "stopped before the pass finished")
