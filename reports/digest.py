@@ -28,7 +28,7 @@ from reports.collection_health import CollectorDay, collection_day
 from reports.figures import Analysis, PostRef, Theme
 from reports.rows import CREATED, HANDLE, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
 from storage.db import connect
-from storage.records import parse_iso, utcnow
+from storage.records import parse_iso, to_utc, utcnow
 
 __all__ = [
     "Digest",
@@ -341,13 +341,14 @@ def _sessions(a: Analysis, event: EventConfig, day: date) -> list[SessionView]:
 def _hourly_by_platform(
     period: analysis.Period, hours: Sequence[datetime]
 ) -> dict[str, list[tuple[datetime, int]]]:
+    """Posts per platform in each local hour of the day (keyed by instant: DST-safe)."""
     tz = period.event.tz
     counts: Counter[tuple[str, datetime]] = Counter()
     for r in period.rows:
         local = parse_iso(r[CREATED]).astimezone(tz)
-        counts[(r[PLATFORM], local.replace(minute=0, second=0, microsecond=0))] += 1
+        counts[(r[PLATFORM], to_utc(local.replace(minute=0, second=0, microsecond=0)))] += 1
     platforms = sorted({p for p, _ in counts})
-    return {p: [(h, counts[(p, h)]) for h in hours] for p in platforms}
+    return {p: [(h, counts[(p, to_utc(h))]) for h in hours] for p in platforms}
 
 
 def _post_refs(conn: sqlite3.Connection, ids: Sequence[int]) -> list[PostRef]:

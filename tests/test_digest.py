@@ -266,3 +266,26 @@ def test_default_day_is_yesterday_in_the_event_timezone(cfg: Config) -> None:
     assert default_day(cfg.event, datetime(2016, 11, 25, 22, 30, tzinfo=UTC)) == date(2016, 11, 24)
     d = build_digest(cfg, now=datetime(2016, 11, 25, 23, 30, tzinfo=UTC))
     assert d.day == DAY and d.posts == 8
+
+
+def test_hours_of_a_daylight_saving_day_are_counted_once(tmp_path: Path) -> None:
+    from reports import analysis
+    from reports.digest import _hourly_by_platform
+    from storage.records import Author, Post
+
+    config = digest_config(tmp_path)
+    # 30 October 2016, Belgrade: clocks go back at 03:00, so 02:00-03:00 happens twice.
+    times = [datetime(2016, 10, 30, 0, 30, tzinfo=UTC), datetime(2016, 10, 30, 1, 30, tzinfo=UTC)]
+    with Store.open(config.db_path) as store:
+        store.write_posts(
+            Post("bluesky", f"p{i}", "", Author("a", "a"), "t", at) for i, at in enumerate(times)
+        )
+        start, end = config.event.day_bounds(date(2016, 10, 30))
+        period = analysis.Period(store.conn, config.event, start, end)
+        hours = [h.hour for h in analysis.per_hour(store.conn, config.event, start, end)]
+    assert len(hours) == 25
+    series = _hourly_by_platform(period, hours)
+    assert sum(n for _, n in series["bluesky"]) == 2
+    from reports.charts import volume_per_hour_png
+
+    assert volume_per_hour_png(series, config.event.tz).startswith(b"\x89PNG")
