@@ -310,10 +310,30 @@ def report(
     click.echo(f"Wrote {len(paths['csv'])} CSV files to {out / 'data'}")
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def wall() -> None:
-    """Serve the moderated live wall."""
-    _not_yet("wall", 9)
+@cli.command()
+@click.option(
+    "--host", default=None, help="Address to listen on (default: [wall] host, 127.0.0.1)."
+)
+@click.option(
+    "--port", type=int, default=None, help="Port to listen on (default: [wall] port, 8080)."
+)
+@click.pass_context
+def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the moderated live wall (full screen) and its moderation page."""
+    from reports.wall.app import bind_address, make_server
+
+    config = get_config(ctx)
+    host, port = bind_address(config, host, port)
+    server = make_server(config, host, port)
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    click.echo(f"Wall: {url}/   moderation: {url}/moderate   (Ctrl+C to stop)", err=True)
+    if not config.secret(config.wall.token_env):
+        click.echo(
+            f"Moderation is off: set {config.wall.token_env} to a long random token. "
+            "Until then the wall shows no posts.",
+            err=True,
+        )
+    server.run()
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

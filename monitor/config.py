@@ -286,6 +286,48 @@ SETTINGS: list[Setting] = [
         "From address of the digest e-mails, e.g. 'Comms <comms@example.org>'.",
     ),
     _s("smtp", "timeout_seconds", float, 30.0, "Timeout of the SMTP conversation."),
+    # [wall]
+    _s("wall", "host", str, "127.0.0.1", "Address the wall listens on (loopback unless public)."),
+    _s("wall", "port", int, 8080, "Port the wall listens on."),
+    _s(
+        "wall",
+        "public",
+        bool,
+        False,
+        "Allow a non-loopback host, i.e. the wall reachable from the network.",
+    ),
+    _s(
+        "wall",
+        "moderation",
+        str,
+        "pre",
+        "'pre': a post appears only once approved; 'post': at once, moderators remove.",
+    ),
+    _s(
+        "wall",
+        "token_env",
+        str,
+        "TAGWATCH_WALL_TOKEN",
+        "Environment variable holding the moderation token; unset = moderation off, wall empty.",
+        secret_env=True,
+    ),
+    _s(
+        "wall",
+        "blocked_words",
+        LIST_STR,
+        [],
+        "Words and phrases never shown (case- and accent-insensitive, whole words).",
+    ),
+    _s(
+        "wall",
+        "hide_sensitive",
+        bool,
+        True,
+        "Keep posts flagged sensitive (or with flagged media) off the wall unless approved.",
+    ),
+    _s("wall", "highlights", bool, True, "Show the strip of the day's top posts and counters."),
+    _s("wall", "max_posts", int, 30, "Most recent posts the wall keeps in its rotation."),
+    _s("wall", "rotate_seconds", float, 8.0, "Seconds each featured post stays on screen."),
 ]
 
 SESSION_SETTINGS: list[Setting] = [

@@ -186,12 +186,52 @@ def _m003_enrichment_and_budget(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m004_wall_events(db: sqlite_utils.Database) -> None:
+    """A monotonic log of every change that can alter what the live wall shows.
+
+    Triggers fill it from whichever connection writes (collectors inserting or
+    deleting posts, moderators acting), so the wall needs no cooperation from
+    writers: it reads `wall_events` past its last id. AUTOINCREMENT keeps ids
+    from ever being reused, which is what lets a browser resume from its
+    Last-Event-ID without loss or repeat.
+    """
+    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    db.execute(
+        "create table wall_events (id integer primary key autoincrement, at text not null,"
+        " kind text not null, post_id integer, author_key text)"
+    )
+    watched = "text, author_handle, author_name, sensitive, no_unauthenticated, deleted, repost_of"
+    changed = " or ".join(f"old.{c.strip()} is not new.{c.strip()}" for c in watched.split(","))
+    statements = [
+        f"create trigger wall_events_post_insert after insert on posts begin"
+        f" insert into wall_events (at, kind, post_id) values ({now}, 'post', new.id); end",
+        f"create trigger wall_events_post_update after update of {watched} on posts"
+        f" when {changed} begin"
+        f" insert into wall_events (at, kind, post_id) values ({now}, 'post', new.id); end",
+    ]
+    for op, row in (("insert", "new"), ("update", "new"), ("delete", "old")):
+        statements.append(
+            f"create trigger wall_events_moderation_{op} after {op} on moderation begin"
+            f" insert into wall_events (at, kind, post_id)"
+            f" values ({now}, 'moderation', {row}.post_id); end"
+        )
+    for op, row in (("insert", "new"), ("delete", "old")):
+        statements.append(
+            f"create trigger wall_events_block_{op} after {op} on blocked_authors begin"
+            f" insert into wall_events (at, kind, author_key)"
+            f" values ({now}, 'author', {row}.platform || ' ' || {row}.author_platform_id); end"
+        )
+    for sql in statements:
+        db.execute(sql)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search and wall moderation", _m002_search_and_moderation),
     (3, "enrichment columns, paid read ledger, stream state", _m003_enrichment_and_budget),
+    (4, "wall events log filled by triggers", _m004_wall_events),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

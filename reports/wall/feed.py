@@ -1,0 +1,229 @@
+"""The wall's view of the database: which posts are on screen, and what changed.
+
+`WallFeed` reads `wall_events` (filled by triggers from every writer) past the
+last id it has seen, re-judges the posts those events touch, and turns the
+difference into numbered messages: posts to show and post ids to remove. The
+message number is the `wall_events` id, so it is monotonic across restarts;
+a browser that reconnects with `Last-Event-ID: n` gets the messages after
+`n` replayed from memory, or a full reset when `n` is older than that memory
+(or from a previous database). Either way nothing is lost or shown twice.
+
+Reports read, never write: the feed uses its own read-only connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from reports.wall.rules import WallRules, visible_reason
+from storage.records import iso
+
+__all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
+
+# Characters of a post sent to the wall: enough for any real post, bounded for hostile ones.
+MAX_TEXT = 1000
+
+POST_SQL = """
+select p.id, p.platform, p.platform_id, p.url, p.author_handle, p.author_name, p.text,
+  p.created_at, p.lang, p.sensitive, p.no_unauthenticated, p.deleted, p.repost_of,
+  p.media_count, p.likes + p.reposts + p.replies + p.quotes as engagement,
+  m.state, coalesce(m.pinned, 0) as pinned, m.updated_at as moderated_at,
+  case when b.platform is null then 0 else 1 end as blocked
+from posts p
+left join authors a on a.id = p.author_id
+left join moderation m on m.post_id = p.id
+left join blocked_authors b on b.platform = p.platform and b.author_platform_id = a.platform_id
+"""
+
+
+def post_rows(conn: sqlite3.Connection, ids: Iterable[int]) -> list[sqlite3.Row]:
+    ids = list(ids)
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows.extend(conn.execute(f"{POST_SQL} where p.id in ({marks})", chunk))
+    return rows
+
+
+def payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What the browser gets for one post: only what the wall displays."""
+    text = row["text"] or ""
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return {
+        "id": row["id"],
+        "platform": row["platform"],
+        "name": row["author_name"] or "",
+        "handle": row["author_handle"] or "",
+        "text": text,
+        "created_at": row["created_at"],
+        "lang": row["lang"] or "",
+        "pinned": bool(row["pinned"]),
+    }
+
+
+@dataclass
+class Change:
+    """One numbered message: posts to show (new or updated) and ids to remove."""
+
+    seq: int
+    show: list[dict[str, Any]] = field(default_factory=list)
+    remove: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "show": self.show, "remove": self.remove}
+
+
+class WallFeed:
+    """The set of posts on the wall, kept in step with the database by `poll()`."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, rules: WallRules, *, max_posts: int = 30, memory: int = 2000
+    ):
+        self.conn = conn
+        self.rules = rules
+        self.max_posts = max_posts
+        self.seq = 0
+        self.base = 0  # messages in `changes` cover ids in (base, seq]
+        self.shown: dict[int, dict[str, Any]] = {}
+        self.changes: deque[Change] = deque()
+        self.memory = memory
+        self.load()
+
+    # -- reading ---------------------------------------------------------------
+
+    def _last_event_id(self) -> int:
+        return int(self.conn.execute("select coalesce(max(id), 0) from wall_events").fetchone()[0])
+
+    def load(self) -> None:
+        """Judge every post afresh (at start, or when the database was replaced)."""
+        seq = self._last_event_id()
+        rows = self.conn.execute(
+            f"{POST_SQL} where {self.rules.sql_filter()} order by p.created_at desc, p.id desc"
+        )
+        self.shown = {r["id"]: payload(r) for r in rows if visible_reason(self.rules, r) is None}
+        self.seq = self.base = seq
+        self.changes.clear()
+
+    def poll(self) -> Change | None:
+        """Apply events written since the last poll; returns the change, if any is visible."""
+        events = self.conn.execute(
+            "select id, post_id, author_key from wall_events where id > ? order by id limit 10000",
+            (self.seq,),
+        ).fetchall()
+        if not events:
+            if self._last_event_id() < self.seq:
+                self.load()  # a different (or restored) database: start over
+            return None
+        ids: set[int] = set()
+        for ev in events:
+            if ev["post_id"] is not None:
+                ids.add(int(ev["post_id"]))
+            elif ev["author_key"]:
+                platform, _, author_id = ev["author_key"].partition(" ")
+                ids.update(
+                    r[0]
+                    for r in self.conn.execute(
+                        "select p.id from posts p join authors a on a.id = p.author_id"
+                        " where p.platform = ? and a.platform_id = ?",
+                        (platform, author_id),
+                    )
+                )
+        seq = int(events[-1]["id"])
+        change = Change(seq)
+        found = {r["id"]: r for r in post_rows(self.conn, ids)}
+        for post_id in sorted(ids):
+            row = found.get(post_id)
+            new = (
+                payload(row)
+                if row is not None and visible_reason(self.rules, row) is None
+                else None
+            )
+            old = self.shown.get(post_id)
+            if new is not None and new != old:
+                self.shown[post_id] = new
+                change.show.append(new)
+            elif new is None and old is not None:
+                del self.shown[post_id]
+                change.remove.append(post_id)
+        self.seq = seq
+        if not change.show and not change.remove:
+            return None
+        change.show.sort(key=lambda p: (p["created_at"], p["id"]))
+        self.changes.append(change)
+        while len(self.changes) > self.memory:
+            self.base = self.changes.popleft().seq
+        return change
+
+    # -- answering clients ---------------------------------------------------------
+
+    def recent(self) -> list[dict[str, Any]]:
+        """Pinned posts plus the newest `max_posts`, oldest first (the order they arrive in)."""
+        posts = sorted(self.shown.values(), key=lambda p: (p["created_at"], p["id"]), reverse=True)
+        keep = posts[: self.max_posts] + [p for p in posts[self.max_posts :] if p["pinned"]]
+        return list(reversed(keep))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"seq": self.seq, "reset": True, "show": self.recent(), "remove": []}
+
+    def changes_after(self, last: int | None) -> list[Change] | None:
+        """Messages a client that saw up to `last` has missed; None means "send a reset"."""
+        if last is None or last < self.base or last > self.seq:
+            return None
+        return [c for c in self.changes if c.seq > last]
+
+    def merged_after(self, last: int | None) -> dict[str, Any]:
+        """The poll endpoint's answer: everything since `last` folded into one message."""
+        missed = self.changes_after(last)
+        if missed is None:
+            return self.snapshot()
+        show: dict[int, dict[str, Any]] = {}
+        remove: set[int] = set()
+        for c in missed:
+            for p in c.show:
+                show[p["id"]] = p
+                remove.discard(p["id"])
+            for i in c.remove:
+                show.pop(i, None)
+                remove.add(i)
+        return {
+            "seq": self.seq,
+            "reset": False,
+            "show": list(show.values()),
+            "remove": sorted(remove),
+        }
+
+    # -- counters and highlights ---------------------------------------------------
+
+    def stats(self, start: datetime, end: datetime, *, top: int = 5) -> dict[str, Any]:
+        """Live counters for a period, and its most engaging posts that are on the wall.
+
+        Counters count every collected post (numbers reveal no content); the
+        highlights come only from posts the rules let onto the wall.
+        """
+        lo, hi = iso(start), iso(end)
+        posts, people = self.conn.execute(
+            "select count(*), count(distinct author_id) from posts"
+            " where deleted = 0 and repost_of is null and created_at >= ? and created_at < ?",
+            (lo, hi),
+        ).fetchone()
+        highlights: list[dict[str, Any]] = []
+        if self.shown:
+            for r in self.conn.execute(
+                "select id, likes + reposts + replies + quotes as engagement from posts"
+                " where deleted = 0 and created_at >= ? and created_at < ?"
+                " order by engagement desc, id limit ?",
+                (lo, hi, top * 20),
+            ).fetchall():
+                p = self.shown.get(r["id"])
+                if p is not None and r["engagement"] > 0:
+                    highlights.append({**p, "engagement": r["engagement"]})
+                    if len(highlights) == top:
+                        break
+        return {"posts": posts, "people": people, "on_wall": len(self.shown), "top": highlights}

@@ -1,0 +1,287 @@
+// The live wall. Post data reaches the page only through textContent and
+// dataset: never innerHTML, so a post cannot inject markup. Updates arrive by
+// server-sent events; EventSource reconnects by itself and sends Last-Event-ID,
+// so the server replays exactly what was missed. If event streams are not
+// possible at all, the page falls back to polling /api/wall.
+"use strict";
+(() => {
+  const body = document.body;
+  const ROTATE_MS = Math.max(3, Number(body.dataset.rotate) || 8) * 1000;
+  const MAX = Math.max(4, Number(body.dataset.max) || 30);
+  const HIGHLIGHTS = body.dataset.highlights === "1";
+  const SIDE = 4;
+
+  const posts = new Map(); // id -> post, in arrival order
+  const fresh = []; // ids that arrived since load: featured next
+  let featuredId = null;
+  let rotation = 0;
+  let lastRotate = 0;
+  let seq = null;
+  let skew = 0; // server clock minus this browser's clock, in ms
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function syncClock(now) {
+    const t = Date.parse(now);
+    if (!Number.isNaN(t)) skew = t - Date.now();
+  }
+
+  function ago(iso) {
+    const t = Date.parse(iso);
+    if (Number.isNaN(t)) return "";
+    const s = Math.max(0, Math.round((Date.now() + skew - t) / 1000));
+    if (s < 45) return "just now";
+    const m = Math.round(s / 60);
+    if (m < 60) return m + " min ago";
+    const h = Math.round(m / 60);
+    if (h < 24) return h + " h ago";
+    const d = Math.round(h / 24);
+    return d + (d === 1 ? " day ago" : " days ago");
+  }
+
+  function meta(p) {
+    const m = el("div", "meta");
+    if (p.pinned) m.append(el("span", "pin-mark", "Pinned"));
+    const name = el("span", "name", p.name || p.handle);
+    name.dir = "auto";
+    const handle = el("span", "handle", "@" + p.handle);
+    handle.dir = "ltr";
+    const when = el("span", "time", ago(p.created_at));
+    when.dataset.time = p.created_at;
+    m.append(name, handle, el("span", "platform", p.platform), when);
+    return m;
+  }
+
+  function postNode(p, tag) {
+    const node = el(tag, "post");
+    node.dataset.postId = String(p.id);
+    const text = el("p", "text", p.text);
+    text.dir = "auto";
+    if (p.lang) text.lang = p.lang;
+    node.append(text, meta(p));
+    return node;
+  }
+
+  function evict() {
+    let unpinned = 0;
+    for (const p of posts.values()) if (!p.pinned) unpinned += 1;
+    for (const [id, p] of posts) {
+      if (unpinned <= MAX) break;
+      if (p.pinned || id === featuredId) continue;
+      posts.delete(id);
+      unpinned -= 1;
+    }
+  }
+
+  function show(p, isNew) {
+    const known = posts.has(p.id);
+    posts.set(p.id, p);
+    if (!known && isNew) fresh.push(p.id);
+  }
+
+  function remove(id) {
+    posts.delete(id);
+    const i = fresh.indexOf(id);
+    if (i >= 0) fresh.splice(i, 1);
+    if (featuredId === id) featuredId = null;
+  }
+
+  function nextFeatured() {
+    while (fresh.length) {
+      const id = fresh.shift();
+      if (posts.has(id)) return id;
+    }
+    const ids = [...posts.keys()];
+    if (!ids.length) return null;
+    rotation = (rotation + 1) % ids.length;
+    return ids[ids.length - 1 - rotation];
+  }
+
+  function renderFeatured(animate) {
+    const box = $("featured");
+    const empty = $("empty");
+    const current = box.querySelector(".post");
+    if (featuredId === null || !posts.has(featuredId)) {
+      if (current) current.remove();
+      empty.hidden = posts.size > 0;
+      return;
+    }
+    empty.hidden = true;
+    const node = postNode(posts.get(featuredId), "article");
+    if (current && animate) {
+      current.classList.add("fading");
+      node.classList.add("fading");
+      setTimeout(() => {
+        current.remove();
+        if (!box.contains(node)) box.append(node);
+        requestAnimationFrame(() => node.classList.remove("fading"));
+      }, 600);
+      return;
+    }
+    if (current) current.remove();
+    box.append(node);
+  }
+
+  const sideNodes = new Map(); // id -> li, reused so cards do not re-animate
+  function renderSide() {
+    const ids = [...posts.keys()].filter((id) => id !== featuredId).reverse().slice(0, SIDE);
+    const items = ids.map((id) => {
+      const p = posts.get(id);
+      const key = JSON.stringify(p);
+      let node = sideNodes.get(id);
+      if (!node || node.dataset.key !== key) {
+        node = postNode(p, "li");
+        node.dataset.key = key;
+        sideNodes.set(id, node);
+      }
+      return node;
+    });
+    for (const id of [...sideNodes.keys()]) if (!ids.includes(id)) sideNodes.delete(id);
+    $("recent").replaceChildren(...items);
+  }
+
+  function render() {
+    evict();
+    if (featuredId === null || !posts.has(featuredId)) {
+      featuredId = nextFeatured();
+      lastRotate = Date.now();
+      renderFeatured(false);
+    } else {
+      const node = $("featured").querySelector(".post");
+      const p = posts.get(featuredId);
+      if (node && node.dataset.key !== JSON.stringify(p)) renderFeatured(false);
+    }
+    const node = $("featured").querySelector(".post");
+    if (node && featuredId !== null) node.dataset.key = JSON.stringify(posts.get(featuredId));
+    renderSide();
+    body.dataset.seq = String(seq);
+  }
+
+  function rotate() {
+    if (Date.now() - lastRotate < ROTATE_MS || posts.size < 2) return;
+    lastRotate = Date.now();
+    const next = nextFeatured();
+    if (next === null || next === featuredId) return;
+    featuredId = next;
+    renderFeatured(true);
+    renderSide();
+  }
+
+  function applyReset(msg) {
+    const first = seq === null;
+    const ids = new Set(msg.show.map((p) => p.id));
+    for (const id of [...posts.keys()]) if (!ids.has(id)) remove(id);
+    for (const p of msg.show) show(p, !first && !posts.has(p.id));
+    seq = msg.seq;
+    if (msg.now) syncClock(msg.now);
+    render();
+  }
+
+  function applyUpdate(msg) {
+    for (const id of msg.remove) remove(id);
+    for (const p of msg.show) show(p, true);
+    seq = msg.seq;
+    if (msg.now) syncClock(msg.now);
+    render();
+  }
+
+  function applyStats(s) {
+    if (!s) return;
+    if (s.now) syncClock(s.now);
+    const session = s.session;
+    $("session").hidden = !session;
+    $("event-name").hidden = Boolean(session);
+    if (session) {
+      $("session-title").textContent = session.title;
+      $("session-prompt").textContent = session.prompt;
+    }
+    if (!HIGHLIGHTS) return;
+    $("counters").hidden = false;
+    $("count-posts").textContent = String(s.posts);
+    $("count-people").textContent = String(s.people);
+    const top = s.top || [];
+    $("strip").hidden = top.length === 0;
+    $("top").replaceChildren(
+      ...top.map((p) => {
+        const li = el("li");
+        li.dataset.postId = String(p.id);
+        const who = el("span", "who", p.name || "@" + p.handle);
+        who.dir = "auto";
+        const text = el("span", "snippet", p.text);
+        text.dir = "auto";
+        li.append(who, text);
+        return li;
+      }),
+    );
+  }
+
+  function refreshTimes() {
+    for (const node of document.querySelectorAll("[data-time]")) {
+      node.textContent = ago(node.dataset.time);
+    }
+  }
+
+  // -- transport ---------------------------------------------------------------
+  let pollTimer = null;
+  function setStatus(trouble) {
+    $("status").hidden = !trouble;
+  }
+
+  async function pollOnce() {
+    try {
+      const url = seq === null ? "/api/wall" : "/api/wall?since=" + seq;
+      const r = await fetch(url, { cache: "no-store" });
+      if (!r.ok) throw new Error(String(r.status));
+      const msg = await r.json();
+      if (msg.reset) applyReset(msg);
+      else applyUpdate(msg);
+      applyStats(msg.stats);
+      setStatus(false);
+    } catch (err) {
+      setStatus(true);
+    }
+  }
+
+  function startPolling() {
+    if (pollTimer !== null) return;
+    pollOnce();
+    pollTimer = setInterval(pollOnce, 2000);
+    // Try the event stream again later: polling is only the fallback.
+    setTimeout(() => {
+      clearInterval(pollTimer);
+      pollTimer = null;
+      connect();
+    }, 60000);
+  }
+
+  function connect() {
+    if (!("EventSource" in window)) {
+      startPolling();
+      return;
+    }
+    const url = seq === null ? "/api/wall/events" : "/api/wall/events?after=" + seq;
+    const es = new EventSource(url);
+    es.addEventListener("reset", (e) => applyReset(JSON.parse(e.data)));
+    es.addEventListener("update", (e) => applyUpdate(JSON.parse(e.data)));
+    es.addEventListener("stats", (e) => applyStats(JSON.parse(e.data)));
+    es.onopen = () => setStatus(false);
+    es.onerror = () => {
+      setStatus(true);
+      // CONNECTING: the browser retries by itself. CLOSED: the server refused; poll instead.
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        startPolling();
+      }
+    };
+  }
+
+  setInterval(rotate, 500);
+  setInterval(refreshTimes, 15000);
+  connect();
+})();

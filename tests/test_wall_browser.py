@@ -1,0 +1,315 @@
+"""The wall in a real headless Chromium (Debian's, never a downloaded one) via Playwright.
+
+A uvicorn server runs the wall on a free loopback port in a thread; the test
+writes posts with the Store and moderates through the HTTP API, exactly as a
+collector and a moderator would, and watches the page change without reload.
+Screenshots land in test-artifacts/ (gitignored; CI keeps them).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config import Config, parse_config
+from reports.wall.app import make_server
+from storage.db import Store
+from storage.records import Author, utcnow
+from tests.conftest import ROOT, make_post
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+TOKEN = "browser-test-token-8d2e"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+)
+
+# Records every text that was ever in the page, and any CSP violation or script
+# error, so "never shown" means never, not just "not there at the end".
+WATCH = """
+window.__seen = [];
+window.__violations = [];
+window.addEventListener('securitypolicyviolation',
+  e => window.__violations.push(e.violatedDirective));
+window.addEventListener('error', e => window.__violations.push('error: ' + e.message));
+new MutationObserver(records => {
+  for (const r of records) for (const n of r.addedNodes) window.__seen.push(n.textContent || '');
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningWall:
+    """The wall served by uvicorn in a thread, as `tagwatch wall` serves it."""
+
+    def __init__(self, config: Config, port: int):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = make_server(config, "127.0.0.1", port, poll_interval=0.1)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "wall server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "wall server did not stop"
+
+    def act(self, action: str, post_id: int) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.url}/api/moderation/action",
+            data=json.dumps({"action": action, "post_id": post_id}).encode(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def setup(
+    tmp_path: Path, config_dict: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., tuple[RunningWall, Store, Config]]]:
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    walls: list[RunningWall] = []
+    stores: list[Store] = []
+
+    def make(**wall: Any) -> tuple[RunningWall, Store, Config]:
+        local = utcnow().astimezone(parse_config(config_dict).event.tz).replace(tzinfo=None)
+        config_dict["event"]["call_to_post"] = "Join the conversation with #HRHN2016"
+        config_dict["event"]["sessions"] = [
+            {
+                "title": "Azerbaijan: released, but not free",
+                "start": local - timedelta(minutes=30),
+                "end": local + timedelta(minutes=60),
+                "prompt": "Send your message to our colleagues in Azerbaijan with #HRHN2016",
+            }
+        ]
+        config_dict["wall"] = {"rotate_seconds": 30.0, **wall}
+        config = parse_config(config_dict, path=tmp_path / "config.toml")
+        store = Store.open(config.db_path)
+        stores.append(store)
+        running = RunningWall(config, free_port())
+        walls.append(running)
+        return running, store, config
+
+    yield make
+    for w in walls:
+        if w.thread.is_alive():
+            w.stop()
+    for s in stores:
+        s.close()
+
+
+def recent_post(n: int, minutes_ago: float = 3, **overrides: Any) -> Any:
+    return make_post(n, created_at=utcnow() - timedelta(minutes=minutes_ago), **overrides)
+
+
+def store_post(store: Store, n: int, **overrides: Any) -> int:
+    return store.write_posts([recent_post(n, **overrides)]).new_ids[0]
+
+
+def on_page(page: Any, post_id: int) -> Any:
+    return page.locator(f'[data-post-id="{post_id}"]')
+
+
+def test_wall_follows_moderation_live_and_renders_hostile_posts_as_text(browser, setup):
+    wall, store, _ = setup()
+    approved = store_post(store, 1, text="Solidarity with the defenders in Baku")
+    pending = store_post(store, 2, text="UNAPPROVED rant that must never show")
+    troll = Author("did:plc:troll", "troll.bsky.social", "Troll")
+    blocked = store_post(store, 3, text="BLOCKED author insult", author=troll)
+    wall.act("approve", approved)
+    wall.act("block", blocked)
+
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.add_init_script(WATCH)
+    page.goto(wall.url + "/")
+    page.wait_for_selector(f'[data-post-id="{approved}"]', timeout=5000)
+    page.evaluate("window.__sameDocument = true")
+
+    # A post approved while the page is open appears without reload.
+    fresh = store_post(store, 4, text="Greetings from Warsaw 🇵🇱✊")
+    wall.act("approve", fresh)
+    page.wait_for_selector(f'[data-post-id="{fresh}"]', timeout=5000)
+    assert "Greetings from Warsaw 🇵🇱✊" in page.inner_text("body")
+
+    # A hostile post is shown as its literal text, never as markup.
+    hostile = '<img src=x onerror="window.__pwned=1"><b>bold?</b>'
+    evil = store_post(store, 5, text=hostile, author=Author("did:e", "e.bsky.social", "<i>E</i>"))
+    wall.act("approve", evil)
+    page.wait_for_selector(f'[data-post-id="{evil}"]', timeout=5000)
+    texts = page.locator(f'[data-post-id="{evil}"] .text').all_inner_texts()
+    assert texts and all(t == hostile for t in texts)
+    assert page.locator("img").count() == 0 and page.locator(".post b").count() == 0
+    assert "<i>E</i>" in page.locator(f'[data-post-id="{evil}"] .name').first.inner_text()
+    assert page.evaluate("window.__pwned") is None
+
+    # Hiding makes a post vanish from the open wall; so does blocking its author.
+    wall.act("hide", approved)
+    on_page(page, approved).first.wait_for(state="detached", timeout=5000)
+    troll_later = store_post(store, 6, text="BLOCKED author again", author=troll)
+    wall.act("approve", troll_later)
+    wall.act("block", fresh)
+    on_page(page, fresh).first.wait_for(state="detached", timeout=5000)
+
+    time.sleep(0.5)  # a few more polls: nothing else may arrive
+    assert page.evaluate("window.__sameDocument") is True  # no reload happened
+    seen = "\n".join(page.evaluate("window.__seen"))
+    assert "UNAPPROVED" not in seen and "BLOCKED" not in seen
+    assert on_page(page, pending).count() == 0 and on_page(page, troll_later).count() == 0
+    assert page.evaluate("window.__violations") == []
+    page.close()
+
+
+def test_wall_reconnects_by_itself_after_the_server_restarts(browser, setup):
+    wall, store, config = setup()
+    first = store_post(store, 1, text="Before the restart")
+    wall.act("approve", first)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(wall.url + "/")
+    page.wait_for_selector(f'[data-post-id="{first}"]', timeout=5000)
+    page.evaluate("window.__sameDocument = true")
+
+    wall.stop()
+    page.wait_for_selector("#status:not([hidden])", timeout=5000)  # the wall noticed the drop
+    later = store_post(store, 2, text="Approved while the wall was down")
+    from storage.moderation import apply_action
+
+    apply_action(store, "approve", later)
+    apply_action(store, "hide", first)
+    again = RunningWall(config, wall.port)
+    try:
+        page.wait_for_selector(f'[data-post-id="{later}"]', timeout=10000)
+        on_page(page, first).first.wait_for(state="detached", timeout=5000)
+        assert page.evaluate("window.__sameDocument") is True
+        assert on_page(page, later).count() >= 1
+    finally:
+        page.close()
+        again.stop()
+
+
+SCREEN_POSTS = [
+    ("Solidarity with all human rights defenders in Azerbaijan 🇦🇿✊ #HRHN2016", "en", {}),
+    ("Пуштени, али не и слободни. Подршка колегама! #HRHN2016", "sr", {}),
+    ("التضامن مع المدافعين عن حقوق الإنسان في أذربيجان #HRHN2016", "ar", {}),
+    ("Long thoughts from the panel: " + "civil society space is shrinking, " * 40, "en", {}),
+    ("Wolność słowa to nie przywilej 💬📣 #HRHN2016", "pl", {"pin": True}),
+    ("Great to see so many young activists here in Belgrade 🙌 #HRHN2016", "en", {}),
+]
+
+
+@pytest.mark.parametrize("width,height", [(1920, 1080), (3840, 2160)])
+def test_wall_layout_and_screenshots(browser, setup, width, height):
+    wall, store, _ = setup()
+    ids = []
+    for n, (text, lang, extra) in enumerate(SCREEN_POSTS, start=1):
+        author = Author(f"did:plc:s{n}", f"speaker{n}.bsky.social", f"Speaker {n} 🌍", 100)
+        post_id = store_post(
+            store, n, text=text, lang=lang, author=author, minutes_ago=40 - n * 5, likes=n * 3
+        )
+        wall.act("pin" if extra.get("pin") else "approve", post_id)
+        ids.append(post_id)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.add_init_script(WATCH)
+    page.goto(wall.url + "/")
+    page.wait_for_selector(f'[data-post-id="{ids[-1]}"]', timeout=5000)
+    page.wait_for_selector("#counters:not([hidden])", timeout=8000)
+    page.wait_for_timeout(800)  # let the arrival animation finish before the picture
+
+    layout = page.evaluate(
+        """() => {
+          const rtl = [...document.querySelectorAll('.post .text')]
+            .filter(e => e.textContent.startsWith('التضامن'));
+          const long = [...document.querySelectorAll('.post .text')]
+            .filter(e => e.textContent.startsWith('Long thoughts'));
+          return {
+            scrollW: document.documentElement.scrollWidth,
+            scrollH: document.documentElement.scrollHeight,
+            rtl: rtl.map(e => getComputedStyle(e).direction),
+            longClipped: long.map(e => e.scrollHeight > e.clientHeight + 2),
+            longBottom: long.map(e => e.getBoundingClientRect().bottom),
+            fontPx: parseFloat(getComputedStyle(document.querySelector('.tag')).fontSize),
+            session: document.querySelector('#session-title').textContent,
+            sessionHidden: document.querySelector('#session').hidden,
+            posts: document.querySelector('#count-posts').textContent,
+          };
+        }"""
+    )
+    assert layout["scrollW"] <= width and layout["scrollH"] <= height  # nothing spills off screen
+    assert layout["rtl"] and set(layout["rtl"]) == {"rtl"}
+    assert layout["longClipped"] and all(layout["longClipped"])
+    assert all(bottom <= height for bottom in layout["longBottom"])
+    assert layout["fontPx"] >= width * 0.03  # the hashtag scales with the screen
+    assert layout["session"] == "Azerbaijan: released, but not free"
+    assert layout["sessionHidden"] is False and layout["posts"] == str(len(ids))
+    assert "Join the conversation with #HRHN2016" in page.inner_text("footer")
+    assert page.evaluate("window.__violations") == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"wall-{width}x{height}.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    page.close()
+
+
+def test_moderation_page_works_in_the_browser(browser, setup):
+    wall, store, _ = setup()
+    hostile = '<img src=x onerror="window.__pwned=1">'
+    post_id = store_post(store, 1, text=hostile)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.add_init_script(WATCH)
+    page.goto(wall.url + "/moderate")
+    page.fill("#token", "wrong")
+    page.click("#login button")
+    page.wait_for_selector("#login-error:has-text('Wrong token.')", timeout=5000)
+    page.fill("#token", TOKEN)
+    page.click("#login button")
+    item = page.locator(f'.item[data-post-id="{post_id}"]')
+    item.wait_for(timeout=5000)
+    assert item.locator(".text").inner_text() == hostile
+    item.locator("button[data-action=approve]").click()
+    page.wait_for_selector("#message:has-text('approve done')", timeout=5000)
+    page.click("#filters button[data-show=wall]")
+    page.wait_for_selector(f'.item.on-wall[data-post-id="{post_id}"]', timeout=5000)
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("window.__violations") == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "moderation.png"))
+    page.close()
