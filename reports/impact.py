@@ -19,7 +19,6 @@ many there were.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,7 +26,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from monitor.config import Config, EventConfig
+from reports import analysis
 from reports.export import export_rows, period_bounds
+from reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
+from reports.impact_table import Table, period_where
+from reports.rows import CREATED
+from reports.rows import load_period as load_rows
+from reports.themes import ThemeKeys
 from storage.records import iso, parse_iso
 
 __all__ = [
@@ -40,10 +45,8 @@ __all__ = [
     "summarize",
     "REACH_DEFINITION",
     "PROSE",
-    "FAILED_STATUSES",
 ]
 
-FAILED_STATUSES = ("failed", "rate_limited", "quota", "interrupted")
 TOP_POSTS = 10
 TOP_VOICES = 10
 TOP_THEMES = 15
@@ -57,40 +60,6 @@ REACH_DEFINITION = (
     "every post, and audiences reached through reposts are not included. Accounts whose "
     "follower count the platform did not report add nothing."
 )
-
-# Prose shared by the HTML and the PDF, so both say the same thing.
-PROSE = {
-    "countries": "Not reported: the platforms do not tell tagwatch where posts were written, and "
-    "guessing a country from a profile or a language would not be reliable enough to report.",
-    "not_collected": "Private and followers-only posts; posts that do not carry the hashtag; "
-    "reposts and boosts as separate posts (they count as engagement of the original); the "
-    "content of images and videos; where posters are (countries are not reported).",
-    "gaps": "Posts from those times were usually picked up by the next completed pass, which "
-    "resumes from the last saved position; posts deleted in between, or beyond what the "
-    "platform's search returns, may be missing:",
-    "no_passes": "No collection passes are recorded in this database for the period (the posts "
-    "may have been collected before the period, or imported).",
-    "mastodon": "Posts from other instances are included only when they reached these instances "
-    "through federation.",
-    "engagement": "Engagement is likes + reposts + replies + quotes as the platforms reported "
-    "them when tagwatch last refreshed each post; later engagement is not included. Views are "
-    "counted only where a platform reports them.",
-}
-
-
-@dataclass
-class Table:
-    """Rows with fixed columns: rendered in HTML and PDF, written as `<name>.csv`."""
-
-    name: str
-    title: str
-    columns: list[tuple[str, str]]  # (key, label)
-    rows: list[dict[str, Any]]
-    note: str = ""
-
-    @property
-    def keys(self) -> list[str]:
-        return [k for k, _ in self.columns]
 
 
 @dataclass
@@ -112,32 +81,6 @@ class Summary:
     peak_hour_posts: int = 0
     platforms: list[str] = field(default_factory=list)
     days_with_posts: int = 0
-
-
-@dataclass
-class Gap:
-    """A collection pass that did not complete: posts of that time may be missing."""
-
-    collector: str
-    status: str
-    started: datetime  # local
-    ended: datetime | None
-    error: str
-    next_success: datetime | None
-
-
-@dataclass
-class Methodology:
-    platforms_enabled: list[str]
-    platforms_not_collected: list[str]
-    mastodon_instances: list[str]
-    passes: Table
-    gaps: list[Gap]
-    deleted_removed: int
-    hidden_posts: int
-    hidden_authors: int
-    engagement_as_of: datetime | None
-    timezone: str
 
 
 @dataclass
@@ -176,24 +119,13 @@ def _extras(
     conn: sqlite3.Connection, start: str | None, end: str | None
 ) -> dict[tuple, sqlite3.Row]:
     """What the export does not carry, keyed by (platform, platform id)."""
-    where, params = _period_where(start, end)
+    where, params = period_where(start, end)
     sql = (
         "select p.platform, p.platform_id, p.no_unauthenticated, p.lang_detected,"
-        " p.noun_phrases, a.followers from posts p left join authors a on a.id = p.author_id"
+        " a.followers from posts p left join authors a on a.id = p.author_id"
         f" where p.deleted = 0 and {where}"
     )
     return {(r["platform"], r["platform_id"]): r for r in conn.execute(sql, params)}
-
-
-def _period_where(start: str | None, end: str | None, column: str = "created_at") -> tuple:
-    where, params = ["1 = 1"], []
-    if start:
-        where.append(f"{column} >= ?")
-        params.append(start)
-    if end:
-        where.append(f"{column} < ?")
-        params.append(end)
-    return " and ".join(where), params
 
 
 def _engagement(row: dict[str, Any]) -> int:
@@ -202,16 +134,6 @@ def _engagement(row: dict[str, Any]) -> int:
 
 def _hour(ts: str, event: EventConfig) -> datetime:
     return parse_iso(ts).astimezone(event.tz).replace(minute=0, second=0, microsecond=0)
-
-
-def _phrases(value: str | None) -> list[str]:
-    if not value:
-        return []
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return [p.strip() for p in value.split(";") if p.strip()]
-    return [str(p) for p in parsed] if isinstance(parsed, list) else []
 
 
 def summarize(
@@ -355,7 +277,7 @@ def _growth(
     conn: sqlite3.Connection, start: str | None, end: str | None, event: EventConfig
 ) -> tuple[Table, list[tuple[datetime, float]]]:
     """Total engagement known at each hour, from the snapshots taken at every change."""
-    where, params = _period_where(start, end, "p.created_at")
+    where, params = period_where(start, end, "p.created_at")
     sql = (
         "select s.post_id, s.at, s.likes + s.reposts + s.replies + s.quotes as total"
         f" from snapshots s join posts p on p.id = s.post_id where p.deleted = 0 and {where}"
@@ -493,53 +415,50 @@ def _voices(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> tup
     return table, len(hidden)
 
 
-def _themes_of(row: dict[str, Any], extras: dict[tuple, sqlite3.Row], tracked: set[str]) -> set:
-    themes = {f"#{t}" for t in row["hashtags"] if t.casefold() not in tracked}
-    extra = extras.get((row["platform"], row["id"]))
-    if extra is not None:
-        themes.update(p.casefold() for p in _phrases(extra["noun_phrases"]))
-    return themes
-
-
 def _themes(
-    rows: list[dict[str, Any]],
-    extras: dict[tuple, sqlite3.Row],
-    event: EventConfig,
-    days: list[date],
+    conn: sqlite3.Connection, event: EventConfig, days: list[date]
 ) -> tuple[Table, Table, dict[str, list[float]]]:
-    tracked = set(event.tags)
-    total: Counter[str] = Counter()
-    per_day: dict[str, Counter[date]] = defaultdict(Counter)
-    for r in rows:
-        day = _hour(r["created_at"], event).date()
-        for theme in _themes_of(r, extras, tracked):
-            total[theme] += 1
-            per_day[theme][day] += 1
-    top = sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_THEMES]
-    whole = Table(
+    """From the analysis API, so the report's themes are the digest's and the wall's."""
+    lo, hi = event.day_bounds(days[0])[0], event.day_bounds(days[-1])[1]
+    whole = analysis.themes(conn, event, lo, hi, n=TOP_THEMES, examples=0)
+    ranked = sorted(whole.phrases + whole.hashtags, key=lambda th: (-th.posts, th.kind, th.label))
+
+    def label(th: Any) -> str:
+        return f"#{th.label}" if th.kind == "hashtag" else th.label
+
+    top = ranked[:TOP_THEMES]
+    table = Table(
         "themes",
         "Themes of the event",
-        [("theme", "Theme"), ("posts", "Posts")],
-        [{"theme": t, "posts": n} for t, n in top],
-        note="Hashtags other than the event's own, and recurring noun phrases, by the number "
-        "of posts that carry them.",
+        [("theme", "Theme"), ("kind", "Kind"), ("posts", "Posts")],
+        [{"theme": label(th), "kind": th.kind, "posts": th.posts} for th in top],
+        note="Hashtags other than the event's own, and noun phrases (merged across letter case "
+        "and plural), by the number of posts that carry them.",
     )
-    moving = [t for t, _ in top[:THEMES_BY_DAY]]
-    by_day_rows = []
+    moving = top[:THEMES_BY_DAY]
+    # Exact daily counts with the analysis' own merge keys (its per-period themes
+    # leave out themes under two posts, which would read as 0 on a quiet day).
+    keys = ThemeKeys(event.tags)
+    per_day: dict[date, Counter[tuple[str, str]]] = defaultdict(Counter)
+    for r in load_rows(conn, lo, hi):
+        day = parse_iso(r[CREATED]).astimezone(event.tz).date()
+        per_day[day].update(("phrase", k) for k in keys.phrases(r))
+        per_day[day].update(("hashtag", k) for k in keys.tags(r))
+    rows = []
     for day in days:
         row: dict[str, Any] = {"day": day.isoformat()}
-        for t in moving:
-            row[t] = per_day[t][day]
-        by_day_rows.append(row)
+        for th in moving:
+            row[label(th)] = per_day[day].get((th.kind, th.key), 0)
+        rows.append(row)
     by_day = Table(
         "themes_by_day",
         "How the main themes moved day to day",
-        [("day", "Day")] + [(t, t) for t in moving],
-        by_day_rows,
+        [("day", "Day")] + [(label(th), label(th)) for th in moving],
+        rows,
         note="Posts per day carrying each of the main themes.",
     )
-    series = {t: [float(per_day[t][d]) for d in days] for t in moving}
-    return whole, by_day, series
+    series = {label(th): [float(r[label(th)]) for r in rows] for th in moving}
+    return table, by_day, series
 
 
 def _languages(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> Table:
@@ -557,80 +476,6 @@ def _languages(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> 
         [{"language": k, "posts": n, "share": round(100 * n / total, 1)} for k, n in ranked],
         note="Language detected from the text where tagwatch could tell, otherwise the "
         "language the platform or author declared (ISO 639-1 codes).",
-    )
-
-
-def _gaps(
-    conn: sqlite3.Connection, start: str | None, end: str | None, event: EventConfig
-) -> tuple[Table, list[Gap]]:
-    where, params = _period_where(start, end, "started_at")
-    runs = list(conn.execute(f"select * from runs where {where} order by started_at, id", params))
-    per_collector: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in runs:
-        per_collector[r["collector"]][r["status"]] += 1
-    passes = Table(
-        "collection_passes",
-        "Collection passes",
-        [("collector", "Collector"), ("passes", "Passes"), ("ok", "Completed")]
-        + [(s, s.replace("_", " ").capitalize()) for s in FAILED_STATUSES],
-        [
-            {
-                "collector": c,
-                "passes": sum(n.values()),
-                "ok": n["ok"] + n["partial"],
-                **{s: n[s] for s in FAILED_STATUSES},
-            }
-            for c, n in sorted(per_collector.items())
-        ],
-    )
-    gaps = []
-    for r in runs:
-        if r["status"] not in FAILED_STATUSES:
-            continue
-        nxt = conn.execute(
-            "select min(started_at) from runs where collector = ? and started_at > ?"
-            " and status in ('ok', 'partial')",
-            (r["collector"], r["started_at"]),
-        ).fetchone()[0]
-        gaps.append(
-            Gap(
-                collector=r["collector"],
-                status=r["status"],
-                started=parse_iso(r["started_at"]).astimezone(event.tz),
-                ended=parse_iso(r["ended_at"]).astimezone(event.tz) if r["ended_at"] else None,
-                error=r["error"] or "",
-                next_success=parse_iso(nxt).astimezone(event.tz) if nxt else None,
-            )
-        )
-    return passes, gaps
-
-
-def gaps_table(gaps: list[Gap], tz_name: str) -> Table:
-    def fmt(t: datetime | None) -> str:
-        return t.strftime("%Y-%m-%d %H:%M") if t else ""
-
-    return Table(
-        "collection_gaps",
-        "Passes that did not complete",
-        [
-            ("collector", "Collector"),
-            ("status", "Status"),
-            ("started", f"Started ({tz_name})"),
-            ("ended", "Ended"),
-            ("next_success", "Next completed pass"),
-            ("error", "Error"),
-        ],
-        [
-            {
-                "collector": g.collector,
-                "status": g.status,
-                "started": fmt(g.started),
-                "ended": fmt(g.ended),
-                "next_success": fmt(g.next_success) or "none",
-                "error": g.error,
-            }
-            for g in gaps
-        ],
     )
 
 
@@ -674,9 +519,9 @@ def build_report(
     growth, growth_points = _growth(conn, start, end, event)
     top_table, top_posts = _top_posts(rows, extras, event)
     voices, hidden_authors = _voices(rows, extras)
-    themes, themes_by_day, theme_series = _themes(rows, extras, event, days)
-    passes, gaps = _gaps(conn, start, end, event)
-    where, params = _period_where(start, end)
+    themes, themes_by_day, theme_series = _themes(conn, event, days)
+    passes, gaps = passes_and_gaps(conn, start, end, event)
+    where, params = period_where(start, end)
     deleted = _count(conn, f"select count(*) from posts where deleted = 1 and {where}", params)
     as_of = conn.execute(
         f"select max(coalesce(updated_at, collected_at)) from posts where deleted = 0 and {where}",

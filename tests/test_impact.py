@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.config import Config, load_config
+from reports import analysis
 from reports.impact import build_report
 from reports.impact_output import make_charts, render_html
 from storage.db import Store
@@ -160,6 +161,15 @@ def test_every_summary_figure(event):
     assert s.peak_hour_posts == 3
     assert s.platforms == ["bluesky", "mastodon"]
     assert (s.views, s.posts_with_views) == (0, 0)
+    # The same figures the digest and the wall get from the analysis API.
+    with Store.open(config.db_path) as store:
+        lo, hi = (
+            config.event.day_bounds(config.event.start)[0],
+            config.event.day_bounds(config.event.end)[1],
+        )
+        a = analysis.summary(store.conn, config.event, lo, hi)
+    assert (a.counts.posts, a.counts.unique_authors, a.counts.engagement) == (8, 5, 151)
+    assert a.potential_reach == s.reach
 
 
 def test_tables_per_day_and_platform(event):
@@ -209,8 +219,8 @@ def test_themes_whole_event_and_by_day(event):
     _, config = event
     t = _report(config).tables
     assert t["themes"].rows[:2] == [
-        {"theme": "#freeazerbaijan", "posts": 2},
-        {"theme": "#illiberal", "posts": 2},
+        {"theme": "#freeazerbaijan", "kind": "hashtag", "posts": 2},
+        {"theme": "#illiberal", "kind": "hashtag", "posts": 2},
     ]
     by_day = {r["day"]: r for r in t["themes_by_day"].rows}
     assert by_day["2016-11-24"]["#freeazerbaijan"] == 2
