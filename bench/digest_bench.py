@@ -18,7 +18,7 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,7 +29,7 @@ from analysis_bench import bench_config, build, fill_enrichment  # noqa: E402
 from reports.digest import build_digest, write_digest  # noqa: E402
 from reports.digest_render import email_parts  # noqa: E402
 from storage.db import Store  # noqa: E402
-from storage.records import parse_iso  # noqa: E402
+from storage.records import iso, parse_iso  # noqa: E402
 
 
 def main() -> None:
@@ -51,14 +51,22 @@ def main() -> None:
             store.conn.execute("analyze")
         print(f"built {args.posts:,} posts in {time.perf_counter() - t0:.1f}s")
     with Store.open(args.db) as store:
-        rows = store.conn.execute("select created_at from posts where deleted = 0").fetchall()
-    days: dict[date, int] = {}
-    for (created,) in rows:
-        local = parse_iso(created).astimezone(config.event.tz).date()
-        days[local] = days.get(local, 0) + 1
+        first, last, total = store.conn.execute(
+            "select min(created_at), max(created_at), count(*) from posts where deleted = 0"
+        ).fetchone()
+        days: dict[date, int] = {}
+        day = parse_iso(first).astimezone(config.event.tz).date()
+        while day <= parse_iso(last).astimezone(config.event.tz).date():
+            lo, hi = (iso(t) for t in config.event.day_bounds(day))
+            days[day] = store.conn.execute(
+                "select count(*) from posts where created_at >= ? and created_at < ?"
+                " and deleted = 0",
+                (lo, hi),
+            ).fetchone()[0]
+            day += timedelta(days=1)
     day, n = max(days.items(), key=lambda kv: kv[1])
     size = os.path.getsize(args.db) / 2**20
-    print(f"database: {size:,.0f} MB, {len(rows):,} posts; busiest local day {day} ({n:,} posts)")
+    print(f"database: {size:,.0f} MB, {total:,} posts; busiest local day {day} ({n:,} posts)")
     for attempt in ("cold", "warm"):
         t0 = time.perf_counter()
         digest = build_digest(config, day)

@@ -343,10 +343,17 @@ def _hourly_by_platform(
 ) -> dict[str, list[tuple[datetime, int]]]:
     """Posts per platform in each local hour of the day (keyed by instant: DST-safe)."""
     tz = period.event.tz
-    counts: Counter[tuple[str, datetime]] = Counter()
+    per_minute: Counter[tuple[str, str]] = Counter()
     for r in period.rows:
-        local = parse_iso(r[CREATED]).astimezone(tz)
-        counts[(r[PLATFORM], to_utc(local.replace(minute=0, second=0, microsecond=0)))] += 1
+        # Parsing 100,000 timestamps is most of the cost: count per minute, convert once each.
+        per_minute[(r[PLATFORM], r[CREATED][:16])] += 1
+    counts: Counter[tuple[str, datetime]] = Counter()
+    hour_of: dict[str, datetime] = {}
+    for (platform, minute), n in per_minute.items():
+        if minute not in hour_of:
+            local = parse_iso(minute + ":00Z").astimezone(tz)
+            hour_of[minute] = to_utc(local.replace(minute=0, second=0, microsecond=0))
+        counts[(platform, hour_of[minute])] += n
     platforms = sorted({p for p, _ in counts})
     return {p: [(h, counts[(p, to_utc(h))]) for h in hours] for p in platforms}
 

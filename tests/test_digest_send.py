@@ -329,3 +329,19 @@ sender = "digest@example.org"
     failed = CliRunner().invoke(cli, ["--config", str(no_host), "digest", "--send"])
     assert failed.exit_code == 2
     assert "smtp.host is not set, so the digest cannot be mailed" in failed.output
+
+
+def test_the_scheduler_daily_job_reaches_the_digest(
+    smtp: tuple[Inbox, int, Authenticator], tmp_path: Path
+) -> None:
+    """Through the runner's own seam (monitor.jobs), with the runner's store."""
+    from monitor.jobs import daily_digest
+    from storage.db import Store
+
+    inbox, port, _ = smtp
+    config = mail_config(tmp_path, port)
+    with Store.open(config.db_path) as store:
+        assert daily_digest(config, DAY, store=store) is True
+    assert (tmp_path / "out" / "digest-2016-11-25.html").exists()
+    (msg,) = inbox.messages()
+    assert msg["Subject"].startswith("HRHN Assembly 2016 digest, Fri 25 Nov: 8 posts")
