@@ -181,7 +181,13 @@ class WallServer:
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         )
         self.host, self.port = host, port
-        self.thread = threading.Thread(target=self.server.run, name="tagwatch-wall", daemon=True)
+        self.thread = threading.Thread(target=self._serve, name="tagwatch-wall", daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; it has logged why
+            pass
 
     def start(self, timeout: float = 10.0) -> None:
         self.thread.start()
@@ -299,10 +305,12 @@ class Runner:
         if app is None:
             log.warning("serve_wall is set but the wall is not built yet (issue #9)")
             return
-        wall = self.config.wall
-        self.wall = WallServer(app, wall.host, wall.port)
+        wall = self.config.sections.get("wall")
+        host = wall.host if wall is not None else "127.0.0.1"
+        port = wall.port if wall is not None else 8080
+        self.wall = WallServer(app, host, port)
         self.wall.start()
-        log.info("wall at http://%s:%d/", wall.host, wall.port)
+        log.info("wall at http://%s:%d/", host, port)
 
     # -- jobs -----------------------------------------------------------------
 

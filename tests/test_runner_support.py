@@ -1,0 +1,215 @@
+"""What the runner stands on: the database lock, the redacted rotating log, seams, the wall."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sched_collectors as sc
+from conftest import base_config_dict
+
+from monitor import jobs
+from monitor.config import Config, Section, parse_config
+from monitor.errors import AlreadyRunning, ConfigError
+from monitor.lock import RunnerLock, lock_holder
+from monitor.logs import remove_logging, setup_logging
+from monitor.scheduler import Runner, WallServer, collect_now
+
+SECRET = "s3cr3t-bearer-token-value"
+
+
+def make_config(tmp_path: Path, **schedule: object) -> Config:
+    data = base_config_dict(tmp_path)
+    data["bluesky"] = {"enabled": True}
+    data["x"] = {"bearer_token_env": "TEST_X_TOKEN"}
+    data["schedule"] = {"jitter_seconds": 0.0, **schedule}
+    return parse_config(data, path=tmp_path / "config.toml")
+
+
+# -- lock ------------------------------------------------------------------------------------
+
+
+def test_second_lock_is_refused_with_who_holds_it(tmp_path: Path) -> None:
+    db = tmp_path / "test.db"
+    with RunnerLock(db, command="run"):
+        holder = lock_holder(db)
+        assert holder is not None and holder["pid"] == os.getpid()
+        with pytest.raises(AlreadyRunning) as info:
+            RunnerLock(db, command="collect").acquire()
+    message = str(info.value)
+    assert message.startswith(f"Another tagwatch (run, pid {os.getpid()} on {socket.gethostname()}")
+    assert f"is already collecting into {db}. Stop it first" in message
+    assert info.value.exit_code == 2
+    # Released: the next one gets it, and nobody is reported as holding it.
+    assert lock_holder(db) is None
+    with RunnerLock(db):
+        pass
+
+
+def test_a_killed_holder_does_not_leave_the_lock_stuck(tmp_path: Path) -> None:
+    db = tmp_path / "test.db"
+    root = Path(__file__).resolve().parent.parent
+    script = textwrap.dedent(
+        f"""\
+        import sys, time
+        from monitor.lock import RunnerLock
+        RunnerLock({str(db)!r}).acquire()
+        print("locked", flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+        with pytest.raises(AlreadyRunning, match=f"pid {proc.pid} "):
+            RunnerLock(db).acquire()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    # The lock file is still there; the lock is not.
+    assert Path(f"{db}.lock").exists()
+    with RunnerLock(db) as lock:
+        assert lock.held
+
+
+# -- logging -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Config, io.StringIO]]:
+    monkeypatch.setenv("TEST_X_TOKEN", SECRET)
+    config = make_config(tmp_path, log_file="logs/tagwatch.log")
+    stream = io.StringIO()
+    handlers = setup_logging(config, stream=stream)
+    yield config, stream
+    remove_logging(handlers)
+
+
+def test_secrets_never_reach_the_log(logged: tuple[Config, io.StringIO], tmp_path: Path) -> None:
+    _, stream = logged
+    log = logging.getLogger("tagwatch.test")
+    log.info("request to https://api.example/2?token=%s failed", SECRET)
+    try:
+        raise RuntimeError(f"401 for Authorization: Bearer {SECRET}")
+    except RuntimeError:
+        log.exception("pass failed")
+    # A client library's warning goes through the same filter.
+    logging.getLogger("some.client").warning("retrying with %s", SECRET)
+    for text in (stream.getvalue(), (tmp_path / "logs" / "tagwatch.log").read_text()):
+        assert SECRET not in text
+        assert "token=[redacted] failed" in text
+        assert "Bearer [redacted]" in text
+        assert "retrying with [redacted]" in text
+
+
+def test_log_file_rotates(tmp_path: Path) -> None:
+    config = make_config(tmp_path, log_file="run.log", log_max_bytes=400, log_backups=2)
+    handlers = setup_logging(config, stream=io.StringIO())
+    try:
+        for i in range(60):
+            logging.getLogger("tagwatch.test").info("pass %d: ok, 0 new", i)
+    finally:
+        remove_logging(handlers)
+    names = sorted(p.name for p in tmp_path.glob("run.log*"))
+    assert names == ["run.log", "run.log.1", "run.log.2"]
+    assert "pass 59: ok" in (tmp_path / "run.log").read_text()
+
+
+def test_one_log_line_per_pass_with_its_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "ENRICH_HOOKS", ("sched_collectors:record_enrichment",))
+    config = make_config(tmp_path, log_file="run.log")
+    records = collect_now(
+        config, factories={"bluesky": sc.PagedCollector}, log_stream=io.StringIO()
+    )
+    assert [r.status for r in records] == ["ok"]
+    lines = [ln for ln in (tmp_path / "run.log").read_text().splitlines() if " pass " in ln]
+    total, page = sc.PagedCollector.TOTAL, sc.PagedCollector.PAGE_SIZE
+    assert len(lines) == 1
+    assert lines[0].endswith(
+        f"tagwatch.collect: pass bluesky: ok, {total} new, 0 updated, {total // page} requests"
+    )
+
+
+# -- seams -------------------------------------------------------------------------------------
+
+
+def test_hooks_get_only_the_arguments_they_name() -> None:
+    seen = {}
+
+    def digest(config: object, day: object, *, conn: object = None) -> None:
+        seen.update(config=config, day=day, conn=conn)
+
+    jobs.call_with_known_args(digest, config="c", day="d", conn="k", store="s", send=True)
+    assert seen == {"config": "c", "day": "d", "conn": "k"}
+
+
+def test_a_missing_piece_is_skipped_but_a_broken_one_is_not(tmp_path: Path) -> None:
+    assert jobs.find_hook(("tagwatch_not_built_yet.module:fn",)) is None
+    broken = tmp_path / "tagwatch_broken_hook.py"
+    broken.write_text("import tagwatch_dependency_that_is_missing\ndef fn(): pass\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(ModuleNotFoundError, match="tagwatch_dependency_that_is_missing"):
+            jobs.find_hook(("tagwatch_broken_hook:fn",))
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+# -- the wall inside the runner ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_runner_serves_the_wall_when_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "WALL_HOOKS", ("sched_collectors:wall_app",))
+    port = free_port()
+    data = base_config_dict(tmp_path)
+    data["schedule"] = {"serve_wall": True, "digest_time": ""}
+    config = parse_config(data, path=tmp_path / "config.toml")
+    config.sections["wall"] = Section("wall", {"host": "127.0.0.1", "port": port})
+    runner = Runner(config, factories={})
+    runner.start()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert answer.text == "wall of Test Assembly"
+    finally:
+        runner.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_wall_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        wall = WallServer(sc.wall_app(config), "127.0.0.1", port)
+        with pytest.raises(ConfigError, match=f"could not listen on 127.0.0.1:{port}"):
+            wall.start()
