@@ -76,9 +76,11 @@ def enrich_pending(
                 updates.append((None, None, None, None, None, stamp, row["id"]))
                 continue
             features = features_of[row["id"]]
-            hashtags = json.loads(row["hashtags"] or "[]")
-            mentions = json.loads(row["mentions"] or "[]")
-            found = matcher.match(row["created_at"], hashtags, mentions)
+            found = None
+            if event.sessions:
+                hashtags = json.loads(row["hashtags"] or "[]")
+                mentions = json.loads(row["mentions"] or "[]")
+                found = matcher.match(row["created_at"], hashtags, mentions)
             updates.append(
                 (
                     features.lang,

@@ -312,3 +312,41 @@ def test_session_attribution_hashtag_then_speaker_then_time(
     assert (media.counts.posts, media.by_hashtag, media.by_time, media.room) == (2, 1, 1, "Hall B")
     assert [p.text for p in opening.top_posts] == ["Ana said it best", "Running late"]
     assert opening.top_posts[0].session == "Opening"
+
+
+def test_trend_labels_need_a_real_change():
+    from reports.themes import trend
+
+    assert trend(3, 0) == NEW
+    assert trend(5, 2) == RISING
+    assert trend(2, 1) == STEADY  # doubled, but by one post only
+    assert trend(1, 4) == FADING
+    assert trend(4, 4) == STEADY
+
+
+def test_theme_examples_never_quote_restricted_posts(fresh_store: Store, config: Config):
+    fresh_store.write_posts(
+        [
+            post(1, "Refugee policy debate", at(24, 10), likes=50, no_unauthenticated=True),
+            post(2, "Refugee policy matters", at(24, 10, 1), likes=1),
+            post(3, "Refugee policy now", at(24, 10, 2), likes=2),
+        ]
+    )
+    enrich_pending(fresh_store, config)
+    t = analysis.themes(fresh_store.conn, config.event, *day(config, 24))
+    assert t.phrases[0].key == "refugee policy"
+    assert t.phrases[0].posts == 3  # counted…
+    assert [e.id for e in t.phrases[0].examples] == [3, 2]  # …never quoted
+
+
+def test_languages_fall_back_to_the_platform_tag_before_enrichment(
+    fresh_store: Store, config: Config
+):
+    fresh_store.write_posts(
+        [post(1, "x", at(24, 9), lang="pt-BR"), post(2, "y", at(24, 9), lang=None)]
+    )
+    langs = analysis.languages(fresh_store.conn, config.event, *day(config, 24))
+    assert [(lang.lang, lang.posts, lang.detected) for lang in langs] == [
+        ("pt", 1, 0),
+        ("und", 1, 0),
+    ]
