@@ -172,39 +172,39 @@ def summarize(
     return s
 
 
+COUNT_COLUMNS = [
+    ("posts", "Posts"),
+    ("authors", "Authors"),
+    ("likes", "Likes"),
+    ("reposts", "Reposts"),
+    ("replies", "Replies"),
+    ("quotes", "Quotes"),
+    ("engagement", "Engagement"),
+]
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The COUNT_COLUMNS of a group of export rows (authors by platform and handle)."""
+    return {
+        "posts": len(rows),
+        "authors": len({(r["platform"], r["author_handle"]) for r in rows}),
+        "likes": sum(r["likes"] for r in rows),
+        "reposts": sum(r["reposts"] for r in rows),
+        "replies": sum(r["replies"] for r in rows),
+        "quotes": sum(r["quotes"] for r in rows),
+        "engagement": sum(_engagement(r) for r in rows),
+    }
+
+
 def _per_day(rows: list[dict[str, Any]], event: EventConfig, days: list[date]) -> Table:
     by_day: dict[date, list[dict[str, Any]]] = {d: [] for d in days}
     for row in rows:
         by_day.setdefault(_hour(row["created_at"], event).date(), []).append(row)
-    out = []
-    for day in sorted(by_day):
-        day_rows = by_day[day]
-        out.append(
-            {
-                "day": day.isoformat(),
-                "posts": len(day_rows),
-                "authors": len({(r["platform"], r["author_handle"]) for r in day_rows}),
-                "likes": sum(r["likes"] for r in day_rows),
-                "reposts": sum(r["reposts"] for r in day_rows),
-                "replies": sum(r["replies"] for r in day_rows),
-                "quotes": sum(r["quotes"] for r in day_rows),
-                "engagement": sum(_engagement(r) for r in day_rows),
-            }
-        )
     return Table(
         "per_day",
         "Posts per day",
-        [
-            ("day", "Day"),
-            ("posts", "Posts"),
-            ("authors", "Authors"),
-            ("likes", "Likes"),
-            ("reposts", "Reposts"),
-            ("replies", "Replies"),
-            ("quotes", "Quotes"),
-            ("engagement", "Engagement"),
-        ],
-        out,
+        [("day", "Day"), *COUNT_COLUMNS],
+        [{"day": day.isoformat(), **_counts(by_day[day])} for day in sorted(by_day)],
         note=f"Days are calendar days in {event.timezone}.",
     )
 
@@ -214,33 +214,11 @@ def _per_platform(rows: list[dict[str, Any]], platforms: list[str]) -> Table:
     for platform in platforms:
         p_rows = [r for r in rows if r["platform"] == platform]
         views = [r["views"] for r in p_rows if r["views"] is not None]
-        out.append(
-            {
-                "platform": platform,
-                "posts": len(p_rows),
-                "authors": len({r["author_handle"] for r in p_rows}),
-                "likes": sum(r["likes"] for r in p_rows),
-                "reposts": sum(r["reposts"] for r in p_rows),
-                "replies": sum(r["replies"] for r in p_rows),
-                "quotes": sum(r["quotes"] for r in p_rows),
-                "engagement": sum(_engagement(r) for r in p_rows),
-                "views": sum(views) if views else "",
-            }
-        )
+        out.append({"platform": platform, **_counts(p_rows), "views": sum(views) if views else ""})
     return Table(
         "per_platform",
         "Posts per platform",
-        [
-            ("platform", "Platform"),
-            ("posts", "Posts"),
-            ("authors", "Authors"),
-            ("likes", "Likes"),
-            ("reposts", "Reposts"),
-            ("replies", "Replies"),
-            ("quotes", "Quotes"),
-            ("engagement", "Engagement"),
-            ("views", "Views"),
-        ],
+        [("platform", "Platform"), *COUNT_COLUMNS, ("views", "Views")],
         out,
         note="Views are reported by X only; empty where a platform does not count them.",
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -412,6 +413,10 @@ def test_comparison_with_an_earlier_period_and_database(event, tmp_path):
         (["--from", "24.11.2016"], "--from '24.11.2016' is not a date"),
         (["--compare-from", "2016-11-20"], "--compare-from and --compare-to go together"),
         (["--compare-db", "nope.db"], "--compare-db nope.db: no such file"),
+        (
+            ["--compare-from", "2016-11-20", "--compare-to", "2016-11-19"],
+            "--compare-to 2016-11-19 is before --compare-from 2016-11-20",
+        ),
     ],
 )
 def test_usage_errors(event, tmp_path, args, message):
@@ -419,3 +424,18 @@ def test_usage_errors(event, tmp_path, args, message):
     result = CliRunner().invoke(cli, ["--config", str(path), "report", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_compare_db_that_is_not_a_tagwatch_database(event, tmp_path):
+    path, _ = event
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("create table notes (x text)")
+    conn.commit()
+    conn.close()
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(path), "report", "--out", str(tmp_path / "o"), "--compare-db", str(other)],
+    )
+    assert result.exit_code == 1
+    assert f"--compare-db {other} is not a tagwatch database" in result.output
