@@ -326,3 +326,17 @@ def test_progress_on_a_terminal_is_one_line_rewritten() -> None:
     assert frames[-1].rstrip().endswith("new posts      5s")
     progress.clear()
     assert stream.getvalue().endswith("\r")
+
+
+def test_status_flags_a_collector_failing_too_often(tmp_path: Path, as_bluesky: Any) -> None:
+    as_bluesky("RaisingCollector")
+    config = write_config(tmp_path, extra="failure_alert_after = 2\n")
+    args = ["--config", str(config)]
+    assert CliRunner().invoke(cli, [*args, "collect"]).exit_code == 1
+    once = CliRunner().invoke(cli, [*args, "status"]).output
+    assert "1 failure(s) in a row\n" in once
+    assert CliRunner().invoke(cli, [*args, "collect"]).exit_code == 1
+    twice = CliRunner().invoke(cli, [*args, "status"]).output
+    assert "2 failure(s) in a row [FLAGGED]\n" in twice
+    assert "      last error: unexpected RuntimeError: bug in the collector\n" in twice
+    assert "Runner: not running (start it with `tagwatch run`)" in twice
