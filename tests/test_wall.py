@@ -438,6 +438,23 @@ def test_reconnect_with_last_event_id_resumes_without_loss_or_repeat(wall):
     assert [e["event"] for e in events] == ["stats"]
 
 
+def test_stream_works_without_lifespan_events(config_dict, tmp_path, monkeypatch):
+    """`tagwatch run` serves the app with lifespan off: the first request starts polling."""
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    config = parse_config(config_dict, path=tmp_path / "config.toml")
+    store = Store.open(config.db_path)
+    app = create_app(config, poll_interval=0.02)
+    client = TestClient(app)  # not entered: no lifespan
+    with client.stream("GET", "/api/wall/events") as r:
+        events = EventReader(r)
+        events.until(kind("reset"))
+        a = store_post(store, 1)
+        mod.apply_action(store, "approve", a)
+        update = events.until(kind("update"))[-1]
+    assert [p["id"] for p in update["data"]["show"]] == [a]
+    store.close()
+
+
 @pytest.mark.parametrize("last", ["not-a-number", "999999"])
 def test_unknown_last_event_id_gets_a_full_reset(wall, last):
     client, store = wall(moderation="post")

@@ -63,15 +63,22 @@ RETRY_MS = 2000
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (it must not buffer the event stream)."""
+    """Pure ASGI middleware (it must not buffer the event stream).
 
-    def __init__(self, app: ASGIApp):
+    It also starts the hub on the first request when the server runs without
+    lifespan events.
+    """
+
+    def __init__(self, app: ASGIApp, hub: WallHub):
         self.app = app
+        self.hub = hub
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not self.hub.closed:
+            self.hub.start()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -134,6 +141,7 @@ class WallHub:
         self._stats_at = 0.0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def waiter(self) -> asyncio.Event:
         if self._wake is None:
@@ -177,9 +185,18 @@ class WallHub:
             await asyncio.sleep(self.poll_interval)
 
     def start(self) -> None:
+        """Start polling on the running loop (idempotent).
+
+        Called from the lifespan, and also by the first request, so the wall
+        works under a server run with `lifespan="off"` too.
+        """
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._loop is loop:
+            return
+        self._loop = loop
         self._wake = asyncio.Event()
         self.closed = False
-        self._task = asyncio.get_running_loop().create_task(self.run())
+        self._task = loop.create_task(self.run())
 
     async def stop(self) -> None:
         self.close()
@@ -189,9 +206,19 @@ class WallHub:
                 await self._task
 
     def close(self) -> None:
-        """End every open stream (server shutdown)."""
+        """End every open stream (server shutdown); call from the server's loop."""
         self.closed = True
         self._notify()
+
+    def close_from_thread(self) -> None:
+        """`close()` for code running in another thread (e.g. a scheduler stopping the server).
+
+        Open event streams never end by themselves, and uvicorn waits for open
+        responses before it stops: call this first, then set `should_exit`.
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.close)
 
 
 def _sse(data: dict[str, Any], *, event: str, id: int | None = None) -> str:
@@ -428,7 +455,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hub=hub)
     app.state.hub = hub
     app.state.feed = feed
     return app
