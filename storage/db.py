@@ -382,6 +382,27 @@ class Store:
             found.update(r[0] for r in rows)
         return found
 
+    def authors_checked_since(
+        self, platform: str, platform_ids: Sequence[str], since: datetime
+    ) -> set[str]:
+        """Which of these authors had their follower count stored at or after `since`.
+
+        Lets a collector that pays a request per profile (Bluesky) look each
+        author up at most once a day.
+        """
+        found: set[str] = set()
+        ids = list(platform_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                "select platform_id from authors where platform = ? and followers_checked_at >= ?"
+                f" and platform_id in ({marks})",
+                (platform, iso(since), *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
     def posts_to_refresh(
         self, platform: str, *, since: datetime, limit: int | None = None
     ) -> list[sqlite3.Row]:

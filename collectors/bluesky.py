@@ -1,0 +1,656 @@
+"""Bluesky: hashtag search through the AT Protocol, with the `atproto` client.
+
+Two halves, kept apart so each can be tested on its own terms:
+
+* `parse_post` is a pure function of one `app.bsky.feed.defs#postView` (the
+  JSON the AppView returns) to a `Post`. Facet byte offsets, self-labels and
+  embeds never leave this module.
+* `BlueskyCollector` does the network part: log in, search each hashtag,
+  look up follower counts, refresh engagement; everything through
+  `Collector.call`, so retries and rate-limit waits are the shared ones.
+
+Paging. `searchPosts` with `sort=latest` pages from the newest post down, and
+its cursor is an offset that shifts whenever new posts arrive, so it cannot be
+resumed in a later pass. What is stored per hashtag instead is a *high-water
+mark* (`hwm`): every post whose sortAt lies between the backfill start and
+`hwm` is collected. A pass sweeps from the newest post down with
+`since = hwm - overlap` and stops at the first page that reaches `hwm`. While
+a sweep is under way, the state after each committed page also records the
+sweep's top and the oldest post reached (`sweep`), so a pass that ends early
+(rate limit, page cap, crash) is resumed with `until` next time instead of
+leaving a hole. The state is saved with the page it covers, in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from atproto_client import Client, models
+from atproto_client.client.session import Session, SessionEvent
+from atproto_client.exceptions import (
+    BadRequestError,
+    LoginRequiredError,
+    ModelError,
+    NetworkError,
+    RateLimitExceededError,
+    RequestErrorBase,
+    UnauthorizedError,
+)
+from atproto_client.models.common import XrpcError
+from atproto_client.models.utils import get_or_create
+from atproto_client.request import Request
+from atproto_core.exceptions import AtProtocolError
+
+from collectors.base import Collector
+from monitor.config import Config
+from monitor.errors import AuthError, MalformedResponse, PlatformError, RateLimited
+from storage.db import Store
+from storage.records import Author, Post, iso, parse_iso
+
+__all__ = [
+    "BlueskyCollector",
+    "parse_post",
+    "sort_at",
+    "facet_entities",
+    "post_url",
+    "forget_sessions",
+    "NO_UNAUTHENTICATED",
+    "APP_PASSWORD_URL",
+]
+
+log = logging.getLogger("tagwatch.collect.bluesky")
+T = TypeVar("T")
+
+NO_UNAUTHENTICATED = "!no-unauthenticated"
+SENSITIVE_LABELS = frozenset({"porn", "sexual", "nudity", "graphic-media", "gore"})
+APP_PASSWORD_URL = "https://bsky.app/settings/app-passwords"
+BATCH = 25  # getPosts and getProfiles take at most 25 at a time
+PAGE_LIMIT = 100  # searchPosts' maximum
+# A new sweep starts a little below the high-water mark: posts indexed late or
+# with a slightly skewed clock are still found; known ones are just updated.
+OVERLAP = timedelta(minutes=10)
+_TAG = "app.bsky.richtext.facet#tag"
+_MENTION = "app.bsky.richtext.facet#mention"
+_LINK = "app.bsky.richtext.facet#link"
+_TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing"})
+
+
+# -- parsing: pure functions of the AppView's JSON ---------------------------------
+
+
+def _dt(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
+
+
+def sort_at(view: dict[str, Any]) -> datetime:
+    """When Bluesky files the post: the earlier of the claimed createdAt and indexedAt.
+
+    It is what `searchPosts` sorts and filters `since`/`until` on; using it as the
+    post's time also keeps a wrong device clock from dating a post in the future.
+    """
+    record = view.get("record") or {}
+    created = _dt(record.get("createdAt"))
+    indexed = _dt(view.get("indexedAt"))
+    if created is None and indexed is None:
+        raise MalformedResponse(
+            f"Bluesky post {view.get('uri')!r} has neither a valid createdAt nor indexedAt"
+        )
+    return min(t for t in (created, indexed) if t is not None)
+
+
+def _byte_span(data: bytes, index: Any) -> str | None:
+    """The text a facet covers. Offsets count UTF-8 bytes, not characters."""
+    if not isinstance(index, dict):
+        return None
+    start, end = index.get("byteStart"), index.get("byteEnd")
+    if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end <= len(data):
+        return None
+    try:
+        return data[start:end].decode("utf-8")
+    except UnicodeDecodeError:  # offsets that split a character: the facet is broken
+        return None
+
+
+def facet_entities(
+    text: str, facets: Any
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Hashtags, mentioned handles and links, exactly as the post's facets mark them.
+
+    A mention facet carries only a DID; the handle is the text it covers, so
+    the byte offsets have to be right (emoji are 4 bytes, Cyrillic letters 2).
+    When they are not, the DID stands in for the handle.
+    """
+    data = text.encode("utf-8")
+    tags: list[str] = []
+    mentions: list[str] = []
+    links: list[str] = []
+    for facet in facets if isinstance(facets, list) else []:
+        if not isinstance(facet, dict):
+            continue
+        span = _byte_span(data, facet.get("index"))
+        for feature in facet.get("features") or []:
+            if not isinstance(feature, dict):
+                continue
+            kind = feature.get("$type")
+            if kind == _TAG and isinstance(feature.get("tag"), str):
+                tags.append(feature["tag"])
+            elif kind == _MENTION:
+                if span and span.startswith("@") and len(span) > 1:
+                    mentions.append(span[1:])
+                elif isinstance(feature.get("did"), str):
+                    mentions.append(feature["did"])
+            elif kind == _LINK and isinstance(feature.get("uri"), str):
+                links.append(feature["uri"])
+    return tuple(tags), tuple(mentions), tuple(links)
+
+
+def post_url(handle: str, did: str, rkey: str) -> str:
+    """The bsky.app link; a handle that no longer resolves is replaced by the DID."""
+    who = did if not handle or handle == "handle.invalid" else handle
+    return f"https://bsky.app/profile/{who}/post/{rkey}"
+
+
+def _label_values(labels: Any) -> set[str]:
+    if isinstance(labels, dict):  # a record's self-labels: {"values": [{"val": ...}]}
+        labels = labels.get("values")
+    if not isinstance(labels, list):
+        return set()
+    return {
+        lab["val"] for lab in labels if isinstance(lab, dict) and isinstance(lab.get("val"), str)
+    }
+
+
+def _embed_parts(embed: Any) -> tuple[str | None, int, str | None]:
+    """(quoted post URI, number of media items, link card URI) of a record's embed."""
+    if not isinstance(embed, dict):
+        return None, 0, None
+    kind = embed.get("$type", "")
+    quote, media, external = None, 0, None
+    if kind == "app.bsky.embed.recordWithMedia":
+        quote = _embed_parts(embed.get("record"))[0]
+        _, media, external = _embed_parts(embed.get("media"))
+    elif kind == "app.bsky.embed.record":
+        uri = (embed.get("record") or {}).get("uri")
+        # Quotes of feeds, lists or starter packs are embeds too; only posts count.
+        if isinstance(uri, str) and "/app.bsky.feed.post/" in uri:
+            quote = uri
+    elif kind == "app.bsky.embed.images":
+        media = len(embed.get("images") or [])
+    elif kind == "app.bsky.embed.video":
+        media = 1
+    elif kind == "app.bsky.embed.external":
+        uri = (embed.get("external") or {}).get("uri")
+        external = uri if isinstance(uri, str) else None
+    return quote, media, external
+
+
+def parse_post(view: dict[str, Any], *, collected_at: datetime, source: str = "") -> Post:
+    """One `app.bsky.feed.defs#postView` (searchPosts/getPosts) → a `Post`."""
+    try:
+        uri = view["uri"]
+        author = view["author"]
+        did, handle = author["did"], author["handle"]
+        record = view["record"]
+    except (KeyError, TypeError) as exc:
+        raise MalformedResponse(f"Bluesky post view lacks {exc}: {str(view)[:120]}") from exc
+    if not isinstance(uri, str) or not uri.startswith("at://") or not isinstance(record, dict):
+        raise MalformedResponse(f"Bluesky post view has no valid AT URI or record: {uri!r}")
+    raw_text = record.get("text")
+    text = raw_text if isinstance(raw_text, str) else ""
+    tags, mentions, links = facet_entities(text, record.get("facets"))
+    raw_tags = record.get("tags")
+    extra_tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
+    quote, media, external = _embed_parts(record.get("embed"))
+    parent = ((record.get("reply") or {}).get("parent") or {}).get("uri")
+    post_labels = _label_values(record.get("labels")) | _label_values(view.get("labels"))
+    author_labels = _label_values(author.get("labels"))
+    langs = record.get("langs")
+    return Post(
+        platform="bluesky",
+        platform_id=uri,
+        url=post_url(handle, did, uri.rsplit("/", 1)[-1]),
+        author=Author(did, handle, author.get("displayName") or ""),
+        text=text,
+        created_at=sort_at(view),
+        collected_at=collected_at,
+        lang=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None,
+        hashtags=tags + tuple(t for t in extra_tags if isinstance(t, str)),
+        mentions=mentions,
+        links=links + ((external,) if external else ()),
+        reply_to=parent if isinstance(parent, str) else None,
+        quote_of=quote,
+        likes=int(view.get("likeCount") or 0),
+        reposts=int(view.get("repostCount") or 0),
+        replies=int(view.get("replyCount") or 0),
+        quotes=int(view.get("quoteCount") or 0),
+        media_count=media,
+        sensitive=bool((post_labels | author_labels) & SENSITIVE_LABELS),
+        no_unauthenticated=NO_UNAUTHENTICATED in (post_labels | author_labels),
+        source=source,
+        raw=view,
+    )
+
+
+# -- the session: reused across passes, never in the database ------------------------
+
+# Process-wide: the scheduler makes a new collector every pass, and createSession
+# is rate limited per account (30 per 5 minutes, 300 a day).
+_SESSIONS: dict[tuple[str, str], str] = {}
+
+
+def forget_sessions() -> None:
+    """Drop the sessions kept in memory (tests; a changed app password)."""
+    _SESSIONS.clear()
+
+
+class _SessionFile:
+    """The session string in a 0600 file next to the database, for the next process.
+
+    It holds a refresh token, a secret as strong as the app password, so it is
+    never written to the database (which gets exported and shared) nor logged.
+    """
+
+    def __init__(self, db_path: str):
+        self.path = None if db_path == ":memory:" else Path(db_path + ".bluesky-session")
+
+    def load(self, service: str, handle: str) -> str | None:
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            if self.path.stat().st_mode & 0o077:
+                log.warning("%s was readable by others; made it private (0600)", self.path)
+                self.path.chmod(0o600)
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("service") != service or data.get("handle") != handle:
+            return None
+        session = data.get("session")
+        return session if isinstance(session, str) else None
+
+    def save(self, service: str, handle: str, session: str) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"service": service, "handle": handle, "session": session}, fh)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # the in-memory copy still serves this process
+            log.warning("could not save the Bluesky session to %s: %s", self.path, exc.strerror)
+
+    def clear(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+class _SessionExpired(AuthError):
+    """The server no longer accepts the session's token; log in again once."""
+
+
+def _xrpc_error(exc: RequestErrorBase) -> str:
+    content = exc.response.content if exc.response is not None else None
+    return content.error if isinstance(content, XrpcError) else ""
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _first_line(exc: Exception, limit: int = 200) -> str:
+    text = re.sub(r"\s+", " ", str(exc)).strip()
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+# -- the collector ----------------------------------------------------------------
+
+
+class BlueskyCollector(Collector):
+    """One pass over Bluesky: search each hashtag, then refresh recent engagement."""
+
+    name = "bluesky"
+
+    def __init__(self, config: Config, store: Store, **kwargs: Any):
+        super().__init__(config, store, **kwargs)
+        self.cfg = config.sections["bluesky"]
+        self.service = str(self.cfg.service).rstrip("/")
+        self.handle_env = self.cfg.handle_env
+        self.password_env = self.cfg.password_env
+        self.client: Client | None = None
+        self._handle = ""
+        self._password = ""
+        self._session_file = _SessionFile(str(store.path))
+        self._seen: set[str] = set()
+        self._followers: dict[str, int | None] = {}
+
+    # -- errors -------------------------------------------------------------------
+
+    def secrets(self) -> Iterable[str]:
+        session = _SESSIONS.get((self.service, self._handle), "")
+        return [self._password, *session.split(":::")[2:4]]
+
+    def translate_error(self, exc: Exception) -> PlatformError | None:
+        if isinstance(exc, PlatformError):
+            return exc
+        if isinstance(exc, RateLimitExceededError):
+            reset = exc.reset_at
+            when = f"; it resets at {reset:%H:%M:%S} UTC" if reset else ""
+            return RateLimited(f"Bluesky rate limit reached{when}", reset_at=reset)
+        if isinstance(exc, LoginRequiredError):
+            return _SessionExpired("Bluesky session missing")
+        if (
+            isinstance(exc, BadRequestError | UnauthorizedError)
+            and _xrpc_error(exc) in _TOKEN_ERRORS
+        ):
+            return _SessionExpired(f"Bluesky session no longer accepted ({exc})")
+        if isinstance(exc, UnauthorizedError):
+            return AuthError(
+                f"Bluesky refused the request ({exc}); check the account in ${self.handle_env}"
+            )
+        if isinstance(exc, NetworkError):  # timeouts, connection errors, 502
+            return PlatformError(
+                f"Bluesky unreachable: {exc or type(exc).__name__}", retryable=True
+            )
+        if isinstance(exc, RequestErrorBase) and exc.response is not None:
+            status = exc.response.status_code
+            return PlatformError(f"Bluesky answered {exc}", status=status, retryable=status >= 500)
+        if isinstance(exc, ModelError):
+            return MalformedResponse(f"Bluesky answer does not match the API: {_first_line(exc)}")
+        if isinstance(exc, AtProtocolError):
+            return PlatformError(f"Bluesky client error: {_first_line(exc)}")
+        return None
+
+    # -- session ------------------------------------------------------------------
+
+    def _credentials(self) -> None:
+        handle = (self.config.secret(self.handle_env) or "").strip().lstrip("@")
+        password = self.config.secret(self.password_env) or ""
+        missing = [
+            env
+            for env, value in ((self.handle_env, handle), (self.password_env, password))
+            if not value
+        ]
+        if missing:
+            raise AuthError(
+                "Bluesky needs a login to search posts (the public API refuses searches "
+                f"without one): set {' and '.join('$' + m for m in missing)}. Use your handle "
+                f"(e.g. name.bsky.social) in ${self.handle_env} and an app password, not your "
+                f"account password, in ${self.password_env}: create one at {APP_PASSWORD_URL} "
+                "(Settings → Privacy and security → App passwords)."
+            )
+        self._handle, self._password = handle, password
+
+    def _remember(self, event: SessionEvent, session: Session) -> None:
+        encoded = session.encode()
+        key = (self.service, self._handle)
+        if _SESSIONS.get(key) != encoded:
+            _SESSIONS[key] = encoded
+            self._session_file.save(self.service, self._handle, encoded)
+
+    def _login(self) -> None:
+        self._credentials()
+        timeout = float(self.collect_cfg.timeout_seconds)
+        self.client = Client(base_url=self.service, request=Request(timeout=timeout))
+        self.client.on_session_change(self._remember)
+        key = (self.service, self._handle)
+        saved = _SESSIONS.get(key) or self._session_file.load(self.service, self._handle)
+        if saved:
+            try:  # no request: the session is checked by the first real call
+                self.client.login(session_string=saved, fetch_bsky_profile=False)
+                self.record.details["session"] = "reused"
+                return
+            except (ValueError, AtProtocolError):
+                log.info("bluesky: saved session unusable, logging in again")
+        self._create_session()
+
+    def _create_session(self) -> None:
+        assert self.client is not None
+
+        def login() -> None:
+            assert self.client is not None
+            try:
+                self.client.login(self._handle, self._password, fetch_bsky_profile=False)
+            except (UnauthorizedError, BadRequestError) as exc:
+                error = _xrpc_error(exc)
+                if error == "AuthFactorTokenRequired":
+                    hint = "the account asks for a 2FA code: use an app password instead"
+                elif error in ("AccountTakedown", "AccountDeactivated"):
+                    hint = f"the account is unavailable ({error})"
+                else:
+                    hint = f"check ${self.handle_env} and ${self.password_env}"
+                raise AuthError(
+                    f"Bluesky refused the login of {self._handle} at {self.service} ({exc}): "
+                    f"{hint}. App passwords are made at {APP_PASSWORD_URL}."
+                ) from exc
+
+        _SESSIONS.pop((self.service, self._handle), None)
+        self.call("createSession", login)
+        self.record.details["session"] = "created"
+
+    def _reauth(self) -> None:
+        """Refresh the session once; if the refresh token is dead too, log in again."""
+        assert self.client is not None
+        saved = _SESSIONS.get((self.service, self._handle))
+        if saved:
+            old = Session.decode(saved)
+
+            def refresh() -> None:
+                assert self.client is not None
+                answer = self.client.com.atproto.server.refresh_session(
+                    headers={"Authorization": f"Bearer {old.refresh_jwt}"},
+                    ignore_session_check=True,
+                )
+                fresh = Session(
+                    answer.handle,
+                    answer.did,
+                    answer.access_jwt,
+                    answer.refresh_jwt,
+                    old.pds_endpoint,
+                )
+                self.client.login(session_string=fresh.encode(), fetch_bsky_profile=False)
+
+            try:
+                self.call("refreshSession", refresh)
+                self.record.details["session"] = "refreshed"
+                return
+            except _SessionExpired:
+                log.info("bluesky: refresh token no longer accepted, logging in again")
+        self._session_file.clear()
+        self._create_session()
+
+    def _request(self, what: str, fn: Callable[[], T]) -> T:
+        """`call`, plus one re-login when the server says the session has expired."""
+        try:
+            return self.call(what, fn)
+        except _SessionExpired:
+            self._reauth()
+        try:
+            return self.call(what, fn)
+        except _SessionExpired as exc:
+            raise AuthError(
+                f"Bluesky rejects the session right after logging in ({exc}); "
+                f"check that {self.service} is the account's service."
+            ) from exc
+
+    def _query(self, nsid: str, params: Any, response_model: Any) -> dict[str, Any]:
+        """One XRPC query; the raw JSON, checked against the lexicon before anything uses it."""
+
+        def fn() -> dict[str, Any]:
+            assert self.client is not None
+            try:
+                answer = self.client.invoke_query(nsid, params=params)
+            except AtProtocolError:
+                raise
+            except ValueError as exc:  # the JSON parser, on a cut-off or garbled body
+                raise MalformedResponse(
+                    f"Bluesky {nsid} answered with invalid JSON ({_first_line(exc, 80)})"
+                ) from exc
+            if not isinstance(answer.content, dict):
+                raise MalformedResponse(f"Bluesky {nsid} answered without a JSON object")
+            try:
+                get_or_create(answer.content, response_model, strict=True)
+            except (ModelError, ValueError) as exc:
+                raise MalformedResponse(
+                    f"Bluesky {nsid} answer does not match the API: {_first_line(exc)}"
+                ) from exc
+            return answer.content
+
+        return self._request(nsid, fn)
+
+    # -- the pass -----------------------------------------------------------------
+
+    def collect(self) -> None:
+        self._seen.clear()
+        self._followers.clear()
+        self._login()
+        try:
+            for tag in self.tags:
+                self._collect_tag(tag)
+            self._refresh_engagement()
+        finally:
+            if self.client is not None:
+                self.client.request.close()
+
+    def _load_state(self, tag: str) -> dict[str, Any]:
+        raw = self.get_cursor(tag)
+        try:
+            state = json.loads(raw) if raw else {}
+        except ValueError:
+            state = {}
+        return state if isinstance(state, dict) else {}
+
+    def _collect_tag(self, tag: str) -> None:
+        state = self._load_state(tag)
+        sweep = state.get("sweep")
+        stopped = _dt(sweep.get("until")) if isinstance(sweep, dict) else None
+        top = _dt(sweep.get("top")) if isinstance(sweep, dict) else None
+        if stopped is not None and top is not None:
+            # Finish the sweep a previous pass left: posts below where it stopped
+            # (`until` is exclusive; the boundary post comes again and is just updated).
+            until = stopped + timedelta(milliseconds=1)
+            state = self._sweep(tag, state, until=until, top=top)
+            if state.get("sweep"):
+                return  # still unfinished (page cap): newer posts wait for the next pass
+        self._sweep(tag, state, until=None, top=None)
+
+    def _sweep(
+        self, tag: str, state: dict[str, Any], *, until: datetime | None, top: datetime | None
+    ) -> dict[str, Any]:
+        """Page down from `until` (or the newest post) to the high-water mark; returns the state."""
+        hwm = _dt(state.get("hwm"))
+        since = hwm - OVERLAP if hwm else self.backfill_start()
+        oldest: datetime | None = None
+        cursor: str | None = None
+        pages = 0
+        while True:
+            if pages >= self.collect_cfg.max_pages_per_pass:
+                self.record.details["page_cap_reached"] = True
+                if self.record.status == "ok":
+                    self.record.status = "partial"
+                return state
+            params = models.AppBskyFeedSearchPosts.Params(
+                q=f"#{tag}",
+                tag=[tag],
+                sort="latest",
+                since=iso(since),
+                until=iso(until) if until else None,
+                cursor=cursor,
+                limit=PAGE_LIMIT,
+            )
+            answer = self._query(
+                "app.bsky.feed.searchPosts", params, models.AppBskyFeedSearchPosts.Response
+            )
+            pages += 1
+            posts = [self._parse(view) for view in answer["posts"]]
+            next_cursor = answer.get("cursor")
+            if posts:
+                times = [p.created_at for p in posts]
+                top = max([top, *times] if top else times)
+                oldest = min([oldest, *times] if oldest else times)
+            reached = bool(posts) and hwm is not None and min(p.created_at for p in posts) <= hwm
+            done = not posts or reached or not next_cursor
+            if done:
+                new_hwm = max(t for t in (hwm, top) if t is not None) if (hwm or top) else None
+                state = {"hwm": iso(new_hwm)} if new_hwm else {}
+            else:
+                state = {
+                    "hwm": iso(hwm) if hwm else None,
+                    "sweep": {"top": iso(top), "until": iso(oldest)},  # type: ignore[arg-type]
+                }
+            posts = self._with_followers(posts)
+            self.store_page(posts, query=tag, cursor=json.dumps(state))
+            self._seen.update(p.platform_id for p in posts)
+            if done:
+                return state
+            cursor = next_cursor
+
+    def _parse(self, view: dict[str, Any]) -> Post:
+        return parse_post(view, collected_at=self.now(), source=self.service)
+
+    def _with_followers(self, posts: list[Post]) -> list[Post]:
+        """Fill in follower counts, asking getProfiles only for authors not checked today."""
+        dids = list(dict.fromkeys(p.author.platform_id for p in posts))
+        local_now = self.now().astimezone(self.config.event.tz)
+        day_start, _ = self.config.event.day_bounds(local_now.date())
+        fresh = self.store.authors_checked_since(self.name, dids, day_start)
+        wanted = [d for d in dids if d not in fresh and d not in self._followers]
+        for batch in _chunks(wanted, BATCH):
+            answer = self._query(
+                "app.bsky.actor.getProfiles",
+                models.AppBskyActorGetProfiles.Params(actors=batch),
+                models.AppBskyActorGetProfiles.Response,
+            )
+            counts = {p["did"]: p.get("followersCount") for p in answer["profiles"]}
+            for did in batch:
+                count = counts.get(did)
+                self._followers[did] = count if isinstance(count, int) else None
+        out = []
+        for post in posts:
+            count = self._followers.get(post.author.platform_id)
+            if count is not None and post.author.platform_id not in fresh:
+                post = replace(post, author=replace(post.author, followers=count))
+            out.append(post)
+        return out
+
+    def _refresh_engagement(self) -> None:
+        """Recount likes/reposts/replies/quotes of recent posts; mark vanished ones deleted."""
+        budget = int(self.collect_cfg.refresh_requests_per_pass)
+        if budget <= 0:
+            return
+        since = self.now() - timedelta(days=float(self.collect_cfg.refresh_max_age_days))
+        rows = self.store.posts_to_refresh(
+            self.name, since=since, limit=budget * BATCH + len(self._seen)
+        )
+        uris = [r["platform_id"] for r in rows if r["platform_id"] not in self._seen]
+        deleted = 0
+        for batch in list(_chunks(uris, BATCH))[:budget]:
+            answer = self._query(
+                "app.bsky.feed.getPosts",
+                models.AppBskyFeedGetPosts.Params(uris=batch),
+                models.AppBskyFeedGetPosts.Response,
+            )
+            posts = [self._parse(view) for view in answer["posts"]]
+            self.store_page(posts)
+            returned = {p.platform_id for p in posts}
+            for uri in batch:
+                if uri not in returned and self.store.mark_deleted(self.name, uri, at=self.now()):
+                    deleted += 1
+        if deleted:
+            self.record.details["deleted"] = self.record.details.get("deleted", 0) + deleted
