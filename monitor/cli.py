@@ -234,18 +234,21 @@ def digest(ctx: click.Context, day: str | None, out: Path | None, send: bool) ->
     """Write (and send) the daily digest."""
     from monitor.errors import ConfigError
     from reports.digest import send_daily_digest
-    from reports.mailer import smtp_settings
+    from reports.mailer import smtp_settings, webhook_url
 
     config = get_config(ctx)
     chosen = parse_day(day, "--date")
     if send:
         # Check the mail settings before the work, not after it.
-        if not config.digest.recipients:
+        if config.digest.recipients:
+            smtp_settings(config)
+        elif not webhook_url(config):
             raise ConfigError(
-                f"{config.path}: --send needs digest.recipients, the addresses to mail the "
-                'digest to, e.g. recipients = ["comms@example.org"].'
+                f"{config.path}: --send has nowhere to send the digest: list the addresses in "
+                'digest.recipients (e.g. recipients = ["comms@example.org"]) with an [smtp] '
+                "section, or put a chat webhook URL in the environment variable named by "
+                f"digest.webhook_url_env ({config.digest.webhook_url_env})."
             )
-        smtp_settings(config)
     result = send_daily_digest(config, chosen, send=send, out=out)
     d = result.digest
     click.echo(f"Digest for {d.day_label}: {d.posts:,} posts.")
@@ -253,10 +256,10 @@ def digest(ctx: click.Context, day: str | None, out: Path | None, send: bool) ->
         click.echo(f"  collection: {problem.label}: {problem.statement()}")
     for kind in ("html", "md", "txt"):
         click.echo(f"Wrote {result.paths[kind]}")
-    if send:
+    if result.emailed_to:
         click.echo(f"Mailed to {', '.join(result.emailed_to)}")
-        if result.webhook_posted:
-            click.echo("Posted the summary to the chat webhook.")
+    if result.webhook_posted:
+        click.echo("Posted the summary to the chat webhook.")
 
 
 @cli.command()

@@ -301,9 +301,25 @@ def test_cli_digest_writes_files(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert "Error: --date '25/11/2016' is not a date; use YYYY-MM-DD." in bad.output
 
-    no_recipients = runner.invoke(cli, ["--config", path, "digest", "--send"])
-    assert no_recipients.exit_code == 2
-    assert "--send needs digest.recipients" in no_recipients.output
+    nowhere = runner.invoke(cli, ["--config", path, "digest", "--send"])
+    assert nowhere.exit_code == 2
+    assert "--send has nowhere to send the digest" in nowhere.output
+    assert "(TAGWATCH_DIGEST_WEBHOOK_URL)" in nowhere.output
+
+
+def test_cli_send_to_the_webhook_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = digest_config(tmp_path)
+    build_fixture_db(config)
+    path = str(config_file(tmp_path, config.db_path, ""))
+    with Hook() as hook:
+        monkeypatch.setenv("TAGWATCH_DIGEST_WEBHOOK_URL", hook.url)
+        result = CliRunner().invoke(
+            cli, ["--config", path, "digest", "--date", "2016-11-25", "--send"]
+        )
+    assert result.exit_code == 0, result.output
+    assert "Posted the summary to the chat webhook." in result.output
+    assert "Mailed" not in result.output
+    assert len(hook.bodies) == 1
 
 
 def test_cli_digest_send(smtp: tuple[Inbox, int, Authenticator], tmp_path: Path) -> None:
