@@ -19,6 +19,7 @@ import logging
 import re
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -67,6 +68,9 @@ log = logging.getLogger("tagwatch.run")
 
 # (config, store, **kwargs) -> Collector; a Collector subclass is one.
 CollectorFactory = Callable[..., Collector]
+
+DIGEST_RETRY = timedelta(minutes=15)
+DIGEST_ATTEMPTS = 3
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -227,7 +231,8 @@ class Runner:
         self.stop_event = threading.Event()
         self.failure_alert_after = config.schedule.failure_alert_after
         self.failures: dict[str, int] = {}
-        self.records: dict[str, list[RunRecord]] = {}
+        # The last passes of each collector, for callers that watch the runner (the demo).
+        self.records: dict[str, deque[RunRecord]] = {}
         self.started_at = utcnow()
         self._collectors: dict[str, Collector] = {}
         self._stores: dict[str, Store] = {}
@@ -343,7 +348,7 @@ class Runner:
             record = self._record_cannot_start(name, store, exc)
         else:
             record = collector.run_pass()
-        self.records.setdefault(name, []).append(record)
+        self.records.setdefault(name, deque(maxlen=100)).append(record)
         self._count_failure(record)
         if (record.new_posts or record.updated_posts) and not self.stop_event.is_set():
             self._enrich(store)
@@ -400,11 +405,41 @@ class Runner:
         finally:
             self._enrich_lock.release()
 
-    def digest(self, day: date | None = None) -> bool:
-        """The daily job: the digest of the day before, in the event's timezone."""
+    def digest(self, day: date | None = None, attempt: int = 1) -> bool:
+        """The daily job: the digest of the day before, in the event's timezone.
+
+        A failure (SMTP down, say) is retried a few times, DIGEST_RETRY apart: the
+        team reads the digest in the morning, not the next day.
+        """
         assert self.control is not None
         day = day or digest_day(self.config, self.now())
-        return jobs.daily_digest(self.config, day, store=self.control)
+        try:
+            return jobs.daily_digest(self.config, day, store=self.control)
+        except Exception as exc:  # noqa: BLE001 - logged, retried; collection goes on
+            if attempt >= DIGEST_ATTEMPTS:
+                log.error(
+                    "digest for %s failed %d times (%s); send it by hand: "
+                    "tagwatch digest --date %s --send",
+                    day,
+                    attempt,
+                    exc,
+                    day,
+                )
+                return False
+            retry_at = utcnow() + DIGEST_RETRY
+            log.error(
+                "digest for %s failed (%s); trying again at %s", day, exc, retry_at.isoformat()
+            )
+            self.scheduler.add_job(
+                self.digest,
+                trigger="date",
+                run_date=retry_at,
+                args=[day, attempt + 1],
+                id="digest-retry",
+                name="daily digest, again",
+                replace_existing=True,
+            )
+            return False
 
     # -- state ----------------------------------------------------------------
 

@@ -129,3 +129,14 @@ def wall_app(config: Any) -> Any:
         return PlainTextResponse(f"wall of {config.event.name}")
 
     return Starlette(routes=[Route("/", home)])
+
+
+DIGEST_FAILURES = {"left": 0}
+
+
+def flaky_digest(config: Any, day: Any) -> None:
+    """A digest whose SMTP server is down for the first DIGEST_FAILURES["left"] attempts."""
+    if DIGEST_FAILURES["left"] > 0:
+        DIGEST_FAILURES["left"] -= 1
+        raise OSError("SMTP server smtp.example.org:587 refused the connection")
+    DIGESTS.append({"day": day, "event": config.event.name})

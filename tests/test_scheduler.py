@@ -303,3 +303,32 @@ def test_stop_ends_a_pass_between_pages(tmp_path: Path, running: list[Runner]) -
     db.close()
     assert int(cursor) == stored == run["new_posts"] < 60
     assert (run["status"], run["error"]) == ("interrupted", "stopped before the pass finished")
+
+
+def test_a_failed_digest_is_retried_then_given_up(
+    tmp_path: Path,
+    running: list[Runner],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(jobs, "DIGEST_HOOKS", ("sched_collectors:flaky_digest",))
+    monkeypatch.setitem(sc.DIGEST_FAILURES, "left", 1)
+    config = make_config(tmp_path)
+    runner = start(running, config, {})
+    day = date(2016, 11, 24)
+    assert runner.digest(day) is False
+    retry = runner.scheduler.get_job("digest-retry")
+    assert retry.args == (day, 2)
+    wait = retry.next_run_time - datetime.now(UTC)
+    assert timedelta(minutes=14) < wait <= timedelta(minutes=15)
+    assert "refused the connection); trying again at" in caplog.text
+    # What the retry does when it fires: this time the server answers.
+    assert retry.func(*retry.args) is True
+    assert sc.DIGESTS[-1]["day"] == day
+    # Down all morning: after the last attempt, one clear line saying what to do.
+    monkeypatch.setitem(sc.DIGEST_FAILURES, "left", 5)
+    assert runner.digest(day, attempt=3) is False
+    assert (
+        "digest for 2016-11-24 failed 3 times (SMTP server smtp.example.org:587 refused the"
+        " connection); send it by hand: tagwatch digest --date 2016-11-24 --send"
+    ) in caplog.text
