@@ -192,6 +192,20 @@ class Digest:
         return any(h.passes for h in self.health) and not self.health_problems
 
     @property
+    def summary_line(self) -> str:
+        """One line for the inbox preview: the count, its change, and any warning."""
+        if self.empty:
+            parts = ["No posts"]
+        else:
+            first = self.headline[0]
+            parts = [f"{self.posts:,} posts" + (f" ({first.change})" if first.change else "")]
+            if self.to_look_at:
+                parts.append(f"{len(self.to_look_at)} to look at")
+        if self.health_problems:
+            parts.append("collection problems: " + ", ".join(h.label for h in self.health_problems))
+        return " · ".join(parts)
+
+    @property
     def title(self) -> str:
         return f"{self.event_name}: daily digest for {self.day_label}"
 

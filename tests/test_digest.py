@@ -54,6 +54,9 @@ def test_headline_figures_and_change_against_the_day_before(digest: Digest) -> N
         ("Mastodon", 1, "new"),
     ]
     assert digest.peak_hour == "10:00–11:00 (2 posts)"
+    assert digest.summary_line == (
+        "8 posts (+4 (+100%)) · 1 to look at · collection problems: Mastodon, X"
+    )
     assert digest.restricted_posts == 1
 
 
