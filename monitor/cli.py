@@ -336,7 +336,11 @@ def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
             "Until then the wall shows no posts.",
             err=True,
         )
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it handled: a normal stop
+        pass
+    click.echo("Wall stopped.", err=True)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

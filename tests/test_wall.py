@@ -287,6 +287,26 @@ def test_every_action_is_logged_with_its_time(wall):
     assert log[0]["author_key"] == "bluesky did:plc:author1"
 
 
+def test_storage_moderation_errors_name_the_problem(store):
+    store.mark_deleted("bluesky", "at://did:plc:gone/app.bsky.feed.post/1")
+    tombstone = store.conn.execute("select max(id) from posts").fetchone()[0]
+    with pytest.raises(UsageError) as exc:
+        mod.apply_action(store, "block", tombstone)
+    assert str(exc.value) == f"Post {tombstone} has no known author (deleted upstream)."
+    with pytest.raises(UsageError) as exc:
+        mod.apply_action(store, "nuke", tombstone)
+    assert str(exc.value) == (
+        "Unknown moderation action 'nuke'; use one of: approve, hide, pin, unpin, block, unblock."
+    )
+    with pytest.raises(UsageError) as exc:
+        mod.set_state(store, tombstone, "maybe")
+    assert str(exc.value) == "Unknown moderation state 'maybe'."
+    with pytest.raises(UsageError) as exc:
+        mod.apply_action(store, "approve", tombstone)
+    assert str(exc.value) == f"Post {tombstone} was deleted upstream; it is never shown."
+    assert store.conn.execute("select count(*) from moderation_log").fetchone()[0] == 0
+
+
 def test_pin_approves_and_marks_the_post(wall):
     client, store = wall()
     a = store_post(store, 1)
@@ -538,3 +558,60 @@ def test_cli_wall_rejects_a_bad_port_and_a_bad_mode(tmp_path):
     result = runner.invoke(cli, ["--config", str(config), "wall"])
     assert result.exit_code == 2
     assert "wall.moderation must be 'pre' or 'post', got 'none'." in result.output
+
+
+def test_cli_wall_serves_until_interrupted_and_warns_without_a_token(tmp_path):
+    """The real command in a subprocess: serves, says moderation is off, stops on Ctrl+C
+    even with an event stream open (the shutdown ends open streams)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "TAGWATCH_WALL_TOKEN"}
+    cmd = [sys.executable, "-m", "monitor.cli", "--config", str(write_config(tmp_path))]
+    proc = subprocess.Popen(
+        [*cmd, "wall", "--port", str(port)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                assert httpx.get(url + "/healthz").json()["ok"] is True
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "tagwatch wall did not start"
+                time.sleep(0.1)
+        with httpx.stream("GET", url + "/api/wall/events", timeout=10) as r:
+            events = EventReader(r)
+            reset = events.until(kind("reset"))[-1]
+            assert reset["data"]["show"] == []
+            proc.send_signal(signal.SIGINT)
+            started = time.monotonic()
+            for _ in events.lines:  # the server ends the stream as it shuts down
+                pass
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 2.5, time.monotonic() - started
+        err = proc.stderr.read() if proc.stderr else ""
+        assert f"Wall: {url}/   moderation: {url}/moderate" in err
+        assert (
+            "Moderation is off: set TAGWATCH_WALL_TOKEN to a long random token. "
+            "Until then the wall shows no posts."
+        ) in err
+        assert err.rstrip().endswith("Wall stopped.")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -251,9 +251,10 @@ def create_app(
     rules = WallRules.from_config(config, token=token)
     # Opening the store migrates the schema (the wall may start before any collector);
     # it stays open only to write moderation decisions.
-    writer: Store | None = Store.open(db_path)
+    store = Store.open(db_path)
+    writer: Store | None = store
     if not token:
-        writer.close()
+        store.close()
         writer = None
     feed = WallFeed(connect(db_path, readonly=True), rules, max_posts=wall.max_posts)
     hub = WallHub(feed, config, clock, poll_interval)

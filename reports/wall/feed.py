@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reports.wall.rules import WallRules, visible_reason
+from reports.wall.rules import PostRow, WallRules, visible_reason
 from storage.records import iso
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
@@ -51,7 +51,7 @@ def post_rows(conn: sqlite3.Connection, ids: Iterable[int]) -> list[sqlite3.Row]
     return rows
 
 
-def payload(row: Mapping[str, Any]) -> dict[str, Any]:
+def payload(row: PostRow) -> dict[str, Any]:
     """What the browser gets for one post: only what the wall displays."""
     text = row["text"] or ""
     if len(text) > MAX_TEXT:

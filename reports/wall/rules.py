@@ -18,6 +18,7 @@ a moderator's decision always wins over the defaults where it should:
 from __future__ import annotations
 
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,9 +27,11 @@ from typing import Any
 from monitor.config import Config
 from monitor.errors import ConfigError
 
-__all__ = ["MODES", "WallRules", "fold", "WordFilter", "visible_reason"]
+__all__ = ["MODES", "PostRow", "WallRules", "fold", "WordFilter", "visible_reason"]
 
 MODES = ("pre", "post")
+# A row of `feed.POST_SQL` (sqlite3.Row), or a dict with the same keys in tests.
+PostRow = sqlite3.Row | Mapping[str, Any]
 
 
 def fold(text: str) -> str:
@@ -115,7 +118,7 @@ class WallRules:
         return " and ".join(parts)
 
 
-def visible_reason(rules: WallRules, row: Mapping[str, Any]) -> str | None:
+def visible_reason(rules: WallRules, row: PostRow) -> str | None:
     """Why a post is kept off the wall, or None when it may be shown.
 
     The moderation page shows this reason next to each post, so a moderator
