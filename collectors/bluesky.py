@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +60,7 @@ __all__ = [
     "BlueskyCollector",
     "parse_post",
     "sort_at",
+    "atproto_datetime",
     "facet_entities",
     "post_url",
     "forget_sessions",
@@ -94,6 +95,12 @@ def _dt(value: Any) -> datetime | None:
         return parse_iso(value)
     except ValueError:
         return None
+
+
+def atproto_datetime(value: datetime) -> str:
+    """The lexicon's datetime form (millisecond precision, Z), which every AppView parses."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def sort_at(view: dict[str, Any]) -> datetime:
@@ -569,8 +576,8 @@ class BlueskyCollector(Collector):
                 q=f"#{tag}",
                 tag=[tag],
                 sort="latest",
-                since=iso(since),
-                until=iso(until) if until else None,
+                since=atproto_datetime(since),
+                until=atproto_datetime(until) if until else None,
                 cursor=cursor,
                 limit=PAGE_LIMIT,
             )

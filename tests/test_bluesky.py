@@ -147,7 +147,7 @@ def test_first_pass_pages_through_overlapping_pages_from_backfill_start(
     assert len(searches) >= 4  # 8 posts, pages of 3, shifted by 2
     backfill = BlueskyCollector(bsky_config, db).backfill_start()
     assert backfill == datetime.combine(bsky_config.event.start, datetime.min.time(), UTC)
-    assert searches[0]["since"] == [backfill.strftime("%Y-%m-%dT%H:%M:%S.%fZ")]
+    assert searches[0]["since"] == [backfill.strftime("%Y-%m-%dT%H:%M:%S.000Z")]
     assert searches[0]["tag"] == ["hrhn2016"] and searches[0]["q"] == ["#hrhn2016"]
     assert searches[0]["sort"] == ["latest"] and searches[0]["limit"] == ["100"]
     assert searches[1]["cursor"] == ["3"]

@@ -38,11 +38,13 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from atproto_client.utils.facet_detection import detect_facets, detect_mentions
+
+from collectors.fakes.loopback import LoopbackServer
 
 if TYPE_CHECKING:
     from collectors.fakes.simulation import SimPost
@@ -150,25 +152,7 @@ class _Token:
     expired: bool = False
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.fake._handle(self, "GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.server.fake._handle(self, "POST")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeBluesky
-
-
-class FakeBluesky:
+class FakeBluesky(LoopbackServer):
     """A Bluesky PDS + AppView on 127.0.0.1; see the module docstring."""
 
     def __init__(
@@ -195,37 +179,6 @@ class FakeBluesky:
         self._clock_ids = itertools.count()
         self._sim_uris: dict[str, str] = {}
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle --------------------------------------------------------------
-
-    def start(self) -> FakeBluesky:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeBluesky:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
 
     # -- data -------------------------------------------------------------------
 
@@ -731,7 +684,7 @@ class FakeBluesky:
             return 400, {"error": "ExpiredToken", "message": "Token has expired"}
         return token.did
 
-    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         nsid = parts.path.removeprefix("/xrpc/")
         params = parse_qs(parts.query)

@@ -1,0 +1,68 @@
+"""What every fake platform shares: a threaded HTTP server on 127.0.0.1, on a free port.
+
+A fake subclasses `LoopbackServer` and implements `handle(handler, method)`;
+starting, stopping, `with` and `url` come from here, so tests start and stop
+every fake the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+__all__ = ["LoopbackServer"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.owner.handle(self, "GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.owner.handle(self, "POST")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: LoopbackServer
+
+
+class LoopbackServer:
+    """Start/stop/`with`/`url` for a fake; subclasses answer requests in `handle`."""
+
+    _server: _Server | None = None
+
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        # A short poll interval keeps stop() (and so each test) fast.
+        thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
