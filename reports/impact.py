@@ -252,47 +252,83 @@ def _timeline(
 
 
 def _growth(
-    conn: sqlite3.Connection, start: str | None, end: str | None, event: EventConfig
+    conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: datetime
 ) -> tuple[Table, list[tuple[datetime, float]]]:
-    """Total engagement known at each hour, from the snapshots taken at every change."""
-    where, params = period_where(start, end, "p.created_at")
-    sql = (
-        "select s.post_id, s.at, s.likes + s.reposts + s.replies + s.quotes as total"
-        f" from snapshots s join posts p on p.id = s.post_id where p.deleted = 0 and {where}"
-        " order by s.post_id, s.at, s.id"
-    )
-    deltas: Counter[datetime] = Counter()
-    last: dict[int, int] = {}
-    for r in conn.execute(sql, params):
-        delta = (r["total"] or 0) - last.get(r["post_id"], 0)
-        last[r["post_id"]] = r["total"] or 0
-        deltas[_hour(r["at"], event)] += delta
-    rows, points, running = [], [], 0
-    for hour in sorted(deltas):
-        running += deltas[hour]
+    """Total engagement known hour by hour, from the analysis API (the digest's figures)."""
+    last = conn.execute(
+        "select max(s.at) from snapshots s join posts p on p.id = s.post_id"
+        " where p.deleted = 0 and p.created_at >= ? and p.created_at < ?",
+        (iso(lo), iso(hi)),
+    ).fetchone()[0]
+    # Run past the last snapshot: by default the series stops at a step boundary
+    # equal to it, and a point counts only the snapshots before its time.
+    until = parse_iso(last) + timedelta(microseconds=1) if last else None
+    points = analysis.engagement_growth(conn, event, lo, hi, step=timedelta(hours=1), until=until)
+    rows, previous = [], 0
+    for pt in points:
         rows.append(
             {
-                "hour_local": hour.strftime("%Y-%m-%d %H:%M"),
-                "hour_utc": iso(hour),
-                "gained": deltas[hour],
-                "engagement_total": running,
+                "until_local": pt.at.strftime("%Y-%m-%d %H:%M"),
+                "until_utc": iso(pt.at),
+                "posts_tracked": pt.posts_tracked,
+                "gained": pt.engagement - previous,
+                "engagement_total": pt.engagement,
             }
         )
-        points.append((hour, float(running)))
+        previous = pt.engagement
     table = Table(
         "engagement_growth",
         "Engagement over time",
         [
-            ("hour_local", f"Hour ({event.timezone})"),
-            ("hour_utc", "Hour (UTC)"),
-            ("gained", "Gained"),
+            ("until_local", f"Until ({event.timezone})"),
+            ("until_utc", "Until (UTC)"),
+            ("posts_tracked", "Posts with counts"),
+            ("gained", "Gained in the hour"),
             ("engagement_total", "Total engagement"),
         ],
         rows,
         note="From the counts tagwatch stored each time it saw them change; the last total "
         "is the engagement in the summary.",
     )
-    return table, points
+    return table, [(pt.at, float(pt.engagement)) for pt in points]
+
+
+def _sessions(conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: datetime) -> Table:
+    reports = analysis.sessions(conn, event, lo, hi, 0, n_themes=0, examples=0)
+    rows = [
+        {
+            "session": s.title,
+            "start_local": s.start.astimezone(event.tz).strftime("%Y-%m-%d %H:%M"),
+            "room": s.room,
+            "posts": s.counts.posts,
+            "authors": s.counts.unique_authors,
+            "engagement": s.counts.engagement,
+            "by_hashtag": s.by_hashtag,
+            "by_speaker": s.by_speaker,
+            "by_time": s.by_time,
+        }
+        for s in reports
+        if s.end > lo and s.start < hi
+    ]
+    return Table(
+        "sessions",
+        "Posts per agenda session",
+        [
+            ("session", "Session"),
+            ("start_local", "Start"),
+            ("room", "Room"),
+            ("posts", "Posts"),
+            ("authors", "Authors"),
+            ("engagement", "Engagement"),
+            ("by_hashtag", "By session hashtag"),
+            ("by_speaker", "By speaker mention"),
+            ("by_time", "By time"),
+        ],
+        rows,
+        note="A post belongs to a session when it carries the session's hashtag or mentions a "
+        "speaker, otherwise when it was posted while the session ran; posts outside every "
+        "session are in no row.",
+    )
 
 
 def _top_posts(
@@ -494,7 +530,7 @@ def build_report(
     platforms = sorted(set(enabled) | set(summary.platforms))
     lo, hi = event.day_bounds(start_day)[0], event.day_bounds(end_day)[1]
     timeline, volume = _timeline(rows, event, lo, hi)
-    growth, growth_points = _growth(conn, start, end, event)
+    growth, growth_points = _growth(conn, event, lo, hi)
     top_table, top_posts = _top_posts(rows, extras, event)
     voices, hidden_authors = _voices(rows, extras)
     themes, themes_by_day, theme_series = _themes(conn, event, days)
@@ -513,6 +549,7 @@ def build_report(
             _per_day(rows, event, days),
             _per_platform(rows, platforms),
             timeline,
+            _sessions(conn, event, lo, hi),
             growth,
             top_table,
             voices,

@@ -366,6 +366,8 @@ def _story(r: ImpactReport, charts: dict[str, Any]) -> list[Any]:
     t = r.tables
     story = _summary(r)
     story += [PageBreak(), _p("Activity", "h2"), *_chart(charts["volume_timeline"])]
+    if t["sessions"].rows:
+        story += _titled(t["sessions"].title, t["sessions"])
     story += [*_chart(charts["posts_per_day"], 0.7), *_chart(charts["posts_per_platform"], 0.7)]
     story += [PageBreak(), _p("Engagement", "h2"), *_chart(charts["engagement_growth"])]
     story += [_p(_text(t["engagement_growth"].note), "note")]
