@@ -184,6 +184,15 @@ SETTINGS: list[Setting] = [
         "Instances whose public hashtag timelines are read.",
     ),
     _s("mastodon", "interval_minutes", float, 5.0, "Minutes between two Mastodon passes."),
+    _s(
+        "mastodon",
+        "access_token_envs",
+        dict,
+        {},
+        "Only for instances that show hashtag timelines to logged-in users alone: a table"
+        " from instance (URL or host) to the environment variable holding its access token,"
+        ' e.g. { "mastodon.social" = "TAGWATCH_MASTODON_SOCIAL_TOKEN" }.',
+    ),
     # [schedule]: `tagwatch run`
     _s(
         "schedule",
@@ -362,6 +371,7 @@ def _type_name(t: Any) -> str:
         date: "date (YYYY-MM-DD)",
         datetime: "date-time",
         time: "time",
+        dict: "table",
     }.get(t, str(t))
 
 
@@ -538,6 +548,25 @@ def _clean_tag(tag: str) -> str:
     return tag.strip().lstrip("#").strip()
 
 
+def _check_mastodon_tokens(section: Section, source: str) -> None:
+    """Each access_token_envs entry names a listed instance and an environment variable."""
+    known: set[str] = set()
+    for url in section.instances:
+        base = url.strip().rstrip("/").lower()
+        known |= {base, base.split("://", 1)[-1]}
+    for key, env in section.access_token_envs.items():
+        if not isinstance(env, str) or not env:
+            raise ConfigError(
+                f"{source}: mastodon.access_token_envs[{key!r}] must be the name of an "
+                f"environment variable, got {env!r}."
+            )
+        if key.strip().rstrip("/").lower() not in known:
+            raise ConfigError(
+                f"{source}: mastodon.access_token_envs has {key!r}, which is not in "
+                "mastodon.instances; use an instance's URL or host name."
+            )
+
+
 def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> Config:
     """Validate a parsed TOML document; every error names the key and the file."""
     path = Path(path)
@@ -624,4 +653,5 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
             raise ConfigError(
                 f"{source}: mastodon.instances entry {url!r} must start with https://"
             )
+    _check_mastodon_tokens(sections["mastodon"], source)
     return Config(path=path, event=event, sections=sections, raw=data)

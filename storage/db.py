@@ -324,6 +324,11 @@ class Store:
                 "views": views if views is not None else row["views"],
             }
             if all(row[k] == counts[k] for k in ENGAGEMENT_FIELDS):
+                # Checked and unchanged: move it to the back of posts_to_refresh's queue
+                # (same clock as write_posts), or a refresh budget would re-check it forever.
+                conn.execute(
+                    "update posts set updated_at = ? where id = ?", (iso(utcnow()), row["id"])
+                )
                 return False
             conn.execute(
                 "update posts set likes = ?, reposts = ?, replies = ?, quotes = ?, views = ?,"

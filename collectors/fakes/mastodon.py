@@ -1,0 +1,538 @@
+"""Loopback Mastodon instances that answer like the real REST API, for tests and the demo.
+
+Each `FakeMastodon` is a real HTTP server on 127.0.0.1 (a free port) serving
+the parts of the API tagwatch reads, with the shapes, headers and paging of
+Mastodon 4.x as recorded in ../shared/fixtures/real/mastodon:
+
+- ``GET /api/v1/timelines/tag/:hashtag`` with ``limit`` (default 20, max 40),
+  ``max_id``, ``since_id`` and ``min_id``, newest first, and a ``Link`` header
+  (``rel="next"`` = ``max_id`` of the last status, ``rel="prev"`` = ``min_id``
+  of the first; none on an empty page),
+- ``GET /api/v1/statuses/:id`` (404 ``{"error": "Record not found"}``),
+- ``GET /api/v2/instance``,
+- ``X-RateLimit-Limit/Remaining/Reset`` on every answer (reset as an ISO
+  timestamp), 429 ``{"error": "Too many requests"}`` when the budget runs out,
+- ``Authorization: Bearer`` tokens (401 ``{"error": "The access token is invalid"}``).
+
+Federation is modelled the way Mastodon does it: a status written on one
+instance (`toot`) can be delivered to others (`federate`), where it gets a new
+local ``id`` but keeps its ActivityPub ``uri`` and origin ``url``, and its
+author's ``acct`` gains the origin's domain. Faults (`inject`, `go_down`) let a
+test make one instance dead, slow, rate limited or talk garbage; every request
+is logged (`requests`, `count`) so tests can assert on what was asked.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from storage.records import utcnow
+
+__all__ = ["FakeMastodon", "Fault", "LoggedRequest", "snowflake_id"]
+
+MAX_LIMIT = 40
+DEFAULT_LIMIT = 20
+RATE_LIMIT = 300
+RATE_WINDOW = timedelta(minutes=5)
+# Keys Mastodon carries from a request into its Link header URLs (pagination_params).
+_CARRIED_PARAMS = ("limit", "local", "remote", "only_media")
+
+
+def snowflake_id(at: datetime, salt: str = "") -> int:
+    """A Mastodon-style id: milliseconds since the epoch in the high bits, a sequence below.
+
+    Ids grow with time, as on a real instance; the salt makes the low bits
+    differ between instances, so one status has a different id on each.
+    """
+    ms = int(at.timestamp() * 1000)
+    return (ms << 16) | (zlib.crc32(salt.encode()) & 0xFFFF)
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour; `path` limits it to requests whose path starts with it.
+
+    kind: ``rate_limit`` (429 with `reset_at`), ``error`` (`status` with
+    `body`), ``garbage`` (200 with a body that is not JSON), ``slow`` (answer
+    after `delay` seconds).
+    """
+
+    kind: str
+    path: str = "/"
+    status: int = 500
+    body: str = '{"error": "Internal server error"}'
+    reset_at: datetime | None = None
+    delay: float = 0.0
+    times: int | None = 1  # None: every matching request until cleared
+    after: int = 0  # let this many matching requests through first
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _iso_ms(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+class FakeMastodon:
+    """One fake instance; usable as a context manager (`with FakeMastodon() as inst:`)."""
+
+    def __init__(
+        self,
+        *,
+        title: str = "Mastodon",
+        tokens: Iterable[str] = (),
+        require_auth: bool = False,
+        now: Callable[[], datetime] = utcnow,
+    ):
+        self.title = title
+        self.tokens = set(tokens)
+        self.require_auth = require_auth
+        self.now = now
+        self.statuses: dict[int, dict[str, Any]] = {}
+        self.requests: list[LoggedRequest] = []
+        self.faults: list[Fault] = []
+        self.rate_remaining = RATE_LIMIT
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._accounts: dict[str, int] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread: threading.Thread | None = None
+        host, port = self._server.server_address[:2]
+        self.domain = f"{host}:{port}"
+        self.base_url = f"http://{self.domain}"
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> FakeMastodon:
+        # A short poll interval: shutdown() waits up to one interval, per instance.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread = None
+        self._server.server_close()
+
+    def go_down(self) -> None:
+        """Stop answering: the port refuses connections, as a dead instance does."""
+        self.stop()
+
+    def __enter__(self) -> FakeMastodon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- data -----------------------------------------------------------------
+
+    def _account(self, username: str, **fields: Any) -> dict[str, Any]:
+        with self._lock:
+            acc_id = self._accounts.setdefault(
+                username, 110_000_000_000_000_000 + len(self._accounts)
+            )
+        created = "2016-03-16T14:34:26.392Z"
+        account = {
+            "id": str(acc_id),
+            "username": username,
+            "acct": username,
+            "display_name": fields.pop("display_name", username.title()),
+            "locked": False,
+            "bot": False,
+            "discoverable": True,
+            "indexable": True,
+            "group": False,
+            "created_at": created,
+            "note": "",
+            "url": f"{self.base_url}/@{username}",
+            "uri": f"{self.base_url}/users/{username}",
+            "avatar": f"{self.base_url}/avatars/original/missing.png",
+            "avatar_static": f"{self.base_url}/avatars/original/missing.png",
+            "header": f"{self.base_url}/headers/original/missing.png",
+            "header_static": f"{self.base_url}/headers/original/missing.png",
+            "followers_count": 0,
+            "following_count": 0,
+            "statuses_count": 1,
+            "last_status_at": "2016-11-24",
+            "noindex": False,
+            "emojis": [],
+            "roles": [],
+            "fields": [],
+        }
+        account.update(fields)
+        return account
+
+    def toot(
+        self,
+        username: str,
+        content: str,
+        *,
+        created_at: datetime,
+        tags: Iterable[str] = (),
+        mentions: Iterable[str] = (),
+        language: str | None = "en",
+        favourites: int = 0,
+        reblogs: int = 0,
+        replies: int = 0,
+        spoiler_text: str = "",
+        sensitive: bool = False,
+        media: int = 0,
+        emojis: Iterable[str] = (),
+        in_reply_to_id: str | None = None,
+        followers: int = 0,
+        display_name: str | None = None,
+        noindex: bool = False,
+    ) -> dict[str, Any]:
+        """Write a public status on this instance (its origin); returns it as served here.
+
+        `content` is the HTML Mastodon would render; `mentions` are accts as seen
+        from here (``bob`` for a local account, ``bob@other.example`` otherwise).
+        """
+        extra: dict[str, Any] = {"followers_count": followers, "noindex": noindex}
+        if display_name is not None:
+            extra["display_name"] = display_name
+        account = self._account(username, **extra)
+        local_id = snowflake_id(created_at, self.domain)
+        uri = f"{self.base_url}/users/{username}/statuses/{local_id}"
+        status = {
+            "id": str(local_id),
+            "created_at": _iso_ms(created_at),
+            "in_reply_to_id": in_reply_to_id,
+            "in_reply_to_account_id": None,
+            "sensitive": sensitive,
+            "spoiler_text": spoiler_text,
+            "visibility": "public",
+            "language": language,
+            "uri": uri,
+            "url": f"{self.base_url}/@{username}/{local_id}",
+            "replies_count": replies,
+            "reblogs_count": reblogs,
+            "favourites_count": favourites,
+            "quotes_count": 0,
+            "edited_at": None,
+            "favourited": False,
+            "reblogged": False,
+            "muted": False,
+            "bookmarked": False,
+            "pinned": False,
+            "content": content,
+            "filtered": [],
+            "reblog": None,
+            "application": {"name": "Web", "website": None},
+            "account": account,
+            "media_attachments": [
+                {
+                    "id": str(local_id + i + 1),
+                    "type": "image",
+                    "url": f"{self.base_url}/media/{local_id}-{i}.png",
+                    "description": None,
+                }
+                for i in range(media)
+            ],
+            "mentions": [self._mention(acct) for acct in mentions],
+            "tags": [{"name": t.lower(), "url": f"{self.base_url}/tags/{t.lower()}"} for t in tags],
+            "emojis": [
+                {
+                    "shortcode": code,
+                    "url": f"{self.base_url}/emoji/{code}.png",
+                    "static_url": f"{self.base_url}/emoji/{code}.png",
+                    "visible_in_picker": True,
+                }
+                for code in emojis
+            ],
+            "quote": None,
+            "card": None,
+            "poll": None,
+        }
+        with self._lock:
+            self.statuses[local_id] = status
+        return copy.deepcopy(status)
+
+    def _mention(self, acct: str) -> dict[str, Any]:
+        username, _, domain = acct.partition("@")
+        base = f"http://{domain}" if domain else self.base_url
+        return {"id": "1", "username": username, "url": f"{base}/@{username}", "acct": acct}
+
+    def federate(self, status: dict[str, Any], **counts: int) -> dict[str, Any]:
+        """Deliver another instance's status here: new local id, same `uri` and origin `url`.
+
+        Accts local to the origin gain its domain; accts local to this instance
+        lose theirs. `counts` (favourites_count=…) set this instance's own,
+        possibly stale, view of the engagement.
+        """
+        origin = urlsplit(status["uri"]).netloc
+        here = copy.deepcopy(status)
+        local_id = snowflake_id(datetime.fromisoformat(status["created_at"]), self.domain)
+        here["id"] = str(local_id)
+        here["account"]["acct"] = self._acct_from(here["account"]["acct"], origin)
+        for m in here["mentions"]:
+            m["acct"] = self._acct_from(m["acct"], origin)
+        for tag in here["tags"]:
+            tag["url"] = f"{self.base_url}/tags/{tag['name']}"
+        here.update(counts)
+        with self._lock:
+            self.statuses[local_id] = here
+        return copy.deepcopy(here)
+
+    def _acct_from(self, acct: str, origin: str) -> str:
+        username, _, domain = acct.partition("@")
+        domain = domain or origin
+        return username if domain == self.domain else f"{username}@{domain}"
+
+    def boost(self, username: str, status: dict[str, Any], *, at: datetime) -> dict[str, Any]:
+        """A reblog by a local account; like real Mastodon, tag timelines never list it."""
+        account = self._account(username)
+        local_id = snowflake_id(at, self.domain + status["uri"])
+        original = self.find(status["uri"]) or status
+        boost = {
+            **{k: v for k, v in original.items() if k not in ("account", "reblog")},
+            "id": str(local_id),
+            "created_at": _iso_ms(at),
+            "uri": f"{self.base_url}/users/{username}/statuses/{local_id}/activity",
+            "url": None,
+            "content": "",
+            "language": None,
+            "mentions": [],
+            "tags": [],
+            "emojis": [],
+            "media_attachments": [],
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "account": account,
+            "reblog": copy.deepcopy(original),
+        }
+        with self._lock:
+            self.statuses[local_id] = boost
+        return copy.deepcopy(boost)
+
+    def find(self, uri: str) -> dict[str, Any] | None:
+        """This instance's copy of the status with that ActivityPub uri."""
+        with self._lock:
+            for status in self.statuses.values():
+                if status["uri"] == uri:
+                    return status
+        return None
+
+    def update(self, status: dict[str, Any], **fields: Any) -> None:
+        """Change this instance's copy (counts, content…) of a status, found by uri."""
+        found = self.find(status["uri"])
+        if found is None:
+            raise KeyError(status["uri"])
+        with self._lock:
+            found.update(fields)
+
+    def delete(self, status: dict[str, Any]) -> None:
+        found = self.find(status["uri"])
+        if found is not None:
+            with self._lock:
+                del self.statuses[int(found["id"])]
+
+    # -- faults and the request log --------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def count(self, path_prefix: str = "/") -> int:
+        return sum(1 for r in self.requests if r.path.startswith(path_prefix))
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if path.startswith(fault.path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self.faults.remove(fault)
+                    return fault
+        return None
+
+    # -- the API ----------------------------------------------------------------
+
+    def rate_headers(self) -> dict[str, str]:
+        now = self.now()
+        window_end = datetime.fromtimestamp((int(now.timestamp()) // 300 + 1) * 300, tz=UTC)
+        return {
+            "X-RateLimit-Limit": str(RATE_LIMIT),
+            "X-RateLimit-Remaining": str(max(self.rate_remaining, 0)),
+            "X-RateLimit-Reset": window_end.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+
+    def handle(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, float]:
+        """Answer one request: (status, headers, body, delay in seconds)."""
+        self.requests.append(LoggedRequest(method, path, query, headers))
+        fault = self._take_fault(path)
+        rate = self.rate_headers()
+        delay = 0.0
+        if fault is not None:
+            if fault.kind == "slow":
+                delay = fault.delay
+            elif fault.kind == "rate_limit":
+                reset = fault.reset_at or self.now() + timedelta(minutes=5)
+                rate["X-RateLimit-Remaining"] = "0"
+                rate["X-RateLimit-Reset"] = reset.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                return 429, rate, _json({"error": "Too many requests"}), 0.0
+            elif fault.kind == "error":
+                return fault.status, rate, fault.body.encode(), 0.0
+            elif fault.kind == "garbage":
+                html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                return 200, {**rate, "Content-Type": "text/html"}, html, 0.0
+        self.rate_remaining -= 1
+        if method != "GET":
+            return 404, rate, _json({"error": "Record not found"}), delay
+        auth = headers.get("authorization", "")
+        if auth:
+            if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+                return 401, rate, _json({"error": "The access token is invalid"}), delay
+        parts = [p for p in path.split("/") if p]
+        if parts[:4] == ["api", "v1", "timelines", "tag"] and len(parts) == 5:
+            if self.require_auth and not auth:
+                body = {"error": "This method requires an authenticated user"}
+                return 401, rate, _json(body), delay
+            return self._tag_timeline(parts[4], query, rate, delay)
+        if parts[:3] == ["api", "v1", "statuses"] and len(parts) == 4:
+            status = self.statuses.get(int(parts[3])) if parts[3].isdigit() else None
+            if status is None:
+                return 404, rate, _json({"error": "Record not found"}), delay
+            return 200, rate, _json(status), delay
+        if parts == ["api", "v2", "instance"]:
+            return 200, rate, _json(self.instance_info()), delay
+        return 404, rate, _json({"error": "Record not found"}), delay
+
+    def _tag_timeline(
+        self, tag: str, query: dict[str, str], rate: dict[str, str], delay: float
+    ) -> tuple[int, dict[str, str], bytes, float]:
+        try:
+            limit = min(int(query.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+        except ValueError:
+            limit = DEFAULT_LIMIT
+        tag = tag.lower()
+        with self._lock:
+            ids = sorted(
+                (
+                    i
+                    for i, s in self.statuses.items()
+                    if s["reblog"] is None and any(t["name"] == tag for t in s["tags"])
+                ),
+                reverse=True,
+            )
+        max_id, since_id, min_id = (_int(query.get(k)) for k in ("max_id", "since_id", "min_id"))
+        if max_id is not None:
+            ids = [i for i in ids if i < max_id]
+        if since_id is not None:
+            ids = [i for i in ids if i > since_id]
+        if min_id is not None:
+            # The page right above min_id (oldest first), served newest first.
+            ids = sorted(i for i in ids if i > min_id)[:limit][::-1]
+        page = ids[:limit]
+        headers = dict(rate)
+        if page:
+            carried = {k: query[k] for k in _CARRIED_PARAMS if k in query}
+            base = f"{self.base_url}/api/v1/timelines/tag/{tag}"
+            nxt = urlencode(sorted({**carried, "max_id": str(page[-1])}.items()))
+            prev = urlencode(sorted({**carried, "min_id": str(page[0])}.items()))
+            headers["Link"] = f'<{base}?{nxt}>; rel="next", <{base}?{prev}>; rel="prev"'
+        with self._lock:
+            body = [self.statuses[i] for i in page]
+            data = _json(body)
+        return 200, headers, data, delay
+
+    def instance_info(self) -> dict[str, Any]:
+        """The /api/v2/instance body recorded from Mastodon 4.6.4, for this domain."""
+        template = _fixture_instance()
+        text = json.dumps(template).replace("http://localhost:3000", self.base_url)
+        info = json.loads(text.replace("localhost:3000", self.domain))
+        info["title"] = self.title
+        access = "authenticated" if self.require_auth else "public"
+        info.setdefault("configuration", {})["timelines_access"] = {
+            "live_feeds": {"local": access, "remote": access},
+            "hashtag_feeds": {"local": access, "remote": access},
+            "trending_link_feeds": {"local": access, "remote": access},
+        }
+        return info
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+_JSON_TYPE = {"Content-Type": "application/json; charset=utf-8"}
+_INSTANCE_CACHE: dict[str, Any] = {}
+
+
+def _fixture_instance() -> dict[str, Any]:
+    if not _INSTANCE_CACHE:
+        path = Path(__file__).with_name("mastodon_instance_v2.json")
+        _INSTANCE_CACHE.update(json.loads(path.read_text(encoding="utf-8")))
+    return copy.deepcopy(_INSTANCE_CACHE)
+
+
+def _handler_for(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self._answer("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer("POST")
+
+        def _answer(self, method: str) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra, body, delay = fake.handle(method, url.path, query, headers)
+            if delay and fake._stopping.wait(delay):
+                return
+            try:
+                self.send_response(status)
+                for key, value in {**_JSON_TYPE, **extra}.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test); nothing to answer
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # the request log is `fake.requests`; keep test output clean
+
+    return Handler
