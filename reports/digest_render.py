@@ -12,15 +12,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from reports.charts import data_uri
+from reports.digest_model import Digest
 from reports.mailer import InlineImage
-
-if TYPE_CHECKING:
-    from reports.digest import Digest
 
 __all__ = [
     "render_html",
