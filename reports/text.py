@@ -58,9 +58,10 @@ STOPWORDS = frozenset(
     """.split()
 )
 
-_PHRASE_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS", "JJ", "JJR", "JJS", "VBG", "FW"})
+_PHRASE_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS", "JJ", "JJR", "JJS", "VBG", "VBN", "FW"})
 _NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS", "FW"})
 _MAX_PHRASE_WORDS = 4
+_LINK_TAGS = frozenset({"DT", "PRP$", "CD", "JJ", "VBN", "VBG"})
 
 
 def clean_text(text: str, tracked: Iterable[str] = ()) -> str:
@@ -96,8 +97,13 @@ def _iso(code: str | None) -> str | None:
     return base or None
 
 
+# Codes platforms use that lingua knows under another name (Norwegian: Bokmål).
+_ALIASES = {"no": "nb", "iw": "he", "in": "id", "ji": "yi"}
+
+
 @lru_cache(maxsize=256)
 def _lingua_language(code: str) -> Language | None:
+    code = _ALIASES.get(code, code)
     try:
         return Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
     except (ValueError, AttributeError):
@@ -195,31 +201,68 @@ def tag(text: str) -> Tagged:
 
 
 def noun_phrases(tagged: Tagged) -> list[str]:
-    """Noun phrases from pattern's chunked output, trimmed of stopwords at both ends."""
+    """Noun phrases from pattern's chunked output, trimmed of stopwords at both ends.
+
+    Besides each chunk (and the shorter phrases inside it), two chunks joined
+    by "of" make one phrase too: "freedom of assembly", "rule of law" are
+    themes, while "freedom" and "assembly" alone say little.
+    """
     found: list[str] = []
     for sentence in tagged:
+        # (words, index of first token, index of last token) of each noun chunk
+        chunks: list[tuple[list[tuple[str, str]], int, int]] = []
         current: list[tuple[str, str]] = []
-        chunks: list[list[tuple[str, str]]] = []
-        for token in sentence:
+        first = 0
+        for i, token in enumerate(sentence):
             if len(token) < 3:
                 continue
             word, pos, chunk = token[0], token[1], token[2]
             if chunk.endswith("NP") and pos in _PHRASE_TAGS:
                 if chunk.startswith("B-") and current:
-                    chunks.append(current)
+                    chunks.append((current, first, i - 1))
                     current = []
+                if not current:
+                    first = i
                 current.append((word, pos))
             elif current:
-                chunks.append(current)
+                chunks.append((current, first, i - 1))
                 current = []
         if current:
-            chunks.append(current)
-        for words in chunks:
-            trimmed = _trim(words)
-            if trimmed:
-                found.append(" ".join(w.lower() for w, _ in trimmed))
-                found.extend(_sub_phrases(trimmed))
+            chunks.append((current, first, len(sentence) - 1))
+        trimmed = [(_trim(words), start, end) for words, start, end in chunks]
+        for words, _, _ in trimmed:
+            if words:
+                found.append(_join(words))
+                found.extend(_sub_phrases(words))
+        for (left, _, end), (right, start, _) in zip(trimmed, trimmed[1:], strict=False):
+            modifiers = _linked_by_of(sentence, end, start)
+            if left and right and modifiers is not None:
+                right = modifiers + right
+                # "freedom of assembly matters" also counts as "freedom of assembly".
+                for size in range(len(right), 0, -1):
+                    head = right[:size]
+                    if head[-1][1] in _NOUN_TAGS and len(left) + size <= _MAX_PHRASE_WORDS + 1:
+                        found.append(f"{_join(left)} of {_join(head)}")
     return list(dict.fromkeys(found))
+
+
+def _join(words: list[tuple[str, str]]) -> str:
+    return " ".join(w.lower() for w, _ in words)
+
+
+def _linked_by_of(sentence: list[list[str]], end: int, start: int) -> list[tuple[str, str]] | None:
+    """When only "of", determiners and modifiers stand between two chunks: the modifiers
+    ("release of [the] imprisoned colleagues"); None when the chunks are not linked."""
+    between = sentence[end + 1 : start]
+    if not between or between[0][0].lower() != "of":
+        return None
+    modifiers = []
+    for token in between[1:]:
+        if len(token) < 2 or token[1] not in _LINK_TAGS:
+            return None
+        if token[1] in _PHRASE_TAGS:
+            modifiers.append((token[0], token[1]))
+    return modifiers
 
 
 def _sub_phrases(words: list[tuple[str, str]]) -> list[str]:
@@ -235,12 +278,22 @@ def _sub_phrases(words: list[tuple[str, str]]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=50_000)
+def _evaluative(word: tuple[str, str]) -> bool:
+    """A strongly judging adjective ("terrible decision", "brilliant talk"): the judgement
+    belongs to the tone, the noun to the theme. Mild ones stay ("free press", "legal aid")."""
+    if not word[1].startswith(("JJ", "NNP")):  # sentence-initial capitals are tagged NNP
+        return False
+    scores = _sentiment.get(word[0].lower(), {}).get("JJ")
+    return bool(scores) and abs(scores[0]) >= 0.5 and scores[1] >= 0.75
+
+
 def _trim(words: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
     def meaningful(w: str) -> bool:
         lw = w.lower()
         return lw not in STOPWORDS and len(lw) > 1 and _LETTER.search(lw) is not None
 
-    while words and not meaningful(words[0][0]):
+    while words and (not meaningful(words[0][0]) or _evaluative(words[0])):
         words = words[1:]
     while words and (not meaningful(words[-1][0]) or words[-1][1] not in _NOUN_TAGS):
         words = words[:-1]

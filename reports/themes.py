@@ -11,28 +11,47 @@ import heapq
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from reports.figures import FADING, NEW, RISING, STEADY, PostRef, Theme, Themes
 from reports.rows import CREATED, HASHTAGS, ID, PHRASES, RESTRICTED, Row, engagement
-from reports.text import STOPWORDS, phrase_key
+from reports.text import STOPWORDS, phrase_key, singularize
 
 __all__ = ["compute_themes", "ThemeKeys", "trend", "MIN_POSTS", "TREND_FACTOR", "TREND_MIN_CHANGE"]
 
 MIN_POSTS = 2  # a phrase one person wrote once is not yet a theme
 TREND_FACTOR = 1.5  # rising: at least 1.5x the previous period; fading: at most 1/1.5
 TREND_MIN_CHANGE = 2  # …and by at least this many posts, so 1 → 2 is not "rising"
+SUBSUMED_SHARE = 0.9  # a phrase is dropped when a longer one holding it has 90% of its posts
 
 
-def trend(current: int, previous: int) -> str:
-    """rising / new / fading / steady, from post counts of two periods of equal length."""
+def trend(current: int, previous: int, scale: float = 1.0) -> str:
+    """rising / new / fading / steady, from a theme's posts in two periods of equal length.
+
+    `scale` is the ratio of all posts now to all posts before: a theme is rising
+    when it gains share of the conversation, not merely because the whole
+    conversation grew (on a day twice as busy, twice the posts is steady).
+    """
     if previous == 0:
         return NEW if current > 0 else STEADY
-    change = current - previous
-    if current >= previous * TREND_FACTOR and change >= TREND_MIN_CHANGE:
+    expected = previous * scale
+    change = current - expected
+    if current >= expected * TREND_FACTOR and change >= TREND_MIN_CHANGE:
         return RISING
-    if current * TREND_FACTOR <= previous and -change >= TREND_MIN_CHANGE:
+    if current * TREND_FACTOR <= expected and -change >= TREND_MIN_CHANGE:
         return FADING
     return STEADY
+
+
+@lru_cache(maxsize=100_000)
+def _words(key: str) -> tuple[str, ...]:
+    """Every word singular, so "human right" is found inside "human rights defender"."""
+    return tuple(singularize(w) for w in key.split())
+
+
+def _contains(longer: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    size = len(words)
+    return any(longer[i : i + size] == words for i in range(len(longer) - size + 1))
 
 
 class _Tally:
@@ -50,8 +69,25 @@ class _Tally:
             self.surface[key][form] += 1
 
     def ranked(self, n: int) -> list[str]:
+        """Top `n` keys, without phrases that (nearly) only occur inside a longer one.
+
+        "rights defenders" in 161 posts, each also saying "human rights
+        defenders", is the same theme twice; "human rights" in 195 posts, 141
+        of them "human rights houses", is a theme of its own.
+        """
         keys = [k for k, c in self.posts.items() if c >= MIN_POSTS]
-        return heapq.nsmallest(n, keys, key=lambda k: (-self.posts[k], -self.engagement[k], k))
+        order = heapq.nsmallest(4 * n, keys, key=lambda k: (-self.posts[k], -self.engagement[k], k))
+        kept = [k for k in order if not self._inside_longer(k, order)]
+        return kept[:n]
+
+    def _inside_longer(self, key: str, candidates: list[str]) -> bool:
+        words = _words(key)
+        for other in candidates:
+            if other != key and self.posts[other] >= SUBSUMED_SHARE * self.posts[key]:
+                longer = _words(other)
+                if len(longer) > len(words) and _contains(longer, words):
+                    return True
+        return False
 
     def label(self, key: str) -> str:
         forms = self.surface[key]
@@ -122,6 +158,7 @@ def compute_themes(
     """Top `n` phrases and hashtags of `rows`; trends only when `previous` is given."""
     phrases, tags = _tally(rows, keys)
     before = _tally(previous, keys) if previous is not None else None
+    scale = len(rows) / len(previous) if previous else 1.0
     top_phrases, top_tags = phrases.ranked(n), tags.ranked(n)
 
     picks = _examples(rows, keys, set(top_phrases), set(top_tags), examples)
@@ -137,7 +174,7 @@ def compute_themes(
             label=tally.label(key),
             posts=tally.posts[key],
             previous_posts=prev,
-            trend=trend(tally.posts[key], prev) if prev is not None else None,
+            trend=trend(tally.posts[key], prev, scale) if prev is not None else None,
             examples=tuple(refs[r[ID]] for _, r in heap if r[ID] in refs),
         )
 
@@ -148,7 +185,7 @@ def compute_themes(
             ("hashtag", tags, before[1], top_tags),
         ):
             for key in old.ranked(n):
-                if key not in top and trend(now.posts[key], old.posts[key]) == FADING:
+                if key not in top and trend(now.posts[key], old.posts[key], scale) == FADING:
                     fading.append(
                         Theme(
                             kind=kind,

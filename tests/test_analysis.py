@@ -223,14 +223,21 @@ def test_theme_examples_are_the_most_engaged_quotable_posts(fresh_store: Store, 
     assert [e.text for e in examples] == [THEMES_DAY1[5], THEMES_DAY1[2]]
 
 
-def test_rising_trend(fresh_store: Store, config: Config):
+def test_trend_is_share_of_the_conversation(fresh_store: Store, config: Config):
+    # Day 23: 10 posts, 2 on refugee policy, 4 on press freedom.
+    # Day 24: 20 posts (twice as busy), 8 on refugee policy, 8 on press freedom.
     old = [post(100 + i, "Refugee policy now", at(23, 10, i)) for i in range(2)]
-    new = [post(1 + i, "Refugee policy now", at(24, 10, i)) for i in range(5)]
+    old += [post(110 + i, "Press freedom now", at(23, 11, i)) for i in range(4)]
+    old += [post(120 + i, "Hello", at(23, 12, i)) for i in range(4)]
+    new = [post(1 + i, "Refugee policy now", at(24, 10, i)) for i in range(8)]
+    new += [post(20 + i, "Press freedom now", at(24, 11, i)) for i in range(8)]
+    new += [post(40 + i, "Hello", at(24, 12, i)) for i in range(4)]
     fresh_store.write_posts(old + new)
     enrich_pending(fresh_store, config)
     t = analysis.themes(fresh_store.conn, config.event, *day(config, 24))
     assert [(th.key, th.posts, th.previous_posts, th.trend) for th in t.phrases] == [
-        ("refugee policy", 5, 2, RISING)
+        ("press freedom", 8, 4, STEADY),  # doubled, like the whole conversation
+        ("refugee policy", 8, 2, RISING),  # quadrupled: gaining share
     ]
 
 
@@ -322,6 +329,8 @@ def test_trend_labels_need_a_real_change():
     assert trend(2, 1) == STEADY  # doubled, but by one post only
     assert trend(1, 4) == FADING
     assert trend(4, 4) == STEADY
+    assert trend(8, 4, scale=2.0) == STEADY  # the whole conversation doubled
+    assert trend(4, 4, scale=3.0) == FADING  # kept its posts, lost its share
 
 
 def test_theme_examples_never_quote_restricted_posts(fresh_store: Store, config: Config):
