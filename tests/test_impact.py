@@ -451,3 +451,14 @@ def test_compare_db_that_is_not_a_tagwatch_database(event, tmp_path):
     )
     assert result.exit_code == 1
     assert f"--compare-db {other} is not a tagwatch database" in result.output
+
+
+def test_pdf_text_keeps_scripts_drops_missing_glyphs_and_escapes_markup():
+    from reports.impact_pdf import _text
+
+    assert _text("Слобода окупљања — sloboda") == "Слобода окупљања — sloboda"
+    assert _text("Solidarity ✊🏿 <b>now</b> & <br/>\nnext") == (
+        "Solidarity  &lt;b&gt;now&lt;/b&gt; &amp; &lt;br/&gt;<br/>next"
+    )
+    assert _text(1234567) == "1,234,567"
+    assert _text(None) == ""
