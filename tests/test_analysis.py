@@ -359,3 +359,15 @@ def test_languages_fall_back_to_the_platform_tag_before_enrichment(
         ("pt", 1, 0),
         ("und", 1, 0),
     ]
+
+
+def test_a_phrase_only_seen_inside_a_longer_one_is_shown_once(fresh_store: Store, config: Config):
+    texts = ["Protect human rights defenders"] * 3 + ["Human rights matter here"] * 2
+    fresh_store.write_posts([post(i + 1, t, at(24, 10, i)) for i, t in enumerate(texts)])
+    enrich_pending(fresh_store, config)
+    t = analysis.themes(fresh_store.conn, config.event, *day(config, 24))
+    keys = [(th.key, th.posts) for th in t.phrases]
+    # "rights defenders" occurs only inside "human rights defenders": dropped.
+    # "human rights" (5 posts) is more than its longer form (3): kept.
+    assert ("human right", 5) in keys and ("human rights defender", 3) in keys
+    assert all(k != "rights defender" for k, _ in keys)

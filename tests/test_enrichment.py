@@ -103,3 +103,18 @@ def test_deleted_posts_are_stamped_without_analysis(fresh_store: Store, config: 
     assert enrich_pending(fresh_store, config) == 2
     row = fresh_store.conn.execute("select * from posts where id = 1").fetchone()
     assert row["noun_phrases"] is None and row["enriched_at"] is not None
+
+
+def test_phrases_joined_by_of_and_judging_adjectives_dropped():
+    phrases = noun_phrases(tag("We demand the release of imprisoned colleagues."))
+    assert "release of imprisoned colleagues" in phrases
+    phrases = noun_phrases(tag("Freedom of assembly matters. Terrible decision by the court."))
+    assert "freedom of assembly" in phrases  # also without the trailing "matters"
+    assert "decision" in phrases and "terrible decision" not in phrases
+    assert "free press" in noun_phrases(tag("A free press needs legal aid."))  # mild: kept
+
+
+def test_norwegian_platform_tag_is_understood():
+    guesser = LanguageGuesser(["en", "sr"])
+    text = "Rommet for sivilsamfunnet krymper, og vi må stå sammen."
+    assert guesser.guess(text, "no") == ("no", True)
