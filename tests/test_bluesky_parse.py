@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from collectors.bluesky import facet_entities, parse_post, sort_at
+from collectors.bluesky_parse import facet_entities, parse_post, sort_at
 from monitor.errors import MalformedResponse
 from tests.conftest import SHARED_FIXTURES
 
