@@ -82,6 +82,7 @@ __all__ = [
     "themes",
     "sessions",
     "engagement_growth",
+    "post_refs",
     "load_period",
     "Period",
     "POSITIVE_ABOVE",
@@ -203,44 +204,59 @@ def _per_day(p: Period) -> list[DayFigures]:
     return days
 
 
-def _post_refs(
-    conn: sqlite3.Connection, rows: Sequence[Row], *, session: dict[int, str] | None = None
+def post_refs(
+    conn: sqlite3.Connection, ids: Sequence[int], *, session: dict[int, str] | None = None
 ) -> list[PostRef]:
-    """Full PostRefs (with text) for a few rows, in the given order."""
-    if not rows:
+    """Posts to show, by id, in the given order; deleted ones are skipped.
+
+    Restricted posts (no_unauthenticated) come back with `restricted=True` and
+    no text, so no caller can quote them by accident. `session` overrides the
+    stored session title per id (the analysis attributes with the current agenda).
+    """
+    if not ids:
         return []
-    ids = [r[ID] for r in rows]
     marks = ",".join("?" * len(ids))
     found = {
         row[0]: row
         for row in conn.execute(
-            f"select id, platform_id, url, text, session from posts where id in ({marks})", ids
+            "select id, platform, platform_id, url, author_handle, author_name, text,"
+            " created_at, likes, reposts, replies, quotes, coalesce(lang_detected, lang),"
+            f" session, no_unauthenticated from posts where deleted = 0 and id in ({marks})",
+            list(ids),
         )
     }
     refs = []
-    for r in rows:
-        _, platform_id, url, text, stored_session = found[r[ID]]
-        restricted = bool(r[RESTRICTED])
+    for post_id in ids:
+        row = found.get(post_id)
+        if row is None:
+            continue
+        restricted = bool(row[14])
         refs.append(
             PostRef(
-                id=r[ID],
-                platform=r[PLATFORM],
-                platform_id=platform_id,
-                url=url or "",
-                author_handle=r[HANDLE] or "",
-                author_name=r[NAME] or "",
-                text="" if restricted else (text or ""),
-                created_at=parse_iso(r[CREATED]),
-                likes=r[LIKES] or 0,
-                reposts=r[REPOSTS] or 0,
-                replies=r[REPLIES] or 0,
-                quotes=r[QUOTES] or 0,
-                lang=r[LANG_DETECTED] or r[LANG],
-                session=(session or {}).get(r[ID], stored_session),
+                id=row[0],
+                platform=row[1],
+                platform_id=row[2],
+                url=row[3] or "",
+                author_handle=row[4] or "",
+                author_name=row[5] or "",
+                text="" if restricted else (row[6] or ""),
+                created_at=parse_iso(row[7]),
+                likes=row[8] or 0,
+                reposts=row[9] or 0,
+                replies=row[10] or 0,
+                quotes=row[11] or 0,
+                lang=row[12],
+                session=(session or {}).get(row[0], row[13]),
                 restricted=restricted,
             )
         )
     return refs
+
+
+def _post_refs(
+    conn: sqlite3.Connection, rows: Sequence[Row], *, session: dict[int, str] | None = None
+) -> list[PostRef]:
+    return post_refs(conn, [r[ID] for r in rows], session=session)
 
 
 def _rank_key(r: Row) -> tuple[int, str, int]:

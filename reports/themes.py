@@ -109,31 +109,36 @@ class ThemeKeys:
         self._tags: dict[str, dict[str, str]] = {}
 
     def phrases(self, r: Row) -> dict[str, str]:
-        raw = r[PHRASES]
-        if not raw or raw == "[]":
-            return {}
-        found = self._phrases.get(raw)
-        if found is None:
-            found = {}
-            for phrase in json.loads(raw):
-                key = phrase_key(phrase)
-                if key and key not in self.excluded and key not in STOPWORDS:
-                    found.setdefault(key, phrase)
-            self._phrases[raw] = found
-        return found
+        return self._keys(r[PHRASES], self._phrases, self._phrase_keys)
 
     def tags(self, r: Row) -> dict[str, str]:
-        raw = r[HASHTAGS]
+        return self._keys(r[HASHTAGS], self._tags, self._tag_keys)
+
+    @staticmethod
+    def _keys(
+        raw: str | None, cache: dict[str, dict[str, str]], parse: Callable[[list[str]], dict]
+    ) -> dict[str, str]:
         if not raw or raw == "[]":
             return {}
-        found = self._tags.get(raw)
+        found = cache.get(raw)
         if found is None:
-            found = {}
-            for tag in json.loads(raw):
-                folded = tag.casefold().lstrip("#")
-                if folded not in self.excluded:
-                    found.setdefault(phrase_key(folded), folded)
-            self._tags[raw] = found
+            found = cache[raw] = parse(json.loads(raw))
+        return found
+
+    def _phrase_keys(self, phrases: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for phrase in phrases:
+            key = phrase_key(phrase)
+            if key and key not in self.excluded and key not in STOPWORDS:
+                found.setdefault(key, phrase)
+        return found
+
+    def _tag_keys(self, tags: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for tag in tags:
+            folded = tag.casefold().lstrip("#")
+            if folded not in self.excluded:
+                found.setdefault(phrase_key(folded), folded)
         return found
 
 
