@@ -608,3 +608,29 @@ def test_access_token_envs_accepts_url_or_host(tmp_path: Path) -> None:
     collector = MastodonCollector(config, Store.open(":memory:"))
     assert collector._token_env("https://mastodon.social") == "A"
     assert collector._token_env("https://eupolicy.social") == "B"
+
+
+def test_a_simulated_event_federated_over_two_instances_is_stored_once(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
+) -> None:
+    from collectors.fakes.mastodon import publish_simulated
+    from collectors.fakes.simulation import simulate_event
+
+    event = simulate_event(n_posts=300, n_authors=60)
+    a, b = fakes(), fakes()
+    publish_simulated([a, b], event.posts, now=NOW)
+    expected = {
+        p.key
+        for p in event.by_platform("mastodon")
+        if not p.repost_of and p.visible_at(NOW) and p.created_at >= START
+    }
+    assert len(a.statuses) == len(b.statuses)  # every status reached both instances
+    record = Runner(make_config(tmp_path, [a.base_url, b.base_url]), store)()
+
+    assert record.status == "ok"
+    assert record.new_posts == len(expected) > 10
+    stored = rows(store)
+    assert len({r["platform_id"] for r in stored}) == len(stored)
+    details = record.details["instances"]
+    assert details[b.base_url]["already_stored"] == len(expected)
+    assert all("<" not in r["text"] for r in stored)

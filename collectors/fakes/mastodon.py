@@ -25,20 +25,25 @@ is logged (`requests`, `count`) so tests can assert on what was asked.
 from __future__ import annotations
 
 import copy
+import html
 import json
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from collectors.fakes.loopback import LoopbackServer
 from storage.records import utcnow
 
-__all__ = ["FakeMastodon", "Fault", "LoggedRequest", "snowflake_id"]
+if TYPE_CHECKING:
+    from collectors.fakes.simulation import SimPost
+
+__all__ = ["FakeMastodon", "Fault", "LoggedRequest", "snowflake_id", "publish_simulated"]
 
 MAX_LIMIT = 40
 DEFAULT_LIMIT = 20
@@ -91,7 +96,7 @@ def _iso_ms(value: datetime) -> str:
     )
 
 
-class FakeMastodon:
+class FakeMastodon(LoopbackServer):
     """One fake instance; usable as a context manager (`with FakeMastodon() as inst:`)."""
 
     def __init__(
@@ -113,39 +118,27 @@ class FakeMastodon:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._accounts: dict[str, int] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread: threading.Thread | None = None
-        host, port = self._server.server_address[:2]
-        self.domain = f"{host}:{port}"
-        self.base_url = f"http://{self.domain}"
+        self._by_uri: dict[str, int] = {}
+        # Known once started (the port is free only then); kept after a stop so a
+        # test can still name the instance it took down.
+        self.base_url = ""
+        self.domain = ""
 
     # -- lifecycle ------------------------------------------------------------
 
-    def start(self) -> FakeMastodon:
-        # A short poll interval: shutdown() waits up to one interval, per instance.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+    def start(self) -> Self:
+        self._stopping.clear()
+        super().start()
+        self.base_url = self.url
+        self.domain = urlsplit(self.base_url).netloc
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread = None
-        self._server.server_close()
+        self._stopping.set()  # wakes "slow" answers so shutdown is quick
+        super().stop()
 
     def go_down(self) -> None:
         """Stop answering: the port refuses connections, as a dead instance does."""
-        self.stop()
-
-    def __enter__(self) -> FakeMastodon:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- data -----------------------------------------------------------------
@@ -270,6 +263,7 @@ class FakeMastodon:
         }
         with self._lock:
             self.statuses[local_id] = status
+            self._by_uri[status["uri"]] = local_id
         return copy.deepcopy(status)
 
     def _mention(self, acct: str) -> dict[str, Any]:
@@ -296,6 +290,7 @@ class FakeMastodon:
         here.update(counts)
         with self._lock:
             self.statuses[local_id] = here
+            self._by_uri[here["uri"]] = local_id
         return copy.deepcopy(here)
 
     def _acct_from(self, acct: str, origin: str) -> str:
@@ -328,15 +323,14 @@ class FakeMastodon:
         }
         with self._lock:
             self.statuses[local_id] = boost
+            self._by_uri[boost["uri"]] = local_id
         return copy.deepcopy(boost)
 
     def find(self, uri: str) -> dict[str, Any] | None:
         """This instance's copy of the status with that ActivityPub uri."""
         with self._lock:
-            for status in self.statuses.values():
-                if status["uri"] == uri:
-                    return status
-        return None
+            local_id = self._by_uri.get(uri)
+            return None if local_id is None else self.statuses.get(local_id)
 
     def update(self, status: dict[str, Any], **fields: Any) -> None:
         """Change this instance's copy (counts, content…) of a status, found by uri."""
@@ -351,6 +345,7 @@ class FakeMastodon:
         if found is not None:
             with self._lock:
                 del self.statuses[int(found["id"])]
+                del self._by_uri[found["uri"]]
 
     # -- faults and the request log --------------------------------------------
 
@@ -390,7 +385,24 @@ class FakeMastodon:
             "X-RateLimit-Reset": window_end.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
 
-    def handle(
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        url = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        status, extra, body, delay = self.answer(method, url.path, query, headers)
+        if delay and self._stopping.wait(delay):
+            return
+        try:
+            handler.send_response(status)
+            for key, value in {**_JSON_TYPE, **extra}.items():
+                handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test); nothing to answer
+
+    def answer(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str]
     ) -> tuple[int, dict[str, str], bytes, float]:
         """Answer one request: (status, headers, body, delay in seconds)."""
@@ -505,34 +517,80 @@ def _fixture_instance() -> dict[str, Any]:
     return copy.deepcopy(_INSTANCE_CACHE)
 
 
-def _handler_for(fake: FakeMastodon) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def publish_simulated(
+    instances: Sequence[FakeMastodon],
+    posts: Iterable[SimPost],
+    *,
+    now: datetime,
+    known: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Publish a simulation's Mastodon posts as they stand at `now`, federated everywhere.
 
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
-            self._answer("GET")
+    The simulation's home instances are mapped in order onto `instances`; each
+    post is written on its author's home and delivered to the others, whose
+    counts lag behind the origin's (half of them), as on the real fediverse.
+    Returns sim key -> uri; pass it back as `known` with a later `now` to let
+    the event move on (counts grow, deletions happen, new posts appear).
+    Boosts are left out: hashtag timelines never list them.
+    """
+    from collectors.fakes.simulation import MASTODON_INSTANCES
 
-        def do_POST(self) -> None:  # noqa: N802
-            self._answer("POST")
+    known = {} if known is None else known
+    home = {name: instances[i % len(instances)] for i, name in enumerate(MASTODON_INSTANCES)}
+    for sim in sorted(posts, key=lambda p: p.created_at):
+        if sim.platform != "mastodon" or sim.repost_of or sim.created_at > now:
+            continue
+        origin = home.get(sim.author.instance, instances[0])
+        counts = sim.engagement_at(now)
+        if sim.key not in known:
+            parent = origin.find(known.get(sim.reply_to or "", ""))
+            status = origin.toot(
+                sim.author.handle.partition("@")[0],
+                _sim_html(sim.text),
+                created_at=sim.created_at,
+                tags=sim.hashtags,
+                mentions=[_sim_acct(h, origin, home) for h in sim.mentions],
+                language=sim.lang,
+                sensitive=sim.sensitive,
+                media=sim.media_count,
+                in_reply_to_id=parent["id"] if parent else None,
+                followers=sim.author.followers,
+                display_name=sim.author.display_name,
+            )
+            for other in instances:
+                if other is not origin:
+                    other.federate(status)
+            known[sim.key] = status["uri"]
+        uri = known[sim.key]
+        for inst in instances:
+            copy_here = inst.find(uri)
+            if copy_here is None:
+                continue
+            if not sim.visible_at(now):
+                inst.delete(copy_here)
+                continue
+            share = 1 if inst is origin else 2
+            inst.update(
+                copy_here,
+                favourites_count=counts["likes"] // share,
+                reblogs_count=counts["reposts"] // share,
+                replies_count=counts["replies"] // share,
+            )
+    return known
 
-        def _answer(self, method: str) -> None:
-            url = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, body, delay = fake.handle(method, url.path, query, headers)
-            if delay and fake._stopping.wait(delay):
-                return
-            try:
-                self.send_response(status)
-                for key, value in {**_JSON_TYPE, **extra}.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test); nothing to answer
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass  # the request log is `fake.requests`; keep test output clean
+def _sim_html(text: str) -> str:
+    """Plain text as Mastodon renders it: escaped, paragraphs and line breaks as tags."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return "".join(
+        "<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
 
-    return Handler
+
+def _sim_acct(handle: str, origin: FakeMastodon, home: dict[str, FakeMastodon]) -> str:
+    user, _, instance = handle.partition("@")
+    target = home.get(instance)
+    if target is None:
+        return handle
+    return user if target is origin else f"{user}@{target.domain}"
