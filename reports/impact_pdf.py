@@ -117,11 +117,38 @@ def _p(text: str, style: str = "body") -> Paragraph:
     return Paragraph(text, _styles()[style])
 
 
-def _table(table: Table, *, widths: list[float] | None = None) -> list[Any]:
+def _widths(table: Table, numeric: set[str]) -> list[float]:
+    """Room by content: numbers and header words never break; long text takes the rest."""
+    regular, bold = _fonts()
+    pad = 13.0  # the cell's left and right padding, and a little air
+
+    def fits(text: str, font: str) -> float:
+        return pdfmetrics.stringWidth(text, font, 8) + pad
+
+    cells = {k: [_text(r.get(k)) for r in table.rows] for k in table.keys}
+    flexible = [k for k in table.keys if k not in numeric and max(map(len, cells[k])) > 16]
+    least = []
+    for key, label in table.columns:
+        words = [fits(w, bold) for w in label.split()] or [pad]
+        if key in flexible:
+            value = max(fits(w, regular) for v in cells[key] for w in (v.split() or [""]))
+        else:
+            value = max(fits(v, regular) for v in cells[key])
+        least.append(max(*words, value))
+    if sum(least) > WIDTH:  # too many columns: shrink all, some headers will wrap
+        return [w * WIDTH / sum(least) for w in least]
+    spare = WIDTH - sum(least)
+    share = {k: min(max(map(len, cells[k])), 60) for k in flexible} or {k: 1 for k in table.keys}
+    total = sum(share.values())
+    return [w + spare * share.get(k, 0) / total for w, k in zip(least, table.keys, strict=True)]
+
+
+def _table(table: Table) -> list[Any]:
     st = _styles()
     if not table.rows:
         return [_p("None in this period.", "note")]
     numeric = {k for k in table.keys if isinstance(table.rows[0].get(k), int | float)}
+    widths = _widths(table, numeric)
     head = [Paragraph(_text(label), st["head"]) for _, label in table.columns]
     body = [
         [Paragraph(_text(row.get(k)), st["num" if k in numeric else "cell"]) for k in table.keys]
