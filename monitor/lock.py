@@ -17,7 +17,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import AlreadyRunning
+from monitor.errors import AlreadyRunning, StorageError
 from storage.records import iso, utcnow
 
 try:  # POSIX
@@ -100,7 +100,13 @@ class RunnerLock:
     def acquire(self) -> RunnerLock:
         if self.db_path == ":memory:":
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise StorageError(
+                f"Directory {self.path.parent} for the database does not exist: create it or "
+                "change [storage] path in the config."
+            ) from None
         if not _try_lock(fd):
             os.close(fd)
             info = _read_info(self.path)

@@ -19,7 +19,7 @@ import sched_collectors as sc
 from conftest import base_config_dict
 
 from monitor import jobs
-from monitor.config import Config, Section, parse_config
+from monitor.config import Config, parse_config
 from monitor.errors import AlreadyRunning, ConfigError
 from monitor.lock import RunnerLock, lock_holder
 from monitor.logs import remove_logging, setup_logging
@@ -191,8 +191,8 @@ def test_runner_serves_the_wall_when_configured(
     port = free_port()
     data = base_config_dict(tmp_path)
     data["schedule"] = {"serve_wall": True, "digest_time": ""}
+    data["wall"] = {"port": port}
     config = parse_config(data, path=tmp_path / "config.toml")
-    config.sections["wall"] = Section("wall", {"host": "127.0.0.1", "port": port})
     runner = Runner(config, factories={})
     runner.start()
     try:
@@ -213,3 +213,39 @@ def test_wall_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         wall = WallServer(sc.wall_app(config), "127.0.0.1", port)
         with pytest.raises(ConfigError, match=f"could not listen on 127.0.0.1:{port}"):
             wall.start()
+
+
+def test_run_in_a_missing_directory_says_so(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[event]\nname = "A"\nhashtags = ["HRHN2016"]\nstart = 2016-11-24\nend = 2016-11-26\n'
+        '[storage]\npath = "nowhere/test.db"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "run"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: Directory {tmp_path / 'nowhere'} for the database does not exist: create it or "
+        "change [storage] path in the config.\n"
+    )
+
+
+def test_runner_serves_the_real_wall(tmp_path: Path) -> None:
+    pytest.importorskip("reports.wall.app")
+    port = free_port()
+    data = base_config_dict(tmp_path)
+    data["schedule"] = {"serve_wall": True, "digest_time": ""}
+    data["wall"] = {"port": port}
+    config = parse_config(data, path=tmp_path / "config.toml")
+    runner = Runner(config, factories={})
+    runner.start()
+    try:
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+    finally:
+        runner.stop()
+    assert page.status_code == 200
+    assert "Test Assembly" in page.text
