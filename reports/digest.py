@@ -22,6 +22,7 @@ from pathlib import Path
 from statistics import median
 
 from monitor.config import Config, EventConfig
+from monitor.errors import ConfigError
 from reports import analysis
 from reports.charts import bars_png, volume_per_hour_png
 from reports.collection_health import collection_day
@@ -298,6 +299,8 @@ def build_digest(
     now = now or utcnow()
     day = day or default_day(event, now)
     n = config.digest.top_n
+    if n < 1:
+        raise ConfigError(f"{config.path}: digest.top_n must be 1 or more, got {n}.")
     start, end = event.day_bounds(day)
     prev_start, prev_end = event.day_bounds(day - timedelta(days=1))
     enabled = tuple(p for p in PLATFORMS if config.sections[p].enabled)
@@ -427,7 +430,6 @@ def out_dir(config: Config) -> Path:
 
 def send_digest(config: Config, digest: Digest) -> list[str]:
     """E-mail the digest to [digest] recipients; returns who the server accepted."""
-    from monitor.errors import ConfigError
     from reports.digest_render import email_parts
     from reports.mailer import build_message, send_message, smtp_settings
 
@@ -438,6 +440,7 @@ def send_digest(config: Config, digest: Digest) -> list[str]:
             'e.g. recipients = ["comms@example.org"].'
         )
     settings = smtp_settings(config)
+    recipients = [r.strip() for r in recipients]
     text, html, images = email_parts(digest)
     msg = build_message(
         sender=settings.sender,

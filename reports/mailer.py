@@ -17,6 +17,7 @@ The message is the shape mail clients render best:
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -39,6 +40,10 @@ __all__ = [
     "webhook_url",
     "post_webhook",
 ]
+
+
+# Deliberately loose: catches a name or a typo'd list entry, not every RFC 5322 nuance.
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,12 @@ def smtp_settings(config: Config) -> SmtpSettings:
             f"{source}: smtp.ssl and smtp.starttls are both true; use ssl = true for port 465 "
             "or starttls = true for port 587, not both."
         )
+    for address in config.digest.recipients:
+        if not _ADDRESS.match(address.strip()):
+            raise ConfigError(
+                f"{source}: digest.recipients entry {address!r} is not an e-mail address; "
+                'write each as "name@example.org".'
+            )
     password = None
     if smtp.user:
         password = config.secret(smtp.password_env)

@@ -79,7 +79,9 @@ def smtp() -> Iterator[tuple[Inbox, int, Authenticator]]:
         controller.stop()
 
 
-def mail_config(tmp_path: Path, port: int, **smtp: Any) -> Config:
+def mail_config(
+    tmp_path: Path, port: int, *, digest: dict[str, Any] | None = None, **smtp: Any
+) -> Config:
     settings = {
         "host": "127.0.0.1",
         "port": port,
@@ -91,7 +93,7 @@ def mail_config(tmp_path: Path, port: int, **smtp: Any) -> Config:
     config = digest_config(
         tmp_path,
         smtp=settings,
-        digest={"recipients": ["comms@example.org", "director@example.org"]},
+        digest={"recipients": ["comms@example.org", "director@example.org"], **(digest or {})},
     )
     build_fixture_db(config)
     return config
@@ -185,6 +187,18 @@ def test_smtp_config_errors(tmp_path: Path, smtp: dict[str, Any], message: str) 
         send_digest(config, build_digest(config, DAY, now=NOW))
 
 
+def test_a_recipient_that_is_not_an_address_is_a_config_error(tmp_path: Path) -> None:
+    config = mail_config(tmp_path, 25, digest={"recipients": ["comms@example.org", "Comms Team"]})
+    with pytest.raises(ConfigError, match="digest.recipients entry 'Comms Team' is not an e-mail"):
+        send_digest(config, build_digest(config, DAY, now=NOW))
+
+
+def test_top_n_below_one_is_a_config_error(tmp_path: Path) -> None:
+    config = mail_config(tmp_path, 25, digest={"top_n": 0})
+    with pytest.raises(ConfigError, match="digest.top_n must be 1 or more, got 0"):
+        build_digest(config, DAY, now=NOW)
+
+
 class Hook:
     """A loopback chat webhook recording what it was sent."""
 
@@ -221,8 +235,9 @@ def test_daily_job_writes_mails_and_posts_the_webhook(
     smtp: tuple[Inbox, int, Authenticator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox, port, _ = smtp
-    config = mail_config(tmp_path, port)
-    config.sections["digest"]._values["public_url"] = "https://comms.example.org/digests/"
+    config = mail_config(
+        tmp_path, port, digest={"public_url": "https://comms.example.org/digests/"}
+    )
     with Hook() as hook:
         monkeypatch.setenv("TAGWATCH_DIGEST_WEBHOOK_URL", hook.url)
         result = send_daily_digest(config, now=NOW)
