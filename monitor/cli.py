@@ -113,6 +113,11 @@ def status(ctx: click.Context) -> None:
             click.echo(f"      last error: {h.last_error}")
     for line in runner_lines(config.db_path, tz=ev.tz):
         click.echo(line)
+    from collectors.x_budget import status_lines as x_budget_lines
+    from storage.records import utcnow
+
+    for line in x_budget_lines(config, utcnow()):
+        click.echo(line)
 
 
 @cli.command()
@@ -162,6 +167,30 @@ def export(
             with open(out, "w", encoding="utf-8", newline="") as fh:
                 n = writer(rows, fh)
             click.echo(f"Exported {n} posts to {out}", err=True)
+
+
+@cli.command()
+@click.argument("platform", type=click.Choice(["x"]))
+@click.option("--from", "first", help="First local day of the backfill (default: event start).")
+@click.option("--to", "last", help="Last local day, inclusive (default: event end).")
+@click.pass_context
+def estimate(ctx: click.Context, platform: str, first: str | None, last: str | None) -> None:
+    """Forecast the posts and money a backfill would cost, before reading anything."""
+    from collectors.x_estimate import estimate_backfill, format_estimate
+    from storage.db import Store
+    from storage.records import utcnow
+
+    config = get_config(ctx)
+    with Store.open(config.db_path) as store:
+        est = estimate_backfill(
+            config,
+            store,
+            now=utcnow(),
+            first=parse_day(first, "--from"),
+            last=parse_day(last, "--to"),
+        )
+    for line in format_estimate(est):
+        click.echo(line)
 
 
 def _not_yet(name: str, issue: int) -> None:
