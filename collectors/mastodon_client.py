@@ -139,9 +139,13 @@ class MastodonClient:
         if not all(isinstance(s, dict) and "id" in s for s in statuses):
             raise MastodonGarbage(self.base_url, "timeline entries are not statuses")
         remaining = response.headers.get("x-ratelimit-remaining", "")
+        # The Link header is the contract; a server that speaks the API without it
+        # still pages by the first and last ids, as Mastodon's own links do.
         return Page(
             statuses=statuses,
-            next_max_id=_link_param(response, "next", "max_id"),
-            prev_min_id=_link_param(response, "prev", "min_id"),
+            next_max_id=_link_param(response, "next", "max_id")
+            or (str(statuses[-1]["id"]) if statuses else None),
+            prev_min_id=_link_param(response, "prev", "min_id")
+            or (str(statuses[0]["id"]) if statuses else None),
             rate_remaining=int(remaining) if remaining.isdigit() else None,
         )

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -634,3 +635,56 @@ def test_a_simulated_event_federated_over_two_instances_is_stored_once(
     details = record.details["instances"]
     assert details[b.base_url]["already_stored"] == len(expected)
     assert all("<" not in r["text"] for r in stored)
+
+
+def test_the_fake_pages_and_links_like_recorded_mastodon(
+    fakes: Callable[..., FakeMastodon],
+) -> None:
+    """The fake's paging and headers follow the recorded 4.6.4 answers, so tests mean something."""
+    import httpx
+
+    recorded_link = recorded("account_statuses_link_pagination.exchange.json")[0]["response"]
+    inst = fakes()
+    for n in range(5):
+        toot(inst, n)
+    ids = sorted((int(i) for i in inst.statuses), reverse=True)
+    url = f"{inst.base_url}/api/v1/timelines/tag/HRHN2016"
+    page = httpx.get(url, params={"limit": 2})
+    assert [s["id"] for s in page.json()] == [str(i) for i in ids[:2]]
+    base = f"{inst.base_url}/api/v1/timelines/tag/hrhn2016"
+    # Same form as recorded: carried limit first, then the id; next = older, prev = newer.
+    next_url, prev_url = f"{base}?limit=2&max_id={ids[1]}", f"{base}?limit=2&min_id={ids[0]}"
+    assert page.headers["link"] == f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+
+    def shape(link: str) -> dict[str, list[str]]:
+        links = httpx.Response(200, headers={"link": link}).links
+        return {rel: list(parse_qs(urlsplit(v["url"]).query)) for rel, v in links.items()}
+
+    assert shape(page.headers["link"]) == shape(recorded_link["headers"]["link"])
+    assert set(recorded_link["headers"]) <= {k.lower() for k in page.headers}
+    datetime.fromisoformat(page.headers["x-ratelimit-reset"])  # an ISO timestamp, as recorded
+    # since_id: the newest above it; min_id: the ones right above it.
+    since = httpx.get(url, params={"limit": 2, "since_id": ids[4]}).json()
+    assert [s["id"] for s in since] == [str(i) for i in ids[:2]]
+    above = httpx.get(url, params={"limit": 2, "min_id": ids[4]}).json()
+    assert [s["id"] for s in above] == [str(ids[2]), str(ids[3])]
+    empty = httpx.get(url, params={"max_id": ids[4]})
+    assert empty.json() == [] and "link" not in empty.headers
+    missing = httpx.get(f"{inst.base_url}/api/v1/statuses/1")
+    assert (missing.status_code, missing.json()) == (404, {"error": "Record not found"})
+    assert inst.count("/api/v1/timelines/tag/") == 4
+
+
+def test_a_server_without_link_headers_is_paged_by_ids(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
+) -> None:
+    inst = fakes(links=False)
+    for n in range(50):
+        toot(inst, n)
+    run = Runner(make_config(tmp_path, [inst.base_url]), store)
+    assert run().new_posts == 50
+    ids = sorted((int(i) for i in inst.statuses), reverse=True)
+    assert [q.get("max_id") for q in timeline_queries(inst)] == [None, str(ids[39]), str(ids[49])]
+    toot(inst, 60)
+    assert run().new_posts == 1
+    assert timeline_queries(inst)[-1] == {"limit": "40", "min_id": str(ids[0])}

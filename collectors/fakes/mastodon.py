@@ -105,11 +105,13 @@ class FakeMastodon(LoopbackServer):
         title: str = "Mastodon",
         tokens: Iterable[str] = (),
         require_auth: bool = False,
+        links: bool = True,
         now: Callable[[], datetime] = utcnow,
     ):
         self.title = title
         self.tokens = set(tokens)
         self.require_auth = require_auth
+        self.links = links  # False: like a server that speaks the API without Link headers
         self.now = now
         self.statuses: dict[int, dict[str, Any]] = {}
         self.requests: list[LoggedRequest] = []
@@ -472,7 +474,7 @@ class FakeMastodon(LoopbackServer):
             ids = sorted(i for i in ids if i > min_id)[:limit][::-1]
         page = ids[:limit]
         headers = dict(rate)
-        if page:
+        if page and self.links:
             carried = {k: query[k] for k in _CARRIED_PARAMS if k in query}
             base = f"{self.base_url}/api/v1/timelines/tag/{tag}"
             nxt = urlencode(sorted({**carried, "max_id": str(page[-1])}.items()))
