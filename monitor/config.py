@@ -241,6 +241,7 @@ SETTINGS: list[Setting] = [
         "Only for instances that show hashtag timelines to logged-in users alone: a table"
         " from instance (URL or host) to the environment variable holding its access token,"
         ' e.g. { "mastodon.social" = "TAGWATCH_MASTODON_SOCIAL_TOKEN" }.',
+        secret_env=True,
     ),
     # [schedule]: `tagwatch run`
     _s(

@@ -40,10 +40,12 @@ def secret_values(config: Config) -> list[str]:
     for spec in SETTINGS:
         if not spec.secret_env or spec.section not in config.sections:
             continue
-        env_name = config.sections[spec.section].get(spec.key)
-        value = os.environ.get(env_name, "") if env_name else ""
-        if len(value) >= MIN_SECRET_LENGTH:
-            values.append(value)
+        named = config.sections[spec.section].get(spec.key)
+        # One variable, or a table of them (mastodon.access_token_envs: instance -> variable).
+        for env_name in named.values() if isinstance(named, dict) else [named]:
+            value = os.environ.get(env_name, "") if env_name else ""
+            if len(value) >= MIN_SECRET_LENGTH:
+                values.append(value)
     # Longest first, so a secret containing another is replaced whole.
     return sorted(set(values), key=len, reverse=True)
 

@@ -688,3 +688,18 @@ def test_a_server_without_link_headers_is_paged_by_ids(
     toot(inst, 60)
     assert run().new_posts == 1
     assert timeline_queries(inst)[-1] == {"limit": "40", "min_id": str(ids[0])}
+
+
+def test_mastodon_tokens_are_redacted_from_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.logs import secret_values
+
+    monkeypatch.setenv("TW_SOCIAL_TOKEN", "tok-social-1234567")
+    data = base_config_dict(tmp_path)
+    data["mastodon"] = {
+        "instances": ["https://mastodon.social"],
+        "access_token_envs": {"mastodon.social": "TW_SOCIAL_TOKEN"},
+    }
+    config = parse_config(data, path=tmp_path / "config.toml")
+    assert "tok-social-1234567" in secret_values(config)
