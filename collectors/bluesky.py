@@ -328,9 +328,10 @@ class BlueskyCollector(Collector):
         try:
             return self.call(what, fn)
         except _SessionExpired as exc:
+            reason = exc.__cause__ or exc
             raise AuthError(
-                f"Bluesky rejects the session right after logging in ({exc}); "
-                f"check that {self.service} is the account's service."
+                f"Bluesky rejected the session again right after logging in ({reason}): "
+                f"check that bluesky.service ({self.service}) is where the account lives."
             ) from exc
 
     def _query(self, nsid: str, params: Any, response_model: Any) -> dict[str, Any]:

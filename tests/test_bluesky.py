@@ -564,3 +564,74 @@ def test_simulated_event_on_a_2016_clock(
                 live = {keys[u] for u, row in stored(store).items() if not row["deleted"]}
                 assert live == expected_live()
             assert record.details.get("deleted", 0) > 0  # the simulation deletes some posts
+
+
+@pytest.mark.parametrize(
+    "error, hint",
+    [
+        (
+            "AuthFactorTokenRequired",
+            "the account asks for a 2FA code: use an app password instead",
+        ),
+        ("AccountTakedown", "the account is unavailable (AccountTakedown)"),
+    ],
+)
+def test_refused_login_explains_why(
+    fake: FakeBluesky, bsky_config: Config, db: Store, clock: Clock, error: str, hint: str
+) -> None:
+    fake.respond(CREATE, 401, {"error": error, "message": "refused"})
+    record = run(bsky_config, db, clock)
+    assert record.status == "failed"
+    assert record.error == (
+        f"Bluesky refused the login of {HANDLE} at {fake.url} (401 {error}: refused): "
+        f"{hint}. App passwords are made at {APP_PASSWORD_URL}."
+    )
+
+
+@pytest.mark.parametrize(
+    "status, body, message",
+    [
+        (
+            403,
+            {"error": "Forbidden", "message": "search is not allowed"},
+            "Bluesky refused the request (403 Forbidden: search is not allowed); "
+            "check the account in $TAGWATCH_BLUESKY_HANDLE",
+        ),
+        (
+            400,
+            {"error": "InvalidRequest", "message": "bad tag"},
+            "Bluesky answered 400 InvalidRequest: bad tag",
+        ),
+        (
+            400,
+            {"error": "ExpiredToken", "message": "Token has expired"},
+            "Bluesky rejected the session again right after logging in (400 ExpiredToken: "
+            "Token has expired): check that bluesky.service (the service) is where the "
+            "account lives.",
+        ),
+    ],
+)
+def test_refused_search_fails_the_pass_with_the_reason(
+    fake: FakeBluesky,
+    bsky_config: Config,
+    db: Store,
+    clock: Clock,
+    status: int,
+    body: dict[str, str],
+    message: str,
+) -> None:
+    add_posts(fake, clock, 1)
+    fake.respond(SEARCH, status, body, times=2)
+    record = run(bsky_config, db, clock)
+    assert record.status == "failed"
+    assert record.error == message.replace("the service", fake.url)
+    assert stored(db) == {}
+
+
+def test_rate_limit_message_names_the_reset_time(
+    fake: FakeBluesky, bsky_config: Config, db: Store, clock: Clock
+) -> None:
+    fake.rate_limit(SEARCH, reset_in=7200)
+    record = run(bsky_config, db, clock)
+    reset = datetime.fromtimestamp(int((clock() + timedelta(hours=2)).timestamp()), UTC)
+    assert record.error == f"Bluesky rate limit reached; it resets at {reset:%H:%M:%S} UTC"
