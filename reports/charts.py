@@ -32,6 +32,7 @@ from monitor.config import AgendaSession  # noqa: E402
 
 __all__ = [
     "PLATFORM_COLORS",
+    "PLATFORM_LABELS",
     "PALETTE",
     "volume_png",
     "volume_per_hour_png",
@@ -46,6 +47,8 @@ PLATFORM_COLORS: dict[str, str] = {
     "x": "#14171a",
     "mastodon": "#6364ff",
 }
+# Legends name platforms as people write them.
+PLATFORM_LABELS: dict[str, str] = {"bluesky": "Bluesky", "x": "X", "mastodon": "Mastodon"}
 PALETTE = ("#1f6f8b", "#e07a5f", "#81b29a", "#f2cc8f", "#3d405b", "#99a1a6", "#c06c84")
 OTHER = "#99a1a6"
 INK = "#222222"
@@ -134,7 +137,7 @@ def volume_png(
                 bottom=bottom,
                 align="edge",
                 color=platform_color(platform, i),
-                label=platform,
+                label=PLATFORM_LABELS.get(platform, platform),
                 linewidth=0,
             )
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
@@ -270,7 +273,8 @@ def lines_png(
             pts = data[name]
             xs = [mdates.date2num(t.astimezone(tz).replace(tzinfo=None)) for t, _ in pts]
             color = (colors or {}).get(name) or platform_color(name, i + 1)
-            ax.plot(xs, [v for _, v in pts], color=color, label=name, linewidth=1.6)
+            label = PLATFORM_LABELS.get(name, name)
+            ax.plot(xs, [v for _, v in pts], color=color, label=label, linewidth=1.6)
         ax.xaxis_date(tz=None)
         locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
         ax.xaxis.set_major_locator(locator)

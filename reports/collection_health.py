@@ -11,13 +11,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from reports.charts import PLATFORM_LABELS
 from storage.records import iso, parse_iso
 
 __all__ = ["CollectorDay", "collection_day", "FAILED_STATUSES"]
 
 # As storage.status counts a failure streak; "interrupted" (a clean stop) is not a failure.
 FAILED_STATUSES = ("failed", "error", "quota", "rate_limited")
-LABELS = {"bluesky": "Bluesky", "x": "X", "mastodon": "Mastodon"}
 
 
 def _n(count: int, noun: str, plural: str = "") -> str:
@@ -43,7 +43,7 @@ class CollectorDay:
 
     @property
     def label(self) -> str:
-        return LABELS.get(self.collector, self.collector)
+        return PLATFORM_LABELS.get(self.collector, self.collector)
 
     @property
     def flagged(self) -> bool:

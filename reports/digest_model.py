@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from reports.charts import PLATFORM_LABELS
 from reports.collection_health import CollectorDay
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 PLATFORMS = ("bluesky", "x", "mastodon")
-PLATFORM_NAMES = {"bluesky": "Bluesky", "x": "X", "mastodon": "Mastodon"}
+PLATFORM_NAMES = PLATFORM_LABELS
 
 
 @dataclass(frozen=True)
