@@ -152,6 +152,16 @@ def test_links_are_expanded_and_impressions_become_views(fake: FakeX, clock: Clo
     assert no_views.author.handle == "1"  # user missing from includes: named by id
 
 
+def test_withheld_posts_are_kept_with_where_they_are_withheld(fake: FakeX, clock: Clock):
+    user = fake.add_user("1", "maja")
+    withheld = {"copyright": False, "country_codes": ["DE", "FR"]}
+    tweet = make_tweet(snowflake(clock()), "#HRHN2016", user, created_at=clock(), withheld=withheld)
+    (post,) = parse_page({"data": [tweet], "includes": {"users": [user]}}, collected_at=clock())
+    assert post.text == "#HRHN2016"
+    assert post.raw is not None and post.raw["withheld"] == withheld
+    assert post.raw["author"]["username"] == "maja"
+
+
 def test_a_page_without_ids_is_malformed():
     with pytest.raises(MalformedResponse, match="without a usable id"):
         parse_page({"data": [{"text": "hi"}]}, collected_at=datetime(2016, 11, 25, tzinfo=UTC))
@@ -323,6 +333,19 @@ def test_full_archive_backfills_beyond_seven_days(x_config, store, fake, clock):
     assert record.new_posts == 5
     (call,) = fake.requests_to("/2/tweets/search/all")
     assert call.params["start_time"] == "2016-10-24T22:00:00Z"  # summer time then
+
+
+def test_a_cursor_older_than_seven_days_restarts_at_the_window(x_config, store, fake, clock):
+    populate(fake, clock, 5)
+    collector(x_config, store, clock).run_pass()
+    clock.advance(days=8)
+    populate(fake, clock, 3, tag="HRHN2016")
+    record = collector(x_config, store, clock).run_pass()
+    assert record.status == "ok", record.error
+    last = fake.requests_to(SEARCH)[-1].params
+    assert "since_id" not in last and last["start_time"] == "2016-11-26T12:05:00Z"
+    assert record.details["missed_older_than_7_days"] is True
+    assert record.new_posts == 3
 
 
 def test_401_names_the_token_variable_and_never_the_token(x_config, store, fake, clock):

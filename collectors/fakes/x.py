@@ -19,14 +19,31 @@ Every request is recorded so tests can assert how many were made.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from collectors.fakes.loopback import LoopbackServer
+from collectors.fakes.x_data import (
+    CLIENT_NOT_ENROLLED,
+    SERVER_ERROR,
+    SUBSET_ACCESS_453,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    invalid,
+    make_tweet,
+    make_user,
+    matches,
+    parse_time,
+    select_tweet,
+    select_user,
+    snowflake,
+    ts,
+)
 
 __all__ = [
     "FakeX",
@@ -37,47 +54,6 @@ __all__ = [
     "snowflake",
     "TOO_MANY_REQUESTS",
 ]
-
-# Real bodies, as X sends them (see shared/fixtures/real/README.md and the issues quoted there).
-TOO_MANY_REQUESTS = {
-    "title": "Too Many Requests",
-    "type": "about:blank",
-    "status": 429,
-    "detail": "Too Many Requests",
-}
-UNAUTHORIZED = {
-    "title": "Unauthorized",
-    "type": "about:blank",
-    "status": 401,
-    "detail": "Unauthorized",
-}
-CLIENT_NOT_ENROLLED = {
-    "client_id": "27512824",
-    "detail": (
-        "When authenticating requests to the Twitter API v2 endpoints, you must use keys and "
-        "tokens from a Twitter developer App that is attached to a Project. You can create a "
-        "project via the developer portal."
-    ),
-    "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
-    "title": "Client Forbidden",
-    "required_enrollment": "Appropriate Level of API Access",
-    "reason": "client-not-enrolled",
-    "type": "https://api.twitter.com/2/problems/client-forbidden",
-}
-SUBSET_ACCESS_453 = {
-    "errors": [
-        {
-            "message": (
-                "You currently have access to a subset of Twitter API v2 endpoints and limited "
-                "v1.1 endpoints (e.g. media post, oauth) only. If you need access to this "
-                "endpoint, you may need a different access level. You can learn more here: "
-                "https://developer.twitter.com/en/portal/product"
-            ),
-            "code": 453,
-        }
-    ]
-}
-SERVER_ERROR = {"errors": [{"message": "Internal error", "code": 131}]}
 
 RATE_LIMITS = {  # per 15-minute window, app auth (documented limits at the time of writing)
     "/2/tweets/search/recent": 450,
@@ -120,125 +96,6 @@ LOOKUP_PARAMS = {
     "place.fields",
     "poll.fields",
 }
-_TAG = re.compile(r"(?<!\w)#(\w+)")
-_MENTION = re.compile(r"(?<!\w)@(\w{1,15})")
-_URL = re.compile(r"https?://\S+")
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def snowflake(created_at: datetime, seq: int = 0) -> str:
-    """A real-looking X id for a post made at `created_at` (ids encode their time)."""
-    ms = int(created_at.timestamp() * 1000) - 1288834974657
-    return str((ms << 22) | (seq & 0x3FFFFF))
-
-
-def make_user(
-    id: str,
-    username: str,
-    name: str | None = None,
-    *,
-    followers: int = 0,
-    verified: bool = False,
-) -> dict[str, Any]:
-    """A v2 user object with the fields tagwatch asks for."""
-    return {
-        "id": id,
-        "username": username,
-        "name": name if name is not None else username.title(),
-        "verified": verified,
-        "public_metrics": {
-            "followers_count": followers,
-            "following_count": 10,
-            "tweet_count": 100,
-            "listed_count": 0,
-        },
-    }
-
-
-def make_tweet(
-    id: str,
-    text: str,
-    author: dict[str, Any],
-    *,
-    created_at: datetime,
-    lang: str = "en",
-    likes: int = 0,
-    retweets: int = 0,
-    replies: int = 0,
-    quotes: int = 0,
-    impressions: int | None = None,
-    urls: list[str] | None = None,
-    referenced: list[tuple[str, str]] | None = None,
-    media_keys: list[str] | None = None,
-    sensitive: bool = False,
-    withheld: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """A v2 tweet object with entities computed from its text, as X computes them.
-
-    `referenced` is a list of (type, id) with type retweeted / quoted / replied_to.
-    """
-    entities: dict[str, Any] = {}
-    tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in _TAG.finditer(text)]
-    if tags:
-        entities["hashtags"] = tags
-    mentions = [
-        {"start": m.start(), "end": m.end(), "username": m.group(1)}
-        for m in _MENTION.finditer(text)
-    ]
-    if mentions:
-        entities["mentions"] = mentions
-    url_entities = []
-    for i, m in enumerate(_URL.finditer(text)):
-        expanded = (urls or [])[i] if urls and i < len(urls) else m.group(0)
-        url_entities.append(
-            {
-                "start": m.start(),
-                "end": m.end(),
-                "url": m.group(0),
-                "expanded_url": expanded,
-                "display_url": expanded.split("://", 1)[-1][:25],
-            }
-        )
-    if url_entities:
-        entities["urls"] = url_entities
-    metrics: dict[str, int] = {
-        "retweet_count": retweets,
-        "reply_count": replies,
-        "like_count": likes,
-        "quote_count": quotes,
-    }
-    if impressions is not None:
-        metrics["impression_count"] = impressions
-    tweet: dict[str, Any] = {
-        "id": id,
-        "text": text,
-        "edit_history_tweet_ids": [id],
-        "author_id": author["id"],
-        "created_at": _ts(created_at),
-        "lang": lang,
-        "conversation_id": id,
-        "possibly_sensitive": sensitive,
-        "public_metrics": metrics,
-    }
-    if entities:
-        tweet["entities"] = entities
-    if referenced:
-        tweet["referenced_tweets"] = [{"type": t, "id": i} for t, i in referenced]
-        for t, i in referenced:
-            if t == "replied_to":
-                tweet["conversation_id"] = i
-    if media_keys:
-        tweet["attachments"] = {"media_keys": list(media_keys)}
-    if withheld is not None:
-        tweet["withheld"] = withheld
-    return tweet
 
 
 @dataclass
@@ -269,7 +126,7 @@ class _State:
     protected: set[str] = field(default_factory=set)
 
 
-class FakeX:
+class FakeX(LoopbackServer):
     """The fake X API server. Start it (or use it as a context manager), point a client at `url`."""
 
     def __init__(
@@ -289,8 +146,6 @@ class FakeX:
         self.remaining: dict[str, int] = dict(RATE_LIMITS)
         self._tokens: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- data -----------------------------------------------------------------
 
@@ -348,55 +203,22 @@ class FakeX:
     def requests_to(self, path: str) -> list[FakeRequest]:
         return [r for r in self.requests if r.path == path]
 
-    # -- server ---------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeX:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                fake._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeX:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- request handling -----------------------------------------------------
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         path = parts.path.rstrip("/") or "/"
+        status: int
+        body: Any
+        headers: dict[str, str]
         with self._lock:
-            self.requests.append(FakeRequest("GET", path, params, dict(h.headers.items())))
-            status, body, headers = self._answer(path, params, h.headers.get("Authorization", ""))
+            self.requests.append(FakeRequest(method, path, params, dict(h.headers.items())))
+            if method != "GET":
+                status, body, headers = 405, {"title": "Method Not Allowed"}, {}
+            else:
+                auth = h.headers.get("Authorization", "")
+                status, body, headers = self._answer(path, params, auth)
         payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         h.send_response(status)
         h.send_header("content-type", "application/json; charset=utf-8")
@@ -455,13 +277,13 @@ class FakeX:
         if unknown:
             return (
                 400,
-                _invalid(f"The query parameter [{unknown[0]}] is not one of ...", unknown[0]),
+                invalid(f"The query parameter [{unknown[0]}] is not one of ...", unknown[0]),
                 {},
             )
         try:
             return 200, fn(path, params), headers
         except _BadRequest as exc:
-            return 400, _invalid(str(exc), exc.parameter), {}
+            return 400, invalid(str(exc), exc.parameter), {}
 
     # -- endpoints ------------------------------------------------------------
 
@@ -471,12 +293,12 @@ class FakeX:
             raise _BadRequest("The `query` query parameter can not be empty", "query")
         since = int(params["since_id"]) if params.get("since_id") else None
         until = int(params["until_id"]) if params.get("until_id") else None
-        start = _parse_time(params["start_time"]) if params.get("start_time") else None
-        end = _parse_time(params["end_time"]) if params.get("end_time") else None
+        start = parse_time(params["start_time"]) if params.get("start_time") else None
+        end = parse_time(params["end_time"]) if params.get("end_time") else None
         out = []
         for tweet in self.state.tweets.values():
             tid = int(tweet["id"])
-            created = _parse_time(tweet["created_at"])
+            created = parse_time(tweet["created_at"])
             if since is not None and tid <= since:
                 continue
             if until is not None and tid >= until:
@@ -485,7 +307,7 @@ class FakeX:
                 continue
             if end is not None and created >= end:
                 continue
-            if _matches(query, tweet):
+            if matches(query, tweet):
                 out.append(tweet)
         out.sort(key=lambda t: int(t["id"]), reverse=True)
         return out
@@ -510,7 +332,7 @@ class FakeX:
         body: dict[str, Any] = {}
         meta: dict[str, Any] = {"result_count": len(page)}
         if page:
-            body["data"] = [_select(t, params) for t in page]
+            body["data"] = [select_tweet(t, params) for t in page]
             includes = self._includes(page, params)
             if includes:
                 body["includes"] = includes
@@ -537,12 +359,12 @@ class FakeX:
                         referenced.append(self.state.tweets[ref["id"]])
             referenced = list({t["id"]: t for t in referenced}.values())
             if referenced:
-                includes["tweets"] = [_select(t, params) for t in referenced]
+                includes["tweets"] = [select_tweet(t, params) for t in referenced]
             if "referenced_tweets.id.author_id" in expansions or "author_id" in expansions:
                 user_ids += [t["author_id"] for t in referenced]
         users = [self.state.users[u] for u in dict.fromkeys(user_ids) if u in self.state.users]
         if users:
-            includes["users"] = [_select_user(u, params) for u in users]
+            includes["users"] = [select_user(u, params) for u in users]
         if "attachments.media_keys" in expansions:
             keys = [k for t in tweets for k in t.get("attachments", {}).get("media_keys", [])]
             media = [self.state.media[k] for k in dict.fromkeys(keys) if k in self.state.media]
@@ -590,7 +412,7 @@ class FakeX:
                 )
         body: dict[str, Any] = {}
         if found:
-            body["data"] = [_select(t, params) for t in found]
+            body["data"] = [select_tweet(t, params) for t in found]
             includes = self._includes(found, params)
             if includes:
                 body["includes"] = includes
@@ -614,27 +436,27 @@ class FakeX:
         now = self.now().astimezone(UTC)
         if path.endswith("/recent"):
             earliest = now - timedelta(days=7)
-            start = _parse_time(params["start_time"]) if params.get("start_time") else earliest
+            start = parse_time(params["start_time"]) if params.get("start_time") else earliest
             if start < earliest - timedelta(seconds=10):
                 raise _BadRequest(
                     "Invalid 'start_time':'"
                     + params["start_time"]
                     + "'. 'start_time' must be on or after "
-                    + _ts(earliest),
+                    + ts(earliest),
                     "start_time",
                 )
         else:
             start = (
-                _parse_time(params["start_time"])
+                parse_time(params["start_time"])
                 if params.get("start_time")
                 else now - timedelta(days=30)
             )
         end = (
-            _parse_time(params["end_time"])
+            parse_time(params["end_time"])
             if params.get("end_time")
             else now - timedelta(seconds=10)
         )
-        tweets = self._matching({**params, "start_time": _ts(start), "end_time": _ts(end)})
+        tweets = self._matching({**params, "start_time": ts(start), "end_time": ts(end)})
         buckets: list[dict[str, Any]] = []
         cursor = start
         if granularity == "day":
@@ -646,8 +468,8 @@ class FakeX:
         boundary = first + step[granularity]
         while cursor < end:
             bucket_end = min(boundary, end)
-            n = sum(1 for t in tweets if cursor <= _parse_time(t["created_at"]) < bucket_end)
-            buckets.append({"end": _ts(bucket_end), "start": _ts(cursor), "tweet_count": n})
+            n = sum(1 for t in tweets if cursor <= parse_time(t["created_at"]) < bucket_end)
+            buckets.append({"end": ts(bucket_end), "start": ts(cursor), "tweet_count": n})
             cursor, boundary = bucket_end, boundary + step[granularity]
         # Full-archive counts page through 31 buckets at a time, like the real endpoint.
         offset = self._tokens.get(params.get("next_token", ""), 0) if path.endswith("/all") else 0
@@ -665,68 +487,3 @@ class _BadRequest(Exception):
     def __init__(self, message: str, parameter: str):
         super().__init__(message)
         self.parameter = parameter
-
-
-def _invalid(message: str, parameter: str) -> dict[str, Any]:
-    """The real 400 shape: an `errors` list plus the problem title and type."""
-    return {
-        "errors": [{"parameters": {parameter: []}, "message": message}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": "https://api.twitter.com/2/problems/invalid-request",
-    }
-
-
-def _matches(query: str, tweet: dict[str, Any]) -> bool:
-    """The part of X's query language tagwatch uses: #tags, words, -is:retweet, OR."""
-    tags = {h["tag"].casefold() for h in tweet.get("entities", {}).get("hashtags", [])}
-    kinds = {r["type"] for r in tweet.get("referenced_tweets", [])}
-    text = tweet.get("text", "").casefold()
-    alternatives = re.split(r"\s+OR\s+", query.replace("(", " ").replace(")", " "))
-    positives_ok = False
-    negatives: list[str] = []
-    for alt in alternatives:
-        terms = alt.split()
-        negatives += [t[1:] for t in terms if t.startswith("-")]
-        wanted = [t for t in terms if not t.startswith("-")]
-        if all(_term(t, tags, kinds, text) for t in wanted):
-            positives_ok = True
-    return positives_ok and not any(_term(t, tags, kinds, text) for t in negatives)
-
-
-def _term(term: str, tags: set[str], kinds: set[str], text: str) -> bool:
-    if term.startswith("#"):
-        return term[1:].casefold() in tags
-    if term == "is:retweet":
-        return "retweeted" in kinds
-    if term == "is:quote":
-        return "quoted" in kinds
-    if term == "is:reply":
-        return "replied_to" in kinds
-    return term.casefold() in text
-
-
-_ALWAYS = ("id", "text", "edit_history_tweet_ids")
-
-
-def _select(tweet: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
-    """Only the fields asked for (plus the defaults), like the real API."""
-    fields = set(filter(None, params.get("tweet.fields", "").split(",")))
-    expansions = set(filter(None, params.get("expansions", "").split(",")))
-    if "author_id" in expansions:
-        fields.add("author_id")
-    if "referenced_tweets.id" in expansions:
-        fields.add("referenced_tweets")
-    if "attachments.media_keys" in expansions:
-        fields.add("attachments")
-    fields.add("withheld")  # X always says when a post is withheld
-    return {k: v for k, v in tweet.items() if k in _ALWAYS or k in fields}
-
-
-def _select_user(user: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
-    fields = set(filter(None, params.get("user.fields", "").split(","))) | {
-        "id",
-        "name",
-        "username",
-    }
-    return {k: v for k, v in user.items() if k in fields}

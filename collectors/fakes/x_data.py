@@ -1,0 +1,254 @@
+"""What the fake X API serves: v2 objects built like X builds them, and X's real error bodies.
+
+Kept apart from the server (`collectors.fakes.x`) so the demo and tests can
+build tweets and users without starting anything. Error bodies are the real
+ones (see shared/fixtures/real/README.md and the issue threads quoted there).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "make_tweet",
+    "ts",
+    "parse_time",
+    "make_user",
+    "snowflake",
+    "matches",
+    "select_tweet",
+    "select_user",
+    "invalid",
+    "TOO_MANY_REQUESTS",
+    "UNAUTHORIZED",
+    "CLIENT_NOT_ENROLLED",
+    "SUBSET_ACCESS_453",
+    "SERVER_ERROR",
+]
+
+TOO_MANY_REQUESTS = {
+    "title": "Too Many Requests",
+    "type": "about:blank",
+    "status": 429,
+    "detail": "Too Many Requests",
+}
+UNAUTHORIZED = {
+    "title": "Unauthorized",
+    "type": "about:blank",
+    "status": 401,
+    "detail": "Unauthorized",
+}
+CLIENT_NOT_ENROLLED = {
+    "client_id": "27512824",
+    "detail": (
+        "When authenticating requests to the Twitter API v2 endpoints, you must use keys and "
+        "tokens from a Twitter developer App that is attached to a Project. You can create a "
+        "project via the developer portal."
+    ),
+    "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+    "title": "Client Forbidden",
+    "required_enrollment": "Appropriate Level of API Access",
+    "reason": "client-not-enrolled",
+    "type": "https://api.twitter.com/2/problems/client-forbidden",
+}
+SUBSET_ACCESS_453 = {
+    "errors": [
+        {
+            "message": (
+                "You currently have access to a subset of Twitter API v2 endpoints and limited "
+                "v1.1 endpoints (e.g. media post, oauth) only. If you need access to this "
+                "endpoint, you may need a different access level. You can learn more here: "
+                "https://developer.twitter.com/en/portal/product"
+            ),
+            "code": 453,
+        }
+    ]
+}
+SERVER_ERROR = {"errors": [{"message": "Internal error", "code": 131}]}
+
+_TAG = re.compile(r"(?<!\w)#(\w+)")
+_MENTION = re.compile(r"(?<!\w)@(\w{1,15})")
+_URL = re.compile(r"https?://\S+")
+
+
+def ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def snowflake(created_at: datetime, seq: int = 0) -> str:
+    """A real-looking X id for a post made at `created_at` (ids encode their time)."""
+    ms = int(created_at.timestamp() * 1000) - 1288834974657
+    return str((ms << 22) | (seq & 0x3FFFFF))
+
+
+def make_user(
+    id: str,
+    username: str,
+    name: str | None = None,
+    *,
+    followers: int = 0,
+    verified: bool = False,
+) -> dict[str, Any]:
+    """A v2 user object with the fields tagwatch asks for."""
+    return {
+        "id": id,
+        "username": username,
+        "name": name if name is not None else username.title(),
+        "verified": verified,
+        "public_metrics": {
+            "followers_count": followers,
+            "following_count": 10,
+            "tweet_count": 100,
+            "listed_count": 0,
+        },
+    }
+
+
+def make_tweet(
+    id: str,
+    text: str,
+    author: dict[str, Any],
+    *,
+    created_at: datetime,
+    lang: str = "en",
+    likes: int = 0,
+    retweets: int = 0,
+    replies: int = 0,
+    quotes: int = 0,
+    impressions: int | None = None,
+    urls: list[str] | None = None,
+    referenced: list[tuple[str, str]] | None = None,
+    media_keys: list[str] | None = None,
+    sensitive: bool = False,
+    withheld: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A v2 tweet object with entities computed from its text, as X computes them.
+
+    `referenced` is a list of (type, id) with type retweeted / quoted / replied_to.
+    """
+    entities: dict[str, Any] = {}
+    tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in _TAG.finditer(text)]
+    if tags:
+        entities["hashtags"] = tags
+    mentions = [
+        {"start": m.start(), "end": m.end(), "username": m.group(1)}
+        for m in _MENTION.finditer(text)
+    ]
+    if mentions:
+        entities["mentions"] = mentions
+    url_entities = []
+    for i, m in enumerate(_URL.finditer(text)):
+        expanded = (urls or [])[i] if urls and i < len(urls) else m.group(0)
+        url_entities.append(
+            {
+                "start": m.start(),
+                "end": m.end(),
+                "url": m.group(0),
+                "expanded_url": expanded,
+                "display_url": expanded.split("://", 1)[-1][:25],
+            }
+        )
+    if url_entities:
+        entities["urls"] = url_entities
+    metrics: dict[str, int] = {
+        "retweet_count": retweets,
+        "reply_count": replies,
+        "like_count": likes,
+        "quote_count": quotes,
+    }
+    if impressions is not None:
+        metrics["impression_count"] = impressions
+    tweet: dict[str, Any] = {
+        "id": id,
+        "text": text,
+        "edit_history_tweet_ids": [id],
+        "author_id": author["id"],
+        "created_at": ts(created_at),
+        "lang": lang,
+        "conversation_id": id,
+        "possibly_sensitive": sensitive,
+        "public_metrics": metrics,
+    }
+    if entities:
+        tweet["entities"] = entities
+    if referenced:
+        tweet["referenced_tweets"] = [{"type": kind, "id": ref} for kind, ref in referenced]
+        for kind, ref in referenced:
+            if kind == "replied_to":
+                tweet["conversation_id"] = ref
+    if media_keys:
+        tweet["attachments"] = {"media_keys": list(media_keys)}
+    if withheld is not None:
+        tweet["withheld"] = withheld
+    return tweet
+
+
+def invalid(message: str, parameter: str) -> dict[str, Any]:
+    """The real 400 shape: an `errors` list plus the problem title and type."""
+    return {
+        "errors": [{"parameters": {parameter: []}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
+def matches(query: str, tweet: dict[str, Any]) -> bool:
+    """The part of X's query language tagwatch uses: #tags, words, -is:retweet, OR."""
+    tags = {h["tag"].casefold() for h in tweet.get("entities", {}).get("hashtags", [])}
+    kinds = {r["type"] for r in tweet.get("referenced_tweets", [])}
+    text = tweet.get("text", "").casefold()
+    alternatives = re.split(r"\s+OR\s+", query.replace("(", " ").replace(")", " "))
+    positives_ok = False
+    negatives: list[str] = []
+    for alt in alternatives:
+        terms = alt.split()
+        negatives += [t[1:] for t in terms if t.startswith("-")]
+        wanted = [t for t in terms if not t.startswith("-")]
+        if all(_term(t, tags, kinds, text) for t in wanted):
+            positives_ok = True
+    return positives_ok and not any(_term(t, tags, kinds, text) for t in negatives)
+
+
+def _term(term: str, tags: set[str], kinds: set[str], text: str) -> bool:
+    if term.startswith("#"):
+        return term[1:].casefold() in tags
+    if term == "is:retweet":
+        return "retweeted" in kinds
+    if term == "is:quote":
+        return "quoted" in kinds
+    if term == "is:reply":
+        return "replied_to" in kinds
+    return term.casefold() in text
+
+
+ALWAYS_FIELDS = ("id", "text", "edit_history_tweet_ids")
+
+
+def select_tweet(tweet: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """Only the fields asked for (plus the defaults), like the real API."""
+    fields = set(filter(None, params.get("tweet.fields", "").split(",")))
+    expansions = set(filter(None, params.get("expansions", "").split(",")))
+    if "author_id" in expansions:
+        fields.add("author_id")
+    if "referenced_tweets.id" in expansions:
+        fields.add("referenced_tweets")
+    if "attachments.media_keys" in expansions:
+        fields.add("attachments")
+    fields.add("withheld")  # X always says when a post is withheld
+    return {k: v for k, v in tweet.items() if k in ALWAYS_FIELDS or k in fields}
+
+
+def select_user(user: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    fields = set(filter(None, params.get("user.fields", "").split(","))) | {
+        "id",
+        "name",
+        "username",
+    }
+    return {k: v for k, v in user.items() if k in fields}
