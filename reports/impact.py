@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.config import Config, EventConfig
@@ -133,7 +133,17 @@ def _engagement(row: dict[str, Any]) -> int:
 
 
 def _hour(ts: str, event: EventConfig) -> datetime:
-    return parse_iso(ts).astimezone(event.tz).replace(minute=0, second=0, microsecond=0)
+    """The local hour a post falls in, as its UTC start instant.
+
+    Keyed in UTC because local times compare by wall clock: the hour repeated
+    when daylight saving ends would otherwise count as one.
+    """
+    local = parse_iso(ts).astimezone(event.tz)
+    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _local_day(ts: str, event: EventConfig) -> date:
+    return parse_iso(ts).astimezone(event.tz).date()
 
 
 def summarize(
@@ -157,16 +167,16 @@ def summarize(
         known = extra["followers"] if extra is not None else None
         if known is not None or key not in followers:
             followers[key] = known if known is not None else followers.get(key)
-        hour = _hour(row["created_at"], event)
-        hours[hour] += 1
-        days.add(hour.date())
+        hours[_hour(row["created_at"], event)] += 1
+        days.add(_local_day(row["created_at"], event))
     s.engagement = s.likes + s.reposts + s.replies + s.quotes
     s.authors = len(followers)
     s.reach = sum(n for n in followers.values() if n)
     s.authors_without_followers = sum(1 for n in followers.values() if n is None)
     if hours:
         # Earliest of equally busy hours, so the answer does not depend on dict order.
-        s.peak_hour, s.peak_hour_posts = min(hours.items(), key=lambda kv: (-kv[1], kv[0]))
+        peak, s.peak_hour_posts = min(hours.items(), key=lambda kv: (-kv[1], kv[0]))
+        s.peak_hour = peak.astimezone(event.tz)
     s.platforms = sorted({r["platform"] for r in rows})
     s.days_with_posts = len(days)
     return s
@@ -199,7 +209,7 @@ def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 def _per_day(rows: list[dict[str, Any]], event: EventConfig, days: list[date]) -> Table:
     by_day: dict[date, list[dict[str, Any]]] = {d: [] for d in days}
     for row in rows:
-        by_day.setdefault(_hour(row["created_at"], event).date(), []).append(row)
+        by_day.setdefault(_local_day(row["created_at"], event), []).append(row)
     return Table(
         "per_day",
         "Posts per day",
@@ -232,18 +242,19 @@ def _timeline(
     for row in rows:
         counts[row["platform"]][_hour(row["created_at"], event)] += 1
     hours = []
-    t = lo.astimezone(event.tz)
+    t = lo.astimezone(UTC)
     while t < hi:
         hours.append(t)
         # Step in UTC so a daylight-saving change neither repeats nor skips an hour.
-        t = (t + timedelta(hours=1)).astimezone(event.tz)
+        t += timedelta(hours=1)
     table_rows = []
     for h in hours:
-        row: dict[str, Any] = {"hour_local": h.strftime("%Y-%m-%d %H:%M"), "hour_utc": iso(h)}
+        local = h.astimezone(event.tz).strftime("%Y-%m-%d %H:%M")
+        out: dict[str, Any] = {"hour_local": local, "hour_utc": iso(h)}
         for p in platforms:
-            row[p] = counts[p][h]
-        row["total"] = sum(counts[p][h] for p in platforms)
-        table_rows.append(row)
+            out[p] = counts[p][h]
+        out["total"] = sum(counts[p][h] for p in platforms)
+        table_rows.append(out)
     series = {p: [(h, counts[p][h]) for h in hours] for p in platforms}
     columns = [("hour_local", f"Hour ({event.timezone})"), ("hour_utc", "Hour (UTC)")]
     columns += [(p, p) for p in platforms] + [("total", "Total")]

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 
 from matplotlib import dates as mdates
+from matplotlib.ticker import MaxNLocator
 
 from monitor.config import AgendaSession
 from reports.charts import INK, MUTED, PALETTE, _figure, _no_data, _png, _style, platform_color
@@ -80,7 +81,7 @@ def timeline_png(
             ax.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, int(days) // 8)))
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))
             ax.xaxis.set_minor_locator(mdates.HourLocator(byhour=[6, 12, 18]))
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("posts per hour")
         ax.grid(axis="y", color="#eeeeee", linewidth=0.8)
         ax.set_axisbelow(True)
@@ -118,7 +119,7 @@ def grouped_bars_png(
                 xs, series[name], width=width * 0.92, color=PALETTE[i % len(PALETTE)], label=label
             )
         ax.set_xticks(range(len(groups)), groups)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel, color=MUTED)
         ax.grid(axis="y", color="#eeeeee", linewidth=0.8)
         ax.set_axisbelow(True)

@@ -462,3 +462,45 @@ def test_pdf_text_keeps_scripts_drops_missing_glyphs_and_escapes_markup():
     )
     assert _text(1234567) == "1,234,567"
     assert _text(None) == ""
+
+
+def test_a_period_without_posts_still_gives_every_file(event, tmp_path):
+    path, _ = event
+    out = tmp_path / "quiet"
+    result = _run(
+        [
+            "--config",
+            str(path),
+            "report",
+            "--from",
+            "2016-12-01",
+            "--to",
+            "2016-12-01",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    summary = {r["key"]: r["value"] for r in _csv(out / "data" / "summary.csv")}
+    assert (summary["posts"], summary["authors"], summary["peak_hour"]) == ("0", "0", "")
+    html = (out / "impact-report.html").read_text(encoding="utf-8")
+    assert "No collection passes are recorded" in html
+    assert len(_pdf_pages(out / "impact-report.pdf")) >= 5
+
+
+def test_the_hour_repeated_when_daylight_saving_ends_is_two_hours(tmp_path, event):
+    _, config = event
+    # 30 Oct 2016 in Belgrade: 03:00 CEST becomes 02:00 CET; 02:30 happens twice.
+    with Store.open(config.db_path) as store:
+        store.write_posts(
+            [
+                make_post(31, created_at=_utc(2016, 10, 30, 0, 30)),
+                make_post(32, created_at=_utc(2016, 10, 30, 1, 30)),
+            ]
+        )
+        report = build_report(store.conn, config, date(2016, 10, 30), date(2016, 10, 30), now=NOW)
+    rows = report.tables["timeline_hourly"].rows
+    assert len(rows) == 25
+    twice = [r for r in rows if r["hour_local"] == "2016-10-30 02:00"]
+    assert [r["total"] for r in twice] == [1, 1]
+    assert report.summary.peak_hour_posts == 1
