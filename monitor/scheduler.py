@@ -16,6 +16,7 @@ scheduler shuts down, waiting for those passes to record themselves.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import signal
 import threading
@@ -512,6 +513,29 @@ def close_stale_runs(store: Store) -> int:
     return n
 
 
+def _stop_on_signal(event: threading.Event, *, hard: bool) -> Callable[[int, Any], None]:
+    """First SIGINT/SIGTERM: stop at the next request. A second one: quit now.
+
+    Quitting now is safe for the data: a page is one SQLite transaction, rolled
+    back if it was not committed. With `hard`, the process exits at once even
+    though a pass thread is stuck in a request (threads cannot be interrupted);
+    its run stays 'running' until the next start marks it interrupted.
+    """
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if event.is_set():
+            log.warning("%s received again: quitting now", name)
+            if hard:
+                logging.shutdown()
+                os._exit(1)
+            raise KeyboardInterrupt
+        log.info("%s received: stopping after the passes in flight (again to quit at once)", name)
+        event.set()
+
+    return on_signal
+
+
 @contextmanager
 def _signals_set(handler: Callable[[int, Any], None]) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
@@ -539,9 +563,7 @@ def run_until_stopped(
     """
     stop_requested = stop_event or threading.Event()
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("%s received: stopping after the passes in flight", signal.Signals(signum).name)
-        stop_requested.set()
+    on_signal = _stop_on_signal(stop_requested, hard=True)
 
     with RunnerLock(config.db_path, command="run"):
         handlers = setup_logging(config, stream=log_stream)
@@ -580,8 +602,7 @@ def collect_now(
     runner = Runner(config, factories=factories, progress=progress)
     names = platforms or runner.platforms()
 
-    def on_signal(_signum: int, _frame: Any) -> None:
-        runner.stop_event.set()
+    on_signal = _stop_on_signal(runner.stop_event, hard=False)
 
     records: list[RunRecord] = []
     with RunnerLock(config.db_path, command="collect"):

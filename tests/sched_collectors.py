@@ -140,3 +140,12 @@ def flaky_digest(config: Any, day: Any) -> None:
         DIGEST_FAILURES["left"] -= 1
         raise OSError("SMTP server smtp.example.org:587 refused the connection")
     DIGESTS.append({"day": day, "event": config.event.name})
+
+
+class StuckCollector(PagedCollector):
+    """A platform whose second page never comes: the request hangs (no timeout honoured)."""
+
+    def fetch(self, offset: int) -> list[Post]:
+        if offset > 0:
+            time.sleep(30)  # a blocking read: no stop event can wake it
+        return super().fetch(offset)

@@ -340,3 +340,22 @@ def test_status_flags_a_collector_failing_too_often(tmp_path: Path, as_bluesky: 
     assert "2 failure(s) in a row [FLAGGED]\n" in twice
     assert "      last error: unexpected RuntimeError: bug in the collector\n" in twice
     assert "Runner: not running (start it with `tagwatch run`)" in twice
+
+
+def test_a_second_signal_quits_at_once(tmp_path: Path, procs: list[subprocess.Popen[str]]) -> None:
+    config = write_config(tmp_path, interval_s=60)
+    db = tmp_path / "test.db"
+    runner = tagwatch(config, "run", collector="StuckCollector")
+    procs.append(runner)
+    wait_for(lambda: stored(db) == PAGE, proc=runner)
+    runner.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert runner.poll() is None, "the first signal waits for the pass in flight"
+    t0 = time.monotonic()
+    runner.send_signal(signal.SIGTERM)
+    _, err = runner.communicate(timeout=10)
+    assert time.monotonic() - t0 < 5
+    assert runner.returncode == 1
+    assert "SIGTERM received again: quitting now" in err
+    n, _ = check_consistent(db, runs_add_up=False)
+    assert n == PAGE
