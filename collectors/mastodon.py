@@ -477,7 +477,8 @@ class MastodonCollector(Collector):
         since = self.now() - timedelta(days=float(self.collect_cfg.refresh_max_age_days))
         failed: dict[str, str] = {}
         start_requests = self.record.requests
-        for row in self.store.posts_to_refresh(self.name, since=since):
+        # Room for rows skipped (boosts, origins that failed) without loading every post.
+        for row in self.store.posts_to_refresh(self.name, since=since, limit=budget * 10):
             if self.record.requests - start_requests >= budget or self.time_left() <= 0:
                 break
             target = refresh_target(row["platform_id"], row["source"], row["raw"], self.instances)

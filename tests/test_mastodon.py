@@ -703,3 +703,69 @@ def test_mastodon_tokens_are_redacted_from_the_log(
     }
     config = parse_config(data, path=tmp_path / "config.toml")
     assert "tok-social-1234567" in secret_values(config)
+
+
+def test_tagwatch_collect_runs_the_mastodon_pass(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon]
+) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    alive, dead = fakes(), fakes()
+    toot(alive, 1)
+    toot(alive, 2)
+    dead.go_down()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[event]
+name = "Test Assembly"
+hashtags = ["HRHN2016"]
+timezone = "Europe/Belgrade"
+start = 2016-11-24
+end = 2016-11-26
+
+[storage]
+path = "{tmp_path / "cli.db"}"
+
+[collect]
+max_retries = 0
+
+[mastodon]
+enabled = true
+instances = ["{alive.base_url}", "{dead.base_url}"]
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--platform", "mastodon"])
+    assert result.exit_code == 0, result.output
+    assert "mastodon: partial, 2 new" in result.output
+    assert f"1 of 2 instances skipped: {dead.base_url}: cannot reach {dead.base_url}" in (
+        result.output
+    )
+
+
+def test_a_stopping_runner_ends_the_pass_after_a_committed_page(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
+) -> None:
+    import threading
+
+    inst = fakes()
+    for n in range(60):
+        toot(inst, n)
+    config = make_config(tmp_path, [inst.base_url])
+    stop = threading.Event()
+    collector = MastodonCollector(
+        config,
+        store,
+        now=lambda: NOW,
+        sleep=lambda s: None,
+        stop=stop,
+        progress=lambda *_: stop.set(),  # SIGTERM arrives while the first page is stored
+    )
+    record = collector.run_pass()
+    assert record.status == "interrupted"
+    assert record.new_posts == 40
+    assert inst.count("/api/v1/timelines") == 1
+    assert Runner(config, store)().new_posts == 20
