@@ -162,9 +162,18 @@ def send_message(settings: SmtpSettings, msg: EmailMessage, recipients: Sequence
             server.login(settings.user, settings.password or "")
         refused = server.send_message(msg, from_addr=settings.sender, to_addrs=list(recipients))
     except smtplib.SMTPNotSupportedError as exc:
+        if "STARTTLS" in str(exc):
+            hint = (
+                "If this server has no STARTTLS, set smtp.starttls = false (only on a trusted "
+                "network) or use its TLS port with smtp.ssl = true"
+            )
+        else:
+            hint = (
+                "The server offers no login here: leave smtp.user empty if it needs none, or "
+                "connect with TLS first (smtp.starttls or smtp.ssl), which many servers require"
+            )
         raise DeliveryError(
-            f"Could not mail the digest through {where}: {_reason(exc)}. If this server has no "
-            "STARTTLS, set smtp.starttls = false (only on a trusted network) or use its TLS port."
+            f"Could not mail the digest through {where}: {_reason(exc)}. {hint}."
         ) from None
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(
@@ -194,8 +203,8 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         detail = exc.smtp_error
         text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
-        return f"{exc.smtp_code} {text}".strip()
-    return str(exc) or type(exc).__name__
+        return f"{exc.smtp_code} {text}".strip().rstrip(".")
+    return (str(exc) or type(exc).__name__).rstrip(".")
 
 
 def webhook_url(config: Config) -> str | None:

@@ -167,6 +167,24 @@ def test_starttls_refused_by_server_says_what_to_change(
         send_digest(config, build_digest(config, DAY, now=NOW))
 
 
+def test_login_on_a_server_without_auth_says_what_to_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)  # no AUTH offered
+    controller.start()
+    try:
+        monkeypatch.setenv("TEST_DIGEST_SMTP_PW", PASSWORD)
+        config = mail_config(tmp_path, port, user="digest", password_env="TEST_DIGEST_SMTP_PW")
+        with pytest.raises(DeliveryError) as failed:
+            send_digest(config, build_digest(config, DAY, now=NOW))
+    finally:
+        controller.stop()
+    message = str(failed.value)
+    assert "SMTP AUTH extension not supported by server. The server offers no login" in message
+    assert PASSWORD not in message
+
+
 def test_unreachable_server_is_a_delivery_error(tmp_path: Path) -> None:
     config = mail_config(tmp_path, free_port())
     with pytest.raises(DeliveryError, match=r"Could not mail the digest through 127\.0\.0\.1:"):
@@ -376,3 +394,89 @@ def test_the_scheduler_daily_job_reaches_the_digest(
     assert (tmp_path / "out" / "digest-2016-11-25.html").exists()
     (msg,) = inbox.messages()
     assert msg["Subject"].startswith("HRHN Assembly 2016 digest, Fri 25 Nov: 8 posts")
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cryptography comes with atproto)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_tls_and_login_against_a_server_with_a_certificate(
+    mode: str, tls_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default path (STARTTLS then login) and implicit TLS, certificate verified."""
+    import ssl
+
+    cert, key = tls_files
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox, auth, port = Inbox(), Authenticator(), free_port()
+    tls: dict[str, Any] = (
+        {"tls_context": server_tls, "require_starttls": True}
+        if mode == "starttls"
+        else {"ssl_context": server_tls}
+    )
+    # aiosmtpd counts only STARTTLS as TLS for AUTH; with implicit TLS every byte is encrypted.
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=auth,
+        auth_require_tls=mode == "starttls",
+        **tls,
+    )
+    controller.start()
+    try:
+        # The client trusts our certificate the standard way: OpenSSL's SSL_CERT_FILE.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        monkeypatch.setenv("TEST_DIGEST_SMTP_PW", PASSWORD)
+        config = mail_config(
+            tmp_path,
+            port,
+            starttls=mode == "starttls",
+            ssl=mode == "ssl",
+            user="digest",
+            password_env="TEST_DIGEST_SMTP_PW",
+        )
+        assert send_digest(config, build_digest(config, DAY, now=NOW))
+    finally:
+        controller.stop()
+    assert auth.logins == ["digest"]
+    assert len(inbox.envelopes) == 1
