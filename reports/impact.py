@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from lingua import IsoCode639_1, Language
+
 from monitor.config import Config, EventConfig
 from reports import analysis
 from reports.export import export_rows, period_bounds
@@ -486,21 +488,38 @@ def _themes(
     return table, by_day, series
 
 
-def _languages(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> Table:
-    counts: Counter[str] = Counter()
-    for r in rows:
-        extra = extras.get((r["platform"], r["id"]))
-        detected = extra["lang_detected"] if extra is not None else None
-        counts[detected or r["lang"] or "unknown"] += 1
-    total = sum(counts.values()) or 1
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+def _language_name(code: str) -> str:
+    try:
+        return Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())).name.title()
+    except (AttributeError, ValueError):
+        return "unknown" if code == "und" else code
+
+
+def _languages(conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: datetime) -> Table:
+    """From the analysis API: detected language, else the platform's tag, else "und"."""
+    rows = [
+        {
+            "language": lc.lang,
+            "name": _language_name(lc.lang),
+            "posts": lc.posts,
+            "share": round(100 * lc.share, 1),
+            "detected": lc.detected,
+        }
+        for lc in analysis.languages(conn, event, lo, hi)
+    ]
     return Table(
         "languages",
         "Languages",
-        [("language", "Language"), ("posts", "Posts"), ("share", "Share (%)")],
-        [{"language": k, "posts": n, "share": round(100 * n / total, 1)} for k, n in ranked],
+        [
+            ("name", "Language"),
+            ("language", "Code"),
+            ("posts", "Posts"),
+            ("share", "Share (%)"),
+            ("detected", "Detected from the text"),
+        ],
+        rows,
         note="Language detected from the text where tagwatch could tell, otherwise the "
-        "language the platform or author declared (ISO 639-1 codes).",
+        "language the platform or author declared; 'und' when neither says.",
     )
 
 
@@ -566,7 +585,7 @@ def build_report(
             voices,
             themes,
             themes_by_day,
-            _languages(rows, extras),
+            _languages(conn, event, lo, hi),
             passes,
             gaps_table(gaps, event.timezone),
         ]

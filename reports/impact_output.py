@@ -113,7 +113,7 @@ def make_charts(report: ImpactReport, sessions: Any = ()) -> dict[str, Chart]:
         Chart(
             "languages",
             "Languages",
-            charts.bars_png([(r["language"], r["posts"]) for r in t["languages"].rows]),
+            charts.bars_png([(r["name"], r["posts"]) for r in t["languages"].rows]),
             "languages",
         ),
     ]

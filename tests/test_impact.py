@@ -187,6 +187,8 @@ def test_tables_per_day_and_platform(event):
         # X is not enabled and has no posts: not listed as a platform with zeros.
     ]
     assert sum(r["total"] for r in t["timeline_hourly"].rows) == 8
+    langs = [(r["name"], r["language"], r["posts"]) for r in t["languages"].rows]
+    assert langs == [("English", "en", 7), ("Serbian", "sr", 1)]
     assert len(t["timeline_hourly"].rows) == 72
 
 
