@@ -1,4 +1,4 @@
-"""End to end: the real scheduler and the real Bluesky collector against the loopback fake.
+"""End to end: the real scheduler and real collectors against the loopback fakes.
 
 Nothing of ours is replaced here: `tagwatch run` and `tagwatch collect` run as
 subprocesses with the registry's BlueskyCollector and the real atproto client,
@@ -192,3 +192,40 @@ def test_runner_keeps_collecting_new_posts_with_one_login(
     assert count(db, "select sum(new_posts) from runs") == TOTAL + 4
     assert count(db, "select count(*) from runs where status != 'ok'") == 0
     assert fake.count(CREATE) == 1, "a pass logged in again instead of reusing the session"
+
+
+def test_a_dead_mastodon_instance_does_not_stop_bluesky(
+    tmp_path: Path, fake: FakeBluesky, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collectors.fakes.mastodon import FakeMastodon
+
+    monkeypatch.setenv("TAGWATCH_BLUESKY_HANDLE", HANDLE)
+    monkeypatch.setenv("TAGWATCH_BLUESKY_APP_PASSWORD", PASSWORD)
+    dead = FakeMastodon().start()
+    dead.go_down()  # the port now refuses connections
+    interval = 0.4 / 60
+    (tmp_path / "config.toml").write_text(
+        config_text(fake, interval_minutes=interval)
+        + f'\n[mastodon]\nenabled = true\ninstances = ["{dead.base_url}"]\n'
+        f"interval_minutes = {interval}\n\n[collect]\nmax_retries = 0\n"
+    )
+    config = load_config(tmp_path / "config.toml")
+    runner = Runner(config)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while runner.failures.get("mastodon", 0) < 3 or len(runner.records.get("bluesky", ())) < 3:
+            assert time.monotonic() < deadline, (runner.failures, runner.records)
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    db = config.db_path
+    assert count(db, "select count(*) from posts where platform = 'bluesky'") == TOTAL
+    assert (
+        count(db, "select count(*) from runs where collector = 'bluesky' and status != 'ok'") == 0
+    )
+    assert (
+        count(db, "select count(*) from runs where collector = 'mastodon' and status = 'ok'") == 0
+    )
+    errors = {r.error for r in runner.records["mastodon"]}
+    assert all(e and dead.domain in e for e in errors), errors
