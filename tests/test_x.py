@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 
+from collectors.fakes.simulation import simulate_event
 from collectors.fakes.x import FakeX, make_tweet, snowflake
-from collectors.x import XCollector, lookup_errors, parse_page, snowflake_time
+from collectors.x import XCollector, lookup_errors, make_client, parse_page, snowflake_time
 from collectors.x_budget import budget_state, budget_warning, record_reads
 from monitor.cli import cli
 from monitor.config import Config, parse_config
@@ -197,6 +199,22 @@ def test_snowflake_ids_carry_their_time():
 
 
 # -- the collector against the fake, with the real tweepy client ----------------------
+
+
+def test_the_fake_answers_in_the_recorded_shape(x_config, fake, clock):
+    """Default fields, meta keys and rate-limit headers as in tweepy's own recording."""
+    recorded = json.loads((TWITTER / "search_recent_tweets_query_Tweepy.exchange.json").read_text())
+    want = recorded[0]["response"]
+    populate(fake, clock, 15, tag="Tweepy")
+    client = make_client(x_config)
+    client.return_type = requests.Response
+    got = client.search_recent_tweets("#Tweepy")
+    body = got.json()
+    assert got.status_code == want["status"]
+    assert {k for k in want["headers"] if k.startswith("x-rate-limit")} <= set(got.headers)
+    assert set(body) == set(want["body"])
+    assert set(body["meta"]) == set(want["body"]["meta"])
+    assert [set(t) for t in body["data"]] == [set(t) for t in want["body"]["data"]]
 
 
 def test_pages_through_next_token_with_all_fields(x_config, store, fake, clock):
@@ -383,6 +401,36 @@ def test_malformed_json_fails_the_pass_clearly(x_config, store, fake, clock):
 def test_query_must_name_the_tag(x_config, store, clock):
     with pytest.raises(ConfigError, match=r"must contain \{tag\}"):
         collector(with_x(x_config, query="#HRHN2016"), store, clock)
+
+
+def test_a_simulated_event_is_collected_as_published_then_deletions_honoured(
+    x_config, store, fake, clock
+):
+    sims = simulate_event(seed=4, n_posts=600, n_authors=80).by_platform("x")
+    keys = fake.add_simulated(sims, now=clock())
+
+    def expected(now: datetime) -> set[str]:
+        return {
+            keys[s.key]
+            for s in sims
+            if s.key in keys
+            and s.visible_at(now)
+            and not s.repost_of
+            and "hrhn2016" in {t.casefold() for t in s.hashtags}
+        }
+
+    record = collector(x_config, store, clock).run_pass()
+    assert record.status == "ok", record.error
+    stored = {r[0] for r in store.conn.execute("select platform_id from posts where deleted = 0")}
+    assert stored == expected(clock()) and len(stored) > 20
+    first = clock()
+    clock.advance(hours=30)
+    keys = fake.add_simulated(sims, now=clock())
+    record = collector(x_config, store, clock).run_pass()
+    assert record.status == "ok", record.error
+    gone = expected(first) - expected(clock())
+    deleted = {r[0] for r in store.conn.execute("select platform_id from posts where deleted = 1")}
+    assert deleted == gone and gone
 
 
 # -- the budget --------------------------------------------------------------------------
