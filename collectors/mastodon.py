@@ -89,7 +89,9 @@ def html_to_text(html: str) -> str:
                 out.append(words)
             elif isinstance(child, Tag):
                 name = child.name.lower()
-                if name in ("script", "style"):
+                # "quote-inline" is the "RE: <link>" fallback for clients without quote
+                # posts; the quote itself is kept as `quote_of`.
+                if name in ("script", "style") or "quote-inline" in (child.get("class") or ()):
                     continue
                 if name == "br":
                     out.append("\n")
@@ -113,10 +115,10 @@ def html_to_text(html: str) -> str:
 def _links(html: str) -> list[str]:
     """Hrefs of real links; mentions and hashtags are links too but carry a 'mention' class."""
     soup = BeautifulSoup(html or "", "html.parser")
-    links = []
+    links: list[str] = []
     for a in soup.find_all("a", href=True):
-        classes = a.get("class") or []
-        rel = a.get("rel") or []
+        classes: list[str] = list(a.get("class") or [])
+        rel: list[str] = list(a.get("rel") or [])
         if "mention" in classes or "hashtag" in classes or "tag" in rel:
             continue
         links.append(str(a["href"]))

@@ -155,6 +155,11 @@ def test_parse_recorded_status_with_entities_link_and_counts() -> None:
         ("<p>  spaced \n   out\ttext  </p>", "spaced out text"),
         ("plain text, no tags", "plain text, no tags"),
         ("<p>a</p><!-- hidden --><script>alert(1)</script><p>b</p>", "a\n\nb"),
+        (
+            '<p class="quote-inline">RE: <a href="https://x.example/@a/1">x.example/@a/1</a></p>'
+            "<p>Agreed!</p>",
+            "Agreed!",
+        ),
         ("", ""),
     ],
 )
@@ -188,6 +193,15 @@ def test_parse_full_accts_links_cw_and_media(fakes: Callable[..., FakeMastodon])
     assert post.reply_to == f"{inst.base_url}/api/v1/statuses/123"
     assert post.author.handle == "alice@hrhn.social"
     assert post.author.followers == 42
+
+
+def test_a_quote_post_keeps_the_quoted_uri() -> None:
+    status = recorded("status_entity_docs_example.body.json")
+    quoted = {**status, "uri": "https://eupolicy.social/users/bob/statuses/1093"}
+    status["quote"] = {"state": "accepted", "quoted_status": quoted}
+    (post,) = parse_status(status, instance="https://mastodon.social", domain="mastodon.social")
+    assert post.quote_of == "https://eupolicy.social/users/bob/statuses/1093"
+    assert post.platform_id == status["uri"]
 
 
 def test_a_boost_is_a_relation_not_a_new_text(fakes: Callable[..., FakeMastodon]) -> None:
@@ -656,7 +670,7 @@ def test_the_fake_pages_and_links_like_recorded_mastodon(
     next_url, prev_url = f"{base}?limit=2&max_id={ids[1]}", f"{base}?limit=2&min_id={ids[0]}"
     assert page.headers["link"] == f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
 
-    def shape(link: str) -> dict[str, list[str]]:
+    def shape(link: str) -> dict[str | None, list[str]]:
         links = httpx.Response(200, headers={"link": link}).links
         return {rel: list(parse_qs(urlsplit(v["url"]).query)) for rel, v in links.items()}
 

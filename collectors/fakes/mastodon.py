@@ -213,7 +213,7 @@ class FakeMastodon(LoopbackServer):
         account = self._account(username, **extra)
         local_id = snowflake_id(created_at, self.domain)
         uri = f"{self.base_url}/users/{username}/statuses/{local_id}"
-        status = {
+        status: dict[str, Any] = {
             "id": str(local_id),
             "created_at": _iso_ms(created_at),
             "in_reply_to_id": in_reply_to_id,
