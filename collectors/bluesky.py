@@ -14,12 +14,14 @@ its cursor is an offset that shifts whenever new posts arrive, so it cannot be
 resumed in a later pass. What is stored per hashtag instead is a *high-water
 mark* (`hwm`): every post whose sortAt lies between the backfill start and
 `hwm` is collected. A pass sweeps from the newest post down with
-`since = hwm - overlap` and stops at the first page that reaches `hwm`. While
-a sweep is under way, the state after each committed page also records the
-sweep's top and the oldest post reached (`sweep`), so a pass that ends early
-(rate limit, page cap, crash) is resumed with `until` next time instead of
-leaving a hole. The state is saved with the page it covers, in one
-transaction.
+`since = hwm - overlap` and stops at the first page that reaches `hwm`, that
+is, posts already stored; if that page also shows posts below the mark that
+were not stored (indexed late, with an earlier sortAt), it reads on while
+pages do. While a sweep is under way, the state after each committed page
+also records the sweep's top and the oldest post reached (`sweep`), so a pass
+that ends early (rate limit, page cap, crash) is resumed with `until` next
+time instead of leaving a hole. The state is saved with the page it covers,
+in one transaction.
 """
 
 from __future__ import annotations
@@ -429,7 +431,7 @@ class BlueskyCollector(Collector):
                 times = [p.created_at for p in posts]
                 top = max([top, *times] if top else times)
                 oldest = min([oldest, *times] if oldest else times)
-            reached = bool(posts) and hwm is not None and min(p.created_at for p in posts) <= hwm
+            reached = self._reached_known(posts, hwm, since)
             done = not posts or reached or not next_cursor
             if done:
                 new_hwm = max(t for t in (hwm, top) if t is not None) if (hwm or top) else None
@@ -445,6 +447,25 @@ class BlueskyCollector(Collector):
             if done:
                 return state
             cursor = next_cursor
+
+    def _reached_known(self, posts: list[Post], hwm: datetime | None, since: datetime) -> bool:
+        """Whether this page ends the sweep: it reaches the posts already stored.
+
+        A page reaching the high-water mark normally does. But if its posts
+        below the mark include some not stored yet (indexed late, with an
+        earlier sortAt), more may follow: go on down through the overlap.
+        """
+        if not posts:
+            return True
+        if min(p.created_at for p in posts) <= since:
+            return True
+        below = [p.platform_id for p in posts if hwm is not None and p.created_at <= hwm]
+        if not below:
+            return False
+        late = len(below) - len(self.store.known_ids(self.name, below))
+        if late:
+            self.record.details["late_posts"] = self.record.details.get("late_posts", 0) + late
+        return not late
 
     def _parse(self, view: dict[str, Any]) -> Post:
         return parse_post(view, collected_at=self.now(), source=self.service)
