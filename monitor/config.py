@@ -286,7 +286,8 @@ SETTINGS: list[Setting] = [
         "log_file",
         str,
         "tagwatch.log",
-        "Log file of `tagwatch run`, rotated; relative to the config file ('' = stderr only).",
+        "Log file of `tagwatch run` and `collect`, rotated; relative to the config file"
+        " ('' = stderr only).",
     ),
     _s("schedule", "log_max_bytes", int, 5_000_000, "Size at which the log file is rotated."),
     _s("schedule", "log_backups", int, 5, "Rotated log files kept."),

@@ -25,6 +25,7 @@ __all__ = [
     "daily_digest",
     "enrich_after_pass",
     "wall_app",
+    "wall_address",
     "DIGEST_HOOKS",
     "ENRICH_HOOKS",
     "WALL_HOOKS",
@@ -44,6 +45,7 @@ ENRICH_HOOKS = (
     "reports.analysis:enrich_pending",
 )
 WALL_HOOKS = ("reports.wall.app:create_app", "reports.wall:create_app")
+WALL_ADDRESS_HOOKS = ("reports.wall.app:bind_address",)
 
 
 def find_hook(candidates: Sequence[str]) -> Callable[..., Any] | None:
@@ -103,3 +105,15 @@ def wall_app(config: Config, *, hooks: Sequence[str] | None = None) -> Any | Non
     if fn is None:
         return None
     return call_with_known_args(fn, config=config, db_path=config.db_path)
+
+
+def wall_address(config: Config) -> tuple[str, int]:
+    """Where the wall listens: the wall's own check (loopback unless public), or the defaults."""
+    fn = find_hook(WALL_ADDRESS_HOOKS)
+    if fn is not None:
+        host, port = fn(config, None, None)
+        return str(host), int(port)
+    wall = config.sections.get("wall")
+    if wall is None:
+        return "127.0.0.1", 8080
+    return str(wall.host), int(wall.port)

@@ -308,13 +308,11 @@ class Runner:
         )
 
     def _start_wall(self) -> None:
+        host, port = jobs.wall_address(self.config)
         app = jobs.wall_app(self.config)
         if app is None:
             log.warning("serve_wall is set but the wall is not built yet (issue #9)")
             return
-        wall = self.config.sections.get("wall")
-        host = wall.host if wall is not None else "127.0.0.1"
-        port = wall.port if wall is not None else 8080
         self.wall = WallServer(app, host, port)
         self.wall.start()
         log.info("wall at http://%s:%d/", host, port)

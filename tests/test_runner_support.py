@@ -249,3 +249,19 @@ def test_runner_serves_the_real_wall(tmp_path: Path) -> None:
         runner.stop()
     assert page.status_code == 200
     assert "Test Assembly" in page.text
+
+
+def test_wall_inside_run_stays_on_loopback_unless_public(tmp_path: Path) -> None:
+    pytest.importorskip("reports.wall.app")
+    from monitor.errors import UsageError
+
+    data = base_config_dict(tmp_path)
+    data["schedule"] = {"serve_wall": True, "digest_time": ""}
+    data["wall"] = {"host": "0.0.0.0"}
+    config = parse_config(data, path=tmp_path / "config.toml")
+    runner = Runner(config, factories={})
+    try:
+        with pytest.raises(UsageError, match="Refusing to serve the wall on 0.0.0.0"):
+            runner.start()
+    finally:
+        runner.stop()
