@@ -282,18 +282,19 @@ def translate_tweepy_error(exc: Exception, token_env: str) -> PlatformError | No
             body = {}
         said = body.get("detail") or "; ".join(exc.api_messages) or "Forbidden"
         tier = body.get("reason") == "client-not-enrolled" or 453 in exc.api_codes
-        if tier and path.endswith("/all"):
+        if not tier:
+            return PlatformError(
+                f"X refused {path} (403 Forbidden): {said}. Check the app's permissions "
+                "in the X developer console.",
+                status=403,
+            )
+        if path.endswith("/all"):
             what = "full-archive search"
             fix = "Set x.full_archive = false, or upgrade the X API access level."
-        elif tier:
-            what = "search" if "/search/" in path or "/counts/" in path else f"{path}"
+        else:
+            what = "search" if "/search/" in path or "/counts/" in path else path
             fix = (
                 "Upgrade the X API access level of the app's project (the Free tier cannot search)."
-            )
-        else:
-            what, fix = (
-                path or "this request",
-                "Check the app's permissions in the X developer console.",
             )
         return PlatformError(
             f"X refused {path} (403 Forbidden): this app's access level does not include "
@@ -360,6 +361,9 @@ class XCollector(Collector):
             raise ConfigError("x.price_per_post_usd must be greater than 0.")
         if not 0 <= self.x.refresh_budget_share <= 1:
             raise ConfigError("x.refresh_budget_share must be between 0 and 1.")
+        for key in ("monthly_post_budget", "daily_post_budget", "budget_usd"):
+            if self.x.get(key) < 0:
+                raise ConfigError(f"x.{key} must be 0 (no limit) or more.")
         self._client: tweepy.Client | None = None
         self._read_this_pass: set[str] = set()
 
@@ -501,15 +505,18 @@ class XCollector(Collector):
         for start in range(0, len(ids), 100):
             if requests_left <= 0:
                 break
-            room = budget_state(self.store.conn, self.config, self.now()).room(refresh=True)
-            if room is not None:
+            state = budget_state(self.store.conn, self.config, self.now())
+            room = state.room()
+            if state.refresh_limit is not None:
                 # This run's refresh reads are not in the runs table until it ends.
-                room = max(room - self.record.details.get("refresh_reads", 0), 0)
+                used = state.refresh_this_month + self.record.details.get("refresh_reads", 0)
+                left = max(state.refresh_limit - used, 0)
+                room = left if room is None else min(room, left)
             chunk = ids[start : start + 100]
             if room is not None and room < len(chunk):
                 chunk = chunk[:room]
             if not chunk:
-                self.record.details["refresh_stopped"] = "refresh share of the budget used"
+                self.record.details["refresh_stopped"] = "budget for refreshes used"
                 break
             requests_left -= 1
             page = self.call(

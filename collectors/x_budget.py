@@ -58,15 +58,13 @@ class BudgetState:
         d = self.day
         return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
-    def room(self, *, refresh: bool = False) -> int | None:
+    def room(self) -> int | None:
         """Posts that may still be read now (None: unlimited)."""
         rooms = []
         if self.month_limit is not None:
             rooms.append(self.month_limit - self.read_this_month)
         if self.day_limit is not None:
             rooms.append(self.day_limit - self.read_today)
-        if refresh and self.refresh_limit is not None:
-            rooms.append(self.refresh_limit - self.refresh_this_month)
         return max(min(rooms), 0) if rooms else None
 
     def check(self, wanted: int) -> None:

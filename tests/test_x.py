@@ -398,9 +398,25 @@ def test_malformed_json_fails_the_pass_clearly(x_config, store, fake, clock):
     assert "not JSON" in record.error
 
 
-def test_query_must_name_the_tag(x_config, store, clock):
-    with pytest.raises(ConfigError, match=r"must contain \{tag\}"):
-        collector(with_x(x_config, query="#HRHN2016"), store, clock)
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"query": "#HRHN2016"}, r"x.query '#HRHN2016' must contain \{tag\}"),
+        ({"price_per_post_usd": 0.0}, "x.price_per_post_usd must be greater than 0"),
+        ({"refresh_budget_share": 1.5}, "x.refresh_budget_share must be between 0 and 1"),
+        ({"monthly_post_budget": -1}, r"x.monthly_post_budget must be 0 \(no limit\) or more"),
+    ],
+)
+def test_bad_x_settings_are_config_errors(x_config, store, clock, values, message):
+    with pytest.raises(ConfigError, match=message):
+        collector(with_x(x_config, **values), store, clock)
+
+
+def test_a_403_that_is_not_about_the_access_level(x_config, store, fake, clock):
+    fake.fail(SEARCH, 403, body={"title": "Forbidden", "detail": "Your app is suspended"})
+    record = collector(x_config, store, clock).run_pass()
+    assert record.status == "failed"
+    assert "403 Forbidden): Your app is suspended. Check the app's permissions" in record.error
 
 
 def test_a_simulated_event_is_collected_as_published_then_deletions_honoured(
@@ -524,7 +540,7 @@ def test_refresh_stays_within_its_share_of_the_budget(x_config, store, fake, clo
     clock.advance(hours=1)
     record = collector(config, store, clock).run_pass()
     assert fake.count("/2/tweets") == 1  # the share is used up for the month
-    assert record.details["refresh_stopped"] == "refresh share of the budget used"
+    assert record.details["refresh_stopped"] == "budget for refreshes used"
 
 
 # -- tagwatch estimate x ---------------------------------------------------------------------
