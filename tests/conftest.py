@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,3 +73,36 @@ def make_post(n: int = 1, **overrides: Any) -> Post:
     }
     fields.update(overrides)
     return Post(**fields)
+
+
+def _toml_value(value: Any) -> str:
+    from datetime import date
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def write_config_toml(path: Path, data: dict[str, Any]) -> Path:
+    """Write a config dict (as `base_config_dict` builds it) as a TOML file, for CLI tests.
+
+    Covers sections of plain values, lists and inline tables; not [[event.sessions]].
+    """
+    lines = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -17,7 +17,7 @@ from collectors.mastodon import MastodonCollector, html_to_text, parse_status, r
 from monitor.config import Config, parse_config
 from monitor.errors import ConfigError
 from storage.db import Store
-from tests.conftest import SHARED_FIXTURES, base_config_dict
+from tests.conftest import SHARED_FIXTURES, base_config_dict, write_config_toml
 
 FIXTURES = SHARED_FIXTURES / "mastodon"
 # The test event is 2016-11-24..26 in Europe/Belgrade: backfill starts 2016-11-23T23:00Z.
@@ -730,28 +730,10 @@ def test_tagwatch_collect_runs_the_mastodon_pass(
     toot(alive, 1)
     toot(alive, 2)
     dead.go_down()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f"""
-[event]
-name = "Test Assembly"
-hashtags = ["HRHN2016"]
-timezone = "Europe/Belgrade"
-start = 2016-11-24
-end = 2016-11-26
-
-[storage]
-path = "{tmp_path / "cli.db"}"
-
-[collect]
-max_retries = 0
-
-[mastodon]
-enabled = true
-instances = ["{alive.base_url}", "{dead.base_url}"]
-""",
-        encoding="utf-8",
-    )
+    data = base_config_dict(tmp_path)
+    data["collect"] = {"max_retries": 0}
+    data["mastodon"] = {"enabled": True, "instances": [alive.base_url, dead.base_url]}
+    config = write_config_toml(tmp_path / "config.toml", data)
     result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--platform", "mastodon"])
     assert result.exit_code == 0, result.output
     assert "mastodon: partial, 2 new" in result.output
