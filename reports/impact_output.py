@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from monitor.errors import StorageError
+from monitor.errors import StorageError, TagwatchError
 from reports import charts
 from reports.export import export_rows, period_bounds, write_csv
 from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
@@ -230,7 +230,13 @@ def make_report(
                 raise StorageError(
                     f"--compare-db {compare_db} is not a tagwatch database ({exc})."
                 ) from exc
-            return write_report(report, store.conn, config, out_dir)
+            try:
+                return write_report(report, store.conn, config, out_dir)
+            except OSError as exc:
+                raise TagwatchError(
+                    f"Cannot write the report into {out_dir}: {exc.strerror or exc}."
+                    " Choose another folder with --out."
+                ) from exc
         finally:
             if other is not None:
                 other.close()

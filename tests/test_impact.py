@@ -136,13 +136,33 @@ def seed(db_path: Path) -> None:
             )
 
 
+def _event(folder: Path) -> tuple[Path, Config]:
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    path = folder / "config.toml"
+    path.write_text(text.replace('path = "tagwatch.db"', 'path = "t.db"'), encoding="utf-8")
+    seed(folder / "t.db")
+    return path, load_config(path)
+
+
 @pytest.fixture
 def event(tmp_path: Path) -> tuple[Path, Config]:
-    text = (ROOT / "config.toml").read_text(encoding="utf-8")
-    path = tmp_path / "config.toml"
-    path.write_text(text.replace('path = "tagwatch.db"', 'path = "t.db"'), encoding="utf-8")
-    seed(tmp_path / "t.db")
-    return path, load_config(path)
+    return _event(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(config, out folder) of one `tagwatch report` run, shared by the read-only tests."""
+    folder = tmp_path_factory.mktemp("built")
+    path, _ = _event(folder)
+    out = folder / "out"
+    result = _run(["--config", str(path), "report", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return path, out
+
+
+@pytest.fixture
+def written(built: tuple[Path, Path]) -> Path:
+    return built[1]
 
 
 def _report(config: Config, **kw):
@@ -259,15 +279,6 @@ def _run(args: list[str]):
     return CliRunner().invoke(cli, args, catch_exceptions=False)
 
 
-@pytest.fixture
-def written(event, tmp_path: Path) -> Path:
-    path, _ = event
-    out = tmp_path / "out"
-    result = _run(["--config", str(path), "report", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
-
-
 def _csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
 
@@ -299,8 +310,8 @@ def test_cli_writes_every_output(written):
         assert f"{name}.csv" in data
 
 
-def test_csvs_match_the_export_of_the_same_period(event, written, tmp_path):
-    path, _ = event
+def test_csvs_match_the_export_of_the_same_period(built, tmp_path):
+    path, written = built
     export = tmp_path / "export.csv"
     result = _run(
         [
@@ -506,3 +517,13 @@ def test_the_hour_repeated_when_daylight_saving_ends_is_two_hours(tmp_path, even
     twice = [r for r in rows if r["hour_local"] == "2016-10-30 02:00"]
     assert [r["total"] for r in twice] == [1, 1]
     assert report.summary.peak_hour_posts == 1
+
+
+def test_an_out_folder_that_cannot_be_made(event, tmp_path):
+    path, _ = event
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "report"
+    result = CliRunner().invoke(cli, ["--config", str(path), "report", "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"Cannot write the report into {out}: Not a directory." in result.output
+    assert "Choose another folder with --out." in result.output
