@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from monitor.config import SETTINGS, Config
+from monitor.errors import ConfigError
 
 __all__ = [
     "RedactSecrets",
@@ -104,15 +105,21 @@ def setup_logging(
     handlers[0].setLevel(stream_level)
     path = log_file_path(config)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(
-                path,
-                maxBytes=config.schedule.log_max_bytes,
-                backupCount=config.schedule.log_backups,
-                encoding="utf-8",
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(
+                logging.handlers.RotatingFileHandler(
+                    path,
+                    maxBytes=config.schedule.log_max_bytes,
+                    backupCount=config.schedule.log_backups,
+                    encoding="utf-8",
+                )
             )
-        )
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write the log file {path}: {exc.strerror or exc}. Set [schedule] "
+                'log_file to a writable path, or to "" to log to stderr only.'
+            ) from exc
     root = logging.getLogger()
     remove_logging([h for h in root.handlers if h.get_name() == HANDLER_NAME])
     for handler in handlers:

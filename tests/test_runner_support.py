@@ -265,3 +265,15 @@ def test_wall_inside_run_stays_on_loopback_unless_public(tmp_path: Path) -> None
             runner.start()
     finally:
         runner.stop()
+
+
+def test_unwritable_log_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+    config = make_config(tmp_path, log_file="blocker/run.log")
+    with pytest.raises(ConfigError) as info:
+        setup_logging(config, stream=io.StringIO())
+    assert str(info.value) == (
+        f"Cannot write the log file {tmp_path / 'blocker' / 'run.log'}: File exists. Set "
+        '[schedule] log_file to a writable path, or to "" to log to stderr only.'
+    )
+    assert info.value.exit_code == 2
