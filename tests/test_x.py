@@ -267,24 +267,21 @@ def test_includes_are_joined_to_posts(x_config, store, fake, clock):
     original = fake.add_tweet(
         make_tweet(snowflake(at, 1), "Opening panel #HRHN2016", bob, created_at=at, likes=4)
     )
-    quote = fake.add_tweet(
-        make_tweet(
-            snowflake(at + timedelta(minutes=5), 2),
-            "So true https://t.co/x #HRHN2016",
-            alice,
-            created_at=at + timedelta(minutes=5),
-            referenced=[("quoted", original["id"])],
-            media_keys=["3_99"],
+
+    def later(minutes: int, text: str, **kw: Any) -> dict[str, Any]:
+        when = at + timedelta(minutes=minutes)
+        return fake.add_tweet(
+            make_tweet(snowflake(when, minutes), text, alice, created_at=when, **kw)
         )
+
+    quote = later(
+        5,
+        "So true https://t.co/x #HRHN2016",
+        referenced=[("quoted", original["id"])],
+        media_keys=["3_99"],
     )
-    retweet = fake.add_tweet(
-        make_tweet(
-            snowflake(at + timedelta(minutes=6), 3),
-            "RT @bob: Opening panel #HRHN2016",
-            alice,
-            created_at=at + timedelta(minutes=6),
-            referenced=[("retweeted", original["id"])],
-        )
+    retweet = later(
+        6, "RT @bob: Opening panel #HRHN2016", referenced=[("retweeted", original["id"])]
     )
     assert collector(x_config, store, clock).run_pass().status == "ok"
     rows = {r["platform_id"]: r for r in store.conn.execute("select * from posts")}

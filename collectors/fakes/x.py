@@ -65,33 +65,7 @@ RATE_LIMITS = {  # per 15-minute window, app auth (documented limits at the time
     "/2/tweets/counts/recent": 300,
     "/2/tweets/counts/all": 300,
 }
-SEARCH_PARAMS = {
-    "query",
-    "since_id",
-    "until_id",
-    "start_time",
-    "end_time",
-    "max_results",
-    "next_token",
-    "expansions",
-    "tweet.fields",
-    "user.fields",
-    "media.fields",
-    "place.fields",
-    "poll.fields",
-    "sort_order",
-}
-COUNT_PARAMS = {
-    "query",
-    "since_id",
-    "until_id",
-    "start_time",
-    "end_time",
-    "granularity",
-    "next_token",
-}
-LOOKUP_PARAMS = {
-    "ids",
+FIELD_PARAMS = {
     "expansions",
     "tweet.fields",
     "user.fields",
@@ -99,6 +73,10 @@ LOOKUP_PARAMS = {
     "place.fields",
     "poll.fields",
 }
+RANGE_PARAMS = {"query", "since_id", "until_id", "start_time", "end_time", "next_token"}
+SEARCH_PARAMS = FIELD_PARAMS | RANGE_PARAMS | {"max_results", "sort_order"}
+COUNT_PARAMS = RANGE_PARAMS | {"granularity"}
+LOOKUP_PARAMS = FIELD_PARAMS | {"ids"}
 
 
 @dataclass
