@@ -765,3 +765,24 @@ def test_a_stopping_runner_ends_the_pass_after_a_committed_page(
     assert record.new_posts == 40
     assert inst.count("/api/v1/timelines") == 1
     assert Runner(config, store)().new_posts == 20
+
+
+def test_the_fake_runs_out_of_its_rate_limit_window_like_mastodon(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
+) -> None:
+    inst = fakes()
+    inst.rate_limit = 3  # instance info, a page, the empty page: then the window is used up
+    for n in range(5):
+        toot(inst, n)
+    config = make_config(tmp_path, [inst.base_url], collect={"refresh_requests_per_pass": 2})
+    run = Runner(config, store)
+    record = run()
+    # The refresh's first request meets the 429; the reset (12:05, the window's end) is
+    # 301 s away, more than the 300 s budget of the pass: the refresh ends there.
+    assert record.new_posts == 5
+    assert record.details["refresh"]["requests"] == 1
+    assert list(record.details["refresh"]["failed_origins"].values()) == [
+        f"{inst.base_url} is rate limiting us (429) until 2016-11-25T12:05:00+00:00"
+    ]
+    assert inst.requests[-1].path.startswith("/api/v1/statuses/")
+    assert run.sleeps == []

@@ -116,7 +116,9 @@ class FakeMastodon(LoopbackServer):
         self.statuses: dict[int, dict[str, Any]] = {}
         self.requests: list[LoggedRequest] = []
         self.faults: list[Fault] = []
+        self.rate_limit = RATE_LIMIT  # requests per 5-minute window, as Mastodon's default
         self.rate_remaining = RATE_LIMIT
+        self._rate_window: datetime | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._accounts: dict[str, int] = {}
@@ -146,6 +148,8 @@ class FakeMastodon(LoopbackServer):
     # -- data -----------------------------------------------------------------
 
     def _account(self, username: str, **fields: Any) -> dict[str, Any]:
+        if not self.base_url:
+            raise RuntimeError("start() the fake instance first: its domain is its port")
         with self._lock:
             acc_id = self._accounts.setdefault(
                 username, 110_000_000_000_000_000 + len(self._accounts)
@@ -379,10 +383,18 @@ class FakeMastodon(LoopbackServer):
     # -- the API ----------------------------------------------------------------
 
     def rate_headers(self) -> dict[str, str]:
+        """The window's headers; a new 5-minute window (on the fake's clock) refills it."""
         now = self.now()
-        window_end = datetime.fromtimestamp((int(now.timestamp()) // 300 + 1) * 300, tz=UTC)
+        window_end = datetime.fromtimestamp(
+            (int(now.timestamp()) // int(RATE_WINDOW.total_seconds()) + 1)
+            * int(RATE_WINDOW.total_seconds()),
+            tz=UTC,
+        )
+        if window_end != self._rate_window:
+            self._rate_window = window_end
+            self.rate_remaining = self.rate_limit
         return {
-            "X-RateLimit-Limit": str(RATE_LIMIT),
+            "X-RateLimit-Limit": str(self.rate_limit),
             "X-RateLimit-Remaining": str(max(self.rate_remaining, 0)),
             "X-RateLimit-Reset": window_end.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
@@ -425,7 +437,10 @@ class FakeMastodon(LoopbackServer):
             elif fault.kind == "garbage":
                 html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
                 return 200, {**rate, "Content-Type": "text/html"}, html, 0.0
+        if self.rate_remaining <= 0:  # the window is used up: 429 until it resets
+            return 429, rate, _json({"error": "Too many requests"}), 0.0
         self.rate_remaining -= 1
+        rate["X-RateLimit-Remaining"] = str(self.rate_remaining)
         if method != "GET":
             return 404, rate, _json({"error": "Record not found"}), delay
         auth = headers.get("authorization", "")
