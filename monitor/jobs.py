@@ -99,12 +99,21 @@ def enrich_after_pass(
     return done if isinstance(done, int) else None
 
 
-def wall_app(config: Config, *, hooks: Sequence[str] | None = None) -> Any | None:
-    """The wall's ASGI app, or None when the wall is not installed."""
+def wall_app(
+    config: Config,
+    *,
+    hooks: Sequence[str] | None = None,
+    now: Callable[[], Any] | None = None,
+) -> Any | None:
+    """The wall's ASGI app, or None when the wall is not installed.
+
+    `now` is the runner's clock when it is simulated (the demo), so relative
+    times and the session now running follow the simulated event.
+    """
     fn = find_hook(hooks or WALL_HOOKS)
     if fn is None:
         return None
-    return call_with_known_args(fn, config=config, db_path=config.db_path)
+    return call_with_known_args(fn, config=config, db_path=config.db_path, now=now)
 
 
 def wall_address(config: Config) -> tuple[str, int]:

@@ -309,7 +309,7 @@ class Runner:
 
     def _start_wall(self) -> None:
         host, port = jobs.wall_address(self.config)
-        app = jobs.wall_app(self.config)
+        app = jobs.wall_app(self.config, now=self.now if self._clock_injected else None)
         if app is None:
             log.warning("serve_wall is set but the wall is not built yet (issue #9)")
             return
