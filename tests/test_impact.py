@@ -527,3 +527,36 @@ def test_an_out_folder_that_cannot_be_made(event, tmp_path):
     assert result.exit_code == 1
     assert f"Cannot write the report into {out}: Not a directory." in result.output
     assert "Choose another folder with --out." in result.output
+
+
+def test_a_chosen_period_matches_the_export_of_those_days(event, tmp_path):
+    path, _ = event
+    out, export = tmp_path / "day2", tmp_path / "day2.csv"
+    days = ["2016-11-25", "2016-11-26"]
+    assert (
+        _run(
+            ["--config", str(path), "report", "--from", days[0], "--to", days[1], "--out", str(out)]
+        ).exit_code
+        == 0
+    )
+    assert (
+        _run(
+            [
+                "--config",
+                str(path),
+                "export",
+                "--format",
+                "csv",
+                "--since",
+                days[0],
+                "--until",
+                days[1],
+                "--out",
+                str(export),
+            ]
+        ).exit_code
+        == 0
+    )
+    assert (out / "data" / "posts.csv").read_text() == export.read_text()
+    summary = {r["key"]: r["value"] for r in _csv(out / "data" / "summary.csv")}
+    assert (summary["posts"], summary["authors"], summary["engagement"]) == ("3", "3", "104")
