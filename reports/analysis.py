@@ -288,10 +288,10 @@ def _voices(p: Period, n: int) -> Voices:
         return info[a][HANDLE] or ""
 
     authors = list(info)
-    by_posts = sorted(authors, key=lambda a: (-posts[a], -received[a], handle(a)))[:n]
-    by_eng = sorted(authors, key=lambda a: (-received[a], -posts[a], handle(a)))[:n]
+    by_posts = heapq.nsmallest(n, authors, key=lambda a: (-posts[a], -received[a], handle(a)))
+    by_eng = heapq.nsmallest(n, authors, key=lambda a: (-received[a], -posts[a], handle(a)))
     with_f = [a for a in authors if info[a][FOLLOWERS] is not None]
-    by_f = sorted(with_f, key=lambda a: (-(info[a][FOLLOWERS] or 0), handle(a)))[:n]
+    by_f = heapq.nsmallest(n, with_f, key=lambda a: (-(info[a][FOLLOWERS] or 0), handle(a)))
     return Voices(
         [voice(a) for a in by_posts], [voice(a) for a in by_eng], [voice(a) for a in by_f]
     )

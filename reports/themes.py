@@ -60,13 +60,17 @@ class _Tally:
     def __init__(self) -> None:
         self.posts: Counter[str] = Counter()
         self.engagement: Counter[str] = Counter()
-        self.surface: dict[str, Counter[str]] = defaultdict(Counter)
+        self.surface: Counter[tuple[str, str]] = Counter()  # (key, form) -> posts
+        self._forms: dict[str, dict[str, int]] | None = None
 
     def add(self, keys: dict[str, str], eng: int) -> None:
-        for key, form in keys.items():
-            self.posts[key] += 1
-            self.engagement[key] += eng
-            self.surface[key][form] += 1
+        # Counter.update over an iterable counts in C: this runs once per post and theme.
+        self.posts.update(keys.keys())
+        self.surface.update(keys.items())
+        if eng:
+            engagement = self.engagement
+            for key in keys:
+                engagement[key] += eng
 
     def ranked(self, n: int) -> list[str]:
         """Top `n` keys, without phrases that (nearly) only occur inside a longer one.
@@ -90,7 +94,11 @@ class _Tally:
         return False
 
     def label(self, key: str) -> str:
-        forms = self.surface[key]
+        if self._forms is None:
+            self._forms = defaultdict(dict)
+            for (k, form), count in self.surface.items():
+                self._forms[k][form] = count
+        forms = self._forms.get(key)
         return min(forms, key=lambda f: (-forms[f], f)) if forms else key
 
 
@@ -146,8 +154,12 @@ def _tally(rows: Iterable[Row], keys: ThemeKeys) -> tuple[_Tally, _Tally]:
     phrases, tags = _Tally(), _Tally()
     for r in rows:
         eng = engagement(r)
-        phrases.add(keys.phrases(r), eng)
-        tags.add(keys.tags(r), eng)
+        found = keys.phrases(r)
+        if found:
+            phrases.add(found, eng)
+        found = keys.tags(r)
+        if found:
+            tags.add(found, eng)
     return phrases, tags
 
 
