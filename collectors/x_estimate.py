@@ -17,7 +17,7 @@ import tweepy
 from collectors.x import RECENT_WINDOW, make_client, translate_tweepy_error
 from collectors.x_budget import BudgetState, budget_state
 from monitor.config import Config
-from monitor.errors import MalformedResponse, UsageError
+from monitor.errors import MalformedResponse, PlatformError, UsageError
 from storage.db import Store
 
 __all__ = ["Estimate", "estimate_backfill", "format_estimate"]
@@ -90,6 +90,14 @@ def estimate_backfill(
                 err = translate_tweepy_error(exc, section.bearer_token_env)
                 if err is None:
                     raise
+                if err.status == 403 and not recent:
+                    raise PlatformError(
+                        "X refused /2/tweets/counts/all (403 Forbidden): this app's access level "
+                        "does not include the full archive, so posts older than 7 days can be "
+                        "neither counted nor read. Estimate a period within the last 7 days "
+                        "(--from), or upgrade the X API access level.",
+                        status=403,
+                    ) from exc
                 raise err from exc
             if not isinstance(page, dict) or "meta" not in page:
                 raise MalformedResponse("X answered a counts request without its `meta`.")

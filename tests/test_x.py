@@ -614,7 +614,8 @@ def test_estimate_without_archive_access_explains(tmp_path, wall_clock_fake):
         cli, ["--config", str(write_config(tmp_path, wall_clock_fake)), "estimate", "x"]
     )
     assert result.exit_code == 1
-    assert "403 Forbidden" in result.output and "x.full_archive = false" in result.output
+    assert "403 Forbidden" in result.output
+    assert "Estimate a period within the last 7 days (--from)" in result.output
 
 
 def test_estimate_rejects_a_reversed_period(tmp_path, wall_clock_fake):
