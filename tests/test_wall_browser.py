@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,15 @@ import pytest
 from monitor.config import Config, parse_config
 from reports.wall.app import make_server
 from storage.db import Store
-from storage.records import Author, utcnow
+from storage.records import Author
 from tests.conftest import ROOT, make_post
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = "browser-test-token-8d2e"
+# The wall's clock (injected): 14:20 in Belgrade on the first day, during a session.
+# The page computes relative times against it, so the pictures never depend on the hour.
+NOW = datetime(2016, 11, 24, 13, 20, tzinfo=UTC)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -69,7 +72,7 @@ class RunningWall:
     def __init__(self, config: Config, port: int):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.server = make_server(config, "127.0.0.1", port, poll_interval=0.1)
+        self.server = make_server(config, "127.0.0.1", port, now=lambda: NOW, poll_interval=0.1)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10
@@ -112,13 +115,12 @@ def setup(
     stores: list[Store] = []
 
     def make(**wall: Any) -> tuple[RunningWall, Store, Config]:
-        local = utcnow().astimezone(parse_config(config_dict).event.tz).replace(tzinfo=None)
         config_dict["event"]["call_to_post"] = "Join the conversation with #HRHN2016"
         config_dict["event"]["sessions"] = [
             {
                 "title": "Azerbaijan: released, but not free",
-                "start": local - timedelta(minutes=30),
-                "end": local + timedelta(minutes=60),
+                "start": datetime(2016, 11, 24, 14, 0),
+                "end": datetime(2016, 11, 24, 15, 30),
                 "prompt": "Send your message to our colleagues in Azerbaijan with #HRHN2016",
             }
         ]
@@ -139,7 +141,7 @@ def setup(
 
 
 def recent_post(n: int, minutes_ago: float = 3, **overrides: Any) -> Any:
-    return make_post(n, created_at=utcnow() - timedelta(minutes=minutes_ago), **overrides)
+    return make_post(n, created_at=NOW - timedelta(minutes=minutes_ago), **overrides)
 
 
 def store_post(store: Store, n: int, **overrides: Any) -> int:
@@ -182,9 +184,14 @@ def test_wall_follows_moderation_live_and_renders_hostile_posts_as_text(browser,
     assert "<i>E</i>" in page.locator(f'[data-post-id="{evil}"] .name').first.inner_text()
     assert page.evaluate("window.__pwned") is None
 
-    # Hiding makes a post vanish from the open wall; so does blocking its author.
+    # Hiding makes a post vanish from every open wall; so does blocking its author.
+    second = browser.new_page(viewport={"width": 1280, "height": 720})
+    second.goto(wall.url + "/")
+    second.wait_for_selector(f'[data-post-id="{approved}"]', timeout=5000)
     wall.act("hide", approved)
     on_page(page, approved).first.wait_for(state="detached", timeout=5000)
+    on_page(second, approved).first.wait_for(state="detached", timeout=5000)
+    second.close()
     troll_later = store_post(store, 6, text="BLOCKED author again", author=troll)
     wall.act("approve", troll_later)
     wall.act("block", fresh)
@@ -281,11 +288,23 @@ def test_wall_layout_and_screenshots(browser, setup, width, height):
     assert layout["session"] == "Azerbaijan: released, but not free"
     assert layout["sessionHidden"] is False and layout["posts"] == str(len(ids))
     assert "Join the conversation with #HRHN2016" in page.inner_text("footer")
-    assert page.evaluate("window.__violations") == []
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"wall-{width}x{height}.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
+
+    # A new arrival takes a slot without moving or resizing anything else.
+    # offset* are layout boxes: the short arrival fade-in transform does not count.
+    boxes = (
+        "() => [...document.querySelectorAll('.recent li, .featured')]"
+        ".map(e => [e.offsetLeft, e.offsetTop, e.offsetWidth, e.offsetHeight])"
+    )
+    before = page.evaluate(boxes)
+    newcomer = store_post(store, 99, text="A much longer newcomer " * 30, minutes_ago=1)
+    wall.act("approve", newcomer)
+    page.wait_for_selector(f'.recent [data-post-id="{newcomer}"]', timeout=5000)
+    assert page.evaluate(boxes) == before
+    assert page.evaluate("window.__violations") == []
     page.close()
 
 
@@ -312,4 +331,18 @@ def test_moderation_page_works_in_the_browser(browser, setup):
     assert page.evaluate("window.__violations") == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "moderation.png"))
+    page.close()
+
+
+def test_wall_falls_back_to_polling_when_event_streams_are_refused(browser, setup):
+    wall, store, _ = setup()
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    # As behind a proxy that refuses streaming responses.
+    page.route("**/api/wall/events*", lambda route: route.fulfill(status=503, body="no"))
+    page.goto(wall.url + "/")
+    post_id = store_post(store, 1, text="Arrives by polling")
+    wall.act("approve", post_id)
+    page.wait_for_selector(f'[data-post-id="{post_id}"]', timeout=8000)
+    wall.act("hide", post_id)
+    on_page(page, post_id).first.wait_for(state="detached", timeout=8000)
     page.close()
