@@ -155,14 +155,22 @@ def procs() -> Iterator[list[subprocess.Popen[str]]]:
             proc.communicate()
 
 
-def test_sigterm_mid_pass_then_the_next_run_resumes(
-    tmp_path: Path, procs: list[subprocess.Popen[str]]
-) -> None:
+def run_mid_pass(
+    tmp_path: Path, procs: list[subprocess.Popen[str]], posts: int
+) -> tuple[Path, Path, subprocess.Popen[str]]:
+    """`tagwatch run` on a slow platform, once its first pass has stored `posts` posts."""
     config = write_config(tmp_path, interval_s=60)
     db = tmp_path / "test.db"
     runner = tagwatch(config, "run", page_delay=0.15)
     procs.append(runner)
-    wait_for(lambda: stored(db) >= 6, proc=runner)
+    wait_for(lambda: stored(db) >= posts, proc=runner)
+    return config, db, runner
+
+
+def test_sigterm_mid_pass_then_the_next_run_resumes(
+    tmp_path: Path, procs: list[subprocess.Popen[str]]
+) -> None:
+    config, db, runner = run_mid_pass(tmp_path, procs, 6)
     runner.send_signal(signal.SIGTERM)
     out, err = runner.communicate(timeout=20)
     assert runner.returncode == 0, err
@@ -191,11 +199,7 @@ def test_sigterm_mid_pass_then_the_next_run_resumes(
 def test_a_killed_runner_leaves_no_stuck_lock_and_no_half_pass(
     tmp_path: Path, procs: list[subprocess.Popen[str]]
 ) -> None:
-    config = write_config(tmp_path, interval_s=60)
-    db = tmp_path / "test.db"
-    runner = tagwatch(config, "run", page_delay=0.15)
-    procs.append(runner)
-    wait_for(lambda: stored(db) >= 4, proc=runner)
+    config, db, runner = run_mid_pass(tmp_path, procs, 4)
     runner.kill()
     runner.communicate()
     # Killed: its run record cannot say what it stored, but the posts and cursor agree.

@@ -184,16 +184,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wall_runner(tmp_path: Path, **wall: object) -> Runner:
+    """A runner with no collector that serves the wall ([wall] settings as given)."""
+    data = base_config_dict(tmp_path)
+    data["schedule"] = {"serve_wall": True, "digest_time": ""}
+    data["wall"] = wall
+    return Runner(parse_config(data, path=tmp_path / "config.toml"), factories={})
+
+
 def test_runner_serves_the_wall_when_configured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(jobs, "WALL_HOOKS", ("sched_collectors:wall_app",))
     port = free_port()
-    data = base_config_dict(tmp_path)
-    data["schedule"] = {"serve_wall": True, "digest_time": ""}
-    data["wall"] = {"port": port}
-    config = parse_config(data, path=tmp_path / "config.toml")
-    runner = Runner(config, factories={})
+    runner = wall_runner(tmp_path, port=port)
     runner.start()
     try:
         answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
@@ -237,11 +241,7 @@ def test_run_in_a_missing_directory_says_so(tmp_path: Path) -> None:
 def test_runner_serves_the_real_wall(tmp_path: Path) -> None:
     pytest.importorskip("reports.wall.app")
     port = free_port()
-    data = base_config_dict(tmp_path)
-    data["schedule"] = {"serve_wall": True, "digest_time": ""}
-    data["wall"] = {"port": port}
-    config = parse_config(data, path=tmp_path / "config.toml")
-    runner = Runner(config, factories={})
+    runner = wall_runner(tmp_path, port=port)
     runner.start()
     try:
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
@@ -255,11 +255,7 @@ def test_wall_inside_run_stays_on_loopback_unless_public(tmp_path: Path) -> None
     pytest.importorskip("reports.wall.app")
     from monitor.errors import UsageError
 
-    data = base_config_dict(tmp_path)
-    data["schedule"] = {"serve_wall": True, "digest_time": ""}
-    data["wall"] = {"host": "0.0.0.0"}
-    config = parse_config(data, path=tmp_path / "config.toml")
-    runner = Runner(config, factories={})
+    runner = wall_runner(tmp_path, host="0.0.0.0")
     try:
         with pytest.raises(UsageError, match="Refusing to serve the wall on 0.0.0.0"):
             runner.start()
