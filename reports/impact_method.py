@@ -17,7 +17,15 @@ from monitor.config import EventConfig
 from reports.impact_table import Table, period_where
 from storage.records import parse_iso
 
-__all__ = ["FAILED_STATUSES", "PROSE", "Gap", "Methodology", "passes_and_gaps", "gaps_table"]
+__all__ = [
+    "FAILED_STATUSES",
+    "PROSE",
+    "Gap",
+    "Methodology",
+    "passes_and_gaps",
+    "gaps_table",
+    "plural",
+]
 
 FAILED_STATUSES = ("failed", "rate_limited", "quota", "interrupted")
 
@@ -65,6 +73,24 @@ class Methodology:
     hidden_authors: int
     engagement_as_of: datetime | None
     timezone: str
+
+    def deleted_text(self) -> str:
+        return (
+            "Deleted by their authors after tagwatch collected them: "
+            f"{plural(self.deleted_removed, 'post')} of this period. Their content was removed "
+            "and they are not counted anywhere in this report."
+        )
+
+    def restricted_text(self) -> str:
+        return (
+            "Limited by their authors to logged-in readers: "
+            f"{plural(self.hidden_posts, 'post')} from {plural(self.hidden_authors, 'account')}. "
+            "They are counted in the figures but never quoted, and their authors are not named."
+        )
+
+
+def plural(count: int, one: str, many: str = "") -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def passes_and_gaps(

@@ -39,6 +39,7 @@ from reportlab.platypus import (
 from reportlab.platypus import Table as RLTable
 
 from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
+from reports.impact_method import plural
 
 __all__ = ["write_pdf", "SECTION_TITLES"]
 
@@ -221,10 +222,6 @@ def _cards(r: ImpactReport) -> RLTable:
     return t
 
 
-def _n(count: int, one: str, many: str = "") -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
-
-
 def _when(t: Any) -> str:
     return f"{t:%a} {t.day} {t:%b %Y, %H:%M}" if t else ""
 
@@ -345,7 +342,9 @@ def _methodology(r: ImpactReport) -> list[Any]:
     if m.gaps:
         story.append(
             _p(
-                _text(f"{_n(len(m.gaps), 'pass', 'passes')} did not complete. " + PROSE["gaps"]),
+                _text(
+                    f"{plural(len(m.gaps), 'pass', 'passes')} did not complete. " + PROSE["gaps"]
+                ),
                 "gap",
             )
         )
@@ -360,15 +359,8 @@ def _methodology(r: ImpactReport) -> list[Any]:
     as_of = f" Latest refresh: {_when(m.engagement_as_of)}." if m.engagement_as_of else ""
     story += [
         _p("Deleted and restricted posts", "h3"),
-        _p(
-            _text(
-                f"{_n(m.deleted_removed, 'post')} of this period deleted by their authors after "
-                "tagwatch collected them: the content was removed and is not counted anywhere in "
-                f"this report. {_n(m.hidden_posts, 'post')} from {_n(m.hidden_authors, 'account')}"
-                " asked not to be shown to logged-out readers: counted in the figures but never "
-                "quoted, and their authors are not named."
-            )
-        ),
+        _p(_text(m.deleted_text())),
+        _p(_text(m.restricted_text())),
         _p("Engagement and reach", "h3"),
         _p(_text(PROSE["engagement"]) + as_of),
         _p(_text(REACH_DEFINITION)),

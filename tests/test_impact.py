@@ -386,10 +386,13 @@ def test_methodology_names_the_gaps_in_html_and_pdf(written):
     html = (written / "impact-report.html").read_text(encoding="utf-8")
     assert "bluesky</strong>: failed at Thu 24 Nov 2016, 13:00" in html
     assert "mastodon</strong>: rate limited at Fri 25 Nov 2016, 18:00" in html
-    text = " ".join(_pdf_pages(written / "impact-report.pdf")[-2:])
+    text = " ".join(" ".join(_pdf_pages(written / "impact-report.pdf")[-2:]).split())
     assert "bluesky: failed at Thu 24 Nov 2016, 13:00" in text
     assert "mastodon: rate limited at Fri 25 Nov 2016, 18:00" in text
     assert "Not collected: x" in text
+    for where in (html, text):
+        assert "Deleted by their authors after tagwatch collected them: 1 post of" in where
+        assert "logged-in readers: 1 post from 1 account." in where
 
 
 def test_hostile_text_is_escaped_everywhere(written):
