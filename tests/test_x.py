@@ -388,11 +388,18 @@ def test_server_errors_are_retried(x_config, store, fake, clock):
     assert fake.count(SEARCH) == 3 and len(sleeps) == 2
 
 
-def test_malformed_json_fails_the_pass_clearly(x_config, store, fake, clock):
-    fake.fail(SEARCH, 200, body="{not json")
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("{not json", "X answered with something that is not JSON"),
+        ([], "X answered a search with something other than an object"),
+    ],
+)
+def test_malformed_answers_fail_the_pass_clearly(x_config, store, fake, clock, body, message):
+    fake.fail(SEARCH, 200, body=body)
     record = collector(x_config, store, clock).run_pass()
     assert record.status == "failed"
-    assert "not JSON" in record.error
+    assert message in record.error
 
 
 @pytest.mark.parametrize(
@@ -616,6 +623,14 @@ def test_estimate_without_archive_access_explains(tmp_path, wall_clock_fake):
     assert result.exit_code == 1
     assert "403 Forbidden" in result.output
     assert "Estimate a period within the last 7 days (--from)" in result.output
+
+
+def test_estimate_of_a_counts_answer_without_meta_is_malformed(tmp_path, wall_clock_fake):
+    wall_clock_fake.fail("/2/tweets/counts/all", 200, body={"data": []})
+    path = write_config(tmp_path, wall_clock_fake)
+    result = CliRunner().invoke(cli, ["--config", str(path), "estimate", "x"])
+    assert result.exit_code == 1
+    assert "X answered a counts request without its `meta`." in result.output
 
 
 def test_estimate_rejects_a_reversed_period(tmp_path, wall_clock_fake):
