@@ -164,6 +164,8 @@ def test_runner_keeps_collecting_new_posts_with_one_login(
 ) -> None:
     monkeypatch.setenv("TAGWATCH_BLUESKY_HANDLE", HANDLE)
     monkeypatch.setenv("TAGWATCH_BLUESKY_APP_PASSWORD", PASSWORD)
+    # A first pass of ten slow pages outlasts the 0.4 s interval several times over.
+    fake.on_request = lambda nsid, _params: time.sleep(0.1) if nsid == SEARCH else None
     (tmp_path / "config.toml").write_text(config_text(fake, interval_minutes=0.4 / 60))
     config = load_config(tmp_path / "config.toml")
     runner = Runner(config)
@@ -192,6 +194,12 @@ def test_runner_keeps_collecting_new_posts_with_one_login(
     assert count(db, "select sum(new_posts) from runs") == TOTAL + 4
     assert count(db, "select count(*) from runs where status != 'ok'") == 0
     assert fake.count(CREATE) == 1, "a pass logged in again instead of reusing the session"
+    conn = connect(db, readonly=True)
+    runs = conn.execute("select started_at, ended_at from runs order by id").fetchall()
+    conn.close()
+    assert runs[0]["ended_at"] > runs[0]["started_at"]
+    for earlier, later in zip(runs, runs[1:], strict=False):
+        assert later["started_at"] >= earlier["ended_at"], "two passes of bluesky overlapped"
 
 
 def test_a_dead_mastodon_instance_does_not_stop_bluesky(
