@@ -9,6 +9,7 @@ TextBlob's NLTK corpora are not needed (we use the bundled pattern parser via
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,8 +37,13 @@ _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # @user, @user.bsky.social, @user@instance.social
 _MENTION = re.compile(r"(?<![\w@])@[\w.\-]+(?:@[\w.\-]+)?", re.UNICODE)
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)", re.UNICODE)
-_TRAILING_TAGS = re.compile(r"(?:\s*#\w+)+\s*$", re.UNICODE)
+# Hashtags standing as a label list rather than as words of a sentence: two or
+# more in a row, or one closing the post ("#Refugees welcome here" keeps its word).
+_TAG_LISTS = re.compile(r"(?<![\w#])#\w+(?:\s+#\w+)+|#\w+\s*$", re.UNICODE)
+# X cuts retweets and long posts mid-word with "…"; the stump is not a word.
+_TRUNCATED = re.compile(r"\S*…\s*$")
 _SPACES = re.compile(r"\s+")
+_WORDLIKE = re.compile(r"^[^\W_][\w'’.&-]*$")
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 
@@ -69,14 +75,17 @@ def clean_text(text: str, tracked: Iterable[str] = ()) -> str:
 
     Tracked hashtags are in every post, so they carry no meaning and would
     dominate every theme; other hashtags inside a sentence are words
-    ("a talk on #refugees rights"), so only their '#' goes, while a block of
-    hashtags closing the post is dropped (they are counted as hashtags anyway).
+    ("a talk on #refugees rights"), so only their '#' goes, while hashtags
+    listed as labels (several in a row, or one closing the post) are
+    dropped: they are counted as hashtags anyway. HTML entities are decoded and
+    a word cut off with "…" is dropped.
     """
     tracked_set = {t.casefold().lstrip("#") for t in tracked}
+    text = html.unescape(text)  # X sends "&amp;"; a stray entity must not become a phrase
     text = _URL.sub(" ", text)
     text = _MENTION.sub(" ", text)
-    # A block of hashtags closing a post is a label list, not part of the sentence.
-    text = _TRAILING_TAGS.sub(" ", text.rstrip())
+    text = _TRUNCATED.sub(" ", text.rstrip())
+    text = _TAG_LISTS.sub(" ", text.strip())
     text = _HASHTAG.sub(lambda m: " " if m.group(1).casefold() in tracked_set else m.group(1), text)
     return _SPACES.sub(" ", text).strip()
 
@@ -208,7 +217,7 @@ def noun_phrases(tagged: Tagged) -> list[str]:
     themes, while "freedom" and "assembly" alone say little.
     """
     found: list[str] = []
-    for sentence in tagged:
+    for sentence in map(_join_possessives, tagged):
         # (words, index of first token, index of last token) of each noun chunk
         chunks: list[tuple[list[tuple[str, str]], int, int]] = []
         current: list[tuple[str, str]] = []
@@ -224,6 +233,10 @@ def noun_phrases(tagged: Tagged) -> list[str]:
                 if not current:
                     first = i
                 current.append((word, pos))
+            elif pos == "POS" and current:
+                # "women 's rights" is one phrase: the possessive joins its noun.
+                last, last_pos = current[-1]
+                current[-1] = (last + word.replace("’", "'"), last_pos)
             elif current:
                 chunks.append((current, first, i - 1))
                 current = []
@@ -244,6 +257,27 @@ def noun_phrases(tagged: Tagged) -> list[str]:
                     if head[-1][1] in _NOUN_TAGS and len(left) + size <= _MAX_PHRASE_WORDS + 1:
                         found.append(f"{_join(left)} of {_join(head)}")
     return list(dict.fromkeys(found))
+
+
+def _join_possessives(sentence: list[list[str]]) -> list[list[str]]:
+    """The tokenizer splits "women's" into "women", "'", "s"; put it back together,
+    so "women's rights" is one phrase rather than "women'" and "rights"."""
+    out: list[list[str]] = []
+    i = 0
+    while i < len(sentence):
+        token = sentence[i]
+        if (
+            out
+            and token[0] in ("'", "’")
+            and i + 1 < len(sentence)
+            and sentence[i + 1][0].lower() == "s"
+        ):
+            out[-1] = [out[-1][0] + "'s", *out[-1][1:]]
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
 
 
 def _join(words: list[tuple[str, str]]) -> str:
@@ -299,8 +333,8 @@ def _trim(words: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
         words = words[:-1]
     if not words or len(words) > _MAX_PHRASE_WORDS:
         return None
-    if any(not _LETTER.search(w) for w, _ in words):
-        return None
+    if any(not _LETTER.search(w) or not _WORDLIKE.match(w) for w, _ in words):
+        return None  # "hunger!…", "s,shareholders": tokenizer leftovers, not words
     return words
 
 

@@ -118,3 +118,15 @@ def test_norwegian_platform_tag_is_understood():
     guesser = LanguageGuesser(["en", "sr"])
     text = "Rommet for sivilsamfunnet krymper, og vi må stå sammen."
     assert guesser.guess(text, "no") == ("no", True)
+
+
+def test_label_lists_entities_and_cut_words_are_not_text():
+    text = "@bob #FuckBrexit #BrexitSucks I wonder &amp; ask why #Refugees matter so…"
+    assert clean_text(text) == "I wonder & ask why Refugees matter"
+    assert clean_text("#Refugees welcome here #HRHN2016", ["hrhn2016"]) == "Refugees welcome here"
+
+
+def test_possessives_and_tokenizer_leftovers():
+    assert "women's rights" in noun_phrases(tag("Women's rights are human rights."))
+    assert "court's decision" in noun_phrases(tag("The court’s decision was wrong."))
+    assert all("!" not in p for p in noun_phrases(tag("No more hunger!… Never")))
