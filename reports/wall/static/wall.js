@@ -14,7 +14,7 @@
   const posts = new Map(); // id -> post, in arrival order
   const fresh = []; // ids that arrived since load: featured next
   let featuredId = null;
-  let rotation = 0;
+  let rotation = -1; // the first pick is the newest post
   let lastRotate = 0;
   let seq = null;
   let skew = 0; // server clock minus this browser's clock, in ms
