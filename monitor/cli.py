@@ -372,10 +372,66 @@ def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
     click.echo("Wall stopped.", err=True)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def demo() -> None:
-    """Run the whole monitor offline on a simulated event."""
-    _not_yet("demo", 11)
+@cli.command()
+@click.option(
+    "--minutes",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Real minutes the simulated event runs for.",
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=None,
+    help="Simulated seconds per real second (default: the whole event in --minutes).",
+)
+@click.option("--port", type=int, default=8080, show_default=True, help="Port of the live wall.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("tagwatch-demo"),
+    show_default=True,
+    help="Folder for the demo's config, database, digests and report.",
+)
+@click.option(
+    "--posts",
+    "n_posts",
+    type=int,
+    default=3000,
+    show_default=True,
+    help="Posts in the simulated event.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2016,
+    show_default=True,
+    help="Seed of the simulated event (same seed, same event).",
+)
+def demo(
+    minutes: float, speed: float | None, port: int, out_dir: Path, n_posts: int, seed: int
+) -> None:
+    """Run the whole monitor offline on a simulated event.
+
+    Starts loopback fakes of Bluesky, X and two Mastodon instances, points the
+    real collectors at them, runs the real scheduler with a fast simulated clock,
+    serves the moderated wall, then writes each day's digest and the impact report.
+    """
+    from monitor.demo import describe, run_demo
+
+    result = run_demo(
+        out_dir,
+        minutes=minutes,
+        speed=speed,
+        port=port,
+        seed=seed,
+        n_posts=n_posts,
+        echo=click.echo,
+    )
+    for line in describe(result):
+        click.echo(line)
 
 
 def main() -> None:

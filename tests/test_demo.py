@@ -1,0 +1,103 @@
+"""`tagwatch demo` end to end: the real monitor on a short simulated event."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.demo import SimClock, run_demo
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sim_clock_runs_fast_and_stops_at_the_end():
+    ticks = iter([0.0, 0.0, 10.0, 1000.0])
+    start = datetime(2016, 11, 24, tzinfo=UTC)
+    end = datetime(2016, 11, 24, 12, tzinfo=UTC)
+    clock = SimClock(start, 360.0, end=end, monotonic=lambda: next(ticks))
+    assert clock() == start
+    assert clock() == datetime(2016, 11, 24, 1, tzinfo=UTC)  # 10 s x 360 = 1 h
+    assert clock() == end  # capped
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    lines: list[str] = []
+    result = run_demo(out, minutes=0.3, port=free_port(), n_posts=600, echo=lines.append)
+    return result, lines
+
+
+def test_demo_collects_every_platform_through_the_real_collectors(demo_run):
+    result, lines = demo_run
+    assert set(result.posts_by_platform) == {"bluesky", "mastodon", "x"}
+    assert all(n > 50 for n in result.posts_by_platform.values()), result.posts_by_platform
+    assert all(n >= 2 for n in result.passes.values()), result.passes
+    conn = sqlite3.connect(result.db_path)
+    statuses = {r[0] for r in conn.execute("select distinct status from runs")}
+    assert "failed" not in statuses
+    # enrichment ran after the passes: languages detected, English posts scored
+    assert conn.execute("select count(*) from posts where enriched_at is null").fetchone()[0] == 0
+    langs = {r[0] for r in conn.execute("select distinct lang_detected from posts")}
+    assert {"en", "pl", "hu"} <= langs
+    # the simulated authors deleted some posts: purged, not shown
+    assert (
+        conn.execute("select count(*) from posts where deleted = 1 and text != ''").fetchone()[0]
+        == 0
+    )
+    assert any("Moderation:" in line and "token:" in line for line in lines)
+
+
+def test_demo_wall_showed_moderated_posts(demo_run):
+    result, _ = demo_run
+    assert result.wall_posts_shown > 0
+    conn = sqlite3.connect(result.db_path)
+    # trolls' blocked words never reach the wall: the moderation log shows the moderator's work
+    actions = [r[0] for r in conn.execute("select action from moderation_log")]
+    assert result.wall_posts_hidden_by_moderator == actions.count("block")
+
+
+def test_demo_writes_digests_and_the_impact_report(demo_run):
+    result, _ = demo_run
+    assert [p.name for p in result.digests] == [
+        "digest-2016-11-24.html",
+        "digest-2016-11-25.html",
+        "digest-2016-11-26.html",
+    ]
+    for html in result.digests:
+        text = html.read_text(encoding="utf-8")
+        assert "Human Rights House Network Assembly 2016" in text
+        assert html.with_suffix(".md").exists() and html.with_suffix(".txt").exists()
+    assert Path(result.report["html"]).exists()
+    pdf = Path(result.report["pdf"])
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_demo_config_is_a_valid_config_for_status(demo_run):
+    result, _ = demo_run
+    out = CliRunner().invoke(cli, ["--config", str(result.config_path), "status"])
+    assert out.exit_code == 0, out.output
+    assert "Human Rights House Network Assembly 2016" in out.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--minutes", "0"], "--minutes must be greater than 0"),
+        (["--speed", "-1"], "--speed must be greater than 0"),
+    ],
+)
+def test_demo_bad_arguments(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output
