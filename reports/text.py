@@ -262,6 +262,8 @@ def noun_phrases(tagged: Tagged) -> list[str]:
 def _join_possessives(sentence: list[list[str]]) -> list[list[str]]:
     """The tokenizer splits "women's" into "women", "'", "s"; put it back together,
     so "women's rights" is one phrase rather than "women'" and "rights"."""
+    if not any(token[0] in ("'", "’") for token in sentence):
+        return sentence
     out: list[list[str]] = []
     i = 0
     while i < len(sentence):
