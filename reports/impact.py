@@ -267,7 +267,7 @@ def _timeline(
 def _growth(
     conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: datetime
 ) -> tuple[Table, list[tuple[datetime, float]]]:
-    """Total engagement known hour by hour, from the analysis API (the digest's figures)."""
+    """Total engagement known hour by hour (day by day after a week), from the analysis API."""
     last = conn.execute(
         "select max(s.at) from snapshots s join posts p on p.id = s.post_id"
         " where p.deleted = 0 and p.created_at >= ? and p.created_at < ?",
@@ -276,7 +276,12 @@ def _growth(
     # Run past the last snapshot: by default the series stops at a step boundary
     # equal to it, and a point counts only the snapshots before its time.
     until = parse_iso(last) + timedelta(microseconds=1) if last else None
-    points = analysis.engagement_growth(conn, event, lo, hi, step=timedelta(hours=1), until=until)
+    # Refreshes can go on for weeks after the event: keep the series to a readable length.
+    span = (until - lo) if until else timedelta(0)
+    step = timedelta(hours=1) if span <= timedelta(days=7) else timedelta(days=1)
+    if span > timedelta(days=120):
+        step = timedelta(days=7)
+    points = analysis.engagement_growth(conn, event, lo, hi, step=step, until=until)
     rows, previous = [], 0
     for pt in points:
         rows.append(
@@ -296,7 +301,7 @@ def _growth(
             ("until_local", f"Until ({event.timezone})"),
             ("until_utc", "Until (UTC)"),
             ("posts_tracked", "Posts with counts"),
-            ("gained", "Gained in the hour"),
+            ("gained", "Gained"),
             ("engagement_total", "Total engagement"),
         ],
         rows,

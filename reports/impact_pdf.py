@@ -50,6 +50,8 @@ SOFT = colors.HexColor("#f5f7f8")
 RULE = colors.HexColor("#dddddd")
 GAP = colors.HexColor("#8a3b12")
 MARGIN = 15 * mm
+POST_CHARS = 800  # a long X post quoted in full would not fit on a page
+CELL_CHARS = 300
 WIDTH = A4[0] - 2 * MARGIN
 
 
@@ -66,6 +68,13 @@ def _fonts() -> tuple[str, str]:
 def _glyphs() -> frozenset[int]:
     font = pdfmetrics.getFont(_fonts()[0])
     return frozenset(font.face.charToGlyph)  # type: ignore[attr-defined]
+
+
+def _clip(value: Any, limit: int = CELL_CHARS) -> Any:
+    """Long text shortened: a box taller than a page cannot be laid out at all."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1].rstrip() + "… (shortened; full text in data/)"
+    return value
 
 
 def _text(value: Any) -> str:
@@ -132,7 +141,9 @@ def _widths(table: Table, numeric: set[str]) -> list[float]:
     for key, label in table.columns:
         words = [fits(w, bold) for w in label.split()] or [pad]
         if key in flexible:
-            value = max(fits(w, regular) for v in cells[key] for w in (v.split() or [""]))
+            # A long word (a URL, a 60-letter handle) is split rather than given the page.
+            words_in = (fits(w, regular) for v in cells[key] for w in (v.split() or [""]))
+            value = min(max(words_in), WIDTH * 0.3)
         else:
             value = max(fits(v, regular) for v in cells[key])
         least.append(max(*words, value))
@@ -152,7 +163,10 @@ def _table(table: Table) -> list[Any]:
     widths = _widths(table, numeric)
     head = [Paragraph(_text(label), st["head"]) for _, label in table.columns]
     body = [
-        [Paragraph(_text(row.get(k)), st["num" if k in numeric else "cell"]) for k in table.keys]
+        [
+            Paragraph(_text(_clip(row.get(k))), st["num" if k in numeric else "cell"])
+            for k in table.keys
+        ]
         for row in table.rows
     ]
     t = RLTable([head, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
@@ -278,7 +292,15 @@ def _posts(r: ImpactReport) -> list[Any]:
         if p["url"]:
             counts += f" · {_text(p['url'])}"
         box = RLTable(
-            [[[_p(meta, "note"), _p(_text(p["text"]), "post"), _p(counts, "note")]]],
+            [
+                [
+                    [
+                        _p(meta, "note"),
+                        _p(_text(_clip(p["text"], POST_CHARS)), "post"),
+                        _p(counts, "note"),
+                    ]
+                ]
+            ],
             colWidths=[WIDTH],
         )
         box.setStyle(

@@ -563,3 +563,17 @@ def test_a_chosen_period_matches_the_export_of_those_days(event, tmp_path):
     assert (out / "data" / "posts.csv").read_text() == export.read_text()
     summary = {r["key"]: r["value"] for r in _csv(out / "data" / "summary.csv")}
     assert (summary["posts"], summary["authors"], summary["engagement"]) == ("3", "3", "104")
+
+
+def test_a_post_longer_than_a_page_is_shortened_in_the_pdf(event, tmp_path):
+    path, config = event
+    long_text = "word " * 6000 + "https://example.org/" + "x" * 400
+    with Store.open(config.db_path) as store:
+        store.write_posts([make_post(40, text=long_text, likes=500)])
+    out = tmp_path / "long"
+    result = _run(["--config", str(path), "report", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(" ".join(_pdf_pages(out / "impact-report.pdf")).split())
+    assert "word… (shortened; full text in data/)" in text
+    top = _csv(out / "data" / "top_posts.csv")
+    assert top[0]["text"] == long_text
