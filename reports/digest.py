@@ -22,7 +22,7 @@ from pathlib import Path
 from statistics import median
 
 from monitor.config import Config, EventConfig
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, TagwatchError
 from reports import analysis
 from reports.charts import bars_png, volume_per_hour_png
 from reports.collection_health import collection_day
@@ -403,24 +403,32 @@ def build_digest(
 
 
 def write_digest(digest: Digest, out_dir: Path) -> dict[str, Path]:
-    """digest-DAY.html (charts inside), .md (charts as side PNGs) and .txt; returns the paths."""
+    """digest-DAY.html (charts inside), .md (charts as side PNGs) and .txt; returns the paths.
+
+    Rendered first, written last: a template error never leaves half a set of files.
+    """
     from reports.digest_render import render_html, render_markdown, render_text
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for name, png in digest.charts.items():
-        png_path = out_dir / f"{digest.file_stem}-{name}.png"
-        png_path.write_bytes(png)
-        paths[f"chart:{name}"] = png_path
-    for kind, text in (
-        ("html", render_html(digest, inline="data")),
-        ("md", render_markdown(digest)),
-        ("txt", render_text(digest)),
-    ):
-        path = out_dir / f"{digest.file_stem}.{kind}"
-        path.write_text(text, encoding="utf-8")
-        paths[kind] = path
-    return paths
+    files: dict[str, tuple[Path, str | bytes]] = {
+        f"chart:{name}": (out_dir / f"{digest.file_stem}-{name}.png", png)
+        for name, png in digest.charts.items()
+    }
+    files["html"] = (out_dir / f"{digest.file_stem}.html", render_html(digest, inline="data"))
+    files["md"] = (out_dir / f"{digest.file_stem}.md", render_markdown(digest))
+    files["txt"] = (out_dir / f"{digest.file_stem}.txt", render_text(digest))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path, content in files.values():
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise TagwatchError(
+            f"Cannot write the digest to {out_dir}: {exc.strerror or exc}. Check [digest] out_dir"
+            " (or --out): it must be a directory you can write to."
+        ) from None
+    return {kind: path for kind, (path, _) in files.items()}
 
 
 def out_dir(config: Config) -> Path:

@@ -292,3 +292,14 @@ def test_hours_of_a_daylight_saving_day_are_counted_once(tmp_path: Path) -> None
     from reports.charts import volume_per_hour_png
 
     assert volume_per_hour_png(series, config.event.tz).startswith(b"\x89PNG")
+
+
+def test_an_unwritable_out_dir_is_a_clear_error(digest: Digest, tmp_path: Path) -> None:
+    from monitor.errors import TagwatchError
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the directory should be", encoding="utf-8")
+    with pytest.raises(TagwatchError) as failed:
+        write_digest(digest, blocker / "digests")
+    assert str(failed.value).startswith(f"Cannot write the digest to {blocker / 'digests'}: ")
+    assert "Check [digest] out_dir (or --out)" in str(failed.value)
