@@ -10,8 +10,10 @@ with them, the same way for every platform.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
+import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -38,6 +40,7 @@ __all__ = [
     "PassStopped",
     "backoff_delay",
     "MAX_RATE_LIMIT_WAIT",
+    "normalizer",
 ]
 
 log = logging.getLogger("tagwatch.collect")
@@ -47,6 +50,35 @@ T = TypeVar("T")
 MAX_RATE_LIMIT_WAIT = timedelta(minutes=16)
 
 Progress = Callable[[str, str, int], None]  # (collector, query, posts so far)
+
+
+# What a parser raises when a payload has the wrong shape: a missing key, a wrong
+# type, an unparseable date or number, a record that `Post` refuses.
+_SHAPE_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError)
+
+
+def normalizer(platform: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Make a payload → `Post` parser raise only `MalformedResponse` on a bad payload.
+
+    A platform can answer anything (a proxy's error page, a changed schema, a
+    hostile server); the pass then fails with a recorded reason instead of an
+    "unexpected" crash, and nothing half-parsed reaches the store.
+    """
+
+    def wrap(parse: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(parse)
+        def parsed(*args: Any, **kwargs: Any) -> T:
+            try:
+                return parse(*args, **kwargs)
+            except _SHAPE_ERRORS as exc:
+                raise MalformedResponse(
+                    f"{platform} sent a post in a shape tagwatch cannot read"
+                    f" ({type(exc).__name__}: {str(exc)[:120]})"
+                ) from exc
+
+        return parsed
+
+    return wrap
 
 
 class PassStopped(Exception):
@@ -236,6 +268,7 @@ class Collector(ABC):
         self.record = RunRecord(self.name, started_at=self.now())
         self._deadline = self.now() + timedelta(seconds=self.collect_cfg.pass_time_budget_seconds)
         run_id = self.store.start_run(self.name, at=self.record.started_at)
+        purged_before = self.store.purged
         try:
             self.collect()
         except RateLimited as exc:
@@ -273,4 +306,13 @@ class Collector(ABC):
                 at=self.record.ended_at,
             )
             log.info("pass %s", self.record.summary())
+            if self.store.purged > purged_before and self.config.storage.vacuum_after_purge:
+                self._vacuum()
         return self.record
+
+    def _vacuum(self) -> None:
+        """[storage] vacuum_after_purge: rewrite the file so purged posts leave no trace in it."""
+        try:
+            self.store.vacuum()
+        except sqlite3.Error as exc:  # busy readers: the next purge tries again
+            log.warning("%s: VACUUM after purging deleted posts failed: %s", self.name, exc)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from collectors.base import normalizer
 from monitor.errors import MalformedResponse
-from storage.records import Author, Post, parse_iso
+from storage.records import Author, Post, parse_iso, storable_text
 
 __all__ = [
     "parse_post",
@@ -149,6 +150,7 @@ def _embed_parts(embed: Any) -> tuple[str | None, int, str | None]:
     return quote, media, external
 
 
+@normalizer("Bluesky")
 def parse_post(view: dict[str, Any], *, collected_at: datetime, source: str = "") -> Post:
     """One `app.bsky.feed.defs#postView` (searchPosts/getPosts) → a `Post`."""
     try:
@@ -161,7 +163,9 @@ def parse_post(view: dict[str, Any], *, collected_at: datetime, source: str = ""
     if not isinstance(uri, str) or not uri.startswith("at://") or not isinstance(record, dict):
         raise MalformedResponse(f"Bluesky post view has no valid AT URI or record: {uri!r}")
     raw_text = record.get("text")
-    text = raw_text if isinstance(raw_text, str) else ""
+    # Facet offsets count UTF-8 bytes: a lone surrogate (which UTF-8 cannot hold) is
+    # replaced first, as storage would, so the rest of the post is still read.
+    text = storable_text(raw_text) if isinstance(raw_text, str) else ""
     tags, mentions, links = facet_entities(text, record.get("facets"))
     raw_tags = record.get("tags")
     extra_tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
-from collectors.base import Collector
+from collectors.base import Collector, normalizer
 from collectors.mastodon_client import (
     TIMELINE_LIMIT,
     MastodonAPIError,
@@ -137,6 +137,7 @@ def _full_acct(acct: str, domain: str) -> str:
     return acct if "@" in acct else f"{acct}@{domain}"
 
 
+@normalizer("Mastodon")
 def parse_status(
     status: dict[str, Any],
     *,
@@ -147,8 +148,8 @@ def parse_status(
     """One Status as delivered by `instance` (whose accounts live on `domain`) → Posts.
 
     A plain status gives one Post. A boost gives two: the boosted original
-    and the relation row (see the module docstring). Raises KeyError /
-    ValueError / TypeError on a status that lacks required fields.
+    and the relation row (see the module docstring). Raises MalformedResponse
+    on a status that lacks required fields or has them in the wrong type.
     """
     extra: dict[str, Any] = {} if collected_at is None else {"collected_at": collected_at}
     original = status.get("reblog")
@@ -411,7 +412,7 @@ class MastodonCollector(Collector):
                     parsed = parse_status(
                         status, instance=instance, domain=domain, collected_at=self.now()
                     )
-                except (KeyError, ValueError, TypeError, AttributeError):
+                except MalformedResponse:
                     info["unparseable"] = info.get("unparseable", 0) + 1
                     continue
                 for post in parsed:

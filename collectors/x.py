@@ -28,7 +28,7 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from collectors.base import Collector
+from collectors.base import Collector, normalizer
 from collectors.x_budget import budget_state, record_reads
 from monitor.config import Config
 from monitor.errors import (
@@ -91,6 +91,7 @@ def _author(user: dict[str, Any] | None, author_id: str) -> Author:
     )
 
 
+@normalizer("X")
 def parse_tweet(
     tweet: dict[str, Any],
     users: dict[str, dict[str, Any]],
@@ -161,6 +162,7 @@ def parse_tweet(
     )
 
 
+@normalizer("X")
 def parse_page(
     page: dict[str, Any],
     *,
