@@ -298,6 +298,9 @@ def test_followers_looked_up_in_batches_of_25_once_a_day(
     fake: FakeBluesky, bsky_config: Config, db: Store, clock: Clock
 ) -> None:
     fake.page_size = 100
+    # Start at noon (the event's timezone is UTC here) so that "30 minutes later"
+    # is the same day whenever the test runs; the next-day step still crosses midnight.
+    clock.t = clock.t.replace(hour=12, minute=0, second=0)
     for i in range(30):
         fake.add_author(f"a{i}.bsky.social", followers=i)
         fake.add_post(f"a{i}.bsky.social", "#HRHN2016", created_at=clock() - timedelta(minutes=i))
