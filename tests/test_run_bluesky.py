@@ -192,7 +192,8 @@ def test_runner_keeps_collecting_new_posts_with_one_login(
         runner.stop()
     assert count(db, "select count(*) from posts") == TOTAL + 4
     assert count(db, "select sum(new_posts) from runs") == TOTAL + 4
-    assert count(db, "select count(*) from runs where status != 'ok'") == 0
+    # stop() may land during a pass, which is then recorded as interrupted; nothing else may fail
+    assert count(db, "select count(*) from runs where status not in ('ok', 'interrupted')") == 0
     assert fake.count(CREATE) == 1, "a pass logged in again instead of reusing the session"
     conn = connect(db, readonly=True)
     runs = conn.execute("select started_at, ended_at from runs order by id").fetchall()
