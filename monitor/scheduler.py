@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # APScheduler 3 ships no type information.
 from apscheduler.events import (  # type: ignore[import-untyped]
@@ -51,6 +51,9 @@ from monitor.logs import RedactSecrets, remove_logging, secret_values, setup_log
 from storage.db import Store
 from storage.records import iso, utcnow
 from storage.status import FAILED, collector_health
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __all__ = [
     "CollectorFactory",
@@ -178,13 +181,38 @@ def digest_day(config: Config, fired_at: datetime) -> date:
 
 
 class WallServer:
-    """The wall's ASGI app served by uvicorn in a background thread."""
+    """The wall's ASGI app served by uvicorn in a background thread.
 
-    def __init__(self, app: Any, host: str, port: int):
+    An open wall (a browser holding its event stream) never ends its response
+    by itself, and uvicorn waits for open responses before it stops. So the
+    server tells the wall's hub to end its streams as its shutdown begins, on
+    the server's own loop, and gives any other response a few seconds at most.
+    """
+
+    GRACE_SECONDS = 3.0
+
+    def __init__(self, app: Starlette, host: str, port: int):
         import uvicorn
 
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        hub = getattr(app.state, "hub", None)
+
+        class Server(uvicorn.Server):
+            async def shutdown(self, sockets: Any = None) -> None:
+                if hub is not None:
+                    hub.close()
+                await super().shutdown(sockets)
+
+        self.server = Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                # The lifespan starts the hub's polling and cancels it on shutdown.
+                lifespan="on",
+                timeout_graceful_shutdown=self.GRACE_SECONDS,
+                server_header=False,
+            )
         )
         self.host, self.port = host, port
         self.thread = threading.Thread(target=self._serve, name="tagwatch-wall", daemon=True)
@@ -209,7 +237,9 @@ class WallServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=self.GRACE_SECONDS + 5)
+        if self.thread.is_alive():
+            log.warning("the wall did not stop within %.0f s", self.GRACE_SECONDS + 5)
 
 
 class Runner:

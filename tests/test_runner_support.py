@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -249,6 +250,27 @@ def test_runner_serves_the_real_wall(tmp_path: Path) -> None:
         runner.stop()
     assert page.status_code == 200
     assert "Test Assembly" in page.text
+
+
+def test_an_open_wall_does_not_hold_up_stopping(tmp_path: Path) -> None:
+    """A wall browser keeps its event stream open: stopping ends it instead of waiting on it."""
+    port = free_port()
+    runner = wall_runner(tmp_path, port=port)
+    runner.start()
+    wall = runner.wall
+    assert wall is not None
+    with (
+        httpx.Client(timeout=5) as client,
+        client.stream("GET", f"http://127.0.0.1:{port}/api/wall/events") as events,
+    ):
+        lines = events.iter_lines()
+        assert next(lines) == "retry: 2000"
+        started = time.monotonic()
+        runner.stop()
+        took = time.monotonic() - started
+        list(lines)  # the server ended the stream (one left open would time out here)
+    assert took < 2, f"stopping took {took:.1f} s with a wall open"
+    assert not wall.thread.is_alive()
 
 
 def test_wall_inside_run_stays_on_loopback_unless_public(tmp_path: Path) -> None:
