@@ -202,38 +202,6 @@ def _hourly_by_platform(
     return {p: [(h, counts[(p, to_utc(h))]) for h in hours] for p in platforms}
 
 
-def _post_refs(conn: sqlite3.Connection, ids: Sequence[int]) -> list[PostRef]:
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    rows = conn.execute(
-        "select id, platform, platform_id, url, author_handle, author_name, text, created_at,"
-        " likes, reposts, replies, quotes, coalesce(lang_detected, lang), session,"
-        f" no_unauthenticated from posts where deleted = 0 and id in ({marks})",
-        list(ids),
-    )
-    return [
-        PostRef(
-            id=r[0],
-            platform=r[1],
-            platform_id=r[2],
-            url=r[3] or "",
-            author_handle=r[4] or "",
-            author_name=r[5] or "",
-            text="" if r[14] else (r[6] or ""),
-            created_at=parse_iso(r[7]),
-            likes=r[8] or 0,
-            reposts=r[9] or 0,
-            replies=r[10] or 0,
-            quotes=r[11] or 0,
-            lang=r[12],
-            session=r[13],
-            restricted=bool(r[14]),
-        )
-        for r in rows
-    ]
-
-
 def _restricted_authors(period: analysis.Period) -> set[tuple[str, str]]:
     """Authors who limit who sees them: counted in the figures, not named as a top voice."""
     return {(r[PLATFORM], r[HANDLE] or "") for r in period.rows if r[RESTRICTED]}
@@ -282,7 +250,7 @@ def _to_look_at(
     """Negative attention first; then unusual engagement not already among the top posts."""
     picked = {i: s for i, s in signals.items() if s.concerns or i not in shown}
     ranked = sorted(picked, key=lambda i: (not picked[i].concerns, -picked[i].engagement, i))[:n]
-    refs = {ref.id: ref for ref in _post_refs(conn, ranked)}
+    refs = {ref.id: ref for ref in analysis.post_refs(conn, ranked)}
     reasons = {i: "; ".join(filter(None, (picked[i].unusual, *picked[i].concerns))) for i in ranked}
     return [_view(refs[i], event, reasons[i]) for i in ranked if i in refs]
 
