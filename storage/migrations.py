@@ -225,6 +225,26 @@ def _m004_wall_events(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _m005_fts_on_text_changes_only(db: sqlite_utils.Database) -> None:
+    """Re-index a post's full text only when its text or author changed.
+
+    The update trigger sqlite-utils made fires on every update of a row, so
+    each engagement refresh and each enrichment re-indexed the unchanged text:
+    about 30 microseconds a post, a sixth of enrichment's time per post.
+    """
+    columns = ("text", "author_handle", "author_name")
+    changed = " or ".join(f'old."{c}" is not new."{c}"' for c in columns)
+    listed = ", ".join(f'"{c}"' for c in columns)
+    db.execute('drop trigger if exists "posts_au"')
+    db.execute(
+        f'create trigger "posts_au" after update of {listed} on "posts" when {changed} begin'
+        f' insert into "posts_fts" ("posts_fts", rowid, {listed})'
+        f' values (\'delete\', old.rowid, old."text", old."author_handle", old."author_name");'
+        f' insert into "posts_fts" (rowid, {listed})'
+        f' values (new.rowid, new."text", new."author_handle", new."author_name"); end'
+    )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -232,6 +252,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (2, "full-text search and wall moderation", _m002_search_and_moderation),
     (3, "enrichment columns, paid read ledger, stream state", _m003_enrichment_and_budget),
     (4, "wall events log filled by triggers", _m004_wall_events),
+    (5, "full-text index updated only when text changes", _m005_fts_on_text_changes_only),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

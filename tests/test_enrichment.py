@@ -130,3 +130,26 @@ def test_possessives_and_tokenizer_leftovers():
     assert "women's rights" in noun_phrases(tag("Women's rights are human rights."))
     assert "court's decision" in noun_phrases(tag("The court’s decision was wrong."))
     assert all("!" not in p for p in noun_phrases(tag("No more hunger!… Never")))
+
+
+def test_full_text_index_follows_text_changes_not_enrichment(fresh_store: Store, config: Config):
+    posts = _posts(2)
+    fresh_store.write_posts(posts)
+
+    def search(word: str) -> list[int]:
+        sql = "select rowid from posts_fts where posts_fts match ? order by rowid"
+        return [r[0] for r in fresh_store.conn.execute(sql, (word,))]
+
+    enrich_pending(fresh_store, config)
+    assert search("panel") == [1, 2]
+    edited = make_post(
+        1, text="An edited text about asylum #HRHN2016", created_at=posts[0].created_at
+    )
+    fresh_store.write_posts([edited])
+    assert search("asylum") == [1] and search("panel") == [2]
+    fresh_store.mark_deleted(posts[1].platform, posts[1].platform_id)
+    assert search("panel") == []  # purged text leaves the index too
+    trigger = fresh_store.conn.execute(
+        "select sql from sqlite_master where name = 'posts_au'"
+    ).fetchone()[0]
+    assert "update of" in trigger.lower()  # enrichment and engagement updates skip the index
