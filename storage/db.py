@@ -23,7 +23,7 @@ import sqlite_utils
 
 from monitor.errors import StorageError
 from storage.migrations import SCHEMA_VERSION, current_version, migrate
-from storage.records import Author, Post, iso, utcnow
+from storage.records import Author, Post, iso, storable_text, utcnow
 
 __all__ = ["Store", "WriteResult", "connect", "ENGAGEMENT_FIELDS"]
 
@@ -63,6 +63,11 @@ class WriteResult:
     new_ids: list[int] = field(default_factory=list)
 
 
+def _raw_json(raw: dict[str, Any] | None) -> str | None:
+    """The payload as stored: JSON escapes of lone surrogates become U+FFFD like in `Post`."""
+    return None if raw is None else storable_text(json.dumps(raw, ensure_ascii=False))
+
+
 def _counts(post: Post) -> dict[str, int | None]:
     return {
         "likes": post.likes,
@@ -80,6 +85,7 @@ class Store:
         self.conn = conn
         self.path = path
         self.db = sqlite_utils.Database(conn)
+        self.purged = 0  # live posts purged through this store (mark_deleted)
 
     @classmethod
     def open(cls, path: str | Path, *, migrate_schema: bool = True) -> Store:
@@ -241,7 +247,7 @@ class Store:
                     int(post.sensitive),
                     int(post.no_unauthenticated),
                     post.source,
-                    json.dumps(post.raw, ensure_ascii=False) if post.raw is not None else None,
+                    _raw_json(post.raw),
                 ),
             )
             post_id = int(cur.lastrowid or 0)
@@ -279,7 +285,7 @@ class Store:
                 counts["views"],
                 int(post.sensitive),
                 int(post.no_unauthenticated),
-                json.dumps(post.raw, ensure_ascii=False) if post.raw is not None else None,
+                _raw_json(post.raw),
                 post_id,
             ),
         )
@@ -374,6 +380,7 @@ class Store:
                 (iso(at), iso(at), post_id),
             )
             conn.execute("delete from post_mentions where post_id = ?", (post_id,))
+            self.purged += 1
             conn.execute("delete from moderation where post_id = ?", (post_id,))
             return True
 
@@ -492,3 +499,5 @@ class Store:
         """Rewrite the file so purged text no longer lingers in free pages."""
         self.conn.execute("insert into posts_fts(posts_fts) values ('rebuild')")
         self.conn.execute("VACUUM")
+        # In WAL mode the old pages can still sit in the -wal file: fold it back and empty it.
+        self.conn.execute("pragma wal_checkpoint(TRUNCATE)")
