@@ -411,14 +411,18 @@ class XCollector(Collector):
         pages = 0
         for i, (since_id, until_id) in enumerate(work):
             rest = work[i + 1 :]
+            floor = until_id  # below here, nothing of this range is stored yet
             for page, next_token in self._pages(query, since_id, until_id):
                 pages += 1
-                meta = page.get("meta") or {}
-                cursor.newest_id = _max_id(cursor.newest_id, meta.get("newest_id"))
-                oldest = meta.get("oldest_id")
-                open_gap = [[since_id, oldest]] if next_token and oldest else []
-                cursor.gaps = open_gap + rest
                 posts = parse_page(page, collected_at=self.now(), tags=self.tags)
+                # The cursor moves only as far as the posts this page holds. `meta`'s
+                # newest_id/oldest_id summarize them, but a bad answer can disagree with
+                # its data, and the cursor must never pass posts that were not stored.
+                ids = [str(t["id"]) for t in page.get("data") or [] if str(t["id"]).isdigit()]
+                if ids:
+                    cursor.newest_id = _max_id(cursor.newest_id, max(ids, key=int))
+                    floor = min(ids, key=int)
+                cursor.gaps = ([[since_id, floor]] if next_token else []) + rest
                 self.store_page(posts, query=query, cursor=cursor.dump())
                 if next_token and pages >= self.collect_cfg.max_pages_per_pass:
                     log.info("x: %s: page limit reached, the rest waits for the next pass", query)

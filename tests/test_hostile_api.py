@@ -268,3 +268,63 @@ def test_bluesky_pass_over_garbage_fails_cleanly(
 
         one_pass()
     forget_sessions()
+
+
+def test_x_pass_over_garbage_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for X: a search page that is not what X sends ends the pass, storing nothing."""
+    from collectors.fakes.x import FakeX
+    from collectors.x import XCollector
+
+    token = "hostile-x-bearer"
+    monkeypatch.setenv("TAGWATCH_X_BEARER_TOKEN", token)
+    now = datetime(2016, 11, 25, 12, 0, tzinfo=UTC)
+    with FakeX(bearer_token=token, now=lambda: now) as fake:
+        data = base_config_dict(tmp_path)
+        data["x"] = {"enabled": True, "api_base_url": fake.url}
+        data["collect"] = {"max_retries": 0}
+        config = parse_config(data, path=tmp_path / "config.toml")
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=mutated(X_PAGE) | json_value)
+        def one_pass(body: Any) -> None:
+            store = Store.open(":memory:")
+            try:
+                fake.fail("/2/tweets/search/recent", 200, body=body)
+                record = XCollector(config, store, now=lambda: now, sleep=lambda s: None).run_pass()
+                fake.faults.clear()
+                row = store.conn.execute("select status, error from runs").fetchone()
+                assert row["status"] == record.status
+                stored = {r[0] for r in store.conn.execute("select platform_id from posts")}
+                for (value,) in store.conn.execute("select value from cursors"):
+                    # The cursor's top is a post that was stored, never one only claimed.
+                    assert json.loads(value).get("newest_id") in stored | {None}
+                if record.status == "failed":
+                    assert row["error"] and not row["error"].startswith("unexpected"), row["error"]
+                else:
+                    assert record.status in ("ok", "partial"), record.error
+            finally:
+                store.close()
+
+        one_pass()
+
+
+def test_x_cursor_follows_the_posts_not_what_meta_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a page whose `meta` names ids its `data` lacks moved the cursor past them."""
+    from collectors.fakes.x import FakeX
+    from collectors.x import XCollector
+
+    monkeypatch.setenv("TAGWATCH_X_BEARER_TOKEN", "x-meta-token")
+    now = datetime(2016, 11, 25, 12, 0, tzinfo=UTC)
+    with FakeX(bearer_token="x-meta-token", now=lambda: now) as fake:
+        data = base_config_dict(tmp_path)
+        data["x"] = {"enabled": True, "api_base_url": fake.url}
+        config = parse_config(data, path=tmp_path / "config.toml")
+        meta = {"newest_id": "801797467362549760", "oldest_id": "801797467362549700"}
+        fake.fail("/2/tweets/search/recent", 200, body={"meta": {**meta, "result_count": 3}})
+        store = Store.open(":memory:")
+        XCollector(config, store, now=lambda: now, sleep=lambda s: None).run_pass()
+        cursor = json.loads(store.get_cursor("x", "#HRHN2016 -is:retweet") or "{}")
+        assert cursor.get("newest_id") is None
+        store.close()
