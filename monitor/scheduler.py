@@ -189,7 +189,7 @@ class WallServer:
     the server's own loop, and gives any other response a few seconds at most.
     """
 
-    GRACE_SECONDS = 3.0
+    GRACE_SECONDS = 3
 
     def __init__(self, app: Starlette, host: str, port: int):
         import uvicorn
@@ -269,6 +269,8 @@ class Runner:
         self._stores: dict[str, Store] = {}
         self._state_lock = threading.Lock()
         self._enrich_lock = threading.Lock()
+        self._enrich_wanted = threading.Event()
+        self._enricher: threading.Thread | None = None
         self._redact = RedactSecrets(secret_values(config))
         self.wall: WallServer | None = None
         self.control: Store | None = None
@@ -308,7 +310,7 @@ class Runner:
         names = self.platforms()
         for name in names:
             self.scheduler.add_job(
-                self.collect,
+                self._collect_job,
                 trigger=collect_trigger(self.config, name),
                 args=[name],
                 id=f"collect:{name}",
@@ -327,6 +329,11 @@ class Runner:
         )
         if self.config.schedule.serve_wall:
             self._start_wall()
+        if names:
+            self._enricher = threading.Thread(
+                target=self._enrich_worker, name="tagwatch-enrich", daemon=True
+            )
+            self._enricher.start()
         self.scheduler.start()
         self.write_state()
         log.info(
@@ -340,9 +347,6 @@ class Runner:
     def _start_wall(self) -> None:
         host, port = jobs.wall_address(self.config)
         app = jobs.wall_app(self.config, now=self.now if self._clock_injected else None)
-        if app is None:
-            log.warning("serve_wall is set but the wall is not built yet (issue #9)")
-            return
         self.wall = WallServer(app, host, port)
         self.wall.start()
         log.info("wall at http://%s:%d/", host, port)
@@ -367,7 +371,26 @@ class Runner:
         return collector
 
     def collect(self, name: str) -> RunRecord | None:
-        """One pass of one collector: the body of its scheduled job."""
+        """One pass of one collector, then enrichment of what it stored (`tagwatch collect`)."""
+        record = self._pass(name)
+        if record is not None and self._stored(record):
+            self._enrich(self._stores[name])
+        return record
+
+    def _collect_job(self, name: str) -> None:
+        """The scheduled job: a pass; enrichment is the enrichment thread's work.
+
+        So a collector's next pass never waits for enrichment, nor for the
+        language models to load.
+        """
+        record = self._pass(name)
+        if record is not None and self._stored(record):
+            self._enrich_wanted.set()
+
+    def _stored(self, record: RunRecord) -> bool:
+        return bool(record.new_posts or record.updated_posts) and not self.stop_event.is_set()
+
+    def _pass(self, name: str) -> RunRecord | None:
         if self.stop_event.is_set():
             return None
         store = self._stores[name]
@@ -379,8 +402,6 @@ class Runner:
             record = collector.run_pass()
         self.records.setdefault(name, deque(maxlen=100)).append(record)
         self._count_failure(record)
-        if (record.new_posts or record.updated_posts) and not self.stop_event.is_set():
-            self._enrich(store)
         return record
 
     def _record_cannot_start(self, name: str, store: Store, exc: Exception) -> RunRecord:
@@ -422,17 +443,45 @@ class Runner:
             self.failures[name] = 0
 
     def _enrich(self, store: Store) -> None:
-        # Another collector's thread enriching picks up these posts too: skip, do not queue.
-        if not self._enrich_lock.acquire(blocking=False):
-            return
+        with self._enrich_lock:
+            try:
+                done = jobs.enrich_after_pass(self.config, store)
+                if done:
+                    log.info("enriched %d posts", done)
+            except Exception:  # noqa: BLE001 - enrichment must never stop collection
+                log.exception("enrichment failed")
+
+    def _enrich_worker(self) -> None:
+        """Enrich after the passes that stored posts, one run at a time, in its own thread.
+
+        The language models load first, at start: lingua holds the GIL while it
+        loads them (seconds), so that pause comes once, as the runner starts,
+        not in the middle of some later pass. Wakes that come during a run fold
+        into one more run.
+        """
+        store = Store.open(self.config.db_path)
         try:
-            done = jobs.enrich_after_pass(self.config, store)
-            if done:
-                log.info("enriched %d posts", done)
-        except Exception:  # noqa: BLE001 - enrichment must never stop collection
-            log.exception("enrichment failed")
+            try:
+                jobs.warm_enrichment(self.config)
+            except Exception:  # noqa: BLE001 - enrichment loads them itself when it runs
+                log.exception("loading the language models failed")
+            while True:
+                self._enrich_wanted.wait()
+                if self.stop_event.is_set():
+                    return
+                self._enrich_wanted.clear()
+                self._enrich(store)
         finally:
-            self._enrich_lock.release()
+            store.close()
+
+    def _stop_enrichment(self) -> None:
+        if self._enricher is None:
+            return
+        self._enrich_wanted.set()
+        self._enricher.join(timeout=60)
+        if self._enricher.is_alive():
+            log.warning("enrichment did not finish within 60 s; the rest is enriched next time")
+        self._enricher = None
 
     def digest(self, day: date | None = None, attempt: int = 1) -> bool:
         """The daily job: the digest of the day before, in the event's timezone.
@@ -443,7 +492,8 @@ class Runner:
         assert self.control is not None
         day = day or digest_day(self.config, self.now())
         try:
-            return jobs.daily_digest(self.config, day, store=self.control)
+            jobs.daily_digest(self.config, day, store=self.control)
+            return True
         except Exception as exc:  # noqa: BLE001 - logged, retried; collection goes on
             if attempt >= DIGEST_ATTEMPTS:
                 log.error(
@@ -508,6 +558,7 @@ class Runner:
         was_running = self.scheduler.running
         if was_running:
             self.scheduler.shutdown(wait=True)
+        self._stop_enrichment()
         if self.wall is not None:
             self.wall.stop()
             self.wall = None

@@ -22,6 +22,8 @@ PASSES: list[tuple[str, float, float]] = []  # (collector, started, ended) monot
 PASSES_LOCK = threading.Lock()
 DIGESTS: list[dict[str, Any]] = []
 ENRICHED: list[int] = []
+ENRICHED_ON: list[str] = []  # the thread each enrichment ran on
+WARMED_ON: list[str] = []
 
 
 def numbered_post(n: int, platform: str = "bluesky") -> Post:
@@ -104,14 +106,22 @@ def unbuildable(*_args: Any, **_kwargs: Any) -> Collector:
     raise RuntimeError("missing credentials for the test platform")
 
 
-def record_digest(config: Any, day: Any, store: Any) -> None:
-    DIGESTS.append({"day": day, "event": config.event.name, "store": store})
+def record_digest(config: Any, day: Any, *, conn: Any, send: bool) -> None:
+    """Stands in for `reports.digest.send_daily_digest`."""
+    DIGESTS.append({"day": day, "event": config.event.name, "conn": conn, "send": send})
 
 
-def record_enrichment(store: Any) -> int:
+def record_enrichment(store: Any, config: Any) -> int:
+    """Stands in for `storage.enrichment.enrich_pending`: counts what it would enrich."""
     n = store.conn.execute("select count(*) from posts").fetchone()[0]
     ENRICHED.append(n)
+    ENRICHED_ON.append(threading.current_thread().name)
     return 0
+
+
+def record_warm_up(config: Any) -> None:
+    """Stands in for loading the language models (seconds, in a real run)."""
+    WARMED_ON.append(threading.current_thread().name)
 
 
 def passes_of(name: str) -> list[tuple[float, float]]:
@@ -119,22 +129,10 @@ def passes_of(name: str) -> list[tuple[float, float]]:
         return [(a, b) for n, a, b in PASSES if n == name]
 
 
-def wall_app(config: Any) -> Any:
-    """A stand-in for the wall's app factory (issue #9)."""
-    from starlette.applications import Starlette
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    async def home(_request: Any) -> PlainTextResponse:
-        return PlainTextResponse(f"wall of {config.event.name}")
-
-    return Starlette(routes=[Route("/", home)])
-
-
 DIGEST_FAILURES = {"left": 0}
 
 
-def flaky_digest(config: Any, day: Any) -> None:
+def flaky_digest(config: Any, day: Any, *, conn: Any, send: bool) -> None:
     """A digest whose SMTP server is down for the first DIGEST_FAILURES["left"] attempts."""
     if DIGEST_FAILURES["left"] > 0:
         DIGEST_FAILURES["left"] -= 1

@@ -80,8 +80,10 @@ def tagwatch(
         import collectors
         from monitor import jobs
         collectors.PLATFORMS["bluesky"] = "sched_collectors:{collector}"
-        jobs.ENRICH_HOOKS = ("sched_collectors:record_enrichment",)
-        jobs.DIGEST_HOOKS = ("sched_collectors:record_digest",)
+        import sched_collectors
+        jobs.enrich_pending = sched_collectors.record_enrichment
+        jobs.warm_enrichment = sched_collectors.record_warm_up
+        jobs.send_daily_digest = sched_collectors.record_digest
         from monitor.cli import cli
         cli(["--config", {str(config)!r}, *sys.argv[1:]], prog_name="tagwatch")
         """
@@ -253,7 +255,7 @@ def test_second_runner_is_refused_and_status_shows_the_schedule(
 
 @pytest.fixture
 def as_bluesky(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(jobs, "ENRICH_HOOKS", ("sched_collectors:record_enrichment",))
+    monkeypatch.setattr(jobs, "enrich_pending", sc.record_enrichment)
 
     def register(cls_name: str) -> None:
         monkeypatch.setitem(collectors.PLATFORMS, "bluesky", f"sched_collectors:{cls_name}")

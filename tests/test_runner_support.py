@@ -137,7 +137,7 @@ def test_log_file_rotates(tmp_path: Path) -> None:
 def test_one_log_line_per_pass_with_its_figures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "ENRICH_HOOKS", ("sched_collectors:record_enrichment",))
+    monkeypatch.setattr(jobs, "enrich_pending", sc.record_enrichment)
     config = make_config(tmp_path, log_file="run.log")
     records = collect_now(
         config, factories={"bluesky": sc.PagedCollector}, log_stream=io.StringIO()
@@ -149,31 +149,6 @@ def test_one_log_line_per_pass_with_its_figures(
     assert lines[0].endswith(
         f"tagwatch.collect: pass bluesky: ok, {total} new, 0 updated, {total // page} requests"
     )
-
-
-# -- seams -------------------------------------------------------------------------------------
-
-
-def test_hooks_get_only_the_arguments_they_name() -> None:
-    seen = {}
-
-    def digest(config: object, day: object, *, conn: object = None) -> None:
-        seen.update(config=config, day=day, conn=conn)
-
-    jobs.call_with_known_args(digest, config="c", day="d", conn="k", store="s", send=True)
-    assert seen == {"config": "c", "day": "d", "conn": "k"}
-
-
-def test_a_missing_piece_is_skipped_but_a_broken_one_is_not(tmp_path: Path) -> None:
-    assert jobs.find_hook(("tagwatch_not_built_yet.module:fn",)) is None
-    broken = tmp_path / "tagwatch_broken_hook.py"
-    broken.write_text("import tagwatch_dependency_that_is_missing\ndef fn(): pass\n")
-    sys.path.insert(0, str(tmp_path))
-    try:
-        with pytest.raises(ModuleNotFoundError, match="tagwatch_dependency_that_is_missing"):
-            jobs.find_hook(("tagwatch_broken_hook:fn",))
-    finally:
-        sys.path.remove(str(tmp_path))
 
 
 # -- the wall inside the runner ----------------------------------------------------------------
@@ -193,29 +168,13 @@ def wall_runner(tmp_path: Path, **wall: object) -> Runner:
     return Runner(parse_config(data, path=tmp_path / "config.toml"), factories={})
 
 
-def test_runner_serves_the_wall_when_configured(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(jobs, "WALL_HOOKS", ("sched_collectors:wall_app",))
-    port = free_port()
-    runner = wall_runner(tmp_path, port=port)
-    runner.start()
-    try:
-        answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-        assert answer.text == "wall of Test Assembly"
-    finally:
-        runner.stop()
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-
-
 def test_wall_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        wall = WallServer(sc.wall_app(config), "127.0.0.1", port)
+        wall = WallServer(jobs.wall_app(config), "127.0.0.1", port)
         with pytest.raises(ConfigError, match=f"could not listen on 127.0.0.1:{port}"):
             wall.start()
 
@@ -239,8 +198,7 @@ def test_run_in_a_missing_directory_says_so(tmp_path: Path) -> None:
     )
 
 
-def test_runner_serves_the_real_wall(tmp_path: Path) -> None:
-    pytest.importorskip("reports.wall.app")
+def test_runner_serves_the_wall_when_configured(tmp_path: Path) -> None:
     port = free_port()
     runner = wall_runner(tmp_path, port=port)
     runner.start()
@@ -250,6 +208,8 @@ def test_runner_serves_the_real_wall(tmp_path: Path) -> None:
         runner.stop()
     assert page.status_code == 200
     assert "Test Assembly" in page.text
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
 
 def test_an_open_wall_does_not_hold_up_stopping(tmp_path: Path) -> None:
@@ -274,7 +234,6 @@ def test_an_open_wall_does_not_hold_up_stopping(tmp_path: Path) -> None:
 
 
 def test_wall_inside_run_stays_on_loopback_unless_public(tmp_path: Path) -> None:
-    pytest.importorskip("reports.wall.app")
     from monitor.errors import UsageError
 
     runner = wall_runner(tmp_path, host="0.0.0.0")

@@ -40,10 +40,11 @@ def make_config(tmp_path: Path, **schedule: Any) -> Config:
 
 @pytest.fixture(autouse=True)
 def _hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Stand-ins for the digest and enrichment, so these tests do not need issues #7/#8."""
-    monkeypatch.setattr(jobs, "DIGEST_HOOKS", ("sched_collectors:record_digest",))
-    monkeypatch.setattr(jobs, "ENRICH_HOOKS", ("sched_collectors:record_enrichment",))
-    for items in (sc.PASSES, sc.DIGESTS, sc.ENRICHED):
+    """Stand-ins for the digest and enrichment: these tests are about when they run."""
+    monkeypatch.setattr(jobs, "send_daily_digest", sc.record_digest)
+    monkeypatch.setattr(jobs, "enrich_pending", sc.record_enrichment)
+    monkeypatch.setattr(jobs, "warm_enrichment", sc.record_warm_up)
+    for items in (sc.PASSES, sc.DIGESTS, sc.ENRICHED, sc.ENRICHED_ON, sc.WARMED_ON):
         items.clear()
     yield
 
@@ -140,9 +141,57 @@ def test_enrichment_runs_after_a_pass_that_stored_posts(
     tmp_path: Path, running: list[Runner]
 ) -> None:
     config = make_config(tmp_path)
-    start(running, config, {"bluesky": sc.PagedCollector})
+    runner = start(running, config, {"bluesky": sc.PagedCollector})
     wait_for(lambda: sc.ENRICHED)
     assert sc.ENRICHED[0] == sc.PagedCollector.TOTAL
+    # On its own thread, which loaded the language models first, as the runner started.
+    assert sc.WARMED_ON == ["tagwatch-enrich"]
+    assert set(sc.ENRICHED_ON) == {"tagwatch-enrich"}
+    runner.stop()
+    assert runner._enricher is None
+    assert not any(t.name == "tagwatch-enrich" for t in threading.enumerate())
+
+
+def test_a_slow_enrichment_never_holds_up_the_passes(
+    tmp_path: Path, running: list[Runner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    def stuck_enrichment(store: Any, config: Config) -> int:
+        sc.ENRICHED.append(0)
+        release.wait(10)
+        return 0
+
+    monkeypatch.setattr(jobs, "enrich_pending", stuck_enrichment)
+    config = make_config(tmp_path)
+    runner = start(running, config, {"alpha": sc.TimedCollector, "bluesky": sc.PagedCollector})
+    wait_for(lambda: sc.ENRICHED)
+    # Enrichment is stuck; both collectors keep their rhythm meanwhile.
+    wait_for(lambda: len(runner.records.get("bluesky", ())) >= 3)
+    wait_for(lambda: len(sc.passes_of("alpha")) >= 3)
+    assert len(sc.ENRICHED) == 1
+    release.set()
+
+
+def test_no_collector_no_enrichment_thread(tmp_path: Path, running: list[Runner]) -> None:
+    config = make_config(tmp_path)
+    runner = start(running, config, {})
+    assert runner._enricher is None
+    assert sc.WARMED_ON == []
+
+
+def test_collect_enriches_before_it_returns(tmp_path: Path) -> None:
+    """`tagwatch collect` (and the demo's last passes) read the enriched posts right after."""
+    config = make_config(tmp_path)
+    runner = Runner(config, factories={"bluesky": sc.PagedCollector})
+    runner.open()
+    try:
+        record = runner.collect("bluesky")
+    finally:
+        runner.close()
+    assert record is not None and record.new_posts == sc.PagedCollector.TOTAL
+    assert sc.ENRICHED == [sc.PagedCollector.TOTAL]
+    assert sc.ENRICHED_ON == [threading.current_thread().name]
 
 
 def test_failure_count_survives_a_restart(tmp_path: Path, running: list[Runner]) -> None:
@@ -240,28 +289,15 @@ def test_digest_job_calls_the_digest_with_yesterday(tmp_path: Path, running: lis
     # What the job does when it fires (the scheduler calls job.func with job.args).
     job.func(*job.args)
     assert sc.DIGESTS[-1]["day"] == date(2016, 11, 24)
-    assert sc.DIGESTS[-1]["store"] is runner.control
+    assert runner.control is not None
+    assert sc.DIGESTS[-1]["conn"] is runner.control.conn
+    assert sc.DIGESTS[-1]["send"] is True
 
 
 def test_no_digest_job_when_digest_time_is_empty(tmp_path: Path, running: list[Runner]) -> None:
     config = make_config(tmp_path, digest_time="")
     runner = start(running, config, {})
     assert runner.scheduler.get_job("digest") is None
-
-
-def test_digest_is_skipped_with_a_warning_until_it_exists(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    config = make_config(tmp_path)
-    monkeypatch.setattr(jobs, "DIGEST_HOOKS", ("tagwatch_no_such_module:send",))
-    caplog.set_level(logging.WARNING, logger="tagwatch")
-    runner = Runner(config, factories={})
-    runner.open()
-    try:
-        assert runner.digest(date(2016, 11, 24)) is False
-    finally:
-        runner.close()
-    assert "digest for 2016-11-24 skipped: the digest is not built yet" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -311,7 +347,7 @@ def test_a_failed_digest_is_retried_then_given_up(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(jobs, "DIGEST_HOOKS", ("sched_collectors:flaky_digest",))
+    monkeypatch.setattr(jobs, "send_daily_digest", sc.flaky_digest)
     monkeypatch.setitem(sc.DIGEST_FAILURES, "left", 1)
     config = make_config(tmp_path)
     runner = start(running, config, {})
