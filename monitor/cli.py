@@ -79,8 +79,14 @@ def status(ctx: click.Context) -> None:
     from storage.status import read_status
 
     config = get_config(ctx)
+    from collectors.streams.status import status_lines as stream_status
+    from monitor.lock import lock_holder
+    from storage.records import utcnow
+
     with Store.open(config.db_path) as store:
         st = read_status(store.conn, config.db_path)
+        alive = lock_holder(config.db_path) is not None
+        stream_lines = stream_status(store.conn, utcnow(), alive=alive)
     schedule = read_schedule(config.db_path)
     ev = config.event
     click.echo(f"{ev.name}  #{' #'.join(ev.hashtags)}  ({ev.start} to {ev.end}, {ev.timezone})")
@@ -112,6 +118,8 @@ def status(ctx: click.Context) -> None:
         if h.last_error:
             click.echo(f"      last error: {h.last_error}")
     for line in runner_lines(config.db_path, tz=ev.tz):
+        click.echo(line)
+    for line in stream_lines:
         click.echo(line)
     from collectors.x_budget import status_lines as x_budget_lines
     from storage.records import utcnow

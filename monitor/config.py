@@ -291,6 +291,56 @@ SETTINGS: list[Setting] = [
     ),
     _s("schedule", "log_max_bytes", int, 5_000_000, "Size at which the log file is rotated."),
     _s("schedule", "log_backups", int, 5, "Rotated log files kept."),
+    # [streams]: live streams inside `tagwatch run` (issue 13)
+    _s("streams", "jetstream_enabled", bool, False, "Follow Bluesky live through Jetstream."),
+    _s(
+        "streams",
+        "jetstream_endpoints",
+        LIST_STR,
+        [
+            "wss://jetstream1.us-east.bsky.network/subscribe",
+            "wss://jetstream2.us-east.bsky.network/subscribe",
+            "wss://jetstream1.us-west.bsky.network/subscribe",
+            "wss://jetstream2.us-west.bsky.network/subscribe",
+        ],
+        "Jetstream hosts, tried in turn when one fails.",
+    ),
+    _s(
+        "streams",
+        "jetstream_profiles_service",
+        str,
+        "https://public.api.bsky.app",
+        "Public AppView asked for the handles of Jetstream authors (empty: show DIDs).",
+    ),
+    _s(
+        "streams",
+        "mastodon_streaming",
+        bool,
+        False,
+        "Follow each [mastodon] instance's hashtag stream (on instances that allow it).",
+    ),
+    _s("streams", "x_stream", bool, False, "Follow X's filtered stream (plans that include it)."),
+    _s(
+        "streams",
+        "silence_seconds",
+        float,
+        120.0,
+        "A stream silent this long is reconnected and reported (hashtag streams: in sessions).",
+    ),
+    _s(
+        "streams",
+        "replay_window_minutes",
+        float,
+        1440.0,
+        "How far back Jetstream replays from a cursor; longer gaps are filled by search.",
+    ),
+    _s(
+        "streams",
+        "reconnect_max_seconds",
+        float,
+        60.0,
+        "Longest wait between reconnect attempts (exponential backoff with jitter).",
+    ),
     # [digest]: `tagwatch digest` and the scheduler's daily digest
     _s(
         "digest",

@@ -273,6 +273,7 @@ class Runner:
         self._enricher: threading.Thread | None = None
         self._redact = RedactSecrets(secret_values(config))
         self.wall: WallServer | None = None
+        self.streams: list[tuple[Any, threading.Thread, Store]] = []
         self.control: Store | None = None
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -334,6 +335,7 @@ class Runner:
                 target=self._enrich_worker, name="tagwatch-enrich", daemon=True
             )
             self._enricher.start()
+        self._start_streams()
         self.scheduler.start()
         self.write_state()
         log.info(
@@ -350,6 +352,29 @@ class Runner:
         self.wall = WallServer(app, host, port)
         self.wall.start()
         log.info("wall at http://%s:%d/", host, port)
+
+    def _start_streams(self) -> None:
+        """Each live stream in its own thread with its own store (issue 13)."""
+        from collectors.streams import stream_specs
+
+        for cls, kwargs in stream_specs(self.config):
+            store = Store.open(self.config.db_path)
+            extra: dict[str, Any] = {"now": self.now} if self._clock_injected else {}
+            stream = cls(self.config, store, stop=self.stop_event, **kwargs, **extra)
+            thread = threading.Thread(target=stream.run, name=f"stream {stream.name}", daemon=True)
+            self.streams.append((stream, thread, store))
+            thread.start()
+            log.info("stream %s started", stream.name)
+
+    def _stop_streams(self) -> None:
+        """Streams see the stop event within half a second; wait, then close their stores."""
+        for stream, thread, store in self.streams:
+            thread.join(timeout=15)
+            if thread.is_alive():
+                log.warning("stream %s did not stop in time", stream.name)
+                continue
+            store.close()
+        self.streams.clear()
 
     # -- jobs -----------------------------------------------------------------
 
@@ -562,6 +587,7 @@ class Runner:
         if self.wall is not None:
             self.wall.stop()
             self.wall = None
+        self._stop_streams()
         self.close()
         if was_running:
             try:

@@ -127,6 +127,8 @@ class FakeMastodon(LoopbackServer):
         # test can still name the instance it took down.
         self.base_url = ""
         self.domain = ""
+        # Announced as configuration.urls.streaming (see fakes.mastodon_streaming).
+        self.streaming_url = ""
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -512,6 +514,8 @@ class FakeMastodon(LoopbackServer):
             "hashtag_feeds": {"local": access, "remote": access},
             "trending_link_feeds": {"local": access, "remote": access},
         }
+        if self.streaming_url:
+            info["configuration"].setdefault("urls", {})["streaming"] = self.streaming_url
         return info
 
 
