@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from monitor.config import EventConfig
 from reports.figures import GrowthPoint
-from storage.records import iso, parse_iso, to_utc
+from storage.records import iso, to_utc
 
 __all__ = ["engagement_growth"]
 
@@ -28,8 +28,10 @@ def engagement_growth(
     """How the engagement of the period's posts grew, from the snapshots taken on each refresh.
 
     One point per `step` (default: hourly for periods up to two days, else daily)
-    from `start` until `until` (default: the last snapshot), each the sum of
-    every post's latest snapshot at that moment.
+    from `start` on, each the sum of every post's latest snapshot taken before that
+    point. The series runs until `until` (a point at or after it counts what was
+    known before it) or, by default, until a point counts every snapshot: one taken
+    exactly on a step boundary must not be left out of the total.
     """
     cur = conn.cursor()
     cur.row_factory = None
@@ -44,7 +46,7 @@ def engagement_growth(
         return []
     if step is None:
         step = timedelta(hours=1) if end - start <= timedelta(days=2) else timedelta(days=1)
-    last = parse_iso(snaps[-1][1]) if until is None else to_utc(until)
+    stop = None if until is None else to_utc(until)
     latest: dict[int, tuple[int, int, int, int]] = {}
     totals = [0, 0, 0, 0]
     points = []
@@ -61,7 +63,7 @@ def engagement_growth(
             latest[post_id] = new  # type: ignore[assignment]
             i += 1
         points.append(GrowthPoint(at.astimezone(event.tz), len(latest), *totals))
-        if at >= last:
+        if (i == len(snaps)) if stop is None else (at >= stop):
             break
         at += step
     return points

@@ -273,15 +273,12 @@ def _growth(
         " where p.deleted = 0 and p.created_at >= ? and p.created_at < ?",
         (iso(lo), iso(hi)),
     ).fetchone()[0]
-    # Run past the last snapshot: by default the series stops at a step boundary
-    # equal to it, and a point counts only the snapshots before its time.
-    until = parse_iso(last) + timedelta(microseconds=1) if last else None
     # Refreshes can go on for weeks after the event: keep the series to a readable length.
-    span = (until - lo) if until else timedelta(0)
+    span = (parse_iso(last) - lo) if last else timedelta(0)
     step = timedelta(hours=1) if span <= timedelta(days=7) else timedelta(days=1)
     if span > timedelta(days=120):
         step = timedelta(days=7)
-    points = analysis.engagement_growth(conn, event, lo, hi, step=step, until=until)
+    points = analysis.engagement_growth(conn, event, lo, hi, step=step)
     rows, previous = [], 0
     for pt in points:
         rows.append(

@@ -371,3 +371,27 @@ def test_a_phrase_only_seen_inside_a_longer_one_is_shown_once(fresh_store: Store
     # "human rights" (5 posts) is more than its longer form (3): kept.
     assert ("human right", 5) in keys and ("human rights defender", 3) in keys
     assert all(k != "rights defender" for k, _ in keys)
+
+
+def test_engagement_growth_counts_a_last_snapshot_on_a_step_boundary(
+    fresh_store: Store, config: Config
+):
+    # The only snapshot is at 10:00:00 exactly, an hourly boundary from a midnight start.
+    fresh_store.write_posts(
+        [post(1, "on the hour", at(24, 9, 30), likes=4, collected_at=at(24, 10))]
+    )
+    start = at(24, 0)
+    growth = analysis.engagement_growth(
+        fresh_store.conn, config.event, start, start + timedelta(days=1)
+    )
+    assert growth[-1].posts_tracked == 1
+    assert growth[-1].likes == 4
+    # Points still count what was known before them: the 10:00 point has not seen it yet.
+    assert [g.at.astimezone(UTC) for g in growth[-2:]] == [at(24, 10), at(24, 11)]
+    assert growth[-2].posts_tracked == 0
+    # An explicit `until` still ends the series at the first point at or after it.
+    cut = analysis.engagement_growth(
+        fresh_store.conn, config.event, start, start + timedelta(days=1), until=at(24, 10)
+    )
+    assert cut[-1].at.astimezone(UTC) == at(24, 10)
+    assert cut[-1].posts_tracked == 0
