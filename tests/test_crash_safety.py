@@ -145,3 +145,9 @@ def test_sigkill_mid_backfill_loses_nothing(tmp_path: Path, fake: FakeBluesky) -
     out, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
     assert _check_db(db) == expected
+    # Each killed pass is on record as interrupted (status shows it), none stays 'running'.
+    conn = sqlite3.connect(db)
+    statuses = [r[0] for r in conn.execute("select status from runs")]
+    conn.close()
+    assert "running" not in statuses
+    assert statuses.count("interrupted") >= KILLS // 2  # kills during start-up precede any run

@@ -25,8 +25,10 @@ from hypothesis import strategies as st
 from collectors.bluesky import BlueskyCollector, forget_sessions
 from collectors.bluesky_parse import parse_post
 from collectors.fakes.bluesky import FakeBluesky
-from collectors.mastodon import html_to_text, parse_status
-from collectors.x import parse_page
+from collectors.fakes.mastodon import FakeMastodon, Fault
+from collectors.fakes.x import FakeX
+from collectors.mastodon import MastodonCollector, html_to_text, parse_status
+from collectors.x import XCollector, parse_page
 from monitor.config import parse_config
 from monitor.errors import MalformedResponse
 from storage.db import Store
@@ -272,9 +274,6 @@ def test_bluesky_pass_over_garbage_fails_cleanly(
 
 def test_x_pass_over_garbage_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same for X: a search page that is not what X sends ends the pass, storing nothing."""
-    from collectors.fakes.x import FakeX
-    from collectors.x import XCollector
-
     token = "hostile-x-bearer"
     monkeypatch.setenv("TAGWATCH_X_BEARER_TOKEN", token)
     now = datetime(2016, 11, 25, 12, 0, tzinfo=UTC)
@@ -312,9 +311,6 @@ def test_x_cursor_follows_the_posts_not_what_meta_claims(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Regression: a page whose `meta` names ids its `data` lacks moved the cursor past them."""
-    from collectors.fakes.x import FakeX
-    from collectors.x import XCollector
-
     monkeypatch.setenv("TAGWATCH_X_BEARER_TOKEN", "x-meta-token")
     now = datetime(2016, 11, 25, 12, 0, tzinfo=UTC)
     with FakeX(bearer_token="x-meta-token", now=lambda: now) as fake:
@@ -328,3 +324,40 @@ def test_x_cursor_follows_the_posts_not_what_meta_claims(
         cursor = json.loads(store.get_cursor("x", "#HRHN2016 -is:retweet") or "{}")
         assert cursor.get("newest_id") is None
         store.close()
+
+
+HALF_POSTS = (
+    "select count(*) from posts p where deleted = 0 and (not exists"
+    " (select 1 from snapshots s where s.post_id = p.id) or not exists"
+    " (select 1 from authors a where a.id = p.author_id))"
+)
+
+
+def test_mastodon_pass_over_garbage_never_crashes(tmp_path: Path) -> None:
+    """Mastodon skips a status it cannot read (counted as unparseable) but never crashes."""
+    with FakeMastodon() as fake:
+        data = base_config_dict(tmp_path)
+        data["mastodon"] = {"enabled": True, "instances": [fake.base_url]}
+        data["collect"] = {"max_retries": 0}
+        config = parse_config(data, path=tmp_path / "config.toml")
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(
+            body=st.lists(st.sampled_from(MASTODON_STATUSES).flatmap(mutated), max_size=3)
+            | json_value
+        )
+        def one_pass(body: Any) -> None:
+            store = Store.open(":memory:")
+            try:
+                path = "/api/v1/timelines/tag"
+                fake.inject(Fault("error", path=path, status=200, body=json.dumps(body)))
+                record = MastodonCollector(config, store, sleep=lambda s: None).run_pass()
+                fake.clear_faults()
+                row = store.conn.execute("select status, error from runs").fetchone()
+                assert row["status"] == record.status
+                assert not (row["error"] or "").startswith("unexpected"), row["error"]
+                assert store.conn.execute(HALF_POSTS).fetchone()[0] == 0
+            finally:
+                store.close()
+
+        one_pass()
