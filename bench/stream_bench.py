@@ -43,6 +43,7 @@ from wall_latency import ARRIVALS, CHROMIUM_ARGS, TOKEN, free_port, pct, summary
 
 from collectors.fakes.bluesky import FakeBluesky  # noqa: E402
 from collectors.fakes.jetstream import FakeJetstream, wait_for  # noqa: E402
+from collectors.streams.base import StreamThread  # noqa: E402
 from collectors.streams.jetstream import JetstreamStream  # noqa: E402
 from monitor.config import Config, parse_config  # noqa: E402
 from reports.wall.app import make_server  # noqa: E402
@@ -125,18 +126,10 @@ def synthetic_events(n: int, *, match_every: int = 1000, seed: int = 13) -> list
     return lines
 
 
-class Streaming:
-    def __init__(self, config: Config):
-        self.stop = threading.Event()
-        self.store = Store.open(config.db_path)
-        self.stream = JetstreamStream(config, self.store, stop=self.stop)
-        self.thread = threading.Thread(target=self.stream.run, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.store.close()
+def start_stream(config: Config) -> StreamThread:
+    thread = StreamThread(JetstreamStream, config)
+    thread.start()
+    return thread
 
 
 # -- 1. latency -------------------------------------------------------------------
@@ -156,7 +149,7 @@ def latency(posts: int, poll: float, noise: int) -> dict[str, Any]:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.02)
-    streaming = Streaming(config)
+    streaming = start_stream(config)
     wait_for(lambda: js.connections, 10)
     noise_lines = synthetic_events(5000, match_every=10**9)
     sent: dict[str, float] = {}
@@ -180,7 +173,7 @@ def latency(posts: int, poll: float, noise: int) -> dict[str, Any]:
     ids = dict(streaming.store.conn.execute("select platform_id, id from posts").fetchall())
     lat = [arrivals[str(ids[u])] / 1000 - t for u, t in sent.items() if str(ids.get(u)) in arrivals]
     events = streaming.stream.events
-    streaming.close()
+    streaming.stop()
     server.should_exit = True
     js.stop()
     bsky.stop()
@@ -215,7 +208,7 @@ def throughput(events: int, rate: float) -> dict[str, Any]:
     child.start()
     url = ready.get(timeout=30)
     tmp = Path(tempfile.mkdtemp(prefix="stream-bench-"))
-    streaming = Streaming(bench_config(tmp, url))
+    streaming = start_stream(bench_config(tmp, url))
     try:
         wait_for(lambda: streaming.stream.state.state == "connected", 10)
         time.sleep(0.3)
@@ -230,7 +223,7 @@ def throughput(events: int, rate: float) -> dict[str, Any]:
         wait_for(lambda: streaming.stream.stored >= events // 1000, 5)
         got, stored = streaming.stream.events, streaming.stream.stored
     finally:
-        streaming.close()
+        streaming.stop()
         child.kill()
     return {"events": got, "seconds": wall, "cpu": cpu, "stored": stored, "want": events // 1000}
 

@@ -273,7 +273,7 @@ class Runner:
         self._enricher: threading.Thread | None = None
         self._redact = RedactSecrets(secret_values(config))
         self.wall: WallServer | None = None
-        self.streams: list[tuple[Any, threading.Thread, Store]] = []
+        self.streams: list[Any] = []  # collectors.streams.base.StreamThread
         self.control: Store | None = None
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -356,24 +356,19 @@ class Runner:
     def _start_streams(self) -> None:
         """Each live stream in its own thread with its own store (issue 13)."""
         from collectors.streams import stream_specs
+        from collectors.streams.base import StreamThread
 
         for cls, kwargs in stream_specs(self.config):
-            store = Store.open(self.config.db_path)
             extra: dict[str, Any] = {"now": self.now} if self._clock_injected else {}
-            stream = cls(self.config, store, stop=self.stop_event, **kwargs, **extra)
-            thread = threading.Thread(target=stream.run, name=f"stream {stream.name}", daemon=True)
-            self.streams.append((stream, thread, store))
+            thread = StreamThread(cls, self.config, stop=self.stop_event, **kwargs, **extra)
+            self.streams.append(thread)
             thread.start()
-            log.info("stream %s started", stream.name)
+            log.info("stream %s started", thread.stream.name)
 
     def _stop_streams(self) -> None:
         """Streams see the stop event within half a second; wait, then close their stores."""
-        for stream, thread, store in self.streams:
-            thread.join(timeout=15)
-            if thread.is_alive():
-                log.warning("stream %s did not stop in time", stream.name)
-                continue
-            store.close()
+        for thread in self.streams:
+            thread.join()
         self.streams.clear()
 
     # -- jobs -----------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from collectors.fakes.bluesky import FakeBluesky
 from collectors.fakes.jetstream import FakeJetstream, wait_for
 from collectors.streams import stream_specs
-from collectors.streams.base import load_state
+from collectors.streams.base import StreamThread, load_state
 from collectors.streams.jetstream import JetstreamStream, parse_event, record_tags
 from monitor.config import Config, parse_config
 from storage.db import Store
@@ -65,24 +64,9 @@ def cfg(
     )
 
 
-class Running:
-    """A stream in its own thread with its own store, as the runner runs it."""
-
-    def __init__(self, config: Config, now: Callable[[], datetime] = utcnow):
-        self.stop = threading.Event()
-        self.store = Store.open(config.db_path)
-        self.stream = JetstreamStream(config, self.store, stop=self.stop, now=now)
-        self.thread = threading.Thread(target=self.stream.run, daemon=True)
-
-    def __enter__(self) -> JetstreamStream:
-        self.thread.start()
-        return self.stream
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
-        self.store.close()
+def Running(config: Config, now: Callable[[], datetime] = utcnow) -> StreamThread:  # noqa: N802
+    """The stream in its own thread with its own store, as the runner runs it."""
+    return StreamThread(JetstreamStream, config, now=now)
 
 
 def rows(store: Store) -> list[dict[str, Any]]:
@@ -310,3 +294,24 @@ def test_status_says_when_a_stream_never_heard_an_event(store: Store) -> None:
     lines = status_lines(store.conn, utcnow(), alive=False)
     assert lines[1].split() == ["jetstream", "connected", "(no", "runner);", "no", "event", "yet"]
     assert lines[2].strip() == "last error: silent for 120s"
+
+
+def test_while_every_endpoint_is_down_search_fills_meanwhile(
+    tmp_path: Path, config_dict: dict[str, Any], bsky: FakeBluesky, js: FakeJetstream
+) -> None:
+    js.refuse()
+    config = stream_config(
+        tmp_path, config_dict, service=bsky.url, jetstream_endpoints=[js.url], silence_seconds=0.3
+    )
+    with Store.open(config.db_path) as store:
+        last = utcnow() - timedelta(minutes=5)
+        store.conn.execute(
+            "insert into streams (name, state, cursor, last_event_at) values (?, ?, ?, ?)",
+            ("jetstream", "stopped", str(int(last.timestamp() * 1e6)), last.isoformat()),
+        )
+        posted = [bsky.add_post("alice.bsky.social", f"#HRHN2016 outage {n}") for n in range(3)]
+        with Running(config) as stream:
+            assert wait_for(lambda: sorted(r["platform_id"] for r in rows(store)) == sorted(posted))
+            assert stream.gaps_filled >= 1
+            assert "cannot connect" in (load_state(store, "jetstream").error or "")
+        assert js.subscriptions == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from collectors.fakes.jetstream import wait_for
 from collectors.fakes.mastodon import FakeMastodon
 from collectors.fakes.mastodon_streaming import FakeMastodonStreaming
 from collectors.streams import stream_specs
-from collectors.streams.base import load_state
+from collectors.streams.base import StreamThread, load_state
 from collectors.streams.mastodon_stream import MastodonStream, sse_events
 from monitor.config import Config, parse_config
 from storage.db import Store
@@ -47,23 +46,10 @@ def cfg(tmp_path: Path, config_dict: dict[str, Any], inst: FakeMastodon) -> Conf
     return make_config(tmp_path, config_dict, inst)
 
 
-class Running:
-    def __init__(self, config: Config):
-        self.stop = threading.Event()
-        self.store = Store.open(config.db_path)
-        ((_, kwargs),) = stream_specs(config)
-        self.stream = MastodonStream(config, self.store, stop=self.stop, **kwargs)
-        self.thread = threading.Thread(target=self.stream.run, daemon=True)
-
-    def __enter__(self) -> MastodonStream:
-        self.thread.start()
-        return self.stream
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
-        self.store.close()
+def Running(config: Config) -> StreamThread:  # noqa: N802 - reads as a context manager
+    ((cls, kwargs),) = stream_specs(config)
+    assert cls is MastodonStream
+    return StreamThread(cls, config, **kwargs)
 
 
 def toot(inst: FakeMastodon, n: int, tag: str = "hrhn2016") -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from collectors.fakes.jetstream import wait_for
 from collectors.fakes.x import make_tweet, snowflake
 from collectors.fakes.x_stream import RULES, STREAM, FakeXStream
 from collectors.streams import stream_specs
-from collectors.streams.base import load_state
+from collectors.streams.base import StreamThread, load_state
 from collectors.streams.x_stream import XStream
 from monitor.config import Config, parse_config
 from storage.db import Store
@@ -49,22 +48,8 @@ def cfg(
     return make_config(tmp_path, config_dict, fake)
 
 
-class Running:
-    def __init__(self, config: Config):
-        self.stop = threading.Event()
-        self.store = Store.open(config.db_path)
-        self.stream = XStream(config, self.store, stop=self.stop)
-        self.thread = threading.Thread(target=self.stream.run, daemon=True)
-
-    def __enter__(self) -> XStream:
-        self.thread.start()
-        return self.stream
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
-        self.store.close()
+def Running(config: Config) -> StreamThread:  # noqa: N802 - reads as a context manager
+    return StreamThread(XStream, config)
 
 
 def tweet(fake: FakeXStream, text: str, *, ago: float = 0) -> str:

@@ -14,7 +14,9 @@ fail, servers restart, hosts go away. The loop here makes that invisible:
   a hashtag stream only while an agenda session runs, when silence is suspect);
 * after a reconnect the missed interval is either replayed by the server
   (a cursor inside its replay window) or filled through the platform's
-  search/timeline (`fill_gap`), so the wall has no holes.
+  search/timeline (`fill_gap`), so the wall has no holes; while every
+  endpoint is down for longer than `silence_seconds`, the same fill runs
+  meanwhile (once per `silence_seconds`) so the wall keeps moving.
 
 Posts are stored only when new: a stream record carries no engagement
 counts, so it must never overwrite what a scheduled pass measured, and a
@@ -24,6 +26,7 @@ replayed event must not store a post twice.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -32,12 +35,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from collectors.base import backoff_delay
+from collectors.base import Collector, backoff_delay
 from monitor.config import Config
 from storage.db import Store
 from storage.records import Post, iso, parse_iso, utcnow
 
-__all__ = ["Stream", "StreamConnection", "StreamState", "Silent", "load_state"]
+__all__ = [
+    "Stream",
+    "StreamConnection",
+    "QueuedConnection",
+    "StreamState",
+    "StreamThread",
+    "Silent",
+    "load_state",
+    "END",
+]
 
 log = logging.getLogger("tagwatch.stream")
 
@@ -60,6 +72,33 @@ class StreamConnection(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+# Put on a QueuedConnection's queue when the server ends the stream.
+END = object()
+
+
+class QueuedConnection(StreamConnection):
+    """A connection whose reader thread (ours or the client library's) fills a queue.
+
+    Items: a message, None for a heartbeat, an exception to raise, or `END`.
+    """
+
+    closed_by_server = "the server closed the stream"
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Any] = queue.Queue()
+
+    def recv(self, timeout: float) -> Any:
+        try:
+            item = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is END:
+            raise ConnectionError(self.closed_by_server)
+        if isinstance(item, Exception):
+            raise item
+        return item
 
 
 @dataclass
@@ -125,6 +164,8 @@ class Stream(ABC):
         self.gaps_filled = 0
         self.silences = 0
         self._saved_at = 0.0
+        self._down_since: datetime | None = None
+        self._filled_until: datetime | None = None
 
     @classmethod
     def instances(cls, config: Config) -> list[dict[str, Any]]:
@@ -153,6 +194,13 @@ class Stream(ABC):
     def fill_gap(self, since: datetime, until: datetime) -> int:
         """Store the posts of [since, until] through search/timeline; returns how many were new."""
 
+    def fill_with(self, collector: Collector) -> int:
+        """Run a collector pass as a gap fill (recorded in `runs` like any pass)."""
+        record = collector.run_pass()
+        if record.status not in ("ok", "partial"):
+            raise RuntimeError(f"{record.collector} pass {record.status}: {record.error}")
+        return record.new_posts
+
     def close(self) -> None:  # noqa: B027 - an optional hook, not every stream holds clients
         """Release clients (after `run` returns)."""
 
@@ -167,6 +215,7 @@ class Stream(ABC):
                     continue
                 if self.stop.is_set():
                     break
+                self._fill_while_down()
                 delay = backoff_delay(attempt, cap=float(self.cfg.reconnect_max_seconds))
                 attempt += 1
                 self.save("reconnecting", force=True)
@@ -188,6 +237,7 @@ class Stream(ABC):
                 self.report(f"cannot connect to {endpoint}: {_short(exc)}")
                 continue
             self.state.connected_at = self.now()
+            self._down_since = self._filled_until = None
             self.state.error = None
             self.save("connected", force=True)
             log.info("%s: connected to %s%s", self.name, endpoint, " (resuming)" if cursor else "")
@@ -213,27 +263,52 @@ class Stream(ABC):
         Inside the server's replay window: resume from the cursor. Otherwise
         start live and fill from the last event to now.
         """
-        last = self.state.last_event_at
-        window = self.replay_window
-        if window is None and self.state.cursor:
-            # A stream without replay keeps in `cursor` the last moment it was
-            # known connected: a quiet hashtag has no recent event to go by.
-            last = parse_iso(self.state.cursor)
+        last = self._covered_until()
         if last is None:
             return None, None
         now = self.now()
+        window = self.replay_window
         if self.state.cursor and window is not None and now - last <= window:
             return self.state.cursor, None
-        return None, (last - GAP_OVERLAP, now)
+        # What a fill while the stream was down already covered is not searched again.
+        start = max(last, self._filled_until or last) - GAP_OVERLAP
+        return None, (start, now)
 
-    def _fill(self, since: datetime, until: datetime) -> None:
+    def _covered_until(self) -> datetime | None:
+        if self.replay_window is None and self.state.cursor:
+            # A stream without replay keeps in `cursor` the last moment it was
+            # known connected: a quiet hashtag has no recent event to go by.
+            return parse_iso(self.state.cursor)
+        return self.state.last_event_at
+
+    def _fill_while_down(self) -> None:
+        """Every endpoint refuses: fill by search meanwhile, at most once per silence_seconds.
+
+        A blip shorter than that is left to the reconnect; a long outage (a host
+        down for an hour of the event) keeps the wall fed through search.
+        """
+        last = self._covered_until()
+        if last is None:
+            return
+        now = self.now()
+        self._down_since = self._down_since or now
+        quiet = float(self.cfg.silence_seconds)
+        since = self._filled_until or self._down_since
+        if (now - since).total_seconds() < quiet:
+            return
+        start = max(last, self._filled_until or last) - GAP_OVERLAP
+        if self._fill(start, now):
+            self._filled_until = now
+
+    def _fill(self, since: datetime, until: datetime) -> bool:
         try:
             new = self.fill_gap(since, until)
         except Exception as exc:  # noqa: BLE001 - the live stream goes on regardless
             self.report(f"could not fill the gap {iso(since)} – {iso(until)}: {_short(exc)}")
-            return
+            return False
         self.gaps_filled += 1
         log.info("%s: gap %s – %s filled, %d new posts", self.name, iso(since), iso(until), new)
+        return True
 
     def _consume(self, conn: StreamConnection) -> None:
         silence = float(self.cfg.silence_seconds)
@@ -327,3 +402,49 @@ class Stream(ABC):
 def _short(exc: BaseException, limit: int = 160) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class StreamThread:
+    """A stream in its own thread with its own store, as `tagwatch run` runs each one.
+
+    SQLite connections are not shared across threads, so the store is opened
+    here and closed once the stream has stopped.
+    """
+
+    def __init__(
+        self,
+        cls: type[Stream],
+        config: Config,
+        *,
+        stop: threading.Event | None = None,
+        **kwargs: Any,
+    ):
+        self.stop_event = stop or threading.Event()
+        self.store = Store.open(config.db_path)
+        self.stream = cls(config, self.store, stop=self.stop_event, **kwargs)
+        self.thread = threading.Thread(
+            target=self.stream.run, name=f"stream {self.stream.name}", daemon=True
+        )
+
+    def start(self) -> Stream:
+        self.thread.start()
+        return self.stream
+
+    def join(self, timeout: float = 15.0) -> bool:
+        """Wait for the stream to stop; True (and the store closed) when it did."""
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            log.warning("stream %s did not stop in time", self.stream.name)
+            return False
+        self.store.close()
+        return True
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        self.stop_event.set()
+        return self.join(timeout)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.stop(), f"stream {self.stream.name} did not stop"

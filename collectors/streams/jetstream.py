@@ -220,19 +220,17 @@ class JetstreamStream(Stream):
         return self._handles[did]
 
     def fill_gap(self, since: datetime, until: datetime) -> int:
-        search = _GapSearch(
-            self.config,
-            self.store,
-            since=since,
-            until=until,
-            now=self.now,
-            sleep=self.stop.wait,
-            stop=self.stop,
+        return self.fill_with(
+            _GapSearch(
+                self.config,
+                self.store,
+                since=since,
+                until=until,
+                now=self.now,
+                sleep=self.stop.wait,
+                stop=self.stop,
+            )
         )
-        record = search.run_pass()
-        if record.status not in ("ok", "partial"):
-            raise RuntimeError(f"searchPosts {record.status}: {record.error}")
-        return record.new_posts
 
     def close(self) -> None:
         if self._profiles is not None:

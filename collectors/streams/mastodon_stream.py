@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,7 @@ import httpx
 
 from collectors.mastodon import MastodonCollector, _normalize_instance, parse_status
 from collectors.mastodon_client import USER_AGENT
-from collectors.streams.base import Stream, StreamConnection
+from collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
 from monitor.config import Config
 from monitor.errors import MalformedResponse
 from storage.db import Store
@@ -35,8 +34,6 @@ from storage.db import Store
 __all__ = ["MastodonStream", "sse_events"]
 
 log = logging.getLogger("tagwatch.stream.mastodon")
-
-_END = object()
 
 
 def sse_events(lines: Any) -> Any:
@@ -58,34 +55,22 @@ def sse_events(lines: Any) -> Any:
                 data.append(value)
 
 
-class _EventSource(StreamConnection):
+class _EventSource(QueuedConnection):
     """Reads the SSE body in a thread so `recv` can wait with a timeout."""
 
     def __init__(self, client: httpx.Client, response: httpx.Response):
+        super().__init__()
         self.client, self.response = client, response
-        self.queue: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         try:
-            for item in sse_events(self.response.iter_lines()):
-                self.queue.put(item)
+            for event, data in sse_events(self.response.iter_lines()):
+                # A heartbeat (None): alive, but no event.
+                self.queue.put(None if event is None else (event, data))
         except Exception as exc:  # noqa: BLE001 - handed to recv, which raises it
             self.queue.put(exc)
-        self.queue.put(_END)
-
-    def recv(self, timeout: float) -> Any:
-        try:
-            item = self.queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _END:
-            raise ConnectionError("the server closed the stream")
-        if isinstance(item, Exception):
-            raise item
-        if item == (None, None):
-            return None  # a heartbeat: alive, but no event
-        return item
+        self.queue.put(END)
 
     def close(self) -> None:
         self.response.close()
@@ -200,16 +185,14 @@ class MastodonStream(Stream):
             self.delete(row["platform_id"])
 
     def fill_gap(self, since: datetime, until: datetime) -> int:
-        timeline = _GapTimeline(
-            self.config,
-            self.store,
-            instance=self.instance,
-            tag=self.tag,
-            now=self.now,
-            sleep=self.stop.wait,
-            stop=self.stop,
+        return self.fill_with(
+            _GapTimeline(
+                self.config,
+                self.store,
+                instance=self.instance,
+                tag=self.tag,
+                now=self.now,
+                sleep=self.stop.wait,
+                stop=self.stop,
+            )
         )
-        record = timeline.run_pass()
-        if record.status not in ("ok", "partial"):
-            raise RuntimeError(f"tag timeline {record.status}: {record.error}")
-        return record.new_posts

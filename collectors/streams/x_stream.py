@@ -31,7 +31,7 @@ from typing import Any
 
 import tweepy
 
-from collectors.streams.base import Stream, StreamConnection
+from collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
 from collectors.x import (
     EXPANSIONS,
     TWEET_FIELDS,
@@ -51,7 +51,6 @@ __all__ = ["XStream", "RULE_LABEL"]
 log = logging.getLogger("tagwatch.stream.x")
 
 RULE_LABEL = "tagwatch "
-_END = object()
 
 
 class _Client(tweepy.StreamingClient):
@@ -59,7 +58,7 @@ class _Client(tweepy.StreamingClient):
 
     def __init__(self, token: str, sink: queue.Queue[Any]):
         super().__init__(token, max_retries=0, return_type=dict, wait_on_rate_limit=False)
-        self.sink = sink
+        self.sink = sink  # the queue of the `_Lines` connection
 
     def on_data(self, raw_data: bytes) -> None:
         self.sink.put(raw_data)
@@ -82,23 +81,15 @@ class _Client(tweepy.StreamingClient):
         self.sink.put(exception)
 
     def on_disconnect(self) -> None:
-        self.sink.put(_END)
+        self.sink.put(END)
 
 
-class _Lines(StreamConnection):
+class _Lines(QueuedConnection):
+    closed_by_server = "X closed the filtered stream"
+
     def __init__(self, client: _Client):
         self.client = client
-
-    def recv(self, timeout: float) -> Any:
-        try:
-            item = self.client.sink.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if item is _END:
-            raise ConnectionError("X closed the filtered stream")
-        if isinstance(item, Exception):
-            raise item
-        return item
+        self.queue = client.sink
 
     def close(self) -> None:
         self.client.disconnect()
@@ -190,10 +181,6 @@ class XStream(Stream):
         budget_state(self.store.conn, self.config, self.now()).check(1)
 
     def fill_gap(self, since: datetime, until: datetime) -> int:
-        search = _GapSearch(
-            self.config, self.store, now=self.now, sleep=self.stop.wait, stop=self.stop
+        return self.fill_with(
+            _GapSearch(self.config, self.store, now=self.now, sleep=self.stop.wait, stop=self.stop)
         )
-        record = search.run_pass()
-        if record.status not in ("ok", "partial"):
-            raise RuntimeError(f"search {record.status}: {record.error}")
-        return record.new_posts
