@@ -10,8 +10,9 @@ figure. Enrichment (language, sentiment, noun phrases) was stored once by
 
 Deleted posts are excluded everywhere. Posts whose authors asked not to be
 shown to logged-out viewers (`no_unauthenticated`) are counted but never
-returned as top posts or examples, unless `include_restricted=True`, and then
-with their text blanked and `restricted=True`.
+returned as top posts or examples, nor named as top voices, unless
+`include_restricted=True`, and then posts come with their text blanked and
+`restricted=True`.
 """
 
 from __future__ import annotations
@@ -268,15 +269,18 @@ def _top_rows(rows: Iterable[Row], n: int, include_restricted: bool) -> list[Row
     return heapq.nlargest(n, pool, key=_rank_key)
 
 
-def _voices(p: Period, n: int) -> Voices:
+def _voices(p: Period, n: int, include_restricted: bool = False) -> Voices:
     posts: Counter[int] = Counter()
     received: Counter[int] = Counter()
     info: dict[int, Row] = {}
+    restricted: set[int] = set()
     for r in p.rows:
         a = r[AUTHOR]
         posts[a] += 1
         received[a] += engagement(r)
         info[a] = r
+        if r[RESTRICTED]:
+            restricted.add(a)
 
     def voice(a: int) -> Voice:
         r = info[a]
@@ -287,13 +291,18 @@ def _voices(p: Period, n: int) -> Voices:
     def handle(a: int) -> str:
         return info[a][HANDLE] or ""
 
-    authors = list(info)
+    # One restricted post is enough to leave an author unnamed: they asked not to be
+    # shown to logged-out viewers, and a list of names is exactly that.
+    authors = [a for a in info if include_restricted or a not in restricted]
     by_posts = heapq.nsmallest(n, authors, key=lambda a: (-posts[a], -received[a], handle(a)))
     by_eng = heapq.nsmallest(n, authors, key=lambda a: (-received[a], -posts[a], handle(a)))
     with_f = [a for a in authors if info[a][FOLLOWERS] is not None]
     by_f = heapq.nsmallest(n, with_f, key=lambda a: (-(info[a][FOLLOWERS] or 0), handle(a)))
     return Voices(
-        [voice(a) for a in by_posts], [voice(a) for a in by_eng], [voice(a) for a in by_f]
+        [voice(a) for a in by_posts],
+        [voice(a) for a in by_eng],
+        [voice(a) for a in by_f],
+        restricted_authors=0 if include_restricted else len(restricted),
     )
 
 
@@ -452,10 +461,20 @@ def top_posts(
 
 
 def top_voices(
-    conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime, n: int = 10
+    conn: sqlite3.Connection,
+    event: EventConfig,
+    start: datetime,
+    end: datetime,
+    n: int = 10,
+    *,
+    include_restricted: bool = False,
 ) -> Voices:
-    """Authors ranked by posts, by engagement received, and by followers."""
-    return _voices(Period(conn, event, start, end), n)
+    """Authors ranked by posts, by engagement received, and by followers.
+
+    Authors with a restricted post in the period are counted in every figure but
+    left out of these lists unless `include_restricted=True`.
+    """
+    return _voices(Period(conn, event, start, end), n, include_restricted)
 
 
 def mentioned_accounts(
@@ -528,7 +547,7 @@ def analyze(
         hours=_per_hour(p),
         days=_per_day(p),
         top_posts=_post_refs(conn, _top_rows(p.rows, top, include_restricted)),
-        voices=_voices(p, top),
+        voices=_voices(p, top, include_restricted),
         mentions=_mentions(p, top),
         languages=_languages(p),
         sentiment=_sentiment(p),

@@ -39,7 +39,7 @@ from reports.digest_model import (
     ThemeView,
 )
 from reports.figures import Analysis, PostRef, Theme
-from reports.rows import CREATED, HANDLE, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
+from reports.rows import CREATED, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
 from storage.db import connect
 from storage.records import parse_iso, to_utc, utcnow
 
@@ -202,11 +202,6 @@ def _hourly_by_platform(
     return {p: [(h, counts[(p, to_utc(h))]) for h in hours] for p in platforms}
 
 
-def _restricted_authors(period: analysis.Period) -> set[tuple[str, str]]:
-    """Authors who limit who sees them: counted in the figures, not named as a top voice."""
-    return {(r[PLATFORM], r[HANDLE] or "") for r in period.rows if r[RESTRICTED]}
-
-
 @dataclass(frozen=True)
 class _Signal:
     engagement: int
@@ -289,7 +284,6 @@ def build_digest(
         signals = _signals(period)
         top_ids = {ref.id for ref in a.top_posts if not ref.restricted}
         look = _to_look_at(c, signals, event, n, top_ids)
-        restricted_authors = _restricted_authors(period)
     cnt, prev = a.summary.counts, before.counts
     digest = Digest(
         event_name=event.name,
@@ -334,10 +328,10 @@ def build_digest(
         if not ref.restricted
     ][:n]
     digest.themes, digest.themes_are_new = _themes(a, event, n, top_ids)
+    # analyze() never names authors of restricted posts (include_restricted is off).
     digest.voices = [
         Account(v.handle, v.display_name, v.platform, v.posts, v.engagement)
         for v in a.voices.by_engagement
-        if (v.platform, v.handle) not in restricted_authors
     ][:n]
     digest.mentioned = [Share("@" + m.handle, m.posts, m.posts / cnt.posts) for m in a.mentions[:n]]
     digest.languages = [

@@ -161,6 +161,7 @@ class Voices:
     by_posts: list[Voice]
     by_engagement: list[Voice]
     by_followers: list[Voice]
+    restricted_authors: int = 0  # left out of the lists (restricted posts), still counted
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,30 @@ def test_restricted_posts_are_counted_but_never_quoted(fresh_store: Store, confi
     assert shown[0].restricted and shown[0].text == ""
 
 
+def test_authors_of_restricted_posts_are_counted_but_never_named(
+    fresh_store: Store, config: Config
+):
+    fresh_store.write_posts(
+        [
+            post(1, "private one", at(24, 9), who=1, likes=99, no_unauthenticated=True),
+            post(2, "private two", at(24, 10), who=1, likes=50, no_unauthenticated=True),
+            post(3, "public post", at(24, 9), who=2, likes=1),
+        ]
+    )
+    period = day(config, 24)
+    for voices in (
+        analysis.top_voices(fresh_store.conn, config.event, *period),
+        analysis.analyze(fresh_store.conn, config.event, *period).voices,
+    ):
+        for ranked in (voices.by_posts, voices.by_engagement, voices.by_followers):
+            assert [v.handle for v in ranked] == ["a2.bsky.social"]
+        assert voices.restricted_authors == 1
+    assert analysis.summary(fresh_store.conn, config.event, *period).counts.unique_authors == 2
+    shown = analysis.top_voices(fresh_store.conn, config.event, *period, include_restricted=True)
+    assert [v.handle for v in shown.by_engagement] == ["a1.bsky.social", "a2.bsky.social"]
+    assert shown.restricted_authors == 0
+
+
 def test_mentions_platforms_hours_days(fresh_store: Store, config: Config):
     fresh_store.write_posts(
         [
