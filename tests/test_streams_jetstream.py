@@ -315,3 +315,40 @@ def test_while_every_endpoint_is_down_search_fills_meanwhile(
             assert stream.gaps_filled >= 1
             assert "cannot connect" in (load_state(store, "jetstream").error or "")
         assert js.subscriptions == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("silence_seconds", 0, "streams.silence_seconds must be more than 0"),
+        ("reconnect_max_seconds", 0, "streams.reconnect_max_seconds must be more than 0"),
+        ("replay_window_minutes", -1, "streams.replay_window_minutes must be 0 or more"),
+        ("jetstream_endpoints", [], "streams.jetstream_endpoints is empty"),
+    ],
+)
+def test_unusable_stream_settings_are_config_errors(
+    tmp_path: Path, config_dict: dict[str, Any], key: str, value: Any, message: str
+) -> None:
+    from monitor.errors import ConfigError
+
+    settings: dict[str, Any] = {"jetstream_endpoints": ["ws://127.0.0.1:9"], key: value}
+    config = stream_config(tmp_path, config_dict, **settings)
+    with pytest.raises(ConfigError, match=message) as err:
+        stream_specs(config)
+    assert str(config.path) in str(err.value)
+
+
+def test_tagwatch_run_says_which_stream_setting_is_wrong(
+    tmp_path: Path, config_dict: dict[str, Any]
+) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    from tests.conftest import write_config_toml
+
+    config_dict["streams"] = {"jetstream_enabled": True, "silence_seconds": 0}
+    config_dict["schedule"] = {"log_file": ""}
+    path = write_config_toml(tmp_path / "config.toml", config_dict)
+    result = CliRunner().invoke(cli, ["--config", str(path), "run"])
+    assert result.exit_code == 2, result.output
+    assert "streams.silence_seconds must be more than 0" in result.output

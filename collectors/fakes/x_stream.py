@@ -64,7 +64,7 @@ class FakeXStream(FakeX):
         if not rules:
             return False
         user = self.state.users.get(tweet["author_id"])
-        line = {"data": tweet, "includes": {"users": [user]} if user else {}}
+        line: dict[str, Any] = {"data": tweet, "includes": {"users": [user]} if user else {}}
         line["matching_rules"] = rules
         with self._stream_lock:
             for q in self._streams:

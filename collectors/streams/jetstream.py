@@ -145,7 +145,8 @@ class JetstreamStream(Stream):
         self._profiles: Client | None = None
         service = str(self.cfg.jetstream_profiles_service).rstrip("/")
         if service:
-            timeout = float(config.sections["collect"].timeout_seconds)
+            # Short: the lookup runs in the stream's thread, and a DID will do meanwhile.
+            timeout = min(5.0, float(config.sections["collect"].timeout_seconds))
             self._profiles = Client(base_url=service, request=Request(timeout=timeout))
         # A tracked tag always appears as "#tag" in the text or in the `tags` field.
         self._needles = tuple(self.tags)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +37,10 @@ __all__ = ["MastodonStream", "sse_events"]
 log = logging.getLogger("tagwatch.stream.mastodon")
 
 
-def sse_events(lines: Any) -> Any:
+def sse_events(lines: Iterable[str]) -> Iterator[tuple[str | None, str | None]]:
     """(event, data) pairs of a text/event-stream; a comment (heartbeat) gives (None, None)."""
-    event, data = None, []
+    event: str | None = None
+    data: list[str] = []
     for line in lines:
         if line == "":
             if data or event:
