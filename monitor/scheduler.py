@@ -268,6 +268,9 @@ class Runner:
         self._collectors: dict[str, Collector] = {}
         self._stores: dict[str, Store] = {}
         self._state_lock = threading.Lock()
+        # Listeners reading the jobs right now; stop() waits for them (see _on_job_event).
+        self._listening = threading.Condition()
+        self._listeners_busy = 0
         self._enrich_lock = threading.Lock()
         self._enrich_wanted = threading.Event()
         self._enricher: threading.Thread | None = None
@@ -567,14 +570,28 @@ class Runner:
         if event.code == EVENT_JOB_ERROR:
             exc = getattr(event, "exception", None)
             log.error("job %s failed: %s", event.job_id, self._redact.redact(repr(exc)))
-        if self.scheduler.running and not self.stop_event.is_set():
+        # shutdown(wait=True) holds APScheduler's job store lock while it waits for the pass
+        # threads, and write_state() needs that lock: a listener on a pass thread that saw
+        # the runner running as stop() began would deadlock it. So the check and the count
+        # are one step under our condition, and stop() waits for the count to reach zero.
+        with self._listening:
+            if not self.scheduler.running or self.stop_event.is_set():
+                return
+            self._listeners_busy += 1
+        try:
             self.write_state()
+        finally:
+            with self._listening:
+                self._listeners_busy -= 1
+                self._listening.notify_all()
 
     # -- stopping ---------------------------------------------------------------
 
     def stop(self) -> None:
         """End passes at their next request, wait for them to record, close everything."""
-        self.stop_event.set()
+        with self._listening:
+            self.stop_event.set()
+            self._listening.wait_for(lambda: self._listeners_busy == 0)
         was_running = self.scheduler.running
         if was_running:
             self.scheduler.shutdown(wait=True)
