@@ -272,6 +272,9 @@ class Runner:
         self._listening = threading.Condition()
         self._listeners_busy = 0
         self._enrich_lock = threading.Lock()
+        # One pass of a collector at a time, scheduled or called directly (the demo's last
+        # passes): two would share its client and its store's connection.
+        self._pass_locks: dict[str, threading.Lock] = {}
         self._enrich_wanted = threading.Event()
         self._enricher: threading.Thread | None = None
         self._redact = RedactSecrets(secret_values(config))
@@ -414,6 +417,10 @@ class Runner:
         return bool(record.new_posts or record.updated_posts) and not self.stop_event.is_set()
 
     def _pass(self, name: str) -> RunRecord | None:
+        with self._pass_locks.setdefault(name, threading.Lock()):
+            return self._locked_pass(name)
+
+    def _locked_pass(self, name: str) -> RunRecord | None:
         if self.stop_event.is_set():
             return None
         store = self._stores[name]

@@ -108,6 +108,29 @@ def test_a_slow_pass_never_overlaps_itself(tmp_path: Path, running: list[Runner]
     assert runner.scheduler.get_job("collect:slow").max_instances == 1
 
 
+def test_a_direct_pass_waits_for_the_scheduled_one_in_flight(
+    tmp_path: Path, running: list[Runner]
+) -> None:
+    """The demo pauses the scheduler and runs last passes itself: never beside a running one."""
+    in_flight = threading.Event()
+
+    class Slow(sc.SlowCollector):
+        def collect(self) -> None:
+            in_flight.set()
+            super().collect()
+
+    config = make_config(tmp_path)
+    runner = start(running, config, {"slow": Slow})
+    assert in_flight.wait(10)
+    runner.scheduler.pause()
+    record = runner.collect("slow")
+    assert record is not None and record.status == "ok"
+    slow = sc.passes_of("slow")
+    assert len(slow) >= 2
+    for (_, end), (next_start, _) in zip(slow, slow[1:], strict=False):
+        assert next_start >= end, "two passes of one collector ran at once"
+
+
 def test_a_failing_collector_does_not_stop_the_others(
     tmp_path: Path, running: list[Runner], caplog: pytest.LogCaptureFixture
 ) -> None:
