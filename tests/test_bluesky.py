@@ -30,10 +30,15 @@ REFRESH = "com.atproto.server.refreshSession"
 
 
 class Clock:
-    """Injected time, near real time: the atproto client checks JWT expiry on the real clock."""
+    """Injected time: noon of the real day (the event's timezone is UTC in these tests).
+
+    Today's date, because the atproto client checks JWT expiry on the real clock (the
+    fake's tokens expire hours later, on the real clock too); noon, so that a test's
+    "minutes later" is still the same day whenever the suite runs, as "today" asserts need.
+    """
 
     def __init__(self) -> None:
-        self.t = datetime.now(UTC).replace(microsecond=0)
+        self.t = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
     def __call__(self) -> datetime:
         return self.t
@@ -298,9 +303,8 @@ def test_followers_looked_up_in_batches_of_25_once_a_day(
     fake: FakeBluesky, bsky_config: Config, db: Store, clock: Clock
 ) -> None:
     fake.page_size = 100
-    # Start at noon (the event's timezone is UTC here) so that "30 minutes later"
-    # is the same day whenever the test runs; the next-day step still crosses midnight.
-    clock.t = clock.t.replace(hour=12, minute=0, second=0)
+    # The clock starts at noon, so "30 minutes later" is the same day; the next-day step
+    # still crosses midnight.
     for i in range(30):
         fake.add_author(f"a{i}.bsky.social", followers=i)
         fake.add_post(f"a{i}.bsky.social", "#HRHN2016", created_at=clock() - timedelta(minutes=i))
