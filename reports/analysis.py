@@ -71,6 +71,7 @@ from storage.records import parse_iso, to_utc
 
 __all__ = [
     "analyze",
+    "analyze_period",
     "summary",
     "per_platform",
     "per_hour",
@@ -98,7 +99,13 @@ class Period:
     """The posts of [start, end), loaded once; every figure is computed from this."""
 
     def __init__(
-        self, conn: sqlite3.Connection, event: EventConfig, start: datetime, end: datetime
+        self,
+        conn: sqlite3.Connection,
+        event: EventConfig,
+        start: datetime,
+        end: datetime,
+        *,
+        before: Period | None = None,
     ):
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("period bounds must be timezone-aware datetimes")
@@ -108,11 +115,26 @@ class Period:
         self.end = end
         self.rows: list[Row] = load_period(conn, start, end)
         self.keys = ThemeKeys(event.tags)
+        # A caller that loaded the period just before (the digest's "day before")
+        # hands it over, so trends need no second read of the same posts.
+        self.before = before
 
     def previous(self) -> list[Row]:
         """Posts of the period of the same length just before this one (for trends only)."""
         length = self.end - self.start
+        b = self.before
+        if b is not None and b.start == self.start - length and b.end == self.start:
+            return b.rows  # full rows hold every column the light ones do, in the same places
+        # On a day of a DST change the day before is not of the same length: load it.
         return load_period(self.conn, self.start - length, self.start, light=True)
+
+    def summary(self) -> Summary:
+        """The period's totals (`analysis.summary` without another read)."""
+        return _summary(self)
+
+    def per_platform(self) -> list[PlatformFigures]:
+        """Figures per platform, busiest first (`analysis.per_platform` without another read)."""
+        return _per_platform(self)
 
 
 def _counts(rows: Iterable[Row]) -> Counts:
@@ -540,7 +562,29 @@ def analyze(
     include_restricted: bool = False,
 ) -> Analysis:
     """Everything for one period, from one read of its posts (and one of the period before)."""
-    p = Period(conn, event, start, end)
+    return analyze_period(
+        Period(conn, event, start, end),
+        top=top,
+        n_themes=n_themes,
+        examples=examples,
+        with_sessions=with_sessions,
+        with_growth=with_growth,
+        include_restricted=include_restricted,
+    )
+
+
+def analyze_period(
+    p: Period,
+    *,
+    top: int = 10,
+    n_themes: int = 10,
+    examples: int = 3,
+    with_sessions: bool = True,
+    with_growth: bool = True,
+    include_restricted: bool = False,
+) -> Analysis:
+    """`analyze()` of a Period already loaded: for callers that also use its rows."""
+    conn, event, start, end = p.conn, p.event, p.start, p.end
     return Analysis(
         summary=_summary(p),
         platforms=_per_platform(p),

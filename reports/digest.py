@@ -268,11 +268,12 @@ def build_digest(
     prev_start, prev_end = event.day_bounds(day - timedelta(days=1))
     enabled = tuple(p for p in PLATFORMS if config.sections[p].enabled)
     with _reader(config, conn) as c:
-        a = analysis.analyze(c, event, start, end, top=n, n_themes=n, examples=4, with_growth=False)
-        # The day before needs only its totals: no themes, sessions or top posts to compute.
-        before = analysis.summary(c, event, prev_start, prev_end)
-        before_platforms = analysis.per_platform(c, event, prev_start, prev_end)
-        period = analysis.Period(c, event, start, end)
+        # Each day is read once: the day before gives its totals and the themes' trends.
+        previous = analysis.Period(c, event, prev_start, prev_end)
+        period = analysis.Period(c, event, start, end, before=previous)
+        a = analysis.analyze_period(period, top=n, n_themes=n, examples=4, with_growth=False)
+        before = previous.summary()
+        before_platforms = previous.per_platform()
         health = collection_day(
             c,
             start,

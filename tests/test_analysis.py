@@ -419,3 +419,20 @@ def test_engagement_growth_counts_a_last_snapshot_on_a_step_boundary(
     )
     assert cut[-1].at.astimezone(UTC) == at(24, 10)
     assert cut[-1].posts_tracked == 0
+
+
+def test_a_period_reuses_the_period_before_only_when_it_is_the_same_length(
+    fresh_store: Store, config: Config
+):
+    fresh_store.write_posts(
+        [post(1, "day before", at(23, 12)), post(2, "two days before", at(22, 12))]
+    )
+    conn, event = fresh_store.conn, config.event
+    start, end = day(config, 24)
+    length = end - start
+    before = analysis.Period(conn, event, start - length, start)
+    assert analysis.Period(conn, event, start, end, before=before).previous() is before.rows
+    # A day before of another length (a DST change) is not the same-length period: load it.
+    longer = analysis.Period(conn, event, start - 2 * length, start)
+    ids = [r[0] for r in analysis.Period(conn, event, start, end, before=longer).previous()]
+    assert ids == [1]

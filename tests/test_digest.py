@@ -11,7 +11,7 @@ import pytest
 from monitor.config import Config
 from reports.digest import Digest, build_digest, default_day, write_digest
 from reports.digest_render import md_escape, render_html, render_markdown, render_text
-from storage.db import Store
+from storage.db import Store, connect
 from tests.digest_fixture import (
     DAY,
     DELETED_TEXT,
@@ -303,3 +303,20 @@ def test_an_unwritable_out_dir_is_a_clear_error(digest: Digest, tmp_path: Path) 
         write_digest(digest, blocker / "digests")
     assert str(failed.value).startswith(f"Cannot write the digest to {blocker / 'digests'}: ")
     assert "Check [digest] out_dir (or --out)" in str(failed.value)
+
+
+def test_each_day_is_read_once(cfg: Config) -> None:
+    """The day and the day before: one load each, shared by figures, trends and signals."""
+    conn = connect(cfg.db_path, readonly=True)
+    loads: list[str] = []
+    conn.set_trace_callback(
+        lambda sql: (
+            loads.append(sql) if "from posts p" in sql and "p.created_at >=" in sql else None
+        )
+    )
+    try:
+        traced = build_digest(cfg, DAY, now=NOW, conn=conn)
+    finally:
+        conn.close()
+    assert len(loads) == 2, loads
+    assert traced == build_digest(cfg, DAY, now=NOW)
