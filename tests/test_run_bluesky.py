@@ -230,8 +230,14 @@ def test_a_dead_mastodon_instance_does_not_stop_bluesky(
         runner.stop()
     db = config.db_path
     assert count(db, "select count(*) from posts where platform = 'bluesky'") == TOTAL
+    # stop() may land during a bluesky pass, which is then recorded as interrupted; it never failed
     assert (
-        count(db, "select count(*) from runs where collector = 'bluesky' and status != 'ok'") == 0
+        count(
+            db,
+            "select count(*) from runs where collector = 'bluesky'"
+            " and status not in ('ok', 'interrupted')",
+        )
+        == 0
     )
     assert (
         count(db, "select count(*) from runs where collector = 'mastodon' and status = 'ok'") == 0
