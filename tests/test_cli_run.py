@@ -355,6 +355,9 @@ def test_a_second_signal_quits_at_once(tmp_path: Path, procs: list[subprocess.Po
     procs.append(runner)
     wait_for(lambda: stored(db) == PAGE, proc=runner)
     runner.send_signal(signal.SIGTERM)
+    # Signals sent before the first one is handled would merge into one: wait for it.
+    log = tmp_path / "run.log"
+    wait_for(lambda: "SIGTERM received: stopping" in log.read_text(encoding="utf-8"), proc=runner)
     time.sleep(0.5)
     assert runner.poll() is None, "the first signal waits for the pass in flight"
     t0 = time.monotonic()
