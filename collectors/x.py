@@ -197,6 +197,7 @@ def parse_page(
     return posts
 
 
+@normalizer("X")
 def page_post_ids(page: dict[str, Any]) -> list[str]:
     """Every post a response returned, expansions included: what X bills for."""
     ids = [str(t.get("id")) for t in page.get("data") or []]
@@ -204,6 +205,7 @@ def page_post_ids(page: dict[str, Any]) -> list[str]:
     return [i for i in ids if i and i != "None"]
 
 
+@normalizer("X")
 def lookup_errors(page: dict[str, Any]) -> dict[str, str]:
     """Post ids a lookup could not return → why ("deleted" / "not authorized")."""
     out = {}

@@ -361,3 +361,21 @@ def test_mastodon_pass_over_garbage_never_crashes(tmp_path: Path) -> None:
                 store.close()
 
         one_pass()
+
+
+def test_x_page_with_a_null_post_fails_the_pass_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: `data: [null]` crashed the billing ledger ("unexpected AttributeError")."""
+    monkeypatch.setenv("TAGWATCH_X_BEARER_TOKEN", "x-null-token")
+    now = datetime(2016, 11, 25, 12, 0, tzinfo=UTC)
+    with FakeX(bearer_token="x-null-token", now=lambda: now) as fake:
+        data = base_config_dict(tmp_path)
+        data["x"] = {"enabled": True, "api_base_url": fake.url}
+        config = parse_config(data, path=tmp_path / "config.toml")
+        fake.fail("/2/tweets/search/recent", 200, body={"data": [None], "meta": {}})
+        store = Store.open(":memory:")
+        record = XCollector(config, store, now=lambda: now, sleep=lambda s: None).run_pass()
+        store.close()
+    assert record.status == "failed"
+    assert record.error is not None and record.error.startswith("X sent a post in a shape")
