@@ -1,7 +1,9 @@
 """Soak test: the demo event at high speed for N minutes with 50 wall clients connected.
 
 Runs `monitor.demo.run_demo` (the real scheduler, collectors, enrichment and
-wall against the loopback fakes, on a simulated clock) in this process while
+wall against the loopback fakes, on a simulated clock) in this process, with
+the fake platforms in a child process so that the memory printed is the
+monitor's own, while
 50 event-stream clients stay connected to the wall, reconnecting with
 Last-Event-ID like a browser when a stream ends. Every `--every` seconds it
 prints the process's resident memory (RSS), the posts stored and the events
@@ -147,7 +149,14 @@ def main() -> int:
     def demo() -> None:
         try:
             outcome["result"] = run_demo(
-                out, minutes=args.minutes, port=port, n_posts=args.posts, echo=demo_lines.append
+                out,
+                minutes=args.minutes,
+                port=port,
+                n_posts=args.posts,
+                echo=demo_lines.append,
+                # The fakes keep every post they serve: in their own process, the RSS
+                # printed here is the monitor's alone.
+                fakes_process=True,
             )
         except BaseException as exc:  # noqa: BLE001 - reported below
             outcome["error"] = f"{type(exc).__name__}: {exc}"

@@ -252,6 +252,16 @@ class _Fakes:
         for inst in self.mastodon:
             inst.start()
 
+    @property
+    def urls(self) -> dict[str, Any]:
+        return {
+            "bluesky": self.bluesky.url,
+            "x": self.x.url,
+            "mastodon": [m.url for m in self.mastodon],
+            "bluesky_password": self.bluesky_password,
+            "x_token": self.x_token,
+        }
+
     def stop(self) -> None:
         for server in (self.bluesky, self.x, *self.mastodon):
             server.stop()
@@ -265,6 +275,70 @@ class _Fakes:
             self.bluesky.add_simulated(posts, now=now)
             self.x.add_simulated(posts, now=now)
             publish_simulated(self.mastodon, posts, now=now, known=self._mastodon_known)
+
+
+def _serve_fakes(
+    conn: Any, seed: int, n_posts: int, start: datetime, speed: float, end: datetime, t0: float
+) -> None:
+    """Child process: the fake platforms and their feeder, on the parent's simulated clock.
+
+    CLOCK_MONOTONIC is one clock for every process on the machine, so a SimClock
+    built from the parent's `t0` reads the same simulated time here.
+    """
+    event = simulate_event(
+        seed=seed, start=EVENT_START, days=EVENT_DAYS, timezone=TIMEZONE, n_posts=n_posts
+    )
+    clock = SimClock(start, speed, end=end)
+    clock._t0 = t0
+    fakes = _Fakes(event, clock)
+    fakes.start()
+    conn.send(fakes.urls)
+    try:
+        while not conn.poll(0.5):
+            fakes.publish(clock())
+        fakes.publish(clock())
+    finally:
+        fakes.stop()
+
+
+class _FakesProcess:
+    """The fakes in their own process, so the monitor's memory can be measured alone (soak)."""
+
+    def __init__(self, seed: int, n_posts: int, clock: SimClock):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=_serve_fakes,
+            args=(child, seed, n_posts, clock.start, clock.speed, clock.end, clock._t0),
+            daemon=True,
+        )
+        self.urls: dict[str, Any] = {}
+        self._end = clock.end
+
+    def start(self) -> None:
+        self._proc.start()
+        if not self._conn.poll(120):
+            self._proc.kill()
+            raise RuntimeError("the fake platforms' process did not start")
+        self.urls = self._conn.recv()
+        self.bluesky_password = self.urls["bluesky_password"]
+        self.x_token = self.urls["x_token"]
+
+    def publish(self, now: datetime) -> None:
+        """The child publishes on its own copy of the clock; at the end, let its last round land."""
+        if self._end is not None and now >= self._end:
+            time.sleep(1.0)
+
+    def stop(self) -> None:
+        try:
+            self._conn.send("stop")
+        except OSError:
+            pass
+        self._proc.join(15)
+        if self._proc.is_alive():
+            self._proc.kill()
 
 
 def _count_posts(config: Config) -> dict[str, int]:
@@ -315,8 +389,13 @@ def run_demo(
     seed: int = 2016,
     n_posts: int = 3000,
     echo: Callable[[str], None] = print,
+    fakes_process: bool = False,
 ) -> DemoResult:
-    """Run the simulated event through the real monitor; returns where everything is."""
+    """Run the simulated event through the real monitor; returns where everything is.
+
+    `fakes_process` hosts the fake platforms in a child process (the soak test
+    measures the monitor's own memory that way; the fakes keep every post).
+    """
     from monitor.scheduler import Runner
     from storage.db import Store
 
@@ -340,8 +419,13 @@ def run_demo(
     # Collect about 30 times over the run, at least every 2 real seconds apart.
     interval_minutes = round(max(2.0, minutes * 60 / 30) / 60, 4)
 
-    fakes = _Fakes(event, clock)
+    fakes: _Fakes | _FakesProcess
+    if fakes_process:
+        fakes = _FakesProcess(seed, n_posts, clock)
+    else:
+        fakes = _Fakes(event, clock)
     fakes.start()
+    urls = fakes.urls
     token = secrets.token_urlsafe(18)
     env = {
         BLUESKY_HANDLE_ENV: DEMO_ACCOUNT,
@@ -356,9 +440,9 @@ def run_demo(
         config_path = out_dir / "config.toml"
         config_path.write_text(
             demo_config_text(
-                bluesky_url=fakes.bluesky.url,
-                x_url=fakes.x.url,
-                mastodon_urls=[m.url for m in fakes.mastodon],
+                bluesky_url=urls["bluesky"],
+                x_url=urls["x"],
+                mastodon_urls=list(urls["mastodon"]),
                 wall_port=port,
                 interval_minutes=interval_minutes,
                 speed=speed,

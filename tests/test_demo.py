@@ -101,3 +101,19 @@ def test_demo_bad_arguments(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_demo_with_the_fakes_in_their_own_process(tmp_path):
+    """What bench/soak.py uses so the memory it prints is the monitor's alone."""
+    lines: list[str] = []
+    result = run_demo(
+        tmp_path,
+        minutes=0.25,
+        port=free_port(),
+        n_posts=300,
+        echo=lines.append,
+        fakes_process=True,
+    )
+    assert set(result.posts_by_platform) == {"bluesky", "mastodon", "x"}
+    assert sum(result.posts_by_platform.values()) > 200
+    assert all(n == 0 for n in result.failed_passes.values()), result.failed_passes
