@@ -268,7 +268,7 @@ class Runner:
         self._collectors: dict[str, Collector] = {}
         self._stores: dict[str, Store] = {}
         self._state_lock = threading.Lock()
-        # Listeners reading the jobs right now; stop() waits for them (see _on_job_event).
+        # Job threads using the scheduler's jobs right now; stop() waits for them (_job_store).
         self._listening = threading.Condition()
         self._listeners_busy = 0
         self._enrich_lock = threading.Lock()
@@ -535,19 +535,29 @@ class Runner:
                     day,
                 )
                 return False
-            retry_at = utcnow() + DIGEST_RETRY
-            log.error(
-                "digest for %s failed (%s); trying again at %s", day, exc, retry_at.isoformat()
-            )
-            self.scheduler.add_job(
-                self.digest,
-                trigger="date",
-                run_date=retry_at,
-                args=[day, attempt + 1],
-                id="digest-retry",
-                name="daily digest, again",
-                replace_existing=True,
-            )
+            with self._job_store() as usable:
+                if not usable:
+                    log.error(
+                        "digest for %s failed (%s) as tagwatch stopped; send it by hand: "
+                        "tagwatch digest --date %s --send",
+                        day,
+                        exc,
+                        day,
+                    )
+                    return False
+                retry_at = utcnow() + DIGEST_RETRY
+                log.error(
+                    "digest for %s failed (%s); trying again at %s", day, exc, retry_at.isoformat()
+                )
+                self.scheduler.add_job(
+                    self.digest,
+                    trigger="date",
+                    run_date=retry_at,
+                    args=[day, attempt + 1],
+                    id="digest-retry",
+                    name="daily digest, again",
+                    replace_existing=True,
+                )
             return False
 
     # -- state ----------------------------------------------------------------
@@ -577,20 +587,31 @@ class Runner:
         if event.code == EVENT_JOB_ERROR:
             exc = getattr(event, "exception", None)
             log.error("job %s failed: %s", event.job_id, self._redact.redact(repr(exc)))
-        # shutdown(wait=True) holds APScheduler's job store lock while it waits for the pass
-        # threads, and write_state() needs that lock: a listener on a pass thread that saw
-        # the runner running as stop() began would deadlock it. So the check and the count
-        # are one step under our condition, and stop() waits for the count to reach zero.
+        with self._job_store() as usable:
+            if usable:
+                self.write_state()
+
+    @contextmanager
+    def _job_store(self) -> Iterator[bool]:
+        """Whether a job's thread may use the scheduler's jobs now: False once stopping.
+
+        shutdown(wait=True) holds APScheduler's job store lock while it waits for the job
+        threads, so a job thread reaching for that lock as stop() began (a listener reading
+        the schedule, a failed digest adding its retry) would deadlock it. So the check and
+        the count are one step under our condition, and stop() waits for the count to reach
+        zero before it shuts the scheduler down.
+        """
         with self._listening:
-            if not self.scheduler.running or self.stop_event.is_set():
-                return
-            self._listeners_busy += 1
+            usable = self.scheduler.running and not self.stop_event.is_set()
+            if usable:
+                self._listeners_busy += 1
         try:
-            self.write_state()
+            yield usable
         finally:
-            with self._listening:
-                self._listeners_busy -= 1
-                self._listening.notify_all()
+            if usable:
+                with self._listening:
+                    self._listeners_busy -= 1
+                    self._listening.notify_all()
 
     # -- stopping ---------------------------------------------------------------
 

@@ -391,3 +391,30 @@ def test_a_failed_digest_is_retried_then_given_up(
         "digest for 2016-11-24 failed 3 times (SMTP server smtp.example.org:587 refused the"
         " connection); send it by hand: tagwatch digest --date 2016-11-24 --send"
     ) in caplog.text
+
+
+def test_a_digest_failing_as_the_runner_stops_does_not_hang_it(
+    tmp_path: Path,
+    running: list[Runner],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = threading.Event()
+
+    def smtp_down_while_stopping(config: Any, day: Any, *, conn: Any, send: bool) -> None:
+        failing.set()
+        time.sleep(0.5)  # stop() begins while the digest is still failing
+        raise OSError("SMTP server smtp.example.org:587 refused the connection")
+
+    monkeypatch.setattr(jobs, "send_daily_digest", smtp_down_while_stopping)
+    runner = start(running, make_config(tmp_path), {})
+    runner.scheduler.add_job(runner.digest, args=[date(2016, 11, 24)], id="digest-now")
+    assert failing.wait(10)
+    stopper = threading.Thread(target=runner.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=20)
+    assert not stopper.is_alive(), "stop() hung on the failed digest's retry"
+    assert (
+        "digest for 2016-11-24 failed (SMTP server smtp.example.org:587 refused the connection)"
+        " as tagwatch stopped; send it by hand: tagwatch digest --date 2016-11-24 --send"
+    ) in caplog.text
