@@ -70,10 +70,14 @@ class FakeJetstream:
         self._last_us = 0
         self._server: Server | None = None
         self._refusing = False
+        # Set by stop(): a connection whose handshake ends after the drop must not register,
+        # or its handler waits for events forever and the server's shutdown waits for it.
+        self._stopping = False
 
     # -- running ------------------------------------------------------------------
 
     def start(self) -> Self:
+        self._stopping = False
         self._server = serve(
             self._serve,
             "127.0.0.1",
@@ -87,6 +91,8 @@ class FakeJetstream:
 
     def stop(self) -> None:
         if self._server is not None:
+            with self._cond:
+                self._stopping = True
             self.drop_connections()
             self._server.shutdown()
             self._server = None
@@ -185,6 +191,8 @@ class FakeJetstream:
         wanted = query.get("wantedCollections", [])
         cursor = query.get("cursor", [None])[0]
         with self._cond:
+            if self._stopping:
+                return
             self.connections.append(conn)
             self.subscriptions.append(query)
         index = self._start_index(cursor)
