@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from collectors import PLATFORMS
 from monitor.config import Config, load_config
 from monitor.errors import TagwatchError, UsageError
 
@@ -134,7 +135,7 @@ def status(ctx: click.Context) -> None:
 )
 @click.option("--since", help="First local day to export (YYYY-MM-DD).")
 @click.option("--until", help="Last local day to export, inclusive (YYYY-MM-DD).")
-@click.option("--platform", type=click.Choice(["bluesky", "x", "mastodon"]))
+@click.option("--platform", type=click.Choice(list(PLATFORMS)))
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -210,7 +211,7 @@ def _not_yet(name: str, issue: int) -> None:
     "--platform",
     "platforms",
     multiple=True,
-    type=click.Choice(["bluesky", "x", "mastodon"]),
+    type=click.Choice(list(PLATFORMS)),
     help="Only this platform (repeatable; default: every enabled one).",
 )
 @click.pass_context

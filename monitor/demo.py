@@ -80,15 +80,18 @@ class SimClock:
         end: datetime | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        t0: float | None = None,
     ):
+        # `t0`: another process's starting instant; CLOCK_MONOTONIC is shared by every
+        # process on the machine, so two SimClocks with one t0 read the same time.
         self.start = start
         self.speed = speed
         self.end = end
         self._monotonic = monotonic
-        self._t0 = monotonic()
+        self.t0 = monotonic() if t0 is None else t0
 
     def __call__(self) -> datetime:
-        at = self.start + timedelta(seconds=(self._monotonic() - self._t0) * self.speed)
+        at = self.start + timedelta(seconds=(self._monotonic() - self.t0) * self.speed)
         return min(at, self.end) if self.end is not None else at
 
     @property
@@ -288,8 +291,7 @@ def _serve_fakes(
     event = simulate_event(
         seed=seed, start=EVENT_START, days=EVENT_DAYS, timezone=TIMEZONE, n_posts=n_posts
     )
-    clock = SimClock(start, speed, end=end)
-    clock._t0 = t0
+    clock = SimClock(start, speed, end=end, t0=t0)
     fakes = _Fakes(event, clock)
     fakes.start()
     conn.send(fakes.urls)
@@ -311,7 +313,7 @@ class _FakesProcess:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(
             target=_serve_fakes,
-            args=(child, seed, n_posts, clock.start, clock.speed, clock.end, clock._t0),
+            args=(child, seed, n_posts, clock.start, clock.speed, clock.end, clock.t0),
             daemon=True,
         )
         self.urls: dict[str, Any] = {}
@@ -471,7 +473,9 @@ def run_demo(
         # Warnings to the terminal, every pass to demo.log, as `tagwatch run` does.
         log_handlers = setup_logging(config, stream_level=logging.WARNING)
         # Passes every 2 s overlap by design here; APScheduler's skip notices are noise.
-        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        apscheduler_log = logging.getLogger("apscheduler")
+        apscheduler_level = apscheduler_log.level
+        apscheduler_log.setLevel(logging.ERROR)
         runner = Runner(config, now=clock)
         runner.start()
         deadline = time.monotonic() + minutes * 60 * 0.9
@@ -508,6 +512,7 @@ def run_demo(
             runner.stop()
             runner.close()
             remove_logging(log_handlers)
+            apscheduler_log.setLevel(apscheduler_level)
         fakes.stop()
         for k, v in saved_env.items():
             if v is None:
@@ -516,13 +521,11 @@ def run_demo(
                 os.environ[k] = v
 
     result.posts_by_platform = _count_posts(config)
-    _write_outputs(config, result, event, echo)
+    _write_outputs(config, result)
     return result
 
 
-def _write_outputs(
-    config: Config, result: DemoResult, event: SimulatedEvent, echo: Callable[[str], None]
-) -> None:
+def _write_outputs(config: Config, result: DemoResult) -> None:
     from reports.digest import send_daily_digest
     from reports.impact_output import make_report
 
