@@ -41,17 +41,9 @@ from monitor.config import parse_config  # noqa: E402
 from reports.wall.app import make_server  # noqa: E402
 from storage.db import Store  # noqa: E402
 from storage.records import Author, Post, utcnow  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 TOKEN = "bench-token-" + "x" * 20
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARRIVALS = """
 window.__arrivals = {};
 window.__departures = {};
@@ -255,7 +247,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         results = [run_mode(m, args.posts, args.clients, browser) for m in ("post", "pre")]
         browser.close()
     print(f"wall latency, {args.posts} posts per mode, {args.clients} SSE clients + 1 Chromium")

@@ -24,23 +24,14 @@ from monitor.config import Config, parse_config
 from reports.wall.app import make_server
 from storage.db import Store
 from storage.records import Author
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import ROOT, make_post
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = "browser-test-token-8d2e"
 # The wall's clock (injected): 14:20 in Belgrade on the first day, during a session.
 # The page computes relative times against it, so the pictures never depend on the hour.
 NOW = datetime(2016, 11, 24, 13, 20, tzinfo=UTC)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
