@@ -384,19 +384,28 @@ class Store:
             conn.execute("delete from moderation where post_id = ?", (post_id,))
             return True
 
-    def known_ids(self, platform: str, platform_ids: Sequence[str]) -> set[str]:
-        """Which of these platform ids are already stored (deleted ones included)."""
+    def _ids_matching(
+        self, sql: str, params: Sequence[Any], platform_ids: Sequence[str]
+    ) -> set[str]:
+        """Run `sql ... and platform_id in (...)` over the ids in chunks of 500.
+
+        SQLite caps the number of bound parameters, and a page of posts or a
+        batch of authors can exceed it.
+        """
         found: set[str] = set()
         ids = list(platform_ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"select platform_id from posts where platform = ? and platform_id in ({marks})",
-                (platform, *chunk),
-            )
+            rows = self.conn.execute(f"{sql} and platform_id in ({marks})", (*params, *chunk))
             found.update(r[0] for r in rows)
         return found
+
+    def known_ids(self, platform: str, platform_ids: Sequence[str]) -> set[str]:
+        """Which of these platform ids are already stored (deleted ones included)."""
+        return self._ids_matching(
+            "select platform_id from posts where platform = ?", (platform,), platform_ids
+        )
 
     def authors_checked_since(
         self, platform: str, platform_ids: Sequence[str], since: datetime
@@ -406,18 +415,11 @@ class Store:
         Lets a collector that pays a request per profile (Bluesky) look each
         author up at most once a day.
         """
-        found: set[str] = set()
-        ids = list(platform_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                "select platform_id from authors where platform = ? and followers_checked_at >= ?"
-                f" and platform_id in ({marks})",
-                (platform, iso(since), *chunk),
-            )
-            found.update(r[0] for r in rows)
-        return found
+        return self._ids_matching(
+            "select platform_id from authors where platform = ? and followers_checked_at >= ?",
+            (platform, iso(since)),
+            platform_ids,
+        )
 
     def posts_to_refresh(
         self, platform: str, *, since: datetime, limit: int | None = None
