@@ -500,6 +500,83 @@ def test_feed_falls_back_to_reset_when_its_memory_is_exceeded(config, store, mon
     assert len(feed.merged_after(feed.seq - 1)["show"]) == 1
 
 
+def test_feed_memory_is_bounded_yet_old_posts_are_still_judged(config, store, monkeypatch):
+    """Only the last `window` payloads are kept; every visible post keeps its bit, so
+    hiding, deleting or pinning a post sent long ago still reaches the screens."""
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    feed = WallFeed(
+        connect(config.db_path, readonly=True),
+        WallRules(mode="post", open=True),
+        max_posts=3,
+        window=5,
+    )
+    ids = []
+    for n in range(1, 41):
+        ids.append(store_post(store, n, created_at=datetime(2016, 11, 24, 10, 0, n, tzinfo=UTC)))
+        feed.poll()
+    assert len(feed.shown) == 5 and set(feed.shown) == set(ids[-5:])
+    assert feed.visible.count == 40 and all(feed.is_visible(i) for i in ids)
+    assert [p["id"] for p in feed.recent()] == ids[-3:]
+
+    oldest = ids[0]
+    # An edit of an old post does not bring it back to the screens as if new...
+    store.write_posts(
+        [
+            make_post(
+                1, text="Post 1, edited", created_at=datetime(2016, 11, 24, 10, 0, 1, tzinfo=UTC)
+            )
+        ]
+    )
+    assert feed.poll() is None
+    # ...but hiding it is still sent (a screen may hold it), and so is a deletion.
+    mod.apply_action(store, "hide", oldest, at=NOW)
+    change = feed.poll()
+    assert change is not None and change.remove == [oldest] and not change.show
+    assert not feed.is_visible(oldest) and feed.visible.count == 39
+    store.mark_deleted("bluesky", "at://did:plc:author2/app.bsky.feed.post/2")
+    change = feed.poll()
+    assert change is not None and change.remove == [ids[1]]
+    # Un-hiding or pinning an old post shows it again.
+    mod.apply_action(store, "approve", oldest, at=NOW)
+    change = feed.poll()
+    assert change is not None and [p["id"] for p in change.show] == [oldest]
+    mod.apply_action(store, "pin", ids[2], at=NOW)
+    change = feed.poll()
+    assert change is not None and [p["id"] for p in change.show] == [ids[2]]
+    assert ids[2] in [p["id"] for p in feed.recent()]  # pinned posts stay on screen
+    assert feed.stats(datetime(2016, 11, 24, tzinfo=UTC), NOW)["on_wall"] == 39
+
+    # A fresh feed (a restarted wall) agrees, holding no more than its window.
+    again = WallFeed(
+        connect(config.db_path, readonly=True),
+        WallRules(mode="post", open=True),
+        max_posts=3,
+        window=5,
+    )
+    assert again.visible.count == 39 and len(again.shown) == 6  # 5 newest + the pinned one
+    assert {p["id"] for p in again.recent()} == {p["id"] for p in feed.recent()}
+
+
+def test_highlights_include_engaging_posts_long_off_the_screens(config, store, monkeypatch):
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    feed = WallFeed(
+        connect(config.db_path, readonly=True),
+        WallRules(mode="post", open=True),
+        max_posts=3,
+        window=3,
+    )
+    star = store_post(store, 1, likes=500)
+    for n in range(2, 12):
+        store_post(store, n, likes=0)
+    feed.poll()
+    assert star not in feed.shown
+    top = feed.stats(datetime(2016, 11, 24, tzinfo=UTC), NOW)["top"]
+    assert [(p["id"], p["engagement"]) for p in top] == [(star, 500)]
+    mod.apply_action(store, "hide", star, at=NOW)
+    feed.poll()
+    assert feed.stats(datetime(2016, 11, 24, tzinfo=UTC), NOW)["top"] == []
+
+
 def test_engagement_refresh_makes_no_wall_event(store):
     post = make_post(1)
     store.write_posts([post])

@@ -376,7 +376,7 @@ def create_app(
         ).fetchall()
         posts = []
         for r in rows:
-            if show == "wall" and r["id"] not in feed.shown:
+            if show == "wall" and not feed.is_visible(r["id"]):
                 continue
             posts.append(
                 {
@@ -386,7 +386,7 @@ def create_app(
                     "sensitive": bool(r["sensitive"]),
                     "media_count": r["media_count"],
                     "blocked": bool(r["blocked"]),
-                    "on_wall": r["id"] in feed.shown,
+                    "on_wall": feed.is_visible(r["id"]),
                     "reason": visible_reason(rules, r),
                 }
             )
@@ -429,7 +429,7 @@ def create_app(
         except TagwatchError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         hub.refresh(stats=True)  # every open wall hears about it now, not at the next tick
-        return JSONResponse({"ok": True, "log_id": log_id, "on_wall": post_id in feed.shown})
+        return JSONResponse({"ok": True, "log_id": log_id, "on_wall": feed.is_visible(post_id)})
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True, "seq": feed.seq, "clients": hub.clients})

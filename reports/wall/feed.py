@@ -80,17 +80,61 @@ class Change:
         return {"seq": self.seq, "show": self.show, "remove": self.remove}
 
 
+class _Bits:
+    """A growable bit per post id: which posts the rules let onto the wall.
+
+    One bit a post (125 KB for a million posts) instead of a payload per post,
+    so the wall's memory stays flat however long the event runs.
+    """
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self.count = 0
+
+    def __contains__(self, i: int) -> bool:
+        byte = i >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] >> (i & 7) & 1)
+
+    def add(self, i: int) -> None:
+        byte = i >> 3
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(byte + 1 - len(self._bits) + len(self._bits) // 2))
+        if not self._bits[byte] >> (i & 7) & 1:
+            self._bits[byte] |= 1 << (i & 7)
+            self.count += 1
+
+    def discard(self, i: int) -> None:
+        if i in self:
+            self._bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
+            self.count -= 1
+
+
 class WallFeed:
-    """The set of posts on the wall, kept in step with the database by `poll()`."""
+    """Which posts are on the wall, kept in step with the database by `poll()`.
+
+    Two memories, both bounded: `visible` has a bit for every post the rules
+    let through (for removals and counters), and `shown` keeps the payloads
+    of the pinned posts and of the last `window` posts sent to the walls, in
+    the order they were sent. A browser keeps the newest `max_posts` it was
+    sent, in the same order, so `shown` holds everything a screen can show.
+    """
 
     def __init__(
-        self, conn: sqlite3.Connection, rules: WallRules, *, max_posts: int = 30, memory: int = 2000
+        self,
+        conn: sqlite3.Connection,
+        rules: WallRules,
+        *,
+        max_posts: int = 30,
+        memory: int = 2000,
+        window: int | None = None,
     ):
         self.conn = conn
         self.rules = rules
         self.max_posts = max_posts
+        self.window = window if window is not None else max(10 * max_posts, 300)
         self.seq = 0
         self.base = 0  # messages in `changes` cover ids in (base, seq]
+        self.visible = _Bits()
         self.shown: dict[int, dict[str, Any]] = {}
         self.changes: deque[Change] = deque()
         self.memory = memory
@@ -101,15 +145,43 @@ class WallFeed:
     def _last_event_id(self) -> int:
         return int(self.conn.execute("select coalesce(max(id), 0) from wall_events").fetchone()[0])
 
+    def is_visible(self, post_id: int) -> bool:
+        """Whether the rules let this post onto the wall (as of the last poll)."""
+        return post_id in self.visible
+
     def load(self) -> None:
-        """Judge every post afresh (at start, or when the database was replaced)."""
+        """Judge every post afresh (at start, or when the database was replaced).
+
+        Every visible post gets its bit; only the newest `window` keep a payload.
+        """
         seq = self._last_event_id()
         rows = self.conn.execute(
             f"{POST_SQL} where {self.rules.sql_filter()} order by p.created_at desc, p.id desc"
         )
-        self.shown = {r["id"]: payload(r) for r in rows if visible_reason(self.rules, r) is None}
+        self.visible = _Bits()
+        newest: list[dict[str, Any]] = []
+        pinned: list[dict[str, Any]] = []
+        for r in rows:
+            if visible_reason(self.rules, r) is not None:
+                continue
+            self.visible.add(int(r["id"]))
+            if r["pinned"]:
+                pinned.append(payload(r))
+            elif len(newest) < self.window:
+                newest.append(payload(r))
+        self.shown = {p["id"]: p for p in reversed(pinned + newest)}
         self.seq = self.base = seq
         self.changes.clear()
+
+    def _remember(self, post: dict[str, Any]) -> None:
+        self.shown[post["id"]] = post
+        unpinned = sum(1 for p in self.shown.values() if not p["pinned"])
+        if unpinned > self.window:
+            for post_id in [i for i, p in self.shown.items() if not p["pinned"]]:
+                if unpinned <= self.window:
+                    break
+                del self.shown[post_id]
+                unpinned -= 1
 
     def poll(self) -> Change | None:
         """Apply events written since the last poll; returns the change, if any is visible."""
@@ -145,13 +217,22 @@ class WallFeed:
                 if row is not None and visible_reason(self.rules, row) is None
                 else None
             )
+            if new is None:
+                if post_id in self.visible:
+                    # Removed even when no longer in `shown`: a screen may still hold it.
+                    self.visible.discard(post_id)
+                    self.shown.pop(post_id, None)
+                    change.remove.append(post_id)
+                continue
             old = self.shown.get(post_id)
-            if new is not None and new != old:
-                self.shown[post_id] = new
+            if old is None and post_id in self.visible and not new["pinned"]:
+                # Visible long ago and off every screen by now: an edit does not bring
+                # an old post back as if it were new.
+                continue
+            self.visible.add(post_id)
+            if new != old:
+                self._remember(new)
                 change.show.append(new)
-            elif new is None and old is not None:
-                del self.shown[post_id]
-                change.remove.append(post_id)
         self.seq = seq
         if not change.show and not change.remove:
             return None
@@ -214,16 +295,26 @@ class WallFeed:
             (lo, hi),
         ).fetchone()
         highlights: list[dict[str, Any]] = []
-        if self.shown:
-            for r in self.conn.execute(
-                "select id, likes + reposts + replies + quotes as engagement from posts"
-                " where deleted = 0 and created_at >= ? and created_at < ?"
-                " order by engagement desc, id limit ?",
-                (lo, hi, top * 20),
-            ).fetchall():
-                p = self.shown.get(r["id"])
-                if p is not None and r["engagement"] > 0:
-                    highlights.append({**p, "engagement": r["engagement"]})
-                    if len(highlights) == top:
-                        break
-        return {"posts": posts, "people": people, "on_wall": len(self.shown), "top": highlights}
+        if self.visible.count:
+            candidates = [
+                (r["id"], r["engagement"])
+                for r in self.conn.execute(
+                    "select id, likes + reposts + replies + quotes as engagement from posts"
+                    " where deleted = 0 and created_at >= ? and created_at < ?"
+                    " and likes + reposts + replies + quotes > 0"
+                    " order by engagement desc, id limit ?",
+                    (lo, hi, top * 20),
+                ).fetchall()
+                if r["id"] in self.visible
+            ][:top]
+            rows = {r["id"]: r for r in post_rows(self.conn, [i for i, _ in candidates])}
+            for post_id, engagement in candidates:
+                p = self.shown.get(post_id) or (payload(rows[post_id]) if post_id in rows else None)
+                if p is not None:
+                    highlights.append({**p, "engagement": engagement})
+        return {
+            "posts": posts,
+            "people": people,
+            "on_wall": self.visible.count,
+            "top": highlights,
+        }
