@@ -1,13 +1,13 @@
 """Soak test: the demo event at high speed for N minutes with 50 wall clients connected.
 
 Runs `monitor.demo.run_demo` (the real scheduler, collectors, enrichment and
-wall against the loopback fakes, on a simulated clock) in this process, with
-the fake platforms in a child process so that the memory printed is the
-monitor's own, while
+wall against the loopback fakes, on a simulated clock) in this process, while
 50 event-stream clients stay connected to the wall, reconnecting with
-Last-Event-ID like a browser when a stream ends. Every `--every` seconds it
-prints the process's resident memory (RSS), the posts stored and the events
-the clients received; at the end, any warning or error logged, failed passes,
+Last-Event-ID like a browser when a stream ends. The fake platforms and the
+clients run in child processes, so the memory printed is the monitor's own.
+Every `--every` seconds it prints the process's resident memory (RSS: all of
+it, its own heap `anon`, SQLite's heap, and with `--trace` Python's), the posts
+stored and the events the clients received; at the end, any warning or error logged, failed passes,
 client errors, and whether memory stayed flat (last quarter vs first quarter,
 after warm-up).
 
@@ -18,7 +18,10 @@ after warm-up).
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import logging
+import multiprocessing
 import socket
 import sqlite3
 import statistics
@@ -26,7 +29,10 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,12 +42,33 @@ sys.path.insert(0, str(ROOT))
 from monitor.demo import describe, run_demo  # noqa: E402
 
 
-def rss_mb() -> float:
-    """Resident memory of this process (Linux /proc), in MB."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory of this process (Linux /proc), in MB.
+
+    `RssAnon` is the part that is the process's own heap; the rest of `VmRSS`
+    is mapped files (libraries, the database when SQLite maps it).
+    """
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _sqlite_memory() -> Callable[[], float]:
+    """SQLite's own heap (page caches, statements) across every connection, in MB.
+
+    Python's sqlite3 links the system libsqlite3, whose counter covers all
+    connections in the process; tracemalloc cannot see this memory.
+    """
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+    except OSError:
+        return lambda: float("nan")
+    return lambda: lib.sqlite3_memory_used() / 2**20
+
+
+sqlite_mb = _sqlite_memory()
 
 
 def free_port() -> int:
@@ -107,6 +134,48 @@ class Client(threading.Thread):
             self.reconnects += 1
 
 
+class Walls:
+    """The 50 screens, in a child process: their threads and connections are not the
+    monitor's memory, so the RSS printed is the monitor's alone."""
+
+    def __init__(self, url: str, n: int):
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_walls_main, args=(url, n, child), daemon=True)
+        self._process.start()
+
+    def _ask(self, what: str) -> Any:
+        self._conn.send(what)
+        return self._conn.recv()
+
+    def counts(self) -> tuple[int, int]:
+        """(events received, reconnects) over all screens."""
+        return self._ask("counts")
+
+    def stop(self) -> list[str]:
+        """Stops every screen; returns their errors (but the refusals at the end)."""
+        if not self._process.is_alive():
+            return ["the wall clients' process died"]
+        faults = self._ask("stop")
+        self._process.join(10)
+        return faults
+
+
+def _walls_main(url: str, n: int, conn: Any) -> None:
+    stop = threading.Event()
+    clients = [Client(url, stop) for _ in range(n)]
+    for c in clients:
+        c.start()
+    while True:
+        what = conn.recv()
+        if what == "counts":
+            conn.send((sum(c.events for c in clients), sum(c.reconnects for c in clients)))
+        else:
+            stop.set()
+            conn.send([e for c in clients for e in c.faults()])
+            return
+
+
 def wait_for(url: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -137,7 +206,14 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=20000, help="posts in the simulated event")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--out", type=Path, default=None, help="folder for the demo's files")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="track Python allocations (tracemalloc, slower) and print what grew",
+    )
     args = parser.parse_args()
+    first_snapshot: tracemalloc.Snapshot | None = None
+    last_snapshot: tracemalloc.Snapshot | None = None
 
     out = args.out or Path(tempfile.mkdtemp(prefix="tagwatch-soak-"))
     port = free_port()
@@ -169,31 +245,47 @@ def main() -> int:
     if not wait_for(f"{wall}/api/wall", 60):
         print("the wall never answered", outcome.get("error", ""))
         return 1
-    stop = threading.Event()
-    clients = [Client(f"{wall}/api/wall/events", stop) for _ in range(args.clients)]
-    for c in clients:
-        c.start()
+    if args.trace:
+        # From here on: the models loaded at start are not what could grow.
+        tracemalloc.start(4)
+    walls = Walls(f"{wall}/api/wall/events", args.clients)
+    client_errors: list[str] | None = None
 
     samples: list[tuple[float, float]] = []  # (minute, RSS) while the wall is live
     live_until: float | None = None  # when the demo closed the wall to write its reports
-    print(f"{'min':>6} {'RSS MB':>8} {'posts':>7} {'events':>8} {'reconn':>6} {'threads':>7}")
+    print(
+        f"{'min':>6} {'RSS MB':>8} {'anon':>7} {'sqlite':>7} {'python':>7}"
+        f" {'posts':>7} {'events':>8} {'reconn':>6} {'threads':>7}"
+    )
     while runner.is_alive():
         elapsed = (time.monotonic() - start) / 60
         rss = rss_mb()
         if live_until is None and not wait_for(f"{wall}/api/wall", 5):
             live_until = time.monotonic()
-            stop.set()  # the live part is over: what follows is digests and the report
+            # The live part is over: what follows is digests and the report.
+            events, reconnects = walls.counts()
+            client_errors = walls.stop()
             print("       (the demo closed the wall; writing digests and the report)")
         if live_until is None:
             samples.append((elapsed, rss))
+            if args.trace:
+                if first_snapshot is None and elapsed >= min(2.0, args.minutes / 5):
+                    first_snapshot = tracemalloc.take_snapshot()
+                elif first_snapshot is not None:
+                    last_snapshot = tracemalloc.take_snapshot()
+        traced = tracemalloc.get_traced_memory()[0] / 2**20 if args.trace else float("nan")
+        if client_errors is None:
+            events, reconnects = walls.counts()
         print(
-            f"{elapsed:6.1f} {rss:8.1f} {posts_stored(out / 'demo.db'):7d}"
-            f" {sum(c.events for c in clients):8d} {sum(c.reconnects for c in clients):6d}"
+            f"{elapsed:6.1f} {rss:8.1f} {rss_mb('RssAnon'):7.1f} {sqlite_mb():7.1f} {traced:7.1f}"
+            f" {posts_stored(out / 'demo.db'):7d} {events:8d} {reconnects:6d}"
             f" {threading.active_count():7d}",
             flush=True,
         )
         runner.join(args.every)
-    stop.set()
+    if client_errors is None:
+        events, reconnects = walls.counts()
+        client_errors = walls.stop()
 
     print()
     if "error" in outcome:
@@ -203,10 +295,9 @@ def main() -> int:
         for line in describe(result):  # type: ignore[arg-type]
             if line.strip():
                 print(line)
-    client_errors = [e for c in clients for e in c.faults()]
     print(
-        f"wall clients: {sum(c.events for c in clients)} events received, "
-        f"{sum(c.reconnects for c in clients)} reconnects, {len(client_errors)} errors"
+        f"wall clients: {events} events received, {reconnects} reconnects,"
+        f" {len(client_errors)} errors"
     )
     for err in sorted(set(client_errors))[:10]:
         print(f"  client error: {err}")
@@ -223,6 +314,15 @@ def main() -> int:
             f" growth {last - first:+.1f} MB ({(last - first) / first:+.1%}); peak"
             f" {max(steady):.1f} MB"
         )
+    if first_snapshot is not None and last_snapshot is not None:
+        print("Python allocations that grew while live (tracemalloc, top 15 by line):")
+        for stat in last_snapshot.compare_to(first_snapshot, "lineno")[:15]:
+            print(f"  {stat}")
+        print("... and by call chain (top 5):")
+        for stat in last_snapshot.compare_to(first_snapshot, "traceback")[:5]:
+            print(f"  {stat.size_diff / 2**20:+.1f} MB in {stat.count_diff:+d} blocks")
+            for line in stat.traceback.format()[-8:]:
+                print(f"    {line}")
     failed = "error" in outcome or bool(client_errors and len(client_errors) > args.clients)
     return 1 if failed else 0
 
