@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 # APScheduler 3 ships no type information.
@@ -75,6 +76,7 @@ CollectorFactory = Callable[..., Collector]
 
 DIGEST_RETRY = timedelta(minutes=15)
 DIGEST_ATTEMPTS = 3
+PRUNE_EVERY_SECONDS = 3600.0
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -272,6 +274,7 @@ class Runner:
         self._listening = threading.Condition()
         self._listeners_busy = 0
         self._enrich_lock = threading.Lock()
+        self._pruned_at = -PRUNE_EVERY_SECONDS  # the first enrichment run prunes
         # One pass of a collector at a time, scheduled or called directly (the demo's last
         # passes): two would share its client and its store's connection.
         self._pass_locks: dict[str, threading.Lock] = {}
@@ -480,6 +483,21 @@ class Runner:
                     log.info("enriched %d posts", done)
             except Exception:  # noqa: BLE001 - enrichment must never stop collection
                 log.exception("enrichment failed")
+            self._prune(store)
+
+    def _prune(self, store: Store) -> None:
+        """At most hourly: drop the wall's change log older than a day, so the file
+        does not grow by it for the whole event (walls read it within a second)."""
+        if monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = monotonic()
+        try:
+            # `wall_events.at` is written by SQLite's own clock: compare with the real one.
+            gone = store.prune_wall_events(older_than=utcnow() - timedelta(days=1))
+            if gone:
+                log.info("pruned %d wall events older than a day", gone)
+        except Exception:  # noqa: BLE001 - housekeeping must never stop collection
+            log.exception("pruning wall events failed")
 
     def _enrich_worker(self) -> None:
         """Enrich after the passes that stored posts, one run at a time, in its own thread.

@@ -78,6 +78,10 @@ def _counts(post: Post) -> dict[str, int | None]:
     }
 
 
+# Wall events always kept by `prune_wall_events`, however old.
+WALL_EVENTS_KEPT = 10_000
+
+
 class Store:
     """Read/write access to one tagwatch database."""
 
@@ -496,6 +500,23 @@ class Store:
             )
 
     # -- maintenance ------------------------------------------------------------
+
+    def prune_wall_events(self, *, older_than: datetime, keep_last: int | None = None) -> int:
+        """Forget wall events older than `older_than`, always keeping the newest `keep_last`
+        (default WALL_EVENTS_KEPT).
+
+        Walls read the log within a second of each write, and one that was down
+        that long starts from a full reload anyway: old events only grow the
+        file. The newest row stays, so the id sequence never goes backwards
+        (which a wall would read as a replaced database).
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "delete from wall_events where at < ?"
+                " and id <= (select max(id) from wall_events) - ?",
+                (iso(older_than), max(1, WALL_EVENTS_KEPT if keep_last is None else keep_last)),
+            )
+        return cursor.rowcount
 
     def vacuum(self) -> None:
         """Rewrite the file so purged text no longer lingers in free pages."""

@@ -24,7 +24,7 @@ from monitor.scheduler import (
     digest_day,
     digest_trigger,
 )
-from storage.db import connect
+from storage.db import Store, connect
 
 INTERVAL_S = 0.3
 
@@ -173,6 +173,37 @@ def test_enrichment_runs_after_a_pass_that_stored_posts(
     runner.stop()
     assert runner._enricher is None
     assert not any(t.name == "tagwatch-enrich" for t in threading.enumerate())
+
+
+def test_the_runner_prunes_wall_events_older_than_a_day(
+    tmp_path: Path, running: list[Runner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "WALL_EVENTS_KEPT", 2)
+    config = make_config(tmp_path)
+    store = Store.open(config.db_path)
+    try:
+        store.write_posts([sc.numbered_post(n, "x") for n in range(1, 6)])
+        with store.transaction() as conn:
+            conn.execute("update wall_events set at = '2016-11-20T10:00:00.000Z'")
+    finally:
+        store.close()
+    start(running, config, {"bluesky": sc.PagedCollector})
+    wait_for(lambda: sc.ENRICHED)
+    store = Store.open(config.db_path)
+    try:
+
+        def old_left() -> int:
+            return store.conn.execute(
+                "select count(*) from wall_events where at < '2017'"
+            ).fetchone()[0]
+
+        wait_for(lambda: old_left() == 0)  # the pass's new events are the newest two kept
+        total = store.conn.execute("select count(*) from wall_events").fetchone()[0]
+        assert total == sc.PagedCollector.TOTAL
+    finally:
+        store.close()
 
 
 def test_a_slow_enrichment_never_holds_up_the_passes(
