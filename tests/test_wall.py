@@ -247,6 +247,28 @@ def test_moderation_needs_the_right_token_and_a_post(wall):
     assert client.get("/moderate").status_code == 200
 
 
+def test_token_guessing_is_refused_after_ten_wrong_tokens(wall, caplog):
+    client, store = wall()
+    a = store_post(store, 1)
+    logins = client.app.state.logins
+    now = [1000.0]
+    logins.clock = lambda: now[0]
+    wrong = {"authorization": "Bearer guess"}
+    for _ in range(10):
+        assert client.get("/api/moderation/posts", headers=wrong).status_code == 401
+    # Locked out: even the right token is not checked until the window has passed.
+    refused = client.post(
+        "/api/moderation/action", json={"action": "approve", "post_id": a}, headers=AUTH
+    )
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) == 60
+    assert "Too many wrong moderation tokens" in refused.json()["error"]
+    assert "guess" not in caplog.text and TOKEN not in caplog.text
+    assert "wrong moderation tokens from" in caplog.text
+    assert store.conn.execute("select count(*) from moderation").fetchone()[0] == 0
+    now[0] += 61
+    assert act(client, "approve", a).status_code == 200
+
+
 def test_moderation_action_errors_are_clear(wall):
     client, store = wall()
     a = store_post(store, 1)
@@ -575,6 +597,31 @@ def test_highlights_include_engaging_posts_long_off_the_screens(config, store, m
     mod.apply_action(store, "hide", star, at=NOW)
     feed.poll()
     assert feed.stats(datetime(2016, 11, 24, tzinfo=UTC), NOW)["top"] == []
+
+
+def test_old_wall_events_are_pruned_without_disturbing_a_running_wall(config, store, monkeypatch):
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    feed = WallFeed(connect(config.db_path, readonly=True), WallRules(mode="post", open=True))
+    for n in range(1, 8):
+        store_post(store, n)
+    feed.poll()
+    with store.transaction() as conn:  # five of the seven events are two days old
+        conn.execute("update wall_events set at = '2016-11-22T10:00:00.000Z' where id <= 5")
+    last = store.conn.execute("select max(id) from wall_events").fetchone()[0]
+
+    gone = store.prune_wall_events(older_than=datetime(2016, 11, 23, tzinfo=UTC), keep_last=3)
+    assert gone == 4  # ids 1-4: old, and not among the newest three (5, 6, 7)
+    left = [r[0] for r in store.conn.execute("select id from wall_events order by id")]
+    assert left == [last - 2, last - 1, last]
+    # Everything old: the newest event stays, so ids never go backwards.
+    assert store.prune_wall_events(older_than=datetime(2030, 1, 1, tzinfo=UTC), keep_last=0) == 2
+    assert [r[0] for r in store.conn.execute("select id from wall_events")] == [last]
+
+    assert feed.poll() is None and feed.seq == last  # no reload, nothing lost
+    new = store_post(store, 8)
+    change = feed.poll()
+    assert change is not None and [p["id"] for p in change.show] == [new]
+    assert change.seq == last + 1
 
 
 def test_engagement_refresh_makes_no_wall_event(store):

@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -58,6 +59,10 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 KEEPALIVE_SECONDS = 10.0
+# Wrong moderation tokens allowed per client address in LOCKOUT_SECONDS before
+# every attempt from it is refused unchecked until the window has passed.
+MAX_FAILED_LOGINS = 10
+LOCKOUT_SECONDS = 60.0
 STATS_SECONDS = 5.0
 RETRY_MS = 2000
 
@@ -118,6 +123,44 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class FailedLogins:
+    """Slows guessing of the moderation token: after MAX_FAILED_LOGINS wrong tokens
+    from one address within LOCKOUT_SECONDS, that address is refused (429) without
+    its token being checked, so guessing cannot go on at full speed."""
+
+    def __init__(
+        self,
+        limit: int = MAX_FAILED_LOGINS,
+        window: float = LOCKOUT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, who: str) -> list[float]:
+        cutoff = self.clock() - self.window
+        times = [t for t in self._failures.get(who, ()) if t > cutoff]
+        if times:
+            self._failures[who] = times
+        else:
+            self._failures.pop(who, None)
+        return times
+
+    def locked_for(self, who: str) -> float:
+        """Seconds until `who` may try again (0 when not locked out)."""
+        times = self._recent(who)
+        if len(times) < self.limit:
+            return 0.0
+        return max(0.0, times[-self.limit] + self.window - self.clock())
+
+    def failed(self, who: str) -> None:
+        if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest
+            for key in list(self._failures)[:5_000]:
+                del self._failures[key]
+        self._recent(who)
+        self._failures.setdefault(who, []).append(self.clock())
 
 
 class WallHub:
@@ -258,6 +301,7 @@ def create_app(
         writer = None
     feed = WallFeed(connect(db_path, readonly=True), rules, max_posts=wall.max_posts)
     hub = WallHub(feed, config, clock, poll_interval)
+    logins = FailedLogins()
     templates = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -340,10 +384,26 @@ def create_app(
                 },
                 status_code=403,
             )
+        who = request.client.host if request.client else "?"
+        wait = math.ceil(logins.locked_for(who))
+        if wait:
+            return JSONResponse(
+                {"error": f"Too many wrong moderation tokens from {who}; try again in {wait} s."},
+                status_code=429,
+                headers={"retry-after": str(wait)},
+            )
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             given.strip().encode(), token.encode()
         ):
+            logins.failed(who)
+            if logins.locked_for(who):
+                log.warning(
+                    "%d wrong moderation tokens from %s within %d s: refusing it for now",
+                    logins.limit,
+                    who,
+                    int(logins.window),
+                )
             return JSONResponse({"error": "Wrong or missing moderation token."}, status_code=401)
         return None
 
@@ -441,6 +501,13 @@ def create_app(
             yield
         finally:
             await hub.stop()
+            close()
+
+    def close() -> None:
+        """The wall's database connections, once it stops serving."""
+        feed.conn.close()
+        if writer is not None:
+            writer.close()
 
     app = Starlette(
         routes=[
@@ -459,6 +526,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, hub=hub)
     app.state.hub = hub
     app.state.feed = feed
+    app.state.logins = logins
     return app
 
 
