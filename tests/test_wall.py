@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.config import parse_config
 from monitor.errors import ConfigError, UsageError
+from reports.analysis import summary
 from reports.wall.app import CSP, bind_address, create_app
 from reports.wall.feed import WallFeed
 from reports.wall.rules import WallRules, WordFilter, fold
@@ -33,6 +34,8 @@ TOKEN = "test-token-5f1c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 # 14:20 in Belgrade on the first day: the Azerbaijan session is running.
 NOW = datetime(2016, 11, 24, 13, 20, tzinfo=UTC)
+# The wall's "today" at NOW: 24 November in Belgrade (UTC+1).
+DAY_START, DAY_END = datetime(2016, 11, 23, 23, tzinfo=UTC), datetime(2016, 11, 24, 23, tzinfo=UTC)
 
 Wall = Callable[..., tuple[TestClient, Store]]
 
@@ -358,9 +361,13 @@ def test_stats_count_the_day_and_name_the_running_session(wall):
     client, store = wall()
     a = store_post(store, 1, likes=50)
     store_post(store, 2, likes=90)  # more engaging, but not approved
-    act(client, "approve", a)
+    store_post(store, 3, repost_of="at://did:plc:author1/app.bsky.feed.post/1")
+    act(client, "approve", a)  # recounts at once (otherwise every few seconds)
     stats = client.get("/api/wall").json()["stats"]
-    assert stats["posts"] == 2 and stats["people"] == 2
+    # Reposts count, as in the digest and the report: the numbers agree.
+    day = summary(store.conn, client.app.state.hub.config.event, DAY_START, DAY_END)
+    assert stats["posts"] == day.counts.posts == 3
+    assert stats["people"] == day.counts.unique_authors == 3
     assert [p["id"] for p in stats["top"]] == [a]
     assert stats["session"] == {
         "title": "Azerbaijan: released, but not free",

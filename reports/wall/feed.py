@@ -285,13 +285,15 @@ class WallFeed:
     def stats(self, start: datetime, end: datetime, *, top: int = 5) -> dict[str, Any]:
         """Live counters for a period, and its most engaging posts that are on the wall.
 
-        Counters count every collected post (numbers reveal no content); the
-        highlights come only from posts the rules let onto the wall.
+        Counters count every collected post (numbers reveal no content), reposts
+        included, as the digest and the impact report do, so the wall and the
+        morning digest agree; the highlights come only from posts the rules let
+        onto the wall.
         """
         lo, hi = iso(start), iso(end)
         posts, people = self.conn.execute(
             "select count(*), count(distinct author_id) from posts"
-            " where deleted = 0 and repost_of is null and created_at >= ? and created_at < ?",
+            " where deleted = 0 and created_at >= ? and created_at < ?",
             (lo, hi),
         ).fetchone()
         highlights: list[dict[str, Any]] = []
