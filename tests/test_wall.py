@@ -529,6 +529,28 @@ def test_feed_falls_back_to_reset_when_its_memory_is_exceeded(config, store, mon
     assert len(feed.merged_after(feed.seq - 1)["show"]) == 1
 
 
+def test_feed_memory_is_counted_in_posts_not_messages(config, store, monkeypatch):
+    """One poll during a burst carries many posts: the replay memory is bounded by size."""
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    rules = WallRules(mode="post", open=True)
+    feed = WallFeed(connect(config.db_path, readonly=True), rules, memory=5)
+    start = feed.seq
+    for n in range(1, 5):
+        store_post(store, n)
+    burst = feed.poll()
+    assert burst is not None and len(burst.show) == 4
+    assert feed.changes_after(start) == [burst]  # 4 posts held: within memory
+    store_post(store, 5)
+    store_post(store, 6)
+    feed.poll()
+    assert feed.changes_after(start) is None  # 6 posts: the burst was dropped
+    assert sum(len(c.show) for c in feed.changes_after(burst.seq)) == 2
+    for n in range(7, 20):  # one message bigger than the memory is still kept
+        store_post(store, n)
+    big = feed.poll()
+    assert feed.changes_after(big.seq - 1) == [big] and len(feed.changes) == 1
+
+
 def test_feed_memory_is_bounded_yet_old_posts_are_still_judged(config, store, monkeypatch):
     """Only the last `window` payloads are kept; every visible post keeps its bit, so
     hiding, deleting or pinning a post sent long ago still reaches the screens."""

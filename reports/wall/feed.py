@@ -136,7 +136,10 @@ class WallFeed:
         self.base = 0  # messages in `changes` cover ids in (base, seq]
         self.visible = _Bits()
         self.shown: dict[int, dict[str, Any]] = {}
+        # Messages kept for browsers that reconnect: up to `memory` posts and removals
+        # in all (by size, not count: one poll during a burst can carry hundreds).
         self.changes: deque[Change] = deque()
+        self._held = 0
         self.memory = memory
         self.load()
 
@@ -172,6 +175,7 @@ class WallFeed:
         self.shown = {p["id"]: p for p in reversed(pinned + newest)}
         self.seq = self.base = seq
         self.changes.clear()
+        self._held = 0
 
     def _remember(self, post: dict[str, Any]) -> None:
         self.shown[post["id"]] = post
@@ -238,8 +242,11 @@ class WallFeed:
             return None
         change.show.sort(key=lambda p: (p["created_at"], p["id"]))
         self.changes.append(change)
-        while len(self.changes) > self.memory:
-            self.base = self.changes.popleft().seq
+        self._held += len(change.show) + len(change.remove)
+        while self._held > self.memory and len(self.changes) > 1:
+            dropped = self.changes.popleft()
+            self._held -= len(dropped.show) + len(dropped.remove)
+            self.base = dropped.seq
         return change
 
     # -- answering clients ---------------------------------------------------------
