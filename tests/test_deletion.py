@@ -46,6 +46,10 @@ def test_deleted_upstream_is_purged_everywhere(
             ev.fake.delete_post(gone)
             result = ev.cli("collect")
             assert result.exit_code == 0, result.output
+            lingering = b"Regret-this-post-4711" in ev.db_bytes()
+            # The control: with the wall still reading, the purged page's old copy is still
+            # in the file (the WAL) unless VACUUM ran: why the key exists.
+            assert lingering is not vacuum
 
             # The wall drops it at once: the next poll says to remove it.
             after = wall.get(f"/api/wall?since={before['seq']}").json()
@@ -60,6 +64,5 @@ def test_deleted_upstream_is_purged_everywhere(
         if vacuum:
             assert b"Regret-this-post-4711" not in ev.db_bytes()
             assert KEPT.encode() in ev.db_bytes()
-        else:
-            # Without VACUUM the old page lingers (in the WAL or the free list): why the key exists.
-            assert b"Regret-this-post-4711" in ev.db_bytes()
+        # Without VACUUM, whether the old copy is still there once everyone closed the file
+        # depends on SQLite's last checkpoint: nothing is promised.
