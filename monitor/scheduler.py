@@ -27,8 +27,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-# APScheduler 3 ships no type information.
-from apscheduler.events import (  # type: ignore[import-untyped]
+# APScheduler 3 ships no type information (pyproject.toml's mypy overrides say so).
+from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MAX_INSTANCES,
@@ -36,10 +36,10 @@ from apscheduler.events import (  # type: ignore[import-untyped]
     EVENT_JOB_SUBMITTED,
     JobEvent,
 )
-from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
-from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
-from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 
 from collectors import collector_class, enabled_platforms
 from collectors.base import Collector, Progress, RunRecord
