@@ -180,7 +180,7 @@ class Collector(ABC):
         cur = (
             (*self.cursor_key(query), cursor) if query is not None and cursor is not None else None
         )
-        result = self.store.write_posts(posts, cursor=cur)  # type: ignore[arg-type]
+        result = self.store.write_posts(posts, cursor=cur)
         self.record.add(result)
         if self.progress is not None and query is not None:
             self.progress(self.name, query, self.record.new_posts)

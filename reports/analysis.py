@@ -21,8 +21,9 @@ import heapq
 import json
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from typing import TypeVar
 
 from monitor.config import EventConfig
 from reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, SessionMatcher
@@ -170,8 +171,11 @@ def _summary(p: Period) -> Summary:
     )
 
 
-def _group(rows: Iterable[Row], key) -> dict:  # type: ignore[no-untyped-def]
-    groups: dict = defaultdict(list)
+_K = TypeVar("_K", bound=Hashable)
+
+
+def _group(rows: Iterable[Row], key: Callable[[Row], _K]) -> dict[_K, list[Row]]:
+    groups: dict[_K, list[Row]] = defaultdict(list)
     for r in rows:
         groups[key(r)].append(r)
     return groups
@@ -183,7 +187,7 @@ def _per_platform(p: Period) -> list[PlatformFigures]:
     return sorted(figures, key=lambda f: (-f.counts.posts, f.platform))
 
 
-def _hour_start(created: str, tz, cache: dict[str, datetime]) -> datetime:  # type: ignore[no-untyped-def]
+def _hour_start(created: str, tz: tzinfo, cache: dict[str, datetime]) -> datetime:
     prefix = created[:16]  # minute precision is enough to place a post in its hour
     found = cache.get(prefix)
     if found is None:

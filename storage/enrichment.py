@@ -60,7 +60,10 @@ def enrich_pending(
         if not rows:
             break
         stamp = iso(now())
-        updates = []
+        # (lang, polarity, subjectivity, noun phrases, session, enriched_at, id)
+        updates: list[
+            tuple[str | None, float | None, float | None, str | None, str | None, str, int]
+        ] = []
         live = [row for row in rows if not row["deleted"]]
         analysed = analyze_many(
             [row["text"] or "" for row in live],

@@ -6,6 +6,8 @@ A database made by an older tagwatch opens in a newer one by running the
 missing steps in order; nothing is ever dropped that holds user data.
 
 To change the schema, append a function to MIGRATIONS; never edit a released one.
+Steps name tables with `db.table(name)`, not `db[name]`, which may be a view and
+so is typed as one that has no `create()`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "current_version"]
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["authors"].create(
+    db.table("authors").create(
         {
             "id": int,
             "platform": str,
@@ -33,9 +35,9 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null={"platform", "platform_id", "handle"},
     )
-    db["authors"].create_index(["platform", "platform_id"], unique=True)
-    db["authors"].create_index(["platform", "handle"])
-    db["posts"].create(
+    db.table("authors").create_index(["platform", "platform_id"], unique=True)
+    db.table("authors").create_index(["platform", "handle"])
+    db.table("posts").create(
         {
             "id": int,
             "platform": str,
@@ -82,22 +84,22 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         },
         foreign_keys=[("author_id", "authors", "id")],
     )
-    db["posts"].create_index(["platform", "platform_id"], unique=True)
-    db["posts"].create_index(["created_at"])
-    db["posts"].create_index(["author_id"])
-    db["post_hashtags"].create(
+    db.table("posts").create_index(["platform", "platform_id"], unique=True)
+    db.table("posts").create_index(["created_at"])
+    db.table("posts").create_index(["author_id"])
+    db.table("post_hashtags").create(
         {"post_id": int, "tag": str},
         pk=("post_id", "tag"),
         foreign_keys=[("post_id", "posts", "id")],
     )
-    db["post_hashtags"].create_index(["tag"])
-    db["post_mentions"].create(
+    db.table("post_hashtags").create_index(["tag"])
+    db.table("post_mentions").create(
         {"post_id": int, "handle": str},
         pk=("post_id", "handle"),
         foreign_keys=[("post_id", "posts", "id")],
     )
-    db["post_mentions"].create_index(["handle"])
-    db["snapshots"].create(
+    db.table("post_mentions").create_index(["handle"])
+    db.table("snapshots").create(
         {
             "id": int,
             "post_id": int,
@@ -111,8 +113,8 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("post_id", "posts", "id")],
     )
-    db["snapshots"].create_index(["post_id", "at"])
-    db["runs"].create(
+    db.table("snapshots").create_index(["post_id", "at"])
+    db.table("runs").create(
         {
             "id": int,
             "collector": str,
@@ -127,36 +129,36 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["runs"].create_index(["collector", "started_at"])
-    db["cursors"].create(
+    db.table("runs").create_index(["collector", "started_at"])
+    db.table("cursors").create(
         {"collector": str, "query": str, "value": str, "updated_at": str},
         pk=("collector", "query"),
     )
 
 
 def _m002_search_and_moderation(db: sqlite_utils.Database) -> None:
-    db["posts"].enable_fts(
+    db.table("posts").enable_fts(
         ["text", "author_handle", "author_name"], create_triggers=True, tokenize="unicode61"
     )
-    db["moderation"].create(
+    db.table("moderation").create(
         {"post_id": int, "state": str, "pinned": int, "updated_at": str},
         pk="post_id",
         defaults={"state": "pending", "pinned": 0},
         foreign_keys=[("post_id", "posts", "id")],
     )
-    db["moderation"].create_index(["state"])
-    db["moderation_log"].create(
+    db.table("moderation").create_index(["state"])
+    db.table("moderation_log").create(
         {"id": int, "at": str, "action": str, "post_id": int, "author_key": str, "detail": str},
         pk="id",
     )
-    db["blocked_authors"].create(
+    db.table("blocked_authors").create(
         {"platform": str, "author_platform_id": str, "handle": str, "at": str},
         pk=("platform", "author_platform_id"),
     )
 
 
 def _m003_enrichment_and_budget(db: sqlite_utils.Database) -> None:
-    posts = db["posts"]
+    posts = db.table("posts")
     for column, kind in [
         ("lang_detected", str),
         ("sentiment_polarity", float),
@@ -168,11 +170,11 @@ def _m003_enrichment_and_budget(db: sqlite_utils.Database) -> None:
         posts.add_column(column, kind)
     posts.create_index(["enriched_at"])
     # Posts read from a paid API, one row per post per UTC day: the unit X bills.
-    db["paid_reads"].create(
+    db.table("paid_reads").create(
         {"platform": str, "day": str, "platform_id": str},
         pk=("platform", "day", "platform_id"),
     )
-    db["streams"].create(
+    db.table("streams").create(
         {
             "name": str,
             "state": str,

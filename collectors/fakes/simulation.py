@@ -330,7 +330,7 @@ def simulate_event(
         )
         created = local.astimezone(UTC)
         day_pos = h / 24
-        is_troll = trolls and rng.random() < 0.015
+        is_troll = bool(trolls) and rng.random() < 0.015
         author = rng.choice(trolls) if is_troll else rng.choices(regular, activity)[0]
         lang = author.lang
         theme = None
