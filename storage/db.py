@@ -207,7 +207,7 @@ class Store:
 
     def _write_post(self, conn: sqlite3.Connection, post: Post, result: WriteResult) -> None:
         existing = conn.execute(
-            "select id, deleted, likes, reposts, replies, quotes, views from posts"
+            "select id, deleted, text, likes, reposts, replies, quotes, views from posts"
             " where platform = ? and platform_id = ?",
             (post.platform, post.platform_id),
         ).fetchone()
@@ -255,14 +255,7 @@ class Store:
                 ),
             )
             post_id = int(cur.lastrowid or 0)
-            conn.executemany(
-                "insert or ignore into post_hashtags (post_id, tag) values (?, ?)",
-                [(post_id, tag) for tag in post.hashtags],
-            )
-            conn.executemany(
-                "insert or ignore into post_mentions (post_id, handle) values (?, ?)",
-                [(post_id, m.lstrip("@").casefold()) for m in post.mentions],
-            )
+            self._index_tags(conn, post_id, post)
             self._snapshot(conn, post_id, counts, post.collected_at)
             result.new += 1
             result.new_ids.append(post_id)
@@ -293,11 +286,48 @@ class Store:
                 post_id,
             ),
         )
+        edited = existing["text"] != post.text
+        if edited:
+            self._edited(conn, post_id, post)
         if changed:
             self._snapshot(conn, post_id, counts, post.collected_at)
+        if changed or edited:
             result.updated += 1
         else:
             result.unchanged += 1
+
+    def _edited(self, conn: sqlite3.Connection, post_id: int, post: Post) -> None:
+        """An author edited the post: what is derived from its text follows the new text.
+
+        Tags, mentions, links and language come with the new version; the
+        enrichment (language guess, sentiment, themes, session) is cleared so it
+        is done again on the text people now read.
+        """
+        conn.execute(
+            "update posts set lang = ?, hashtags = ?, mentions = ?, links = ?,"
+            " lang_detected = null, sentiment_polarity = null, sentiment_subjectivity = null,"
+            " noun_phrases = null, session = null, enriched_at = null where id = ?",
+            (
+                post.lang,
+                json.dumps(list(post.hashtags), ensure_ascii=False),
+                json.dumps(list(post.mentions), ensure_ascii=False),
+                json.dumps(list(post.links), ensure_ascii=False),
+                post_id,
+            ),
+        )
+        conn.execute("delete from post_hashtags where post_id = ?", (post_id,))
+        conn.execute("delete from post_mentions where post_id = ?", (post_id,))
+        self._index_tags(conn, post_id, post)
+
+    def _index_tags(self, conn: sqlite3.Connection, post_id: int, post: Post) -> None:
+        conn.executemany(
+            "insert or ignore into post_hashtags (post_id, tag) values (?, ?)",
+            [(post_id, tag) for tag in post.hashtags],
+        )
+        conn.executemany(
+            "insert or ignore into post_mentions (post_id, handle) values (?, ?)",
+            [(post_id, m.lstrip("@").casefold()) for m in post.mentions],
+        )
 
     def _snapshot(
         self, conn: sqlite3.Connection, post_id: int, counts: dict[str, Any], at: datetime

@@ -37,6 +37,45 @@ def test_same_post_twice_is_stored_once_and_counts_update(fresh_store: Store):
     assert (row["likes"], row["reposts"]) == (5, 2)
 
 
+def test_an_edited_post_takes_its_new_text_tags_and_is_enriched_again(fresh_store: Store):
+    first = make_post(1, text="Day one #HRHN2016", hashtags=("HRHN2016",), likes=3)
+    fresh_store.write_posts([first])
+    with fresh_store.transaction() as conn:  # as enrichment leaves it
+        conn.execute(
+            "update posts set lang_detected = 'en', noun_phrases = '[\"day one\"]',"
+            " sentiment_polarity = 0.1, enriched_at = '2016-11-24T10:00:00.000000Z'"
+        )
+    events = count(fresh_store, "select count(*) from wall_events")
+    edited = make_post(
+        1,
+        text="Day one: free Khadija #HRHN2016 #FreeKhadija @maja.bsky.social",
+        hashtags=("HRHN2016", "FreeKhadija"),
+        mentions=("@maja.bsky.social",),
+        likes=3,
+    )
+    result = fresh_store.write_posts([edited])
+    assert (result.new, result.updated) == (0, 1)
+    row = fresh_store.conn.execute("select * from posts").fetchone()
+    assert row["text"] == edited.text
+    assert json.loads(row["hashtags"]) == ["hrhn2016", "freekhadija"]
+    assert {r[0] for r in fresh_store.conn.execute("select tag from post_hashtags")} == {
+        "hrhn2016",
+        "freekhadija",
+    }
+    assert [r[0] for r in fresh_store.conn.execute("select handle from post_mentions")] == [
+        "maja.bsky.social"
+    ]
+    # Enrichment is redone on the new text; the words are searchable; walls hear of it.
+    assert row["enriched_at"] is None and row["noun_phrases"] is None
+    assert row["lang_detected"] is None and row["sentiment_polarity"] is None
+    assert count(fresh_store, "select count(*) from posts_fts where posts_fts match 'Khadija'") == 1
+    assert count(fresh_store, "select count(*) from wall_events") == events + 1
+    assert count(fresh_store, "select count(*) from snapshots") == 1  # the counts did not move
+    # The same version again changes nothing.
+    again = fresh_store.write_posts([edited])
+    assert (again.updated, again.unchanged) == (0, 1)
+
+
 def test_duplicates_within_one_batch_are_stored_once(fresh_store: Store):
     result = fresh_store.write_posts([make_post(1), make_post(1), make_post(2)])
     assert result.new == 2
