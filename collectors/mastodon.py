@@ -473,7 +473,7 @@ class MastodonCollector(Collector):
     def _refresh(self) -> None:
         """Refresh counts of recent posts on their origin; a 404 there means deleted."""
         budget = int(self.collect_cfg.refresh_requests_per_pass)
-        report: dict[str, Any] = {"requests": 0, "updated": 0, "deleted": 0}
+        report: dict[str, Any] = {"requests": 0, "updated": 0, "edited": 0, "deleted": 0}
         self.record.details["refresh"] = report
         if budget <= 0:
             return
@@ -501,6 +501,12 @@ class MastodonCollector(Collector):
                 continue
             if status.get("uri") != row["platform_id"]:
                 continue  # the local id now names another status: do not mix them up
+            edit = self._edit(status, origin, row)
+            if edit is not None:
+                written = self.store.write_posts([edit])
+                report["edited"] += 1
+                self.record.updated_posts += written.updated
+                continue
             changed = self.store.update_engagement(
                 self.name,
                 row["platform_id"],
@@ -515,6 +521,29 @@ class MastodonCollector(Collector):
         report["requests"] = self.record.requests - start_requests
         if failed:
             report["failed_origins"] = failed
+
+    def _edit(self, status: dict[str, Any], origin: str, row: Any) -> Post | None:
+        """The new version of a post its author edited since it was stored, else None.
+
+        Mastodon lets authors edit (`edited_at` changes); the wall, the themes
+        and the digest should read what people now see, not the first draft.
+        """
+        edited_at = status.get("edited_at")
+        try:
+            stored = json.loads(row["raw"]) if row["raw"] else {}
+        except ValueError:
+            stored = {}
+        if not edited_at or (isinstance(stored, dict) and stored.get("edited_at") == edited_at):
+            return None
+        # The author is local to the origin: their stored handle carries its domain.
+        handle = row["author_handle"] or ""
+        domain = handle.partition("@")[2] or _host(origin)
+        try:
+            posts = parse_status(status, instance=origin, domain=domain, collected_at=self.now())
+        except MalformedResponse:
+            return None  # counts are still refreshed; the edit waits for a readable answer
+        post = posts[0] if posts else None
+        return post if post is not None and post.platform_id == row["platform_id"] else None
 
 
 def refresh_target(

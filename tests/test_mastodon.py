@@ -509,11 +509,51 @@ def test_refresh_reads_counts_on_the_origin_and_honours_deletions(
 
     assert origin.count("/api/v1/statuses/") - before == 2
     assert other.count("/api/v1/statuses/") == 0
-    assert record.details["refresh"] == {"requests": 2, "updated": 1, "deleted": 1}
+    assert record.details["refresh"] == {"requests": 2, "updated": 1, "edited": 0, "deleted": 1}
     by_uri = {r["platform_id"]: r for r in rows(store)}
     assert (by_uri[kept["uri"]]["likes"], by_uri[kept["uri"]]["reposts"]) == (12, 3)
     assert by_uri[gone["uri"]]["deleted"] == 1
     assert by_uri[gone["uri"]]["text"] == ""
+
+
+def test_refresh_takes_an_edit_made_on_the_origin(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
+) -> None:
+    origin, other = fakes(), fakes()
+    first = toot(origin, 1, favourites=2)
+    other.federate(first)
+    config = make_config(tmp_path, [other.base_url])
+    Runner(config, store)()
+    (row,) = rows(store)
+    assert row["text"] == "Post 1 #HRHN2016" and row["author_handle"] == f"alice@{origin.domain}"
+    with store.transaction() as conn:
+        conn.execute("update posts set enriched_at = '2016-11-24T10:00:00.000000Z'")
+
+    origin.edit(
+        first,
+        f"<p>Post 1, edited: free Khadija {tag_link(origin)} {tag_link(origin, 'FreeKhadija')}</p>",
+        tags=["hrhn2016", "freekhadija"],
+        at=T0 + timedelta(hours=1),
+    )
+    origin.update(first, favourites_count=7)
+    config = make_config(  # listing the origin lets its plain-http loopback address be asked
+        tmp_path, [other.base_url, origin.base_url], collect={"refresh_requests_per_pass": 5}
+    )
+    before = origin.count("/api/v1/statuses/")
+    record = Runner(config, store)()
+    assert origin.count("/api/v1/statuses/") - before == 1
+
+    assert record.details["refresh"] == {"requests": 1, "updated": 0, "edited": 1, "deleted": 0}
+    (row,) = rows(store)
+    assert row["text"] == "Post 1, edited: free Khadija #HRHN2016 #FreeKhadija"
+    assert json.loads(row["hashtags"]) == ["hrhn2016", "freekhadija"]
+    assert row["likes"] == 7
+    assert row["author_handle"] == f"alice@{origin.domain}"  # the same author, same handle
+    assert row["enriched_at"] is None  # themes and sentiment are redone on the new text
+    assert row["source"] == other.base_url
+    # Seen once: the next refresh finds the same edit and only reads the counts.
+    again = Runner(config, store)()
+    assert again.details["refresh"]["edited"] == 0
 
 
 def test_refresh_spends_no_more_than_its_budget(

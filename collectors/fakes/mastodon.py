@@ -348,6 +348,18 @@ class FakeMastodon(LoopbackServer):
         with self._lock:
             found.update(fields)
 
+    def edit(
+        self, status: dict[str, Any], content: str, *, tags: Iterable[str], at: datetime
+    ) -> None:
+        """The author edits the status here (its origin), as Mastodon 3.5+ allows:
+        new content and tags, and `edited_at` set to the time of the edit."""
+        self.update(
+            status,
+            content=content,
+            tags=[{"name": t.lower(), "url": f"{self.base_url}/tags/{t.lower()}"} for t in tags],
+            edited_at=_iso_ms(at),
+        )
+
     def delete(self, status: dict[str, Any]) -> None:
         found = self.find(status["uri"])
         if found is not None:
