@@ -64,6 +64,7 @@ TWEET_FIELDS = [
     "referenced_tweets",
     "possibly_sensitive",
     "author_id",
+    "note_tweet",  # the whole text of posts longer than 280 characters
 ]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 PAGE_SIZE = 100  # the most recent search returns in one page
@@ -117,7 +118,14 @@ def parse_tweet(
     user = users.get(author_id)
     author = _author(user, author_id)
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
+    text = str(tweet.get("text") or "")
     entities = tweet.get("entities") or {}
+    note = tweet.get("note_tweet")
+    if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
+        # A long post: `text` is only its first 280 characters; the note is the whole
+        # post, with entities (tags past the cut included) of its own.
+        text = note["text"]
+        entities = note.get("entities") or entities
     metrics = tweet.get("public_metrics") or {}
     links = [
         u.get("unwound_url") or u.get("expanded_url") or u.get("url")
@@ -140,7 +148,7 @@ def parse_tweet(
         platform_id=tweet_id,
         url=url,
         author=author,
-        text="" if retweet_of else str(tweet.get("text") or ""),
+        text="" if retweet_of else text,
         created_at=created_at,
         collected_at=collected_at,
         lang=None if lang in (None, "und", "zxx", "qme", "qht") else lang,

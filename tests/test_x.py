@@ -242,6 +242,28 @@ def test_pages_through_next_token_with_all_fields(x_config, store, fake, clock):
     assert count(store, "select count(*) from posts where platform = 'x'") == 250
 
 
+def test_a_long_post_is_stored_whole_with_the_tags_past_280_characters(
+    x_config, store, fake, clock
+):
+    """X sends the first 280 characters in `text`; the whole post comes as `note_tweet`."""
+    author = fake.add_user("77", "defender", followers=900)
+    body = "Testimony from Baku: " + "the trial went on for hours and nobody was let in. " * 6
+    whole = f"{body}#HRHN2016 #FreeKhadija https://t.co/xyz @hrhn"
+    assert len(whole) > 320
+    at = clock() - timedelta(minutes=3)
+    fake.add_tweet(
+        make_tweet(snowflake(at), whole, author, created_at=at, urls=["https://hrh.example/baku"])
+    )
+    record = collector(x_config, store, clock).run_pass()
+    assert record.status == "ok", record.error
+    assert "note_tweet" in fake.requests_to(SEARCH)[0].params["tweet.fields"].split(",")
+    row = store.conn.execute("select * from posts where platform = 'x'").fetchone()
+    assert row["text"] == whole
+    assert json.loads(row["hashtags"]) == ["hrhn2016", "freekhadija"]
+    assert json.loads(row["mentions"]) == ["hrhn"]
+    assert json.loads(row["links"]) == ["https://hrh.example/baku"]
+
+
 def test_second_pass_asks_only_for_newer_posts(x_config, store, fake, clock):
     tweets = populate(fake, clock, 30)
     assert collector(x_config, store, clock).run_pass().new_posts == 30

@@ -110,6 +110,9 @@ def make_user(
     }
 
 
+SHORT_POST = 280  # characters of a long post's `text`; the rest only in `note_tweet`
+
+
 def make_tweet(
     id: str,
     text: str,
@@ -131,7 +134,49 @@ def make_tweet(
     """A v2 tweet object with entities computed from its text, as X computes them.
 
     `referenced` is a list of (type, id) with type retweeted / quoted / replied_to.
+    A text longer than 280 characters is a long post: `text` holds its first
+    280 characters and `note_tweet` (sent only when asked for) the whole of it.
     """
+    full = text
+    if len(text) > SHORT_POST:
+        text = text[:SHORT_POST]
+    entities = _entities(text, urls)
+    metrics: dict[str, int] = {
+        "retweet_count": retweets,
+        "reply_count": replies,
+        "like_count": likes,
+        "quote_count": quotes,
+    }
+    if impressions is not None:
+        metrics["impression_count"] = impressions
+    tweet: dict[str, Any] = {
+        "id": id,
+        "text": text,
+        "edit_history_tweet_ids": [id],
+        "author_id": author["id"],
+        "created_at": ts(created_at),
+        "lang": lang,
+        "conversation_id": id,
+        "possibly_sensitive": sensitive,
+        "public_metrics": metrics,
+    }
+    if entities:
+        tweet["entities"] = entities
+    if full != text:
+        tweet["note_tweet"] = {"text": full, "entities": _entities(full, urls)}
+    if referenced:
+        tweet["referenced_tweets"] = [{"type": kind, "id": ref} for kind, ref in referenced]
+        for kind, ref in referenced:
+            if kind == "replied_to":
+                tweet["conversation_id"] = ref
+    if media_keys:
+        tweet["attachments"] = {"media_keys": list(media_keys)}
+    if withheld is not None:
+        tweet["withheld"] = withheld
+    return tweet
+
+
+def _entities(text: str, urls: list[str] | None) -> dict[str, Any]:
     entities: dict[str, Any] = {}
     tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in _TAG.finditer(text)]
     if tags:
@@ -156,37 +201,7 @@ def make_tweet(
         )
     if url_entities:
         entities["urls"] = url_entities
-    metrics: dict[str, int] = {
-        "retweet_count": retweets,
-        "reply_count": replies,
-        "like_count": likes,
-        "quote_count": quotes,
-    }
-    if impressions is not None:
-        metrics["impression_count"] = impressions
-    tweet: dict[str, Any] = {
-        "id": id,
-        "text": text,
-        "edit_history_tweet_ids": [id],
-        "author_id": author["id"],
-        "created_at": ts(created_at),
-        "lang": lang,
-        "conversation_id": id,
-        "possibly_sensitive": sensitive,
-        "public_metrics": metrics,
-    }
-    if entities:
-        tweet["entities"] = entities
-    if referenced:
-        tweet["referenced_tweets"] = [{"type": kind, "id": ref} for kind, ref in referenced]
-        for kind, ref in referenced:
-            if kind == "replied_to":
-                tweet["conversation_id"] = ref
-    if media_keys:
-        tweet["attachments"] = {"media_keys": list(media_keys)}
-    if withheld is not None:
-        tweet["withheld"] = withheld
-    return tweet
+    return entities
 
 
 def invalid(message: str, parameter: str) -> dict[str, Any]:
@@ -201,9 +216,11 @@ def invalid(message: str, parameter: str) -> dict[str, Any]:
 
 def matches(query: str, tweet: dict[str, Any]) -> bool:
     """The part of X's query language tagwatch uses: #tags, words, -is:retweet, OR."""
-    tags = {h["tag"].casefold() for h in tweet.get("entities", {}).get("hashtags", [])}
+    # Search reads a long post whole, not just the first 280 characters in `text`.
+    whole = tweet.get("note_tweet") or tweet
+    tags = {h["tag"].casefold() for h in whole.get("entities", {}).get("hashtags", [])}
     kinds = {r["type"] for r in tweet.get("referenced_tweets", [])}
-    text = tweet.get("text", "").casefold()
+    text = whole.get("text", "").casefold()
     alternatives = re.split(r"\s+OR\s+", query.replace("(", " ").replace(")", " "))
     positives_ok = False
     negatives: list[str] = []
