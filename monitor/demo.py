@@ -244,7 +244,11 @@ class _Fakes:
         self.x_token = secrets.token_urlsafe(24)
         self.bluesky = FakeBluesky(clock=clock)
         self.x = FakeX(bearer_token=self.x_token, now=clock)
-        self.mastodon = [FakeMastodon(title=f"Fediverse {i}", now=clock) for i in (1, 2)]
+        self.mastodon = [
+            # Account domains as on real instances (the web host is a loopback port).
+            FakeMastodon(title=f"Fediverse {i}", now=clock, local_domain=f"fediverse{i}.example")
+            for i in (1, 2)
+        ]
         self._mastodon_known: dict[str, str] = {}
         self._lock = threading.Lock()
 

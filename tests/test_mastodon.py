@@ -487,6 +487,24 @@ def test_a_429_beyond_the_pass_budget_ends_that_instance_only(
     assert alone.error == f"{base}: {base} is rate limiting us (429) until {reset.isoformat()}"
 
 
+def test_handles_carry_the_account_domain_not_the_web_host(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
+) -> None:
+    """An instance served at one host may name its users @user@another.domain (LOCAL_DOMAIN):
+    the handle comes from /api/v2/instance, whichever instance delivered the post."""
+    origin = fakes(local_domain="social.example")
+    other = fakes(local_domain="other.example")
+    mine = toot(origin, 1, user="alice", mentions=["bob"])
+    other.federate(mine)
+    toot(other, 2, user="carol", mentions=["alice@social.example"])
+    Runner(make_config(tmp_path, [other.base_url, origin.base_url]), store)()
+    by_author = {r["author_handle"]: r for r in rows(store)}
+    assert set(by_author) == {"alice@social.example", "carol@other.example"}
+    assert json.loads(by_author["alice@social.example"]["mentions"]) == ["bob@social.example"]
+    assert json.loads(by_author["carol@other.example"]["mentions"]) == ["alice@social.example"]
+    assert by_author["alice@social.example"]["url"].startswith(origin.base_url)
+
+
 def test_refresh_reads_counts_on_the_origin_and_honours_deletions(
     tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
 ) -> None:

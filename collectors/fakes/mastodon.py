@@ -107,8 +107,12 @@ class FakeMastodon(LoopbackServer):
         require_auth: bool = False,
         links: bool = True,
         now: Callable[[], datetime] = utcnow,
+        local_domain: str | None = None,
     ):
         self.title = title
+        # Mastodon's LOCAL_DOMAIN: the domain in accounts' full acct (user@domain). It
+        # can differ from the web host; by default it is the host (127.0.0.1:port).
+        self.local_domain = local_domain
         self.tokens = set(tokens)
         self.require_auth = require_auth
         self.links = links  # False: like a server that speaks the API without Link headers
@@ -136,7 +140,9 @@ class FakeMastodon(LoopbackServer):
         self._stopping.clear()
         super().start()
         self.base_url = self.url
-        self.domain = urlsplit(self.base_url).netloc
+        host = urlsplit(self.base_url).netloc
+        self.domain = self.local_domain or host
+        _LOCAL_DOMAINS[host] = self.domain
         return self
 
     def stop(self) -> None:
@@ -286,7 +292,8 @@ class FakeMastodon(LoopbackServer):
         lose theirs. `counts` (favourites_count=…) set this instance's own,
         possibly stale, view of the engagement.
         """
-        origin = urlsplit(status["uri"]).netloc
+        host = urlsplit(status["uri"]).netloc
+        origin = _LOCAL_DOMAINS.get(host, host)
         here = copy.deepcopy(status)
         local_id = snowflake_id(datetime.fromisoformat(status["created_at"]), self.domain)
         here["id"] = str(local_id)
@@ -529,6 +536,11 @@ class FakeMastodon(LoopbackServer):
         if self.streaming_url:
             info["configuration"].setdefault("urls", {})["streaming"] = self.streaming_url
         return info
+
+
+# Web host (127.0.0.1:port) → the account domain of the fake instance serving there,
+# so a status federated elsewhere names its author with the origin's domain.
+_LOCAL_DOMAINS: dict[str, str] = {}
 
 
 def _int(value: str | None) -> int | None:
