@@ -120,6 +120,7 @@ def status(ctx: click.Context) -> None:
             click.echo(f"      last error: {h.last_error}")
     for line in runner_lines(config.db_path, tz=ev.tz):
         click.echo(line)
+    click.echo(_backup_line(config))
     for line in stream_lines:
         click.echo(line)
     from collectors.x_budget import status_lines as x_budget_lines
@@ -127,6 +128,22 @@ def status(ctx: click.Context) -> None:
 
     for line in x_budget_lines(config, utcnow()):
         click.echo(line)
+
+
+def _backup_line(config: Config) -> str:
+    from storage.backup import list_backups
+
+    folder = config.backup_dir
+    found = list_backups(config.db_path, folder)
+    every = config.storage.backup_every_hours
+    plan = f"`tagwatch run` takes one every {every:g} h" if every else "none scheduled"
+    if not found:
+        return f"Backups: none yet in {folder} ({plan}; `tagwatch backup` takes one now)"
+    newest = found[-1]
+    return (
+        f"Backups: {len(found)} in {folder}; newest {newest.taken_at:%Y-%m-%d %H:%M} UTC"
+        f" ({_human_size(newest.size)}); {plan}"
+    )
 
 
 @cli.command()
@@ -240,6 +257,31 @@ def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
         click.echo(record.summary())
     if any(r.status not in ("ok", "partial") for r in records):
         ctx.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the backup (default: [storage] backup_dir).",
+)
+@click.pass_context
+def backup(ctx: click.Context, out_dir: Path | None) -> None:
+    """Copy the database now, verified (safe while `tagwatch run` collects)."""
+    from monitor import jobs
+
+    config = get_config(ctx)
+    result = jobs.backup(config, directory=out_dir)
+    b = result.backup
+    click.echo(f"Backup: {b.path} ({_human_size(b.size)}, {result.posts} posts, checked ok)")
+    if result.purged_in_older:
+        click.echo(
+            f"Purged {result.purged_in_older} post(s) deleted upstream from earlier backups."
+        )
+    for path in result.removed:
+        click.echo(f"Removed old backup {path} (backup_keep = {config.storage.backup_keep})")
 
 
 @cli.command()

@@ -105,6 +105,21 @@ SETTINGS: list[Setting] = [
         False,
         "Run VACUUM after deleted posts are purged, so their text leaves the file.",
     ),
+    _s(
+        "storage",
+        "backup_every_hours",
+        float,
+        6.0,
+        "`tagwatch run` copies the database this often (verified, while collecting); 0 = never.",
+    ),
+    _s("storage", "backup_keep", int, 8, "Backups kept; the oldest beyond this are deleted."),
+    _s(
+        "storage",
+        "backup_dir",
+        str,
+        "",
+        "Folder for backups; empty = `<database name>-backups` beside the database.",
+    ),
     # [collect]
     _s(
         "collect",
@@ -591,6 +606,15 @@ class Config:
         p = Path(self.sections["storage"].path).expanduser()
         return p if p.is_absolute() else (self.path.parent / p)
 
+    @property
+    def backup_dir(self) -> Path:
+        """`[storage] backup_dir` (relative to the config file), or beside the database."""
+        configured = self.sections["storage"].backup_dir
+        if not configured:
+            return self.db_path.parent / f"{self.db_path.stem}-backups"
+        p = Path(configured).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
     def secret(self, env_name: str) -> str | None:
         value = os.environ.get(env_name, "")
         return value or None
@@ -745,6 +769,10 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
         call_to_post=ev.call_to_post,
         sessions=tuple(sorted(sessions, key=lambda s: s.start)),
     )
+    if sections["storage"].backup_every_hours < 0:
+        raise ConfigError(f"{source}: storage.backup_every_hours must be 0 (no backups) or more.")
+    if sections["storage"].backup_keep < 1:
+        raise ConfigError(f"{source}: storage.backup_keep must be at least 1.")
     for name in ("bluesky", "x", "mastodon"):
         sec = sections[name]
         if sec.interval_minutes <= 0:

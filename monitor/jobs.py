@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 
 from starlette.applications import Starlette
 
@@ -16,6 +17,7 @@ from monitor.config import Config
 from reports.digest import send_daily_digest
 from reports.text import LanguageGuesser, analyze_many
 from reports.wall.app import bind_address, create_app
+from storage.backup import BackupResult, take_backup
 from storage.db import Store
 from storage.enrichment import enrich_pending
 
@@ -71,3 +73,10 @@ def wall_app(config: Config, *, now: Callable[[], datetime] | None = None) -> St
 def wall_address(config: Config) -> tuple[str, int]:
     """Where the wall listens: [wall] host and port, loopback unless `public` allows more."""
     return bind_address(config, None, None)
+
+
+def backup(config: Config, *, directory: Path | None = None) -> BackupResult:
+    """A verified copy of the database in [storage] backup_dir (or `directory`)."""
+    return take_backup(
+        config.db_path, directory or config.backup_dir, keep=config.storage.backup_keep
+    )

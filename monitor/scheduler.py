@@ -40,6 +40,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors import collector_class, enabled_platforms
 from collectors.base import Collector, Progress, RunRecord
@@ -77,6 +78,7 @@ CollectorFactory = Callable[..., Collector]
 DIGEST_RETRY = timedelta(minutes=15)
 DIGEST_ATTEMPTS = 3
 PRUNE_EVERY_SECONDS = 3600.0
+BACKUP_FIRST_AFTER = timedelta(minutes=5)
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -329,6 +331,16 @@ class Runner:
         trigger = digest_trigger(self.config)
         if trigger is not None:
             self.scheduler.add_job(self.digest, trigger=trigger, id="digest", name="daily digest")
+        hours = float(self.config.storage.backup_every_hours)
+        if hours > 0:
+            # The first soon after start (a runner restarted often still leaves copies).
+            self.scheduler.add_job(
+                self.backup,
+                trigger=IntervalTrigger(hours=hours),
+                next_run_time=datetime.now(UTC) + BACKUP_FIRST_AFTER,
+                id="backup",
+                name="database backup",
+            )
         self.scheduler.add_listener(
             self._on_job_event,
             EVENT_JOB_SUBMITTED
@@ -484,6 +496,24 @@ class Runner:
             except Exception:  # noqa: BLE001 - enrichment must never stop collection
                 log.exception("enrichment failed")
             self._prune(store)
+
+    def backup(self) -> bool:
+        """The backup job: a failure is logged and tried again at the next interval,
+        never stopping collection."""
+        try:
+            result = jobs.backup(self.config)
+        except Exception as exc:  # noqa: BLE001 - a failed backup must not stop the runner
+            log.error("database backup failed: %s", exc)
+            return False
+        log.info(
+            "backed up %d posts to %s%s",
+            result.posts,
+            result.backup.path,
+            f"; purged {result.purged_in_older} deleted post(s) from earlier backups"
+            if result.purged_in_older
+            else "",
+        )
+        return True
 
     def _prune(self, store: Store) -> None:
         """At most hourly: drop the wall's change log older than a day, so the file

@@ -48,10 +48,21 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StorageError(
             f"Cannot open database {path}: {exc}. Check [storage] path in the config "
-            "and that the file is a tagwatch SQLite database."
+            f"and that the file is a tagwatch SQLite database.{_damaged_hint(exc)}"
         ) from exc
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _damaged_hint(exc: sqlite3.Error) -> str:
+    """What to do when SQLite says the file is damaged, rather than merely busy."""
+    text = str(exc).lower()
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            " The file looks damaged: stop tagwatch, move it (and any -wal/-shm beside it)"
+            " aside, and copy the newest backup in its place (README: Backups)."
+        )
+    return ""
 
 
 @dataclass
@@ -113,7 +124,8 @@ class Store:
                 migrate(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StorageError(f"Database {path} is not usable: {exc}") from exc
+            hint = _damaged_hint(exc)
+            raise StorageError(f"Database {path} is not usable: {exc}.{hint}") from exc
         return cls(conn, path)
 
     def close(self) -> None:

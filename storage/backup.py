@@ -1,0 +1,151 @@
+"""Verified copies of the database, taken while collectors write, and kept in rotation.
+
+An event happens once: a database lost to a disk fault or a damaged file
+cannot be collected again (platforms' search windows close within days).
+`take_backup` copies the file with SQLite's online backup API from a read
+connection, so collectors and the wall go on while it runs and the copy is one
+consistent moment; the copy is checked (`PRAGMA quick_check`) before it
+replaces anything, written under a temporary name and renamed into place, so
+a crash mid-copy never leaves a half backup that looks whole.
+
+Deleted means deleted, in backups too: every backup taken earlier is purged
+of the posts deleted upstream since (the same purge as the database's), and
+vacuumed so their text leaves those files.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from monitor.errors import StorageError
+from storage.db import Store, connect
+from storage.records import utcnow
+
+__all__ = ["Backup", "BackupResult", "list_backups", "take_backup"]
+
+SUFFIX = ".db"
+STAMP = "%Y%m%dT%H%M%SZ"
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    taken_at: datetime
+    size: int
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    backup: Backup
+    posts: int
+    purged_in_older: int  # posts deleted upstream since, purged from earlier backups
+    removed: tuple[Path, ...]  # backups beyond `keep`, deleted
+
+
+def _name(db_path: Path, at: datetime) -> str:
+    return f"{db_path.stem}-{at.strftime(STAMP)}{SUFFIX}"
+
+
+def list_backups(db_path: str | Path, directory: Path) -> list[Backup]:
+    """This database's backups in `directory`, oldest first."""
+    db = Path(db_path)
+    found: list[Backup] = []
+    if not directory.is_dir():
+        return found
+    prefix = f"{db.stem}-"
+    for path in directory.glob(f"{prefix}*{SUFFIX}"):
+        stamp = path.name[len(prefix) : -len(SUFFIX)]
+        try:
+            taken = datetime.strptime(stamp, STAMP).replace(tzinfo=utcnow().tzinfo)
+        except ValueError:
+            continue  # not one of ours
+        found.append(Backup(path, taken, path.stat().st_size))
+    return sorted(found, key=lambda b: b.taken_at)
+
+
+def take_backup(
+    db_path: str | Path,
+    directory: Path,
+    *,
+    keep: int,
+    now: datetime | None = None,
+) -> BackupResult:
+    """Copy the database into `directory`, verify it, purge older copies, keep `keep`."""
+    db = Path(db_path)
+    if not db.exists():
+        raise StorageError(f"No database at {db} to back up: check [storage] path in the config.")
+    if keep < 1:
+        raise StorageError(f"[storage] backup_keep must be at least 1, got {keep}.")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot create the backup folder {directory}: {exc.strerror or exc}. "
+            "Set [storage] backup_dir to a folder tagwatch can write."
+        ) from exc
+    at = now or utcnow()
+    final = directory / _name(db, at)
+    partial = directory / f".{final.name}.partial"
+    source = connect(db, readonly=True)
+    try:
+        partial.unlink(missing_ok=True)
+        target = sqlite3.connect(partial)
+        try:
+            source.backup(target)
+            check = target.execute("pragma quick_check").fetchone()[0]
+            posts = int(target.execute("select count(*) from posts").fetchone()[0])
+        finally:
+            target.close()
+    except (sqlite3.Error, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise StorageError(
+            f"Backing up {db} to {directory} failed: {exc}. Nothing was replaced; "
+            "check the free space and permissions there."
+        ) from exc
+    finally:
+        source.close()
+    if check != "ok":
+        partial.unlink(missing_ok=True)
+        raise StorageError(
+            f"The copy of {db} failed its check ({check}): the database itself may be "
+            "damaged. Keep the earlier backups; see README, Backups."
+        )
+    os.replace(partial, final)
+    backup = Backup(final, at, final.stat().st_size)
+    older = [b for b in list_backups(db, directory) if b.path != final]
+    removed = tuple(b.path for b in older[: max(0, len(older) - (keep - 1))])
+    for path in removed:
+        path.unlink(missing_ok=True)
+    purged = sum(_purge_deleted(db, b.path) for b in older if b.path not in removed)
+    return BackupResult(backup, posts, purged, removed)
+
+
+def _purge_deleted(db: Path, backup: Path) -> int:
+    """Purge from an older backup the posts deleted upstream since it was taken."""
+    source = connect(db, readonly=True)
+    try:
+        gone = source.execute("select platform, platform_id from posts where deleted = 1")
+        deleted = [(r[0], r[1]) for r in gone]
+    finally:
+        source.close()
+    if not deleted:
+        return 0
+    store = Store.open(backup, migrate_schema=False)
+    try:
+        purged = 0
+        for platform, platform_id in deleted:
+            live = store.conn.execute(
+                "select 1 from posts where platform = ? and platform_id = ? and deleted = 0",
+                (platform, platform_id),
+            ).fetchone()
+            if live and store.mark_deleted(platform, platform_id):
+                purged += 1
+        if purged:
+            store.vacuum()
+        return purged
+    finally:
+        store.close()
