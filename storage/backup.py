@@ -81,7 +81,8 @@ def take_backup(
     if keep < 1:
         raise StorageError(f"[storage] backup_keep must be at least 1, got {keep}.")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        # People's posts, some by defenders at risk: the owner's alone.
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(
             f"Cannot create the backup folder {directory}: {exc.strerror or exc}. "
@@ -114,6 +115,7 @@ def take_backup(
             f"The copy of {db} failed its check ({check}): the database itself may be "
             "damaged. Keep the earlier backups; see README, Backups."
         )
+    os.chmod(partial, 0o600)
     os.replace(partial, final)
     backup = Backup(final, at, final.stat().st_size)
     older = [b for b in list_backups(db, directory) if b.path != final]

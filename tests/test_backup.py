@@ -62,6 +62,8 @@ def test_a_backup_taken_while_a_collector_writes_is_whole_and_consistent(config,
     path = result.backup.path
     assert path == config.db_path.parent / "test-backups" / "test-20161124T060000Z.db"
     assert not list(path.parent.glob(".*partial"))
+    assert path.stat().st_mode & 0o777 == 0o600  # the owner's alone
+    assert path.parent.stat().st_mode & 0o777 == 0o700
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
