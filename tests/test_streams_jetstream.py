@@ -126,6 +126,24 @@ def test_without_profile_service_the_did_stands_in_for_the_handle(
     assert row["url"] == f"https://bsky.app/profile/{did}/post/{uri.rsplit('/', 1)[-1]}"
 
 
+def test_the_handle_cache_stays_bounded(
+    tmp_path: Path,
+    config_dict: dict[str, Any],
+    js: FakeJetstream,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import collectors.streams.jetstream as jetstream
+
+    monkeypatch.setattr(jetstream, "HANDLES_KEPT", 4)
+    config = stream_config(tmp_path, config_dict, jetstream_endpoints=[js.url])
+    with Store.open(config.db_path) as store:
+        stream = JetstreamStream(config, store)
+        for n in range(10):
+            stream.handle_of(f"did:plc:author{n}")
+            assert len(stream._handles) <= 4
+        assert "did:plc:author9" in stream._handles  # the newest are the ones kept
+
+
 def test_recorded_production_events_match_their_tag_facets(
     tmp_path: Path, config_dict: dict[str, Any]
 ) -> None:

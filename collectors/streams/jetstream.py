@@ -42,6 +42,8 @@ from storage.records import Post
 __all__ = ["JetstreamStream", "parse_event", "event_time", "POST_COLLECTION"]
 
 log = logging.getLogger("tagwatch.stream.jetstream")
+# Authors' handles remembered; the oldest half is forgotten beyond this.
+HANDLES_KEPT = 20_000
 
 POST_COLLECTION = "app.bsky.feed.post"
 _TAG_FACET = "app.bsky.richtext.facet#tag"
@@ -217,6 +219,9 @@ class JetstreamStream(Stream):
                 handle = next((p.handle for p in answer.profiles if p.did == did), "")
             except Exception as exc:  # noqa: BLE001 - the post is stored with its DID instead
                 log.info("jetstream: no handle for %s (%s)", did, exc)
+        if len(self._handles) >= HANDLES_KEPT:  # bounded: the stream runs for days
+            for old in list(self._handles)[: HANDLES_KEPT // 2]:
+                del self._handles[old]
         self._handles[did] = handle if handle and handle != "handle.invalid" else ""
         return self._handles[did]
 
