@@ -50,6 +50,7 @@ from monitor.errors import ConfigError
 from monitor.health import schedule_path, write_schedule
 from monitor.lock import RunnerLock
 from monitor.logs import RedactSecrets, remove_logging, secret_values, setup_logging
+from monitor.memory import release_free_memory
 from storage.db import Store
 from storage.records import iso, utcnow
 from storage.status import FAILED, collector_health
@@ -496,6 +497,9 @@ class Runner:
             except Exception:  # noqa: BLE001 - enrichment must never stop collection
                 log.exception("enrichment failed")
             self._prune(store)
+            # An enrichment batch is the runner's biggest burst of allocations: hand what
+            # it freed back, so memory stays flat over days (see monitor/memory.py).
+            release_free_memory()
 
     def backup(self) -> bool:
         """The backup job: a failure is logged and tried again at the next interval,

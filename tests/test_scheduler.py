@@ -206,6 +206,22 @@ def test_the_runner_prunes_wall_events_older_than_a_day(
         store.close()
 
 
+def test_freed_memory_is_handed_back_after_each_enrichment_run(
+    tmp_path: Path, running: list[Runner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.scheduler
+
+    trimmed: list[tuple[int, str]] = []
+    monkeypatch.setattr(
+        monitor.scheduler,
+        "release_free_memory",
+        lambda: trimmed.append((len(sc.ENRICHED), threading.current_thread().name)) or True,
+    )
+    start(running, make_config(tmp_path), {"bluesky": sc.PagedCollector})
+    wait_for(lambda: trimmed)
+    assert trimmed[0] == (1, "tagwatch-enrich")  # after the run, on the enrichment thread
+
+
 def test_a_slow_enrichment_never_holds_up_the_passes(
     tmp_path: Path, running: list[Runner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
