@@ -285,6 +285,40 @@ def backup(ctx: click.Context, out_dir: Path | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The backup to restore (default: the newest in [storage] backup_dir).",
+)
+@click.pass_context
+def restore(ctx: click.Context, source: Path | None) -> None:
+    """Put a backup in the database's place; the replaced file is kept aside."""
+    from monitor.lock import RunnerLock
+    from storage.backup import list_backups, restore_backup
+
+    config = get_config(ctx)
+    if source is None:
+        found = list_backups(config.db_path, config.backup_dir)
+        if not found:
+            raise UsageError(
+                f"No backup of {config.db_path} in {config.backup_dir}; name one with --from."
+            )
+        source = found[-1].path
+    # No runner or collect may write while the file is swapped (this refuses if one runs).
+    with RunnerLock(config.db_path, command="restore"):
+        aside = restore_backup(config.db_path, source)
+    click.echo(f"Restored {source} to {config.db_path}.")
+    if aside is not None:
+        click.echo(f"The database it replaced is kept as {aside} (with its -wal/-shm, if any).")
+    click.echo(
+        "Start `tagwatch run` again: collection resumes from the backup's cursors. "
+        "Restart a separate `tagwatch wall` too."
+    )
+
+
+@cli.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Collect on schedule, send the daily digest, serve the wall; stop with Ctrl-C."""

@@ -16,6 +16,7 @@ vacuumed so their text leaves those files.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,7 @@ from monitor.errors import StorageError
 from storage.db import Store, connect
 from storage.records import utcnow
 
-__all__ = ["Backup", "BackupResult", "list_backups", "take_backup"]
+__all__ = ["Backup", "BackupResult", "list_backups", "restore_backup", "take_backup"]
 
 SUFFIX = ".db"
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -151,3 +152,48 @@ def _purge_deleted(db: Path, backup: Path) -> int:
         return purged
     finally:
         store.close()
+
+
+def restore_backup(
+    db_path: str | Path, backup: Path, *, now: datetime | None = None
+) -> Path | None:
+    """Put `backup` in the database's place; the file it replaces is moved aside, never deleted.
+
+    The backup is checked first, and copied under a temporary name beside the
+    database before the swap, so a failure at any step leaves the database as it
+    was. Returns where the replaced database (and its -wal/-shm) went, if any.
+    The caller makes sure no tagwatch is writing (the runner lock).
+    """
+    db = Path(db_path)
+    if not backup.is_file():
+        raise StorageError(f"No backup at {backup}: `tagwatch status` shows the folder of backups.")
+    try:
+        conn = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            check = conn.execute("pragma quick_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        check = str(exc)
+    if check != "ok":
+        raise StorageError(f"The backup {backup} failed its check ({check}); try an older one.")
+    at = (now or utcnow()).strftime(STAMP)
+    incoming = db.with_name(f".{db.name}.restoring")
+    try:
+        shutil.copyfile(backup, incoming)
+        os.chmod(incoming, 0o600)
+    except OSError as exc:
+        incoming.unlink(missing_ok=True)
+        raise StorageError(
+            f"Copying {backup} beside {db} failed: {exc.strerror or exc}. "
+            "Nothing was changed; check the free space there."
+        ) from exc
+    aside: Path | None = None
+    if db.exists():
+        aside = db.with_name(f"{db.name}.replaced-{at}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{db}{suffix}")
+            if old.exists():
+                os.replace(old, Path(f"{aside}{suffix}"))
+    os.replace(incoming, db)
+    return aside

@@ -59,8 +59,8 @@ def _damaged_hint(exc: sqlite3.Error) -> str:
     text = str(exc).lower()
     if "malformed" in text or "not a database" in text or "corrupt" in text:
         return (
-            " The file looks damaged: stop tagwatch, move it (and any -wal/-shm beside it)"
-            " aside, and copy the newest backup in its place (README: Backups)."
+            " The file looks damaged: stop tagwatch and run `tagwatch restore`, which keeps"
+            " it aside and copies the newest backup in its place (README: Backups)."
         )
     return ""
 

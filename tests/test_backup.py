@@ -117,7 +117,7 @@ def test_a_damaged_database_says_to_restore_a_backup(tmp_path):
     with pytest.raises(StorageError) as caught:
         Store.open(damaged)
     message = str(caught.value)
-    assert str(damaged) in message and "copy the newest backup in its place" in message
+    assert str(damaged) in message and "run `tagwatch restore`" in message
 
 
 @pytest.mark.parametrize(
@@ -192,3 +192,53 @@ def test_the_backup_job_writes_a_verified_copy(config, store):
     store.write_posts([make_post(1)])
     result = jobs.backup(config)
     assert result.backup.path.parent == config.backup_dir and result.posts == 1
+
+
+def test_restore_puts_the_newest_backup_back_and_keeps_the_damaged_file(tmp_path: Path):
+    data = base_config_dict(tmp_path)
+    path = write_config_toml(tmp_path / "config.toml", data)
+    config = parse_config(data, path=path)
+    with Store.open(config.db_path) as s:
+        s.write_posts([make_post(n) for n in range(1, 6)], cursor=("bluesky", "#t", "5"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(path), "backup"]).exit_code == 0
+    config.db_path.write_bytes(b"SQLite format 3\x00" + b"\x13" * 4000)  # the disk failed
+
+    broken = runner.invoke(cli, ["--config", str(path), "status"])
+    assert broken.exit_code == 1 and "run `tagwatch restore`" in broken.output
+
+    result = runner.invoke(cli, ["--config", str(path), "restore"])
+    assert result.exit_code == 0, result.output
+    assert "Restored " in result.output and "kept as " in result.output
+    with Store.open(config.db_path) as s:
+        assert s.conn.execute("select count(*) from posts").fetchone()[0] == 5
+        assert s.get_cursor("bluesky", "#t") == "5"  # collection resumes from here
+    (aside,) = [
+        p for p in tmp_path.glob("test.db.replaced-*") if p.name[-4:] not in ("-wal", "-shm")
+    ]
+    assert aside.read_bytes().startswith(b"SQLite format 3\x00\x13")  # kept, not deleted
+
+
+def test_restore_refuses_while_a_runner_writes_and_checks_the_backup(tmp_path: Path):
+    from monitor.lock import RunnerLock
+
+    data = base_config_dict(tmp_path)
+    path = write_config_toml(tmp_path / "config.toml", data)
+    config = parse_config(data, path=path)
+    with Store.open(config.db_path) as s:
+        s.write_posts([make_post(1)])
+    runner = CliRunner()
+    none_yet = runner.invoke(cli, ["--config", str(path), "restore"])
+    assert none_yet.exit_code == 2 and "No backup of" in none_yet.output
+
+    assert runner.invoke(cli, ["--config", str(path), "backup"]).exit_code == 0
+    with RunnerLock(config.db_path, command="run"):
+        busy = runner.invoke(cli, ["--config", str(path), "restore"])
+    assert busy.exit_code == 2 and "Another tagwatch" in busy.output
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not a database at all" * 100)
+    refused = runner.invoke(cli, ["--config", str(path), "restore", "--from", str(bad)])
+    assert refused.exit_code == 1 and "failed its check" in refused.output
+    with Store.open(config.db_path) as s:  # untouched
+        assert s.conn.execute("select count(*) from posts").fetchone()[0] == 1
