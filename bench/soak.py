@@ -40,18 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.demo import describe, run_demo  # noqa: E402
-
-
-def rss_mb(field: str = "VmRSS") -> float:
-    """Resident memory of this process (Linux /proc), in MB.
-
-    `RssAnon` is the part that is the process's own heap; the rest of `VmRSS`
-    is mapped files (libraries, the database when SQLite maps it).
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from monitor.memory import release_free_memory, resident_mb  # noqa: E402
 
 
 def _sqlite_memory() -> Callable[[], float]:
@@ -69,11 +58,6 @@ def _sqlite_memory() -> Callable[[], float]:
 
 
 sqlite_mb = _sqlite_memory()
-
-
-def _malloc_trim() -> Callable[[int], int]:
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    return libc.malloc_trim  # type: ignore[no-any-return]
 
 
 def free_port() -> int:
@@ -223,7 +207,6 @@ def main() -> int:
         " remains is held memory, not fragmentation",
     )
     args = parser.parse_args()
-    trim = _malloc_trim() if args.trim else None
     first_snapshot: tracemalloc.Snapshot | None = None
     last_snapshot: tracemalloc.Snapshot | None = None
 
@@ -271,9 +254,9 @@ def main() -> int:
     )
     while runner.is_alive():
         elapsed = (time.monotonic() - start) / 60
-        if trim is not None:
-            trim(0)
-        rss = rss_mb()
+        if args.trim:
+            release_free_memory()
+        rss = resident_mb()
         if live_until is None and not wait_for(f"{wall}/api/wall", 5):
             live_until = time.monotonic()
             # The live part is over: what follows is digests and the report.
@@ -290,8 +273,9 @@ def main() -> int:
         traced = tracemalloc.get_traced_memory()[0] / 2**20 if args.trace else float("nan")
         if client_errors is None:
             events, reconnects = walls.counts()
+        anon = resident_mb("RssAnon")
         print(
-            f"{elapsed:6.1f} {rss:8.1f} {rss_mb('RssAnon'):7.1f} {sqlite_mb():7.1f} {traced:7.1f}"
+            f"{elapsed:6.1f} {rss:8.1f} {anon:7.1f} {sqlite_mb():7.1f} {traced:7.1f}"
             f" {posts_stored(out / 'demo.db'):7d} {events:8d} {reconnects:6d}"
             f" {threading.active_count():7d}",
             flush=True,

@@ -17,16 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from monitor.memory import resident_mb  # noqa: E402
 from reports.wall.feed import WallFeed  # noqa: E402
 from reports.wall.rules import WallRules, WordFilter  # noqa: E402
 from storage.db import connect  # noqa: E402
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> int:
@@ -38,14 +32,14 @@ def main() -> int:
         return 2
     conn = connect(args.db, readonly=True)
     posts = conn.execute("select count(*) from posts").fetchone()[0]
-    print(f"{posts:,} posts; RSS before {rss_mb():.0f} MB")
+    print(f"{posts:,} posts; RSS before {resident_mb():.0f} MB")
     for words in ((), ("idiot", "traitor", "spam link")):
         start = time.perf_counter()
         feed = WallFeed(conn, WallRules(mode="post", open=True, words=WordFilter(words)))
         print(
             f"post-moderation, {len(words)} blocked words: started in"
             f" {time.perf_counter() - start:.1f} s, {feed.visible.count:,} visible,"
-            f" {len(feed.shown)} payloads kept, RSS {rss_mb():.0f} MB"
+            f" {len(feed.shown)} payloads kept, RSS {resident_mb():.0f} MB"
         )
     return 0
 

@@ -16,8 +16,9 @@ import ctypes.util
 import sys
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
-__all__ = ["release_free_memory"]
+__all__ = ["release_free_memory", "resident_mb"]
 
 
 @cache
@@ -39,3 +40,19 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def resident_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory in MB (Linux /proc; NaN elsewhere).
+
+    `RssAnon` is the process's own heap; the rest of `VmRSS` is mapped files
+    (libraries, the database when SQLite maps it).
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return float("nan")
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,18 +11,11 @@ from monitor import memory
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
 
 
-def anon_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no RssAnon in /proc/self/status")
-
-
 def test_memory_freed_in_a_burst_is_handed_back():
     burst = [bytes(1000 + i % 7) for i in range(200_000)]  # ~200 MB through malloc
     survivors = burst[::10]  # what a batch leaves behind, scattered through the heap
     del burst
-    held = anon_mb()
+    held = memory.resident_mb("RssAnon")
     assert memory.release_free_memory() is True
-    assert anon_mb() < held - 100, "freed memory stayed with the process"
+    assert memory.resident_mb("RssAnon") < held - 100, "freed memory stayed with the process"
     assert len(survivors) == 20_000
