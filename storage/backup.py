@@ -123,20 +123,25 @@ def take_backup(
     removed = tuple(b.path for b in older[: max(0, len(older) - (keep - 1))])
     for path in removed:
         path.unlink(missing_ok=True)
-    purged = sum(_purge_deleted(db, b.path) for b in older if b.path not in removed)
+    kept = [b.path for b in older if b.path not in removed]
+    purged = 0
+    if kept:
+        # The fresh copy holds every tombstone: read them once for all older copies.
+        copy = connect(final, readonly=True)
+        try:
+            deleted = [
+                (r[0], r[1])
+                for r in copy.execute("select platform, platform_id from posts where deleted = 1")
+            ]
+        finally:
+            copy.close()
+        if deleted:
+            purged = sum(_purge_deleted(path, deleted) for path in kept)
     return BackupResult(backup, posts, purged, removed)
 
 
-def _purge_deleted(db: Path, backup: Path) -> int:
+def _purge_deleted(backup: Path, deleted: list[tuple[str, str]]) -> int:
     """Purge from an older backup the posts deleted upstream since it was taken."""
-    source = connect(db, readonly=True)
-    try:
-        gone = source.execute("select platform, platform_id from posts where deleted = 1")
-        deleted = [(r[0], r[1]) for r in gone]
-    finally:
-        source.close()
-    if not deleted:
-        return 0
     store = Store.open(backup, migrate_schema=False)
     try:
         purged = 0
