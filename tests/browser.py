@@ -1,4 +1,5 @@
-"""How tests and bench scripts start Debian's Chromium for Playwright (never a downloaded one).
+"""How tests and bench scripts start Debian's Chromium for Playwright (never a downloaded one),
+and the wall server the browser looks at.
 
 The flags keep a headless Chromium from reaching for Google's services, which this
 machine's closed network would refuse many times a second.
@@ -6,7 +7,17 @@ machine's closed network would refuse many times a second.
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from monitor.config import Config
+from reports.wall.app import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -18,3 +29,41 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+class RunningWall:
+    """The wall served by uvicorn in a thread, as `tagwatch wall` serves it."""
+
+    def __init__(
+        self,
+        config: Config,
+        port: int,
+        *,
+        now: Callable[[], datetime] | None = None,
+        token: str = "",
+    ):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.token = token
+        self.server = make_server(config, "127.0.0.1", port, now=now, poll_interval=0.1)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "wall server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "wall server did not stop"
+
+    def act(self, action: str, post_id: int) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.url}/api/moderation/action",
+            data=json.dumps({"action": action, "post_id": post_id}).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return dict(json.loads(r.read()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,13 @@ def store(config: Config) -> Iterator[Store]:
     s = Store.open(config.db_path)
     yield s
     s.close()
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a test server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def make_post(n: int = 1, **overrides: Any) -> Post:

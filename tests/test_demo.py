@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +11,7 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.demo import SimClock, run_demo
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port
 
 
 def test_sim_clock_runs_fast_and_stops_at_the_end():

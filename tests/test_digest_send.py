@@ -6,7 +6,6 @@ import email
 import email.policy
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,16 +23,11 @@ from monitor.cli import cli
 from monitor.config import Config
 from monitor.errors import ConfigError, DeliveryError
 from reports.digest import build_digest, send_daily_digest, send_digest
+from tests.conftest import free_port
 from tests.digest_fixture import DAY, SECRET_TEXT, build_fixture_db, digest_config
 
 NOW = datetime(2016, 11, 26, 6, 30, tzinfo=UTC)
 PASSWORD = "s3cret-smtp-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Inbox:

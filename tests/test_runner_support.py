@@ -25,6 +25,7 @@ from monitor.errors import AlreadyRunning, ConfigError
 from monitor.lock import RunnerLock, lock_holder
 from monitor.logs import remove_logging, setup_logging
 from monitor.scheduler import Runner, WallServer, collect_now
+from tests.conftest import free_port
 
 SECRET = "s3cr3t-bearer-token-value"
 
@@ -152,12 +153,6 @@ def test_one_log_line_per_pass_with_its_figures(
 
 
 # -- the wall inside the runner ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wall_runner(tmp_path: Path, **wall: object) -> Runner:

@@ -275,28 +275,16 @@ def test_token_guessing_is_refused_after_ten_wrong_tokens(wall, caplog):
 def test_behind_a_local_proxy_each_visitor_is_locked_out_alone(tmp_path, config_dict, monkeypatch):
     """uvicorn takes the client address from X-Forwarded-For when the peer is a proxy on this
     machine, so one guesser behind nginx does not lock every moderator out."""
-    import socket
-    import threading
-    import time
-
     import httpx
 
-    from reports.wall.app import make_server
+    from tests.browser import RunningWall
+    from tests.conftest import free_port
 
     monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
     config = parse_config(config_dict, path=tmp_path / "config.toml")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = make_server(config, "127.0.0.1", port, now=lambda: NOW)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "wall server did not start"
-        time.sleep(0.02)
+    wall = RunningWall(config, free_port(), now=lambda: NOW)
     try:
-        url = f"http://127.0.0.1:{port}/api/moderation/log"
+        url = f"{wall.url}/api/moderation/log"
         guesser = {"authorization": "Bearer guess", "x-forwarded-for": "203.0.113.7"}
         for _ in range(10):
             assert httpx.get(url, headers=guesser).status_code == 401
@@ -304,8 +292,7 @@ def test_behind_a_local_proxy_each_visitor_is_locked_out_alone(tmp_path, config_
         moderator = {**AUTH, "x-forwarded-for": "198.51.100.9"}
         assert httpx.get(url, headers=moderator).status_code == 200
     finally:
-        server.should_exit = True
-        thread.join(10)
+        wall.stop()
 
 
 def test_moderation_action_errors_are_clear(wall):

@@ -8,11 +8,7 @@ Screenshots land in test-artifacts/ (gitignored; CI keeps them).
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +17,10 @@ from typing import Any
 import pytest
 
 from monitor.config import Config, parse_config
-from reports.wall.app import make_server
 from storage.db import Store
 from storage.records import Author
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import ROOT, make_post
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, RunningWall
+from tests.conftest import ROOT, free_port, make_post
 
 ARTIFACTS = ROOT / "test-artifacts"
 TOKEN = "browser-test-token-8d2e"
@@ -49,42 +44,6 @@ new MutationObserver(records => {
   for (const r of records) for (const n of r.addedNodes) window.__seen.push(n.textContent || '');
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RunningWall:
-    """The wall served by uvicorn in a thread, as `tagwatch wall` serves it."""
-
-    def __init__(self, config: Config, port: int):
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = make_server(config, "127.0.0.1", port, now=lambda: NOW, poll_interval=0.1)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "wall server did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "wall server did not stop"
-
-    def act(self, action: str, post_id: int) -> dict[str, Any]:
-        request = urllib.request.Request(
-            f"{self.url}/api/moderation/action",
-            data=json.dumps({"action": action, "post_id": post_id}).encode(),
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=5) as r:
-            return json.loads(r.read())
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +78,7 @@ def setup(
         config = parse_config(config_dict, path=tmp_path / "config.toml")
         store = Store.open(config.db_path)
         stores.append(store)
-        running = RunningWall(config, free_port())
+        running = RunningWall(config, free_port(), now=lambda: NOW, token=TOKEN)
         walls.append(running)
         return running, store, config
 
@@ -213,7 +172,7 @@ def test_wall_reconnects_by_itself_after_the_server_restarts(browser, setup):
 
     apply_action(store, "approve", later)
     apply_action(store, "hide", first)
-    again = RunningWall(config, wall.port)
+    again = RunningWall(config, wall.port, now=lambda: NOW, token=TOKEN)
     try:
         page.wait_for_selector(f'[data-post-id="{later}"]', timeout=10000)
         on_page(page, first).first.wait_for(state="detached", timeout=5000)
