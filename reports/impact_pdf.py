@@ -187,12 +187,35 @@ def _table(table: Table) -> list[Any]:
     return out
 
 
-def _chart(chart: Any, fraction: float = 1.0) -> list[Any]:
+def _figure(chart: Any, width: float) -> list[Any]:
+    """A chart scaled to `width`, with its caption and the CSV behind it."""
     img = Image(io.BytesIO(chart.png), hAlign="LEFT")
-    scale = WIDTH * fraction / img.imageWidth
-    img.drawWidth, img.drawHeight = WIDTH * fraction, img.imageHeight * scale
+    img.drawWidth, img.drawHeight = width, img.imageHeight * width / img.imageWidth
     text = f"{_text(chart.title)}. {_text(chart.caption)} Data: data/{_text(chart.table)}.csv"
-    return [KeepTogether([img, _p(text, "note")]), Spacer(1, 6)]
+    return [img, _p(text, "note")]
+
+
+def _chart(chart: Any, fraction: float = 1.0) -> list[Any]:
+    return [KeepTogether(_figure(chart, WIDTH * fraction)), Spacer(1, 6)]
+
+
+def _charts_side_by_side(left: Any, right: Any) -> list[Any]:
+    """Two small charts in one row: each alone left most of a page blank below it."""
+    gap = 4 * mm
+    half = (WIDTH - gap) / 2
+    row = RLTable(
+        [[_figure(left, half), _figure(right, half)]],
+        colWidths=[half + gap, half],
+        style=TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        ),
+        hAlign="LEFT",
+    )
+    return [row, Spacer(1, 6)]
 
 
 def _titled(title: str, table: Table) -> list[Any]:
@@ -409,7 +432,7 @@ def _story(r: ImpactReport, charts: dict[str, Any]) -> list[Any]:
     story += [PageBreak(), _p("Activity", "h2"), *_chart(charts["volume_timeline"])]
     if t["sessions"].rows:
         story += _titled(t["sessions"].title, t["sessions"])
-    story += [*_chart(charts["posts_per_day"], 0.7), *_chart(charts["posts_per_platform"], 0.7)]
+    story += _charts_side_by_side(charts["posts_per_day"], charts["posts_per_platform"])
     story += [PageBreak(), _p("Engagement", "h2"), *_chart(charts["engagement_growth"])]
     story += [_p(_text(t["engagement_growth"].note), "note")]
     story += [_p(_text(t["top_posts"].title), "h3"), *_posts(r)]
