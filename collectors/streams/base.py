@@ -238,7 +238,8 @@ class Stream(ABC):
                 continue
             self.state.connected_at = self.now()
             self._down_since = self._filled_until = None
-            self.state.error = None
+            # The last error stays: `tagwatch status` then still says the stream went
+            # silent or dropped an hour ago, though it is connected again now.
             self.save("connected", force=True)
             log.info("%s: connected to %s%s", self.name, endpoint, " (resuming)" if cursor else "")
             try:
