@@ -49,7 +49,7 @@ from monitor.config import Config, parse_config  # noqa: E402
 from reports.wall.app import make_server  # noqa: E402
 from storage.db import Store  # noqa: E402
 
-FIXTURE = ROOT.parent / "shared/fixtures/real/bluesky/jetstream_v1_subscribe_events.jsonl"
+FIXTURE = ROOT / "tests/fixtures/recorded/bluesky/jetstream_v1_subscribe_events.jsonl"
 TAG = "HRHN2016"
 
 

@@ -16,8 +16,9 @@ from storage.db import Store
 from storage.records import Author, Post
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
-LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Real recorded platform answers, copied in with their provenance (fixtures/recorded/README.md):
+# tests read nothing outside the repository.
+RECORDED = Path(__file__).resolve().parent / "fixtures" / "recorded"
 
 
 def base_config_dict(tmp_path: Path) -> dict[str, Any]:

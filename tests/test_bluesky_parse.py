@@ -10,9 +10,9 @@ import pytest
 
 from collectors.bluesky_parse import facet_entities, parse_post, sort_at
 from monitor.errors import MalformedResponse
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import RECORDED
 
-BLUESKY = SHARED_FIXTURES / "bluesky"
+BLUESKY = RECORDED / "bluesky"
 NOW = datetime(2026, 7, 4, 15, 0, tzinfo=UTC)
 
 

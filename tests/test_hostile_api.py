@@ -1,6 +1,6 @@
 """Hostile API answers: mutated and truncated real payloads never crash a parser or a pass.
 
-Each normalizer gets the recorded response shapes (/work/shared/fixtures/real)
+Each normalizer gets the recorded response shapes (tests/fixtures/recorded)
 with keys dropped, values swapped for anything JSON can carry (wrong types,
 lone surrogates, 2**80, huge strings), lists cut short. It must return `Post`s
 that storage accepts or raise `MalformedResponse`: never any other exception,
@@ -33,13 +33,13 @@ from monitor.config import parse_config
 from monitor.errors import MalformedResponse
 from storage.db import Store
 from storage.records import Post
-from tests.conftest import SHARED_FIXTURES, base_config_dict
+from tests.conftest import RECORDED, base_config_dict
 
 NOW = datetime(2026, 7, 4, 15, 0, tzinfo=UTC)
 
 
 def _load(path: str) -> Any:
-    return json.loads((SHARED_FIXTURES / path).read_text(encoding="utf-8"))
+    return json.loads((RECORDED / path).read_text(encoding="utf-8"))
 
 
 BLUESKY_VIEW = _load("bluesky/get_post_thread.body.json")["thread"]["post"]

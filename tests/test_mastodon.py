@@ -17,9 +17,9 @@ from collectors.mastodon import MastodonCollector, html_to_text, parse_status, r
 from monitor.config import Config, parse_config
 from monitor.errors import ConfigError
 from storage.db import Store
-from tests.conftest import SHARED_FIXTURES, base_config_dict, write_config_toml
+from tests.conftest import RECORDED, base_config_dict, write_config_toml
 
-FIXTURES = SHARED_FIXTURES / "mastodon"
+FIXTURES = RECORDED / "mastodon"
 # The test event is 2016-11-24..26 in Europe/Belgrade: backfill starts 2016-11-23T23:00Z.
 START = datetime(2016, 11, 23, 23, 0, tzinfo=UTC)
 T0 = datetime(2016, 11, 24, 9, 0, tzinfo=UTC)

@@ -18,9 +18,9 @@ from collectors.streams.jetstream import JetstreamStream, parse_event, record_ta
 from monitor.config import Config, parse_config
 from storage.db import Store
 from storage.records import utcnow
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import RECORDED
 
-FIXTURE_EVENTS = SHARED_FIXTURES / "bluesky" / "jetstream_v1_subscribe_events.jsonl"
+FIXTURE_EVENTS = RECORDED / "bluesky" / "jetstream_v1_subscribe_events.jsonl"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from collectors.streams.base import StreamThread, load_state
 from collectors.streams.x_stream import XStream
 from monitor.config import Config, parse_config
 from storage.db import Store
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import RECORDED
 
 TOKEN = "stream-bearer-7c1d"
 
@@ -86,7 +86,7 @@ def test_rules_are_synced_and_matching_posts_stored_and_billed(
 
 
 def test_recorded_stream_lines_parse_into_posts(cfg: Config, store: Store) -> None:
-    lines = (SHARED_FIXTURES / "twitter" / "filtered_stream_lines.jsonl").read_text().splitlines()
+    lines = (RECORDED / "twitter" / "filtered_stream_lines.jsonl").read_text().splitlines()
     stream = XStream(cfg, store)
     stream.tags = frozenset({"hrhn2016"})  # none of them carries it: billed, not stored
     for line in lines:

@@ -25,10 +25,10 @@ from monitor.cli import cli
 from monitor.config import Config, parse_config
 from monitor.errors import ConfigError, MalformedResponse
 from storage.db import Store
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import RECORDED
 
 TOKEN = "test-bearer-9f3a"
-TWITTER = SHARED_FIXTURES / "twitter"
+TWITTER = RECORDED / "twitter"
 SEARCH = "/2/tweets/search/recent"
 QUERY = "#HRHN2016 -is:retweet"
 

@@ -10,7 +10,7 @@ client can be pointed at it:
     app.bsky.actor.getProfiles  (actors, at most 25)
 
 Shapes follow the recorded PostView/ProfileView in
-/work/shared/fixtures/real/bluesky. Behaviour the collector must cope with is
+tests/fixtures/recorded/bluesky. Behaviour the collector must cope with is
 reproduced, not simplified away: access tokens are JWTs that expire (400
 ExpiredToken), refresh tokens rotate (the old one is revoked), search cursors
 are offsets into a list that shifts when new posts arrive (so pages overlap),

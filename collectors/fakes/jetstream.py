@@ -5,7 +5,7 @@ It speaks what tagwatch's stream client uses of the real service
 websocket, `wantedCollections` (repeatable, `app.bsky.*` prefixes allowed)
 and `cursor` (unix microseconds) query parameters, and events in the shapes
 recorded from production in
-/work/shared/fixtures/real/bluesky/jetstream_v1_subscribe_events.jsonl:
+tests/fixtures/recorded/bluesky/jetstream_v1_subscribe_events.jsonl:
 
     {"did", "time_us", "kind": "commit",
      "commit": {"rev", "operation": "create"|"update"|"delete", "collection", "rkey",

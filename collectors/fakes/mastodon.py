@@ -2,7 +2,7 @@
 
 Each `FakeMastodon` is a real HTTP server on 127.0.0.1 (a free port) serving
 the parts of the API tagwatch reads, with the shapes, headers and paging of
-Mastodon 4.x as recorded in ../shared/fixtures/real/mastodon:
+Mastodon 4.x as recorded in tests/fixtures/recorded/mastodon:
 
 - ``GET /api/v1/timelines/tag/:hashtag`` with ``limit`` (default 20, max 40),
   ``max_id``, ``since_id`` and ``min_id``, newest first, and a ``Link`` header

@@ -1,7 +1,7 @@
 """A loopback server that answers like the X API v2, for tests and the demo.
 
 It speaks the real paths, parameters, JSON shapes, headers and status codes
-(shapes taken from the recorded responses in shared/fixtures/real/twitter):
+(shapes taken from the recorded responses in tests/fixtures/recorded/twitter):
 recent and full-archive search with `next_token` paging, `since_id`/`until_id`
 and `start_time`/`end_time`; tweet lookup by ids with the real `errors` array
 for deleted or protected posts; the counts endpoints; `x-rate-limit-*` headers

@@ -2,7 +2,7 @@
 
 Kept apart from the server (`collectors.fakes.x`) so the demo and tests can
 build tweets and users without starting anything. Error bodies are the real
-ones (see shared/fixtures/real/README.md and the issue threads quoted there).
+ones (see tests/fixtures/recorded/README.md and the issue threads quoted there).
 """
 
 from __future__ import annotations

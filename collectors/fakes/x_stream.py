@@ -1,7 +1,7 @@
 """The fake X API with the filtered stream: `FakeX` plus the v2 stream and its rules.
 
 Added endpoints, in the shapes of X's docs and of the recorded stream lines
-in /work/shared/fixtures/real/twitter/filtered_stream_lines.jsonl:
+in tests/fixtures/recorded/twitter/filtered_stream_lines.jsonl:
 
 - ``GET /2/tweets/search/stream/rules`` → ``{"data": [{"id", "value", "tag"}],
   "meta": {"sent", "result_count"}}``,
