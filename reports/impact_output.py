@@ -22,6 +22,7 @@ from reports import charts
 from reports.export import export_rows, period_bounds, write_csv
 from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
 from reports.impact_charts import grouped_bars_png, session_legend, timeline_png
+from reports.urls import safe_url
 from storage.records import utcnow
 
 __all__ = [
@@ -156,6 +157,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else ("" if v is None else v)
+    env.filters["url"] = safe_url
     env.filters["when"] = lambda t: t.strftime("%a %-d %b %Y, %H:%M") if t else ""
     return env
 
