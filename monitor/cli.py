@@ -148,7 +148,12 @@ def _backup_line(config: Config) -> str:
 
 @cli.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "xlsx"]),
+    default="jsonl",
+    show_default=True,
+    help="xlsx: a spreadsheet (needs --out), every text cell stored as text.",
 )
 @click.option("--since", help="First local day to export (YYYY-MM-DD).")
 @click.option("--until", help="Last local day to export, inclusive (YYYY-MM-DD).")
@@ -173,10 +178,14 @@ def export(
     out: Path | None,
     include_deleted: bool,
 ) -> None:
-    """Posts as JSONL or CSV, one record per post."""
+    """Posts as JSONL, CSV or XLSX, one record per post."""
     from reports.export import export_rows, period_bounds, write_csv, write_jsonl
     from storage.db import Store
 
+    if fmt == "xlsx" and out is None:
+        raise UsageError(
+            "--format xlsx writes a binary file: name it with --out, e.g. --out posts.xlsx."
+        )
     config = get_config(ctx)
     lo_day, hi_day = parse_day(since, "--since"), parse_day(until, "--until")
     if lo_day and hi_day and hi_day < lo_day:
@@ -185,9 +194,23 @@ def export(
     writer = write_jsonl if fmt == "jsonl" else write_csv
     with Store.open(config.db_path) as store:
         rows = export_rows(
-            store.conn, start=start, end=end, platform=platform, include_deleted=include_deleted
+            store.conn,
+            start=start,
+            end=end,
+            platform=platform,
+            include_deleted=include_deleted,
+            unknown_counts=fmt == "xlsx",
         )
-        if out is None:
+        if fmt == "xlsx":
+            from reports.export_xlsx import write_xlsx
+
+            assert out is not None
+            try:
+                n = write_xlsx(rows, out)
+            except OSError as exc:
+                raise UsageError(f"Cannot write {out}: {exc.strerror or exc}.") from exc
+            click.echo(f"Exported {n} posts to {out}", err=True)
+        elif out is None:
             n = writer(rows, sys.stdout)
         else:
             with open(out, "w", encoding="utf-8", newline="") as fh:

@@ -355,7 +355,7 @@ def _methodology(r: ImpactReport) -> list[Any]:
                 f"Public posts carrying {tags} (in any letter case) created on "
                 f"{r.period_label()}, days counted in {r.timezone}. Every figure is recounted "
                 "from data/posts.csv, the same list of posts that `tagwatch export` gives for "
-                "this period."
+                "this period (also as a spreadsheet, data/posts.xlsx)."
             )
         ),
         _p("Platforms", "h3"),
@@ -417,7 +417,7 @@ def _methodology(r: ImpactReport) -> list[Any]:
             _text(
                 "Each chart and table has the CSV of its figures in data/ and each chart is a PNG "
                 "in charts/: "
-                + ", ".join(sorted(f"{n}.csv" for n in r.tables) + ["posts.csv"])
+                + ", ".join(sorted(f"{n}.csv" for n in r.tables) + ["posts.csv", "posts.xlsx"])
                 + "."
             )
         ),
