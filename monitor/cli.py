@@ -345,9 +345,12 @@ def restore(ctx: click.Context, source: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Collect on schedule, send the daily digest, serve the wall; stop with Ctrl-C."""
+    from monitor.preflight import check_run
     from monitor.scheduler import run_until_stopped
 
-    ctx.exit(run_until_stopped(get_config(ctx)))
+    config = get_config(ctx)
+    check_run(config)  # a bad [digest] or [smtp] refuses now, not at 07:30 tomorrow
+    ctx.exit(run_until_stopped(config))
 
 
 @cli.command()
@@ -460,9 +463,11 @@ def report(
 @click.pass_context
 def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the moderated live wall (full screen) and its moderation page."""
+    from monitor.preflight import check_wall
     from reports.wall.app import bind_address, make_server
 
     config = get_config(ctx)
+    check_wall(config, host, port)
     host, port = bind_address(config, host, port)
     server = make_server(config, host, port)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
