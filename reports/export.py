@@ -1,4 +1,4 @@
-"""Posts out as JSONL or CSV: the fields researchers and partners rely on.
+"""Posts out as JSONL or CSV (XLSX: reports/export_xlsx.py): the fields researchers rely on.
 
 EXPORT_FIELDS is a contract (issue #2): keep the names and order, add new
 fields only at the end.
