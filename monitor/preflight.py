@@ -33,9 +33,9 @@ def check_digest(config: Config, *, send: bool) -> None:
             f"{config.path}: digest.public_url {public!r} is not an http(s) URL; give the web "
             'address where the digests are published, e.g. "https://example.org/digests".'
         )
-    _writable_dir(out_dir(config), "digest.out_dir", config)
     if send and config.digest.recipients:
         smtp_settings(config)
+    _writable_dir(out_dir(config), "digest.out_dir", config)
 
 
 def check_wall(config: Config, host: str | None = None, port: int | None = None) -> None:
@@ -64,12 +64,13 @@ def check_run(config: Config) -> None:
     from monitor.scheduler import digest_time
 
     check_streams(config)
-    if config.storage.backup_every_hours > 0:
-        _writable_dir(config.backup_dir, "storage.backup_dir", config)
-    if digest_time(config) is not None:
-        check_digest(config, send=True)
     if config.schedule.serve_wall:
         check_wall(config)
+    # Last: it creates the folders, which a run refused for another setting should not leave.
+    if digest_time(config) is not None:
+        check_digest(config, send=True)
+    if config.storage.backup_every_hours > 0:
+        _writable_dir(config.backup_dir, "storage.backup_dir", config)
 
 
 def _writable_dir(path: Path, key: str, config: Config) -> None:
