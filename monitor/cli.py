@@ -148,7 +148,12 @@ def _backup_line(config: Config) -> str:
 
 @cli.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "xlsx"]),
+    default="jsonl",
+    show_default=True,
+    help="xlsx: a spreadsheet (needs --out), every text cell stored as text.",
 )
 @click.option("--since", help="First local day to export (YYYY-MM-DD).")
 @click.option("--until", help="Last local day to export, inclusive (YYYY-MM-DD).")
@@ -173,10 +178,14 @@ def export(
     out: Path | None,
     include_deleted: bool,
 ) -> None:
-    """Posts as JSONL or CSV, one record per post."""
+    """Posts as JSONL, CSV or XLSX, one record per post."""
     from reports.export import export_rows, period_bounds, write_csv, write_jsonl
     from storage.db import Store
 
+    if fmt == "xlsx" and out is None:
+        raise UsageError(
+            "--format xlsx writes a binary file: name it with --out, e.g. --out posts.xlsx."
+        )
     config = get_config(ctx)
     lo_day, hi_day = parse_day(since, "--since"), parse_day(until, "--until")
     if lo_day and hi_day and hi_day < lo_day:
@@ -185,9 +194,23 @@ def export(
     writer = write_jsonl if fmt == "jsonl" else write_csv
     with Store.open(config.db_path) as store:
         rows = export_rows(
-            store.conn, start=start, end=end, platform=platform, include_deleted=include_deleted
+            store.conn,
+            start=start,
+            end=end,
+            platform=platform,
+            include_deleted=include_deleted,
+            unknown_counts=fmt == "xlsx",
         )
-        if out is None:
+        if fmt == "xlsx":
+            from reports.export_xlsx import write_xlsx
+
+            assert out is not None
+            try:
+                n = write_xlsx(rows, out)
+            except OSError as exc:
+                raise UsageError(f"Cannot write {out}: {exc.strerror or exc}.") from exc
+            click.echo(f"Exported {n} posts to {out}", err=True)
+        elif out is None:
             n = writer(rows, sys.stdout)
         else:
             with open(out, "w", encoding="utf-8", newline="") as fh:
@@ -322,9 +345,12 @@ def restore(ctx: click.Context, source: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Collect on schedule, send the daily digest, serve the wall; stop with Ctrl-C."""
+    from monitor.preflight import check_run
     from monitor.scheduler import run_until_stopped
 
-    ctx.exit(run_until_stopped(get_config(ctx)))
+    config = get_config(ctx)
+    check_run(config)  # a bad [digest] or [smtp] refuses now, not at 07:30 tomorrow
+    ctx.exit(run_until_stopped(config))
 
 
 @cli.command()
@@ -437,9 +463,11 @@ def report(
 @click.pass_context
 def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the moderated live wall (full screen) and its moderation page."""
+    from monitor.preflight import check_wall
     from reports.wall.app import bind_address, make_server
 
     config = get_config(ctx)
+    check_wall(config, host, port)
     host, port = bind_address(config, host, port)
     server = make_server(config, host, port)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"

@@ -316,6 +316,17 @@ class Runner:
         }
         for name in self.platforms():
             self._stores[name] = Store.open(self.config.db_path)
+        for name in self.platforms():
+            # Built now, so a collector's wrong setting stops `run`/`collect` at start
+            # (exit 2, the key named) instead of failing every pass; anything else a
+            # collector raises while being built is still recorded by its pass.
+            try:
+                self._collector(name)
+            except ConfigError:
+                self.close()
+                raise
+            except Exception:  # noqa: BLE001, S110 - the pass records it (_locked_pass)
+                pass
 
     def start(self) -> None:
         """Open, schedule every job, serve the wall, and go (returns at once)."""

@@ -44,6 +44,7 @@ from storage.db import connect
 from storage.records import parse_iso, to_utc, utcnow
 
 __all__ = [
+    "check_top_n",
     "Digest",
     "Figure",
     "PostView",
@@ -261,9 +262,7 @@ def build_digest(
     event = config.event
     now = now or utcnow()
     day = day or default_day(event, now)
-    n = config.digest.top_n
-    if n < 1:
-        raise ConfigError(f"{config.path}: digest.top_n must be 1 or more, got {n}.")
+    n = check_top_n(config)
     start, end = event.day_bounds(day)
     prev_start, prev_end = event.day_bounds(day - timedelta(days=1))
     enabled = tuple(p for p in PLATFORMS if config.sections[p].enabled)
@@ -392,6 +391,14 @@ def write_digest(digest: Digest, out_dir: Path) -> dict[str, Path]:
             " (or --out): it must be a directory you can write to."
         ) from None
     return {kind: path for kind, (path, _) in files.items()}
+
+
+def check_top_n(config: Config) -> int:
+    """`digest.top_n`, refused when no list could hold it (also checked when a runner starts)."""
+    n: int = config.digest.top_n
+    if n < 1:
+        raise ConfigError(f"{config.path}: digest.top_n must be 1 or more, got {n}.")
+    return n
 
 
 def out_dir(config: Config) -> Path:

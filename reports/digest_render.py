@@ -3,8 +3,9 @@
 Why templates with these filters: every post text, name and handle is someone
 else's words. HTML autoescaping turns a `<script>` into visible text; the
 Markdown filter also escapes what Markdown would interpret (and raw HTML,
-which Markdown passes through); links are kept only when they are http(s), so
-a `javascript:` URL in a payload can never become a clickable link.
+which Markdown passes through); links pass the one URL guard (`reports.urls.safe_url`,
+http and https only), so a `javascript:` URL in a payload can never become a
+clickable link.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from reports.charts import data_uri
 from reports.digest_model import Digest
 from reports.mailer import InlineImage
+from reports.urls import safe_url
 
 __all__ = [
     "render_html",
@@ -56,11 +58,6 @@ def md_escape(value: object) -> str:
     text = _MD_SPECIAL.sub(r"\\\1", text)
     # A list marker or numbered item only counts at the start of a line.
     return _MD_LEADING.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
-
-
-def safe_url(value: object) -> str:
-    url = plain(value)
-    return url if re.match(r"^https?://[^\s\"'<>]+$", url, re.IGNORECASE) else ""
 
 
 def _num(value: float | int) -> str:

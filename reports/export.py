@@ -1,4 +1,4 @@
-"""Posts out as JSONL or CSV: the fields researchers and partners rely on.
+"""Posts out as JSONL or CSV (XLSX: reports/export_xlsx.py): the fields researchers rely on.
 
 EXPORT_FIELDS is a contract (issue #2): keep the names and order, add new
 fields only at the end.
@@ -36,7 +36,13 @@ EXPORT_FIELDS = (
     "quotes",
     "views",
     "deleted",
+    # Issue #18: what enrichment worked out; empty until a post is enriched.
+    "lang_detected",
+    "sentiment",
+    "session",
 )
+# Counts a platform may not give; the CSV and JSONL contract (issue #2) writes them as 0.
+COUNT_FIELDS = ("likes", "reposts", "replies", "quotes")
 
 
 def period_bounds(
@@ -55,8 +61,14 @@ def export_rows(
     end: str | None = None,
     platform: str | None = None,
     include_deleted: bool = False,
+    unknown_counts: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Posts in [start, end) (UTC ISO text), oldest first, as export records."""
+    """Posts in [start, end) (UTC ISO text), oldest first, as export records.
+
+    `unknown_counts`: a count the platform did not give stays None (the XLSX
+    leaves its cell empty); by default it is 0, as the CSV and JSONL have
+    always written it and the report's sums expect.
+    """
     where = ["1 = 1"]
     params: list[Any] = []
     if start:
@@ -72,10 +84,14 @@ def export_rows(
         where.append("deleted = 0")
     sql = (
         "select platform, platform_id, url, author_handle, author_name, text, created_at, lang,"
-        " hashtags, mentions, likes, reposts, replies, quotes, views, deleted from posts"
+        " hashtags, mentions, likes, reposts, replies, quotes, views, deleted, lang_detected,"
+        " sentiment_polarity, session from posts"
         f" where {' and '.join(where)} order by created_at, id"
     )
+    zero = None if unknown_counts else 0
     for row in conn.execute(sql, params):
+        lang_detected = row["lang_detected"] or ""
+        polarity = row["sentiment_polarity"]
         yield {
             "platform": row["platform"],
             "id": row["platform_id"],
@@ -87,13 +103,23 @@ def export_rows(
             "lang": row["lang"] or "",
             "hashtags": json.loads(row["hashtags"] or "[]"),
             "mentions": json.loads(row["mentions"] or "[]"),
-            "likes": row["likes"] or 0,
-            "reposts": row["reposts"] or 0,
-            "replies": row["replies"] or 0,
-            "quotes": row["quotes"] or 0,
+            "likes": _count(row["likes"], zero),
+            "reposts": _count(row["reposts"], zero),
+            "replies": _count(row["replies"], zero),
+            "quotes": _count(row["quotes"], zero),
             "views": row["views"],
             "deleted": bool(row["deleted"]),
+            "lang_detected": lang_detected,
+            # The sentiment model is English: a score for another language would be noise.
+            "sentiment": (
+                round(polarity, 4) if polarity is not None and lang_detected == "en" else None
+            ),
+            "session": row["session"] or "",
         }
+
+
+def _count(value: int | None, unknown: int | None) -> int | None:
+    return unknown if value is None else value
 
 
 def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
@@ -114,6 +140,7 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
         flat["mentions"] = ";".join(row["mentions"])
         flat["views"] = "" if row["views"] is None else row["views"]
         flat["deleted"] = "true" if row["deleted"] else "false"
+        flat["sentiment"] = "" if row["sentiment"] is None else row["sentiment"]
         writer.writerow(flat)
         n += 1
     return n

@@ -35,6 +35,7 @@ from reports.impact_table import Table, period_where
 from reports.rows import CREATED
 from reports.rows import load_period as load_rows
 from reports.themes import ThemeKeys
+from reports.urls import safe_url
 from storage.records import iso, parse_iso
 
 __all__ = [
@@ -365,7 +366,8 @@ def _top_posts(
                 "replies": r["replies"],
                 "quotes": r["quotes"],
                 "engagement": _engagement(r),
-                "url": r["url"],
+                # Guarded here so the HTML, the PDF and top_posts.csv all carry the same link.
+                "url": safe_url(r["url"]),
                 "text": r["text"],
             }
         )
@@ -594,7 +596,7 @@ def build_report(
     }
     report = ImpactReport(
         event_name=event.name,
-        event_url=event.url,
+        event_url=safe_url(event.url),
         hashtags=list(event.hashtags),
         start_day=start_day,
         end_day=end_day,

@@ -20,14 +20,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from monitor.errors import StorageError, TagwatchError
 from reports import charts
 from reports.export import export_rows, period_bounds, write_csv
+from reports.export_xlsx import write_xlsx
 from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
 from reports.impact_charts import grouped_bars_png, session_legend, timeline_png
+from reports.urls import safe_url
 from storage.records import utcnow
 
 __all__ = [
     "Chart",
     "make_charts",
     "write_csvs",
+    "write_posts_xlsx",
     "render_html",
     "write_report",
     "make_report",
@@ -148,6 +151,14 @@ def write_csvs(report: ImpactReport, conn: Any, config: Any, data_dir: Path) -> 
     return paths
 
 
+def write_posts_xlsx(report: ImpactReport, conn: Any, config: Any, data_dir: Path) -> Path:
+    """posts.xlsx beside posts.csv: the same posts for partners who open a spreadsheet."""
+    start, end = period_bounds(config.event, report.start_day, report.end_day)
+    path = data_dir / "posts.xlsx"
+    write_xlsx(export_rows(conn, start=start, end=end, unknown_counts=True), path)
+    return path
+
+
 def _env() -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
@@ -156,6 +167,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else ("" if v is None else v)
+    env.filters["url"] = safe_url
     env.filters["when"] = lambda t: t.strftime("%a %-d %b %Y, %H:%M") if t else ""
     return env
 
@@ -170,12 +182,12 @@ def render_html(report: ImpactReport, chart_map: dict[str, Chart]) -> str:
         charts=chart_map,
         reach_definition=REACH_DEFINITION,
         prose=PROSE,
-        csv_files=sorted(f"{name}.csv" for name in report.tables) + ["posts.csv"],
+        csv_files=sorted(f"{name}.csv" for name in report.tables) + ["posts.csv", "posts.xlsx"],
     )
 
 
 def write_report(report: ImpactReport, conn: Any, config: Any, out_dir: Path) -> dict[str, Any]:
-    """Write every output; returns their paths ("html", "pdf", "charts", "csv")."""
+    """Write every output; returns their paths ("html", "pdf", "charts", "csv", "xlsx")."""
     from reports.impact_pdf import write_pdf
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,11 +200,12 @@ def write_report(report: ImpactReport, conn: Any, config: Any, out_dir: Path) ->
         path.write_bytes(chart.png)
         pngs.append(path)
     csvs = write_csvs(report, conn, config, out_dir / "data")
+    xlsx = write_posts_xlsx(report, conn, config, out_dir / "data")
     html = out_dir / f"{FILE_STEM}.html"
     html.write_text(render_html(report, chart_map), encoding="utf-8")
     pdf = out_dir / f"{FILE_STEM}.pdf"
     write_pdf(report, chart_map, pdf)
-    return {"html": html, "pdf": pdf, "charts": pngs, "csv": csvs}
+    return {"html": html, "pdf": pdf, "charts": pngs, "csv": csvs, "xlsx": xlsx}
 
 
 def make_report(

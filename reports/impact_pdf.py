@@ -40,6 +40,7 @@ from reportlab.platypus import Table as RLTable
 
 from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
 from reports.impact_method import plural
+from reports.urls import safe_url
 
 __all__ = ["write_pdf", "SECTION_TITLES"]
 
@@ -271,7 +272,7 @@ def _summary(r: ImpactReport) -> list[Any]:
         _p(
             _text(
                 f"Social media impact report · {tags} · {r.period_label()} ({r.timezone})"
-                + (f" · {r.event_url}" if r.event_url else "")
+                + (f" · {safe_url(r.event_url)}" if safe_url(r.event_url) else "")
             ),
             "lead",
         ),
@@ -312,8 +313,8 @@ def _posts(r: ImpactReport) -> list[Any]:
             f"{p['likes']:,} likes · {p['reposts']:,} reposts · {p['replies']:,} replies · "
             f"{p['quotes']:,} quotes"
         )
-        if p["url"]:
-            counts += f" · {_text(p['url'])}"
+        if url := safe_url(p["url"]):
+            counts += f" · {_text(url)}"
         box = RLTable(
             [
                 [
@@ -354,7 +355,7 @@ def _methodology(r: ImpactReport) -> list[Any]:
                 f"Public posts carrying {tags} (in any letter case) created on "
                 f"{r.period_label()}, days counted in {r.timezone}. Every figure is recounted "
                 "from data/posts.csv, the same list of posts that `tagwatch export` gives for "
-                "this period."
+                "this period (also as a spreadsheet, data/posts.xlsx)."
             )
         ),
         _p("Platforms", "h3"),
@@ -416,7 +417,7 @@ def _methodology(r: ImpactReport) -> list[Any]:
             _text(
                 "Each chart and table has the CSV of its figures in data/ and each chart is a PNG "
                 "in charts/: "
-                + ", ".join(sorted(f"{n}.csv" for n in r.tables) + ["posts.csv"])
+                + ", ".join(sorted(f"{n}.csv" for n in r.tables) + ["posts.csv", "posts.xlsx"])
                 + "."
             )
         ),

@@ -36,6 +36,7 @@ __all__ = [
     "SmtpSettings",
     "build_message",
     "smtp_settings",
+    "check_smtp_values",
     "send_message",
     "webhook_url",
     "post_webhook",
@@ -97,10 +98,25 @@ def build_message(
     return msg
 
 
+def check_smtp_values(config: Config) -> None:
+    """[smtp] values that are wrong whether or not anything is mailed (a port, a timeout)."""
+    smtp = config.smtp
+    if not 0 < smtp.port < 65536:
+        raise ConfigError(
+            f"{config.path}: smtp.port {smtp.port} is not a TCP port; use 587 (STARTTLS), "
+            "465 (ssl = true) or 25."
+        )
+    if smtp.timeout_seconds <= 0:
+        raise ConfigError(
+            f"{config.path}: smtp.timeout_seconds must be more than 0, got {smtp.timeout_seconds}."
+        )
+
+
 def smtp_settings(config: Config) -> SmtpSettings:
     """[smtp] validated for sending; ConfigError says which key to set."""
     smtp = config.smtp
     source = str(config.path)
+    check_smtp_values(config)
     if not smtp.host:
         raise ConfigError(
             f"{source}: smtp.host is not set, so the digest cannot be mailed. Add an [smtp] "

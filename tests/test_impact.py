@@ -577,3 +577,23 @@ def test_a_post_longer_than_a_page_is_shortened_in_the_pdf(event, tmp_path):
     assert "word… (shortened; full text in data/)" in text
     top = _csv(out / "data" / "top_posts.csv")
     assert top[0]["text"] == long_text
+
+
+def test_posts_xlsx_is_the_same_posts_as_posts_csv(built):
+    import openpyxl
+
+    _, written = built
+    posts = _csv(written / "data" / "posts.csv")
+    ws = openpyxl.load_workbook(written / "data" / "posts.xlsx")["posts"]
+    assert ws.freeze_panes == "A2"
+    header = [c.value for c in ws[1]]
+    assert header[6] == "created_at (UTC)" and len(header) == len(posts[0])
+    sheet = [
+        dict(zip(posts[0], (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)
+    ]
+    assert len(sheet) == len(posts) > 0
+    for csv_row, row in zip(posts, sheet, strict=True):
+        assert (row["platform"], row["id"]) == (csv_row["platform"], csv_row["id"])
+        assert (row["text"] or "") == csv_row["text"]
+        assert row["likes"] == int(csv_row["likes"])
+        assert row["created_at"].strftime("%Y-%m-%dT%H:%M:%S") == csv_row["created_at"][:19]

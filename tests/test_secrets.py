@@ -97,8 +97,26 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
         with TestClient(create_app(load_config(ev.config), poll_interval=0.02)) as wall:
             token = {"Authorization": f"Bearer {secrets['TAGWATCH_WALL_TOKEN']}"}
-            for path in ("/", "/moderate", "/api/wall", "/api/moderation/queue"):
-                printed.append(wall.get(path, headers=token).text)
+            # The moderation API's real routes (reports/wall/app.py), each answering 200, so
+            # what is searched is the moderators' data, not a 404 page.
+            posts = wall.get("/api/moderation/posts?show=all", headers=token)
+            assert posts.status_code == 200 and posts.json()["posts"], posts.text
+            printed.append(posts.text)
+            post_id = posts.json()["posts"][0]["id"]
+            action = wall.post(
+                "/api/moderation/action",
+                json={"action": "approve", "post_id": post_id},
+                headers=token,
+            )
+            assert action.status_code == 200, action.text
+            printed.append(action.text)
+            for path in ("/", "/moderate", "/api/wall", "/api/moderation/log"):
+                answer = wall.get(path, headers=token)
+                assert answer.status_code == 200, (path, answer.status_code)
+                printed.append(answer.text)
+            assert post_id in {
+                e["post_id"] for e in wall.get("/api/moderation/log", headers=token).json()["log"]
+            }
 
         # Bluesky now refuses the app password (changed elsewhere): that error too.
         forget_sessions()

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config import AgendaSession, Config
 from monitor.errors import TagwatchError, UsageError
+from reports.urls import safe_url
 from reports.wall.feed import POST_SQL, WallFeed, payload
 from reports.wall.rules import WallRules, visible_reason
 from storage.db import Store, connect
@@ -441,7 +442,8 @@ def create_app(
             posts.append(
                 {
                     **payload(r),
-                    "url": r["url"],
+                    # The moderators' page may link it: the one guard, as in every output.
+                    "url": safe_url(r["url"]),
                     "state": r["state"] or "pending",
                     "sensitive": bool(r["sensitive"]),
                     "media_count": r["media_count"],

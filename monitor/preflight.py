@@ -1,0 +1,84 @@
+"""What `tagwatch run`, `collect` and `wall` check when they start: every section they will use.
+
+Why: a wrong [smtp] port, an impossible `digest.top_n` or a digest folder that
+cannot be written used to surface at 07:30 the next morning, when the digest
+job failed three times, although `tagwatch digest --send` would have said so at
+once. Each check here is the one the job itself runs later, called now, so a
+command refuses at start (exit 2, the key named) whatever it could already know
+would fail; what only the network can tell (a refused password, a server that
+is down) is still found when the job runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.config import Config
+from monitor.errors import ConfigError
+
+__all__ = ["check_run", "check_wall", "check_digest"]
+
+
+def check_digest(config: Config, *, send: bool) -> None:
+    """[digest] (and [smtp] when the digest is mailed) as the daily job will use them."""
+    from reports.digest import check_top_n, out_dir
+    from reports.mailer import check_smtp_values, smtp_settings
+    from reports.urls import safe_url
+
+    check_top_n(config)
+    check_smtp_values(config)
+    public = config.digest.public_url
+    if public and not safe_url(public):
+        raise ConfigError(
+            f"{config.path}: digest.public_url {public!r} is not an http(s) URL; give the web "
+            'address where the digests are published, e.g. "https://example.org/digests".'
+        )
+    if send and config.digest.recipients:
+        smtp_settings(config)
+    _writable_dir(out_dir(config), "digest.out_dir", config)
+
+
+def check_wall(config: Config, host: str | None = None, port: int | None = None) -> None:
+    """[wall] as the server will use it: address, moderation mode, sizes."""
+    from reports.wall.app import bind_address
+    from reports.wall.rules import WallRules
+
+    bind_address(config, host, port)
+    WallRules.from_config(config, token=None)
+    wall = config.wall
+    if wall.max_posts < 1:
+        raise ConfigError(f"{config.path}: wall.max_posts must be 1 or more, got {wall.max_posts}.")
+    if wall.rotate_seconds <= 0:
+        raise ConfigError(
+            f"{config.path}: wall.rotate_seconds must be more than 0, got {wall.rotate_seconds}."
+        )
+
+
+def check_run(config: Config) -> None:
+    """Everything `tagwatch run` schedules: streams, backups, digest, wall.
+
+    The collectors' own sections are checked by the runner, which builds every
+    collector when it opens (`tagwatch collect` too), before the first pass.
+    """
+    from collectors.streams import check_streams
+    from monitor.scheduler import digest_time
+
+    check_streams(config)
+    if config.schedule.serve_wall:
+        check_wall(config)
+    # Last: it creates the folders, which a run refused for another setting should not leave.
+    if digest_time(config) is not None:
+        check_digest(config, send=True)
+    if config.storage.backup_every_hours > 0:
+        _writable_dir(config.backup_dir, "storage.backup_dir", config)
+
+
+def _writable_dir(path: Path, key: str, config: Config) -> None:
+    """Create the folder now (as the job would), so an impossible path is refused at start."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{config.path}: {key} {str(path)!r} cannot be used as a folder "
+            f"({exc.strerror or exc}); set {key} to a writable folder."
+        ) from exc
