@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ __all__ = [
     "parse_tweet",
     "make_client",
     "lookup_errors",
+    "unescape_text",
     "TWEET_FIELDS",
     "USER_FIELDS",
     "EXPANSIONS",
@@ -77,6 +79,29 @@ GONE = {
 
 
 # -- parsing: pure functions of a v2 payload ------------------------------------
+
+# X sends a post's text with exactly three characters HTML-escaped: & < > become
+# &amp; &lt; &gt; (nothing else: a typed "&quot;" or "&#39;" arrives as typed).
+# Seen in the recorded page tests/fixtures/recorded/twitter/
+# search_recent_tweets_hashtag_brexit_page1.body.json ("Debt &amp; owned"), and
+# documented by client libraries that had to undo it (twitter-text-js PR #75:
+# "tweets coming from twitter already have & < and > escaped"; tweepy #451,
+# twitter-to-sqlite #21). Entity start/end indices count the *escaped* text (in
+# that page "And @AngelaRayner &amp; #NicolaSturgeon" has the tag at 24; Twitter4J
+# #349 hit the same with display_text_range), so tagwatch never slices text by
+# them: tags, mentions and links are taken from the entities' values.
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape_text(text: str) -> str:
+    """X's escaped text → the text its author wrote, in one pass.
+
+    One substitution over the three entities X makes, so "&amp;lt;" (an author
+    who typed "&lt;") becomes "&lt;" and stops there; sequential replaces or
+    `html.unescape` would decode it twice, or decode entities X never made.
+    """
+    return _ESCAPED.sub(lambda m: _UNESCAPED[m.group(1)], text)
 
 
 def _author(user: dict[str, Any] | None, author_id: str) -> Author:
@@ -118,13 +143,13 @@ def parse_tweet(
     user = users.get(author_id)
     author = _author(user, author_id)
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
-    text = str(tweet.get("text") or "")
+    text = unescape_text(str(tweet.get("text") or ""))
     entities = tweet.get("entities") or {}
     note = tweet.get("note_tweet")
     if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
         # A long post: `text` is only its first 280 characters; the note is the whole
         # post, with entities (tags past the cut included) of its own.
-        text = note["text"]
+        text = unescape_text(note["text"])  # escaped like `text`
         entities = note.get("entities") or entities
     metrics = tweet.get("public_metrics") or {}
     links = [

@@ -43,6 +43,7 @@ from collectors.fakes.x_data import (
     select_user,
     snowflake,
     ts,
+    unescape_text,
 )
 
 if TYPE_CHECKING:
@@ -210,7 +211,8 @@ class FakeX(LoopbackServer):
         original = self.state.tweets.get(known.get(sim.repost_of or "", ""))
         if original is not None:
             by = self.state.users.get(original["author_id"], {}).get("username", "x")
-            text = f"RT @{by}: {original['text']}"
+            # X builds the retweet's text from what the author wrote, then escapes it once.
+            text = f"RT @{by}: {unescape_text(original['text'])}"
         keys = [f"3_{sim.key}_{i}" for i in range(sim.media_count)]
         for key in keys:
             self.add_media(key)
