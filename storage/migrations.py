@@ -280,6 +280,30 @@ def _m006_x_text_as_written(db: sqlite_utils.Database) -> None:
             )
 
 
+def _m007_paid_reads_by_resource(db: sqlite_utils.Database) -> None:
+    """The paid-read ledger records each resource's kind (post, user, media).
+
+    X bills users and media as well as posts, each de-duplicated per UTC day
+    within its own kind, so the key becomes (platform, day, kind, id). Rows
+    written before were all posts. SQLite cannot change a primary key in
+    place, so the table is rebuilt; a ledger that has the column already is
+    left as it is.
+    """
+    if "kind" in {c.name for c in db.table("paid_reads").columns}:
+        return
+    db.execute(
+        "create table paid_reads_by_kind (platform text not null, day text not null,"
+        " kind text not null default 'post', platform_id text not null,"
+        " primary key (platform, day, kind, platform_id))"
+    )
+    db.execute(
+        "insert into paid_reads_by_kind (platform, day, kind, platform_id)"
+        " select platform, day, 'post', platform_id from paid_reads"
+    )
+    db.execute("drop table paid_reads")
+    db.execute("alter table paid_reads_by_kind rename to paid_reads")
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -289,6 +313,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "wall events log filled by triggers", _m004_wall_events),
     (5, "full-text index updated only when text changes", _m005_fts_on_text_changes_only),
     (6, "X posts' text unescaped as their authors wrote it", _m006_x_text_as_written),
+    (7, "paid read ledger by resource kind", _m007_paid_reads_by_resource),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
