@@ -33,6 +33,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from monitor.config import Config, Section
 from monitor.errors import QuotaExhausted
@@ -46,6 +47,7 @@ __all__ = [
     "budget_warning",
     "record_reads",
     "record_resources",
+    "ledger_state",
     "status_lines",
     "worst_case",
     "PLATFORM",
@@ -223,6 +225,48 @@ class BudgetState:
         of = f" of ${self.money_limit:,.2f}" if self.money_limit is not None else ""
         return f"  X spend this month: ${self.spent_usd:,.2f}{of} ({self._spent_parts()})"
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for `tagwatch status --json` (None: no limit set)."""
+        return {
+            "day": self.day.isoformat(),
+            "today": self.today.by_kind(),
+            "month": self.month.by_kind(),
+            "refresh_this_month": self.refresh_this_month,
+            "month_limit": self.month_limit,
+            "day_limit": self.day_limit,
+            "money_limit": self.money_limit,
+            "refresh_limit": self.refresh_limit,
+            "prices": {
+                "post": self.prices.post,
+                "user": self.prices.user,
+                "media": self.prices.media,
+            },
+            "spent_usd": round(self.spent_usd, 6),
+            "warning": self.warning(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BudgetState:
+        return cls(
+            day=date.fromisoformat(data["day"]),
+            today=Reads.of(data["today"]),
+            month=Reads.of(data["month"]),
+            refresh_this_month=data["refresh_this_month"],
+            month_limit=data["month_limit"],
+            day_limit=data["day_limit"],
+            money_limit=data["money_limit"],
+            refresh_limit=data["refresh_limit"],
+            prices=Prices(**data["prices"]),
+        )
+
+    def lines(self) -> list[str]:
+        """Lines for `tagwatch status`: the budget, the spend by kind, a warning."""
+        warning = self.warning()
+        lines = [self.summary()]
+        if self.month.users or self.month.media or self.money_limit is not None:
+            lines.append(self.spend_line())
+        return lines + ([f"  WARNING: {warning}"] if warning else [])
+
     def warning(self) -> str | None:
         """A sentence for status and digest when the budget is (nearly) used up."""
         room = self.room()
@@ -348,13 +392,7 @@ def record_reads(conn: sqlite3.Connection, ids: Iterable[str], now: datetime) ->
 def status_lines(config: Config, now: datetime) -> list[str]:
     """Lines for `tagwatch status`: the X budget, and a warning when it runs short."""
     state = read_budget(config, now)
-    if state is None:
-        return []
-    warning = state.warning()
-    lines = [state.summary()]
-    if state.month.users or state.month.media or state.money_limit is not None:
-        lines.append(state.spend_line())
-    return lines + ([f"  WARNING: {warning}"] if warning else [])
+    return [] if state is None else state.lines()
 
 
 def read_budget(config: Config, now: datetime) -> BudgetState | None:
@@ -365,8 +403,11 @@ def read_budget(config: Config, now: datetime) -> BudgetState | None:
         return None
     conn = connect(config.db_path, readonly=True)
     try:
-        if not _has_ledger(conn):
-            return None
-        return budget_state(conn, config, now)
+        return ledger_state(conn, config, now)
     finally:
         conn.close()
+
+
+def ledger_state(conn: sqlite3.Connection, config: Config, now: datetime) -> BudgetState | None:
+    """The budget on any connection; None when the database has no ledger yet."""
+    return budget_state(conn, config, now) if _has_ledger(conn) else None
