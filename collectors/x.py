@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ import tweepy
 from requests.adapters import HTTPAdapter
 
 from collectors.base import Collector, normalizer
-from collectors.x_budget import budget_state, record_reads
+from collectors.x_budget import Prices, Reads, budget_state, record_resources, worst_case
 from monitor.config import Config
 from monitor.errors import (
     AuthError,
@@ -46,6 +47,8 @@ __all__ = [
     "parse_tweet",
     "make_client",
     "lookup_errors",
+    "page_resources",
+    "unescape_text",
     "TWEET_FIELDS",
     "USER_FIELDS",
     "EXPANSIONS",
@@ -54,19 +57,26 @@ __all__ = [
 log = logging.getLogger("tagwatch.collect.x")
 
 TWITTER_HOST = "https://api.twitter.com"
-EXPANSIONS = ["author_id", "referenced_tweets.id", "attachments.media_keys"]
+# Only what tagwatch uses, because X bills every object a page returns (see
+# collectors.x_budget). The authors (`author_id`: a user each) name the posts and
+# carry their followers. Referenced posts are not expanded: the `referenced_tweets`
+# field already gives what a post replies to, quotes or reposts, and a tagged
+# original inside the period is found by the search itself; expanding them would
+# bill up to two more posts per post. Media are not expanded either: the
+# `attachments` field carries their keys, which is all `media_count` needs.
+EXPANSIONS = ["author_id"]
 TWEET_FIELDS = [
     "created_at",
     "lang",
     "public_metrics",
     "entities",
-    "conversation_id",
     "referenced_tweets",
+    "attachments",
     "possibly_sensitive",
     "author_id",
     "note_tweet",  # the whole text of posts longer than 280 characters
 ]
-USER_FIELDS = ["username", "name", "public_metrics", "verified"]
+USER_FIELDS = ["username", "name", "public_metrics"]
 PAGE_SIZE = 100  # the most recent search returns in one page
 MIN_PAGE = 10  # and the least it accepts as max_results
 RECENT_WINDOW = timedelta(days=7) - timedelta(minutes=5)  # margin for clock skew
@@ -77,6 +87,29 @@ GONE = {
 
 
 # -- parsing: pure functions of a v2 payload ------------------------------------
+
+# X sends a post's text with exactly three characters HTML-escaped: & < > become
+# &amp; &lt; &gt; (nothing else: a typed "&quot;" or "&#39;" arrives as typed).
+# Seen in the recorded page tests/fixtures/recorded/twitter/
+# search_recent_tweets_hashtag_brexit_page1.body.json ("Debt &amp; owned"), and
+# documented by client libraries that had to undo it (twitter-text-js PR #75:
+# "tweets coming from twitter already have & < and > escaped"; tweepy #451,
+# twitter-to-sqlite #21). Entity start/end indices count the *escaped* text (in
+# that page "And @AngelaRayner &amp; #NicolaSturgeon" has the tag at 24; Twitter4J
+# #349 hit the same with display_text_range), so tagwatch never slices text by
+# them: tags, mentions and links are taken from the entities' values.
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape_text(text: str) -> str:
+    """X's escaped text → the text its author wrote, in one pass.
+
+    One substitution over the three entities X makes, so "&amp;lt;" (an author
+    who typed "&lt;") becomes "&lt;" and stops there; sequential replaces or
+    `html.unescape` would decode it twice, or decode entities X never made.
+    """
+    return _ESCAPED.sub(lambda m: _UNESCAPED[m.group(1)], text)
 
 
 def _author(user: dict[str, Any] | None, author_id: str) -> Author:
@@ -118,13 +151,13 @@ def parse_tweet(
     user = users.get(author_id)
     author = _author(user, author_id)
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
-    text = str(tweet.get("text") or "")
+    text = unescape_text(str(tweet.get("text") or ""))
     entities = tweet.get("entities") or {}
     note = tweet.get("note_tweet")
     if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
         # A long post: `text` is only its first 280 characters; the note is the whole
         # post, with entities (tags past the cut included) of its own.
-        text = note["text"]
+        text = unescape_text(note["text"])  # escaped like `text`
         entities = note.get("entities") or entities
     metrics = tweet.get("public_metrics") or {}
     links = [
@@ -206,11 +239,23 @@ def parse_page(
 
 
 @normalizer("X")
-def page_post_ids(page: dict[str, Any]) -> list[str]:
-    """Every post a response returned, expansions included: what X bills for."""
-    ids = [str(t.get("id")) for t in page.get("data") or []]
-    ids += [str(t.get("id")) for t in (page.get("includes") or {}).get("tweets") or []]
-    return [i for i in ids if i and i != "None"]
+def page_resources(page: dict[str, Any]) -> dict[str, list[str]]:
+    """Every resource a response returned, by kind: what X bills for.
+
+    Posts in `data` and in `includes.tweets` are posts alike; authors and
+    other users come in `includes.users`, media items in `includes.media`.
+    """
+    includes = page.get("includes") or {}
+
+    def ids(items: Any, key: str) -> list[str]:
+        out = [str(i.get(key)) for i in items or [] if isinstance(i, dict)]
+        return [i for i in out if i and i != "None"]
+
+    return {
+        "post": ids(page.get("data"), "id") + ids(includes.get("tweets"), "id"),
+        "user": ids(includes.get("users"), "id"),
+        "media": ids(includes.get("media"), "media_key"),
+    }
 
 
 @normalizer("X")
@@ -369,8 +414,12 @@ class XCollector(Collector):
                 f"x.query {self.x.query!r} must contain {{tag}}, where each hashtag goes, "
                 'e.g. "#{tag} -is:retweet".'
             )
-        if self.x.price_per_post_usd <= 0:
-            raise ConfigError("x.price_per_post_usd must be greater than 0.")
+        for kind in ("post", "user", "media"):
+            if self.x.get(f"price_per_{kind}_usd") <= 0:
+                raise ConfigError(
+                    f"x.price_per_{kind}_usd must be greater than 0 (X's price per {kind} read; "
+                    "see the X developer console)."
+                )
         if not 0 <= self.x.refresh_budget_share <= 1:
             raise ConfigError("x.refresh_budget_share must be between 0 and 1.")
         for key in ("monthly_post_budget", "daily_post_budget", "budget_usd"):
@@ -396,13 +445,19 @@ class XCollector(Collector):
 
     # -- budget ---------------------------------------------------------------
 
-    def _bill(self, page: dict[str, Any], *, refresh: bool = False) -> int:
-        ids = page_post_ids(page)
-        self._read_this_pass.update(ids)
+    def _bill(self, page: dict[str, Any], *, refresh: bool = False) -> Reads:
+        resources = page_resources(page)
+        self._read_this_pass.update(resources["post"])
         with self.store.transaction() as conn:
-            new = record_reads(conn, ids, self.now())
-        key = "refresh_reads" if refresh else "search_reads"
-        self.record.details[key] = self.record.details.get(key, 0) + new
+            new = record_resources(conn, resources, self.now())
+        details = self.record.details
+        key = "refresh_reads" if refresh else "search_reads"  # posts, as before
+        details[key] = details.get(key, 0) + new.posts
+        for kind, n in (("user_reads", new.users), ("media_reads", new.media)):
+            if n:
+                details[kind] = details.get(kind, 0) + n
+        prices = Prices.of(self.x)
+        details["billed_usd"] = round(details.get("billed_usd", 0.0) + new.cost(prices), 6)
         return new
 
     # -- the pass ---------------------------------------------------------------
@@ -490,11 +545,12 @@ class XCollector(Collector):
         params.update(expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS)
         while True:
             state = budget_state(self.store.conn, self.config, self.now())
-            # A page may bring as many expanded posts (quoted, replied to) as results,
-            # and X bills those too: ask for at most half the room left.
-            state.check(2 * MIN_PAGE)
-            room = state.room()
-            size = PAGE_SIZE if room is None else max(MIN_PAGE, min(PAGE_SIZE, room // 2))
+            # Before every request: the page it may return, at its worst (every post
+            # bringing all the includes its expansions can), must fit what is left.
+            # Stop when even the smallest page X accepts would not.
+            state.check(worst_case(MIN_PAGE, EXPANSIONS))
+            fits = state.affordable(worst_case(1, EXPANSIONS))
+            size = PAGE_SIZE if fits is None else max(MIN_PAGE, min(PAGE_SIZE, fits))
             page = self.call(f"{what} {query}", search, query, max_results=size, **params)
             if not isinstance(page, dict):
                 raise MalformedResponse("X answered a search with something other than an object.")
@@ -522,7 +578,8 @@ class XCollector(Collector):
             if requests_left <= 0:
                 break
             state = budget_state(self.store.conn, self.config, self.now())
-            room = state.room()
+            # A lookup asks for no expansions: it bills one post per id at most.
+            room = state.affordable(Reads(posts=1))
             if state.refresh_limit is not None:
                 # This run's refresh reads are not in the runs table until it ends.
                 used = state.refresh_this_month + self.record.details.get("refresh_reads", 0)

@@ -3,8 +3,11 @@
 X's counts endpoints say how many posts match a query per day without
 returning (and billing) the posts themselves: `/2/tweets/counts/recent` for the
 last 7 days, `/2/tweets/counts/all` further back (an access level with
-full-archive search). The forecast multiplies the total by the configured
-price and sets it against what is left of this month's budget.
+full-archive search). X also bills the users and media a search page carries
+(see `collectors.x_budget`): counts say nothing about those, so the forecast
+gives their most, from the expansions tagwatch asks for (one author per post;
+fewer when authors post more than once a UTC day, since X bills a user once a
+day), and sets the whole against what is left of this month's budget.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import tweepy
 
-from collectors.x import RECENT_WINDOW, make_client, translate_tweepy_error
-from collectors.x_budget import BudgetState, budget_state
+from collectors.x import EXPANSIONS, RECENT_WINDOW, make_client, translate_tweepy_error
+from collectors.x_budget import BudgetState, Prices, Reads, budget_state, worst_case
 from monitor.config import Config
 from monitor.errors import MalformedResponse, PlatformError, UsageError
 from storage.db import Store
@@ -31,8 +34,13 @@ class Estimate:
     per_query: dict[str, int] = field(default_factory=dict)
     per_day: dict[str, int] = field(default_factory=dict)  # UTC day -> posts, all queries
     requests: int = 0
-    price: float = 0.005
+    prices: Prices = field(default_factory=Prices)
+    expansions: tuple[str, ...] = tuple(EXPANSIONS)
     budget: BudgetState | None = None
+
+    @property
+    def price(self) -> float:
+        return self.prices.post
 
     @property
     def total(self) -> int:
@@ -40,7 +48,17 @@ class Estimate:
 
     @property
     def cost_usd(self) -> float:
+        """The posts' part of the cost (known from the counts)."""
         return self.total * self.price
+
+    @property
+    def most(self) -> Reads:
+        """The most a backfill of these posts can bill, includes at their worst."""
+        return worst_case(self.total, self.expansions)
+
+    @property
+    def most_usd(self) -> float:
+        return self.most.cost(self.prices)
 
 
 def period(
@@ -77,7 +95,7 @@ def estimate_backfill(
     recent = start >= now - RECENT_WINDOW
     client = client or make_client(config)
     count = client.get_recent_tweets_count if recent else client.get_all_tweets_count
-    est = Estimate(start, end, "recent" if recent else "all", price=section.price_per_post_usd)
+    est = Estimate(start, end, "recent" if recent else "all", prices=Prices.of(section))
     for tag in config.event.hashtags:
         query = section.query.replace("{tag}", tag)
         params = {"start_time": start, "end_time": end, "granularity": "day"}
@@ -129,6 +147,22 @@ def format_estimate(est: Estimate) -> list[str]:
         f"  {'total':<{width}}  {est.total:>9,} posts  ~ ${est.cost_usd:,.2f}"
         f" at ${est.price:g} per post read"
     )
+    most, p = est.most, est.prices
+    lines.append(
+        f"  {'users':<{width}}  {'<= ' + format(most.users, ','):>9} users  ~ "
+        f"${most.users * p.user:,.2f} at most, at ${p.user:g} per user read (the authors:"
+        " one per post at most, each billed once per UTC day)"
+    )
+    media = (
+        f"{most.media:,} media items ~ ${most.media * p.media:,.2f} at most"
+        if most.media
+        else "none (tagwatch does not ask X for media objects)"
+    )
+    lines.append(f"  {'media':<{width}}  {media}")
+    lines.append(
+        f"  {'cost':<{width}}  ~ ${est.cost_usd:,.2f} for posts + up to"
+        f" ${est.most_usd - est.cost_usd:,.2f} for users and media = up to ${est.most_usd:,.2f}"
+    )
     lines.append(f"({est.requests} count request(s) made; X bills those per request.)")
     budget = est.budget
     if budget is not None:
@@ -139,10 +173,22 @@ def format_estimate(est: Estimate) -> list[str]:
                 lines.append(
                     f"Warning: a backfill would exceed what is left of the budget ({room:,} posts)"
                     f" by {est.total - room:,} posts; collection would stop part way. Raise"
-                    " x.monthly_post_budget / x.budget_usd, or shorten the period with --from/--to."
+                    " x.monthly_post_budget, or shorten the period with --from/--to."
                 )
             else:
                 lines.append(f"A backfill would leave {room - est.total:,} posts of the budget.")
+        left = budget.money_left()
+        if left is not None:
+            if est.most_usd > left:
+                lines.append(
+                    f"Warning: a backfill could cost up to ${est.most_usd:,.2f}, more than the"
+                    f" ${left:,.2f} left of x.budget_usd this month; collection would stop part"
+                    " way. Raise x.budget_usd, or shorten the period with --from/--to."
+                )
+            else:
+                lines.append(
+                    f"A backfill would leave at least ${left - est.most_usd:,.2f} of x.budget_usd."
+                )
     if est.endpoint == "all":
         lines.append(
             "Posts older than 7 days can only be read with x.full_archive = true"

@@ -71,79 +71,27 @@ def _human_size(n: int) -> str:
 
 
 @cli.command()
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object with the same facts, for monitoring tools and scripts.",
+)
 @click.pass_context
-def status(ctx: click.Context) -> None:
+def status(ctx: click.Context, as_json: bool) -> None:
     """Posts per platform, authors, each collector's health, database size."""
-    from monitor.health import read_schedule, runner_lines
-    from storage.db import Store
-    from storage.records import iso
-    from storage.status import read_status
+    import json
+
+    from monitor.status_report import gather, text_lines
+    from storage.records import utcnow
 
     config = get_config(ctx)
-    from collectors.streams.status import status_lines as stream_status
-    from monitor.lock import lock_holder
-    from storage.records import utcnow
-
-    with Store.open(config.db_path) as store:
-        st = read_status(store.conn, config.db_path)
-        alive = lock_holder(config.db_path) is not None
-        stream_lines = stream_status(store.conn, utcnow(), alive=alive)
-    schedule = read_schedule(config.db_path)
-    ev = config.event
-    click.echo(f"{ev.name}  #{' #'.join(ev.hashtags)}  ({ev.start} to {ev.end}, {ev.timezone})")
-    click.echo(f"Database: {st.path} ({_human_size(st.size_bytes)})")
-    total = sum(st.posts_by_platform.values())
-    click.echo(f"Posts: {total}   Authors: {st.authors}")
-    for platform, n in sorted(st.posts_by_platform.items()):
-        deleted = st.deleted_by_platform.get(platform, 0)
-        extra = f" ({deleted} deleted upstream)" if deleted else ""
-        click.echo(f"  {platform:<10} {n:>8}{extra}")
-    if st.first_post:
-        click.echo(f"Posts from {st.first_post} to {st.last_post}")
-    click.echo("Collectors:")
-    if not st.collectors:
-        click.echo("  no pass has run yet: try `tagwatch collect`")
-    for h in st.collectors:
-        line = (
-            f"  {h.collector:<18} last {h.last_status or '-'} at {h.last_ended or '-'};"
-            f" last success {h.last_success or 'never'}"
-        )
-        if h.consecutive_failures:
-            line += f"; {h.consecutive_failures} failure(s) in a row"
-            if h.consecutive_failures >= config.schedule.failure_alert_after:
-                line += " [FLAGGED]"
-        nxt = schedule.next_run(f"collect:{h.collector}") if schedule and schedule.alive else None
-        if nxt is not None:
-            line += f"; next run {iso(nxt)}"
+    data = gather(config, utcnow())
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for line in text_lines(data, config):
         click.echo(line)
-        if h.last_error:
-            click.echo(f"      last error: {h.last_error}")
-    for line in runner_lines(config.db_path, tz=ev.tz):
-        click.echo(line)
-    click.echo(_backup_line(config))
-    for line in stream_lines:
-        click.echo(line)
-    from collectors.x_budget import status_lines as x_budget_lines
-    from storage.records import utcnow
-
-    for line in x_budget_lines(config, utcnow()):
-        click.echo(line)
-
-
-def _backup_line(config: Config) -> str:
-    from storage.backup import list_backups
-
-    folder = config.backup_dir
-    found = list_backups(config.db_path, folder)
-    every = config.storage.backup_every_hours
-    plan = f"`tagwatch run` takes one every {every:g} h" if every else "none scheduled"
-    if not found:
-        return f"Backups: none yet in {folder} ({plan}; `tagwatch backup` takes one now)"
-    newest = found[-1]
-    return (
-        f"Backups: {len(found)} in {folder}; newest {newest.taken_at:%Y-%m-%d %H:%M} UTC"
-        f" ({_human_size(newest.size)}); {plan}"
-    )
 
 
 @cli.command()

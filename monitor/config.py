@@ -222,14 +222,29 @@ SETTINGS: list[Setting] = [
         "budget_usd",
         float,
         0.0,
-        "Money to spend per calendar month at price_per_post_usd (0 = no money limit).",
+        "Money to spend per calendar month on posts, users and media read, at the prices"
+        " below (0 = no money limit).",
     ),
     _s(
         "x",
         "price_per_post_usd",
         float,
         0.005,
-        "Price X charges per post read (billed once per post per UTC day).",
+        "Price X charges per post read, expanded posts included (once per post per UTC day).",
+    ),
+    _s(
+        "x",
+        "price_per_user_usd",
+        float,
+        0.010,
+        "Price X charges per user read, e.g. a post's author (once per user per UTC day).",
+    ),
+    _s(
+        "x",
+        "price_per_media_usd",
+        float,
+        0.005,
+        "Price X charges per media item read (once per item per UTC day).",
     ),
     _s(
         "x",

@@ -27,6 +27,8 @@ __all__ = [
     "write_schedule",
     "read_schedule",
     "runner_lines",
+    "runner_status",
+    "runner_text",
 ]
 
 
@@ -99,18 +101,43 @@ def read_schedule(db_path: str | Path) -> RunnerState | None:
     )
 
 
-def runner_lines(db_path: str | Path, *, tz: Any = None) -> list[str]:
-    """`tagwatch status`'s lines about the runner: alive or not, and the digest's next run."""
+def runner_status(db_path: str | Path) -> dict[str, Any]:
+    """The runner as plain data: `state` is "running", "busy" (another command holds
+    the database) or "stopped"; `next_digest` is UTC text or None."""
     state = read_schedule(db_path)
     if state is None or not state.alive:
         holder = lock_holder(db_path)
         if holder is not None:
-            what = holder.get("command", "run")
-            return [f"Runner: `tagwatch {what}` is running (pid {holder.get('pid', '?')})"]
-        return ["Runner: not running (start it with `tagwatch run`)"]
-    lines = [f"Runner: running since {state.since} (pid {state.pid} on {state.host})"]
+            return {
+                "state": "busy",
+                "command": holder.get("command", "run"),
+                "pid": holder.get("pid"),
+            }
+        return {"state": "stopped"}
     digest = state.next_run("digest")
-    if digest is not None:
+    return {
+        "state": "running",
+        "pid": state.pid,
+        "host": state.host,
+        "since": state.since,
+        "next_digest": iso(digest) if digest is not None else None,
+    }
+
+
+def runner_text(runner: dict[str, Any], *, tz: Any = None) -> list[str]:
+    """`tagwatch status`'s lines about the runner, from `runner_status`."""
+    if runner["state"] == "busy":
+        return [f"Runner: `tagwatch {runner['command']}` is running (pid {runner['pid'] or '?'})"]
+    if runner["state"] != "running":
+        return ["Runner: not running (start it with `tagwatch run`)"]
+    lines = [f"Runner: running since {runner['since']} (pid {runner['pid']} on {runner['host']})"]
+    if runner.get("next_digest"):
+        digest = parse_iso(runner["next_digest"])
         local = f" ({digest.astimezone(tz):%Y-%m-%d %H:%M} {tz})" if tz is not None else ""
         lines.append(f"  next digest {iso(digest)}{local}")
     return lines
+
+
+def runner_lines(db_path: str | Path, *, tz: Any = None) -> list[str]:
+    """`tagwatch status`'s lines about the runner: alive or not, and the digest's next run."""
+    return runner_text(runner_status(db_path), tz=tz)

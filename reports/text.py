@@ -9,7 +9,6 @@ TextBlob's NLTK corpora are not needed (we use the bundled pattern parser via
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -77,11 +76,11 @@ def clean_text(text: str, tracked: Iterable[str] = ()) -> str:
     dominate every theme; other hashtags inside a sentence are words
     ("a talk on #refugees rights"), so only their '#' goes, while hashtags
     listed as labels (several in a row, or one closing the post) are
-    dropped: they are counted as hashtags anyway. HTML entities are decoded and
-    a word cut off with "…" is dropped.
+    dropped: they are counted as hashtags anyway. A word cut off with "…" is
+    dropped. Text arrives as its author wrote it (collectors undo platform
+    escaping once), so an "&amp;" here was typed and is left alone.
     """
     tracked_set = {t.casefold().lstrip("#") for t in tracked}
-    text = html.unescape(text)  # X sends "&amp;"; a stray entity must not become a phrase
     text = _URL.sub(" ", text)
     text = _MENTION.sub(" ", text)
     text = _TRUNCATED.sub(" ", text.rstrip())

@@ -12,6 +12,7 @@ so is typed as one that has no `create()`.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
@@ -247,6 +248,62 @@ def _m005_fts_on_text_changes_only(db: sqlite_utils.Database) -> None:
     )
 
 
+# A copy, not an import: a released migration must never change with later code.
+_X_ESCAPED = re.compile(r"&(amp|lt|gt);")
+_X_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def _m006_x_text_as_written(db: sqlite_utils.Database) -> None:
+    """X posts stored by earlier versions still carry X's escaping: undo it, once.
+
+    X sends & < > as &amp; &lt; &gt; and tagwatch stored that as sent, so the
+    wall, digest, report and export showed "Rights &amp; freedoms". One
+    substitution pass over exactly those three entities (an author's own
+    "&amp;lt;" becomes "&lt;", as typed). The posts' update trigger re-indexes
+    the full text; what was derived from the old text (language guess,
+    sentiment, themes) is cleared so enrichment does it again, as for an edit.
+    This step runs once (schema_migrations), which is what keeps it from
+    decoding twice.
+    """
+    conn = db.conn
+    rows = conn.execute(
+        "select id, text from posts where platform = 'x' and text like '%&%;%'"
+    ).fetchall()
+    for post_id, text in rows:
+        fixed = _X_ESCAPED.sub(lambda m: _X_UNESCAPED[m.group(1)], text)
+        if fixed != text:
+            conn.execute(
+                "update posts set text = ?, lang_detected = null, sentiment_polarity = null,"
+                " sentiment_subjectivity = null, noun_phrases = null, session = null,"
+                " enriched_at = null where id = ?",
+                (fixed, post_id),
+            )
+
+
+def _m007_paid_reads_by_resource(db: sqlite_utils.Database) -> None:
+    """The paid-read ledger records each resource's kind (post, user, media).
+
+    X bills users and media as well as posts, each de-duplicated per UTC day
+    within its own kind, so the key becomes (platform, day, kind, id). Rows
+    written before were all posts. SQLite cannot change a primary key in
+    place, so the table is rebuilt; a ledger that has the column already is
+    left as it is.
+    """
+    if "kind" in {c.name for c in db.table("paid_reads").columns}:
+        return
+    db.execute(
+        "create table paid_reads_by_kind (platform text not null, day text not null,"
+        " kind text not null default 'post', platform_id text not null,"
+        " primary key (platform, day, kind, platform_id))"
+    )
+    db.execute(
+        "insert into paid_reads_by_kind (platform, day, kind, platform_id)"
+        " select platform, day, 'post', platform_id from paid_reads"
+    )
+    db.execute("drop table paid_reads")
+    db.execute("alter table paid_reads_by_kind rename to paid_reads")
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -255,6 +312,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (3, "enrichment columns, paid read ledger, stream state", _m003_enrichment_and_budget),
     (4, "wall events log filled by triggers", _m004_wall_events),
     (5, "full-text index updated only when text changes", _m005_fts_on_text_changes_only),
+    (6, "X posts' text unescaped as their authors wrote it", _m006_x_text_as_written),
+    (7, "paid read ledger by resource kind", _m007_paid_reads_by_resource),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -121,8 +121,10 @@ def test_norwegian_platform_tag_is_understood():
 
 
 def test_label_lists_entities_and_cut_words_are_not_text():
-    text = "@bob #FuckBrexit #BrexitSucks I wonder &amp; ask why #Refugees matter so…"
+    text = "@bob #FuckBrexit #BrexitSucks I wonder & ask why #Refugees matter so…"
     assert clean_text(text) == "I wonder & ask why Refugees matter"
+    # Text is stored as its author wrote it: an entity the author typed stays as typed.
+    assert clean_text("How to write &amp; in HTML") == "How to write &amp; in HTML"
     assert clean_text("#Refugees welcome here #HRHN2016", ["hrhn2016"]) == "Refugees welcome here"
 
 

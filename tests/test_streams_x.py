@@ -78,8 +78,8 @@ def test_rules_are_synced_and_matching_posts_stored_and_billed(
         assert wait_for(lambda: stored(store) == [hit])
     values = sorted(r["value"] for r in fake.rules.values())
     assert values == ["#HRHN2016 -is:retweet", "from:someone"]  # the stale one of ours went
-    billed = store.conn.execute("select count(*) from paid_reads").fetchone()[0]
-    assert billed == 1
+    billed = dict(store.conn.execute("select kind, count(*) from paid_reads group by kind"))
+    assert billed == {"post": 1, "user": 1}  # X bills the line's author too
     assert fake.count(STREAM) == 1 and fake.count(RULES) == 3  # get, delete, add
     stream_params = fake.requests_to(STREAM)
     assert stream_params and "Bearer" in stream_params[0].headers["Authorization"]

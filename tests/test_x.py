@@ -19,8 +19,15 @@ from click.testing import CliRunner
 
 from collectors.fakes.simulation import simulate_event
 from collectors.fakes.x import FakeX, make_tweet, snowflake
-from collectors.x import XCollector, lookup_errors, make_client, parse_page, snowflake_time
-from collectors.x_budget import budget_state, budget_warning, record_reads
+from collectors.x import (
+    EXPANSIONS,
+    XCollector,
+    lookup_errors,
+    make_client,
+    parse_page,
+    snowflake_time,
+)
+from collectors.x_budget import budget_state, budget_warning, record_reads, worst_case
 from monitor.cli import cli
 from monitor.config import Config, parse_config
 from monitor.errors import ConfigError, MalformedResponse
@@ -227,15 +234,12 @@ def test_pages_through_next_token_with_all_fields(x_config, store, fake, clock):
     first, second, third = (c.params for c in calls)
     assert first["query"] == QUERY and first["max_results"] == "100"
     assert "next_token" not in first and second["next_token"] and third["next_token"]
-    assert set(first["expansions"].split(",")) == {
-        "author_id",
-        "referenced_tweets.id",
-        "attachments.media_keys",
-    }
-    assert {"created_at", "public_metrics", "entities", "possibly_sensitive"} <= set(
+    # Only what tagwatch uses: X bills every object a page includes.
+    assert first["expansions"] == "author_id"
+    assert {"created_at", "public_metrics", "entities", "possibly_sensitive", "attachments"} <= set(
         first["tweet.fields"].split(",")
     )
-    assert first["user.fields"] == "username,name,public_metrics,verified"
+    assert first["user.fields"] == "username,name,public_metrics"
     assert first["start_time"] == "2016-11-23T23:00:00Z"  # event's first local day, Belgrade
     assert calls[0].headers["Authorization"] == f"Bearer {TOKEN}"
     assert "Tweepy" in calls[0].headers["User-Agent"]
@@ -484,7 +488,7 @@ def test_quota_stops_before_the_budget_and_resumes_where_it_stopped(x_config, st
     record = collector(config, store, clock).run_pass()
     assert record.status == "quota"
     assert "X monthly budget reached" in record.error and "2016-12-01" in record.error
-    read = count(store, "select count(*) from paid_reads")
+    read = count(store, "select count(*) from paid_reads where kind = 'post'")
     assert 130 <= read <= 150  # stopped before the budget, not after
     assert record.new_posts == read
     warning = budget_warning(store.conn, config, clock())
@@ -496,7 +500,7 @@ def test_quota_stops_before_the_budget_and_resumes_where_it_stopped(x_config, st
     assert record.status == "ok", record.error
     assert record.new_posts == 250 - read
     assert count(store, "select count(*) from posts") == 250
-    assert count(store, "select count(*) from paid_reads") == 250
+    assert count(store, "select count(*) from paid_reads where kind = 'post'") == 250
     calls = fake.requests_to(SEARCH)[searches:]
     assert "until_id" in calls[-1].params  # the gap below where the first pass stopped
 
@@ -507,22 +511,26 @@ def test_daily_budget_pauses_until_the_next_utc_day(x_config, store, fake, clock
     record = collector(config, store, clock).run_pass()
     assert record.status == "quota"
     assert "X daily budget reached" in record.error and "tomorrow" in record.error
-    assert count(store, "select count(*) from posts") == 30
+    assert fake.requests_to(SEARCH)[0].params["max_results"] == "40"  # the day's room
+    assert count(store, "select count(*) from posts") == 40
     clock.at = datetime(2016, 11, 26, 0, 5, tzinfo=UTC)
     record = collector(config, store, clock).run_pass()
     assert record.status == "ok", record.error
     assert count(store, "select count(*) from posts") == 60
-    assert record.details["search_reads"] == 30
+    assert record.details["search_reads"] == 20
     # The refresh spends what the day has left, and no more.
-    assert record.details["refresh_reads"] == 10
-    assert count(store, "select count(*) from paid_reads where day = '2016-11-26'") == 40
+    assert record.details["refresh_reads"] == 20
+    posts_today = "select count(*) from paid_reads where day = '2016-11-26' and kind = 'post'"
+    assert count(store, posts_today) == 40
 
 
-def test_money_budget_converts_at_the_configured_price(x_config, store, clock):
+def test_money_budget_converts_at_the_configured_prices(x_config, store, clock):
     config = with_x(x_config, monthly_post_budget=0, budget_usd=2.0, price_per_post_usd=0.01)
     state = budget_state(store.conn, config, clock())
-    assert state.month_limit == 200
-    assert state.refresh_limit == 40
+    assert state.month_limit is None and state.money_limit == 2.0
+    # A post with its author costs at most 0.01 + 0.01: 100 of them fit in $2.
+    assert state.affordable(worst_case(1, EXPANSIONS)) == 100
+    assert state.refresh_limit == 40  # refreshes read posts only: 20% of $2 at $0.01
 
 
 def test_ledger_bills_a_post_once_per_utc_day(store: Store, clock: Clock):

@@ -43,6 +43,7 @@ from collectors.fakes.x_data import (
     select_user,
     snowflake,
     ts,
+    unescape_text,
 )
 
 if TYPE_CHECKING:
@@ -210,7 +211,8 @@ class FakeX(LoopbackServer):
         original = self.state.tweets.get(known.get(sim.repost_of or "", ""))
         if original is not None:
             by = self.state.users.get(original["author_id"], {}).get("username", "x")
-            text = f"RT @{by}: {original['text']}"
+            # X builds the retweet's text from what the author wrote, then escapes it once.
+            text = f"RT @{by}: {unescape_text(original['text'])}"
         keys = [f"3_{sim.key}_{i}" for i in range(sim.media_count)]
         for key in keys:
             self.add_media(key)
@@ -401,22 +403,28 @@ class FakeX(LoopbackServer):
         return body
 
     def _includes(self, tweets: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
+        """The `includes` for the expansions asked, and only those (docs.x.com,
+        x-api/fundamentals/expansions): `author_id` the authors of the posts in
+        `data`; `referenced_tweets.id` the posts they reference, whose authors
+        come only with `referenced_tweets.id.author_id`; `attachments.media_keys`
+        the media. Each object once per response, as in the recorded page.
+        """
         expansions = set(filter(None, params.get("expansions", "").split(",")))
         includes: dict[str, list[dict[str, Any]]] = {}
         user_ids: list[str] = []
         if "author_id" in expansions:
             user_ids += [t["author_id"] for t in tweets]
-        if "referenced_tweets.id" in expansions:
-            referenced = []
+        referenced: list[dict[str, Any]] = []
+        if "referenced_tweets.id" in expansions or "referenced_tweets.id.author_id" in expansions:
             for t in tweets:
                 for ref in t.get("referenced_tweets", []):
                     if ref["id"] in self.state.tweets:
                         referenced.append(self.state.tweets[ref["id"]])
             referenced = list({t["id"]: t for t in referenced}.values())
-            if referenced:
-                includes["tweets"] = [select_tweet(t, params) for t in referenced]
-            if "referenced_tweets.id.author_id" in expansions or "author_id" in expansions:
-                user_ids += [t["author_id"] for t in referenced]
+        if referenced and "referenced_tweets.id" in expansions:
+            includes["tweets"] = [select_tweet(t, params) for t in referenced]
+        if "referenced_tweets.id.author_id" in expansions:
+            user_ids += [t["author_id"] for t in referenced]
         users = [self.state.users[u] for u in dict.fromkeys(user_ids) if u in self.state.users]
         if users:
             includes["users"] = [select_user(u, params) for u in users]

@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = [
     "make_tweet",
+    "escape_text",
+    "unescape_text",
     "ts",
     "parse_time",
     "make_user",
@@ -112,6 +114,24 @@ def make_user(
 
 SHORT_POST = 280  # characters of a long post's `text`; the rest only in `note_tweet`
 
+# X escapes exactly & < > in a post's text, and nothing else (see the recorded
+# page tests/fixtures/recorded/twitter/search_recent_tweets_hashtag_brexit_page1
+# .body.json, "Debt &amp; owned", and twitter-text-js PR #75: "tweets coming from
+# twitter already have & < and > escaped"). `&` first, so "&lt;" typed by an
+# author arrives as "&amp;lt;", as X sends it.
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_ESCAPED = re.compile(r"&(amp|lt|gt);")
+
+
+def escape_text(text: str) -> str:
+    """An author's text as X sends it."""
+    return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def unescape_text(text: str) -> str:
+    """What X sent → what the author wrote (one pass; the fake's own, for retweets)."""
+    return _ESCAPED.sub(lambda m: {"amp": "&", "lt": "<", "gt": ">"}[m.group(1)], text)
+
 
 def make_tweet(
     id: str,
@@ -133,13 +153,17 @@ def make_tweet(
 ) -> dict[str, Any]:
     """A v2 tweet object with entities computed from its text, as X computes them.
 
+    `text` is what the author wrote; the tweet carries it HTML-escaped as X
+    sends it (`escape_text`), in `text` and in `note_tweet.text` alike, with
+    entity start/end counted in the escaped text, as in the recorded page
+    ("And @AngelaRayner &amp; #NicolaSturgeon": the tag starts at 24).
     `referenced` is a list of (type, id) with type retweeted / quoted / replied_to.
     A text longer than 280 characters is a long post: `text` holds its first
     280 characters and `note_tweet` (sent only when asked for) the whole of it.
     """
     full = text
     if len(text) > SHORT_POST:
-        text = text[:SHORT_POST]
+        text = text[:SHORT_POST]  # X counts the characters people read, not the escapes
     entities = _entities(text, urls)
     metrics: dict[str, int] = {
         "retweet_count": retweets,
@@ -151,7 +175,7 @@ def make_tweet(
         metrics["impression_count"] = impressions
     tweet: dict[str, Any] = {
         "id": id,
-        "text": text,
+        "text": escape_text(text),
         "edit_history_tweet_ids": [id],
         "author_id": author["id"],
         "created_at": ts(created_at),
@@ -163,7 +187,7 @@ def make_tweet(
     if entities:
         tweet["entities"] = entities
     if full != text:
-        tweet["note_tweet"] = {"text": full, "entities": _entities(full, urls)}
+        tweet["note_tweet"] = {"text": escape_text(full), "entities": _entities(full, urls)}
     if referenced:
         tweet["referenced_tweets"] = [{"type": kind, "id": ref} for kind, ref in referenced]
         for kind, ref in referenced:
@@ -176,13 +200,28 @@ def make_tweet(
     return tweet
 
 
+def _escaped_offsets(text: str) -> list[int]:
+    """Where each character of `text` (and its end) starts once escaped."""
+    out, at = [], 0
+    for c in text:
+        out.append(at)
+        at += len(_ESCAPES.get(c, c))
+    out.append(at)
+    return out
+
+
 def _entities(text: str, urls: list[str] | None) -> dict[str, Any]:
+    """Entities of the author's text, their start/end counted in the escaped text."""
+    pos = _escaped_offsets(text)
     entities: dict[str, Any] = {}
-    tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in _TAG.finditer(text)]
+    tags = [
+        {"start": pos[m.start()], "end": pos[m.end()], "tag": m.group(1)}
+        for m in _TAG.finditer(text)
+    ]
     if tags:
         entities["hashtags"] = tags
     mentions = [
-        {"start": m.start(), "end": m.end(), "username": m.group(1)}
+        {"start": pos[m.start()], "end": pos[m.end()], "username": m.group(1)}
         for m in _MENTION.finditer(text)
     ]
     if mentions:
@@ -192,8 +231,8 @@ def _entities(text: str, urls: list[str] | None) -> dict[str, Any]:
         expanded = (urls or [])[i] if urls and i < len(urls) else m.group(0)
         url_entities.append(
             {
-                "start": m.start(),
-                "end": m.end(),
+                "start": pos[m.start()],
+                "end": pos[m.end()],
                 "url": m.group(0),
                 "expanded_url": expanded,
                 "display_url": expanded.split("://", 1)[-1][:25],
@@ -220,7 +259,7 @@ def matches(query: str, tweet: dict[str, Any]) -> bool:
     whole = tweet.get("note_tweet") or tweet
     tags = {h["tag"].casefold() for h in whole.get("entities", {}).get("hashtags", [])}
     kinds = {r["type"] for r in tweet.get("referenced_tweets", [])}
-    text = whole.get("text", "").casefold()
+    text = unescape_text(whole.get("text", "")).casefold()  # search reads what people read
     alternatives = re.split(r"\s+OR\s+", query.replace("(", " ").replace(")", " "))
     positives_ok = False
     negatives: list[str] = []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from typing import Any
 
 from storage.records import parse_iso
 
-__all__ = ["status_lines"]
+__all__ = ["status_lines", "stream_states", "stream_text"]
 
 
 def _ago(seconds: float) -> str:
@@ -18,29 +19,53 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def status_lines(conn: sqlite3.Connection, now: datetime, *, alive: bool = True) -> list[str]:
-    """One line per stream (and its last error); nothing when no stream ever ran.
+def stream_states(
+    conn: sqlite3.Connection, now: datetime, *, alive: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Each stream as plain data (name -> state, since, last event, lag, last error).
 
     `alive`: whether a runner holds the database; without one a stream that
-    says "connected" is only the last thing a killed runner wrote.
+    says "connected" is only the last thing a killed runner wrote (`stale`).
     """
-    rows = list(conn.execute("select * from streams order by name"))
-    if not rows:
+    out: dict[str, dict[str, Any]] = {}
+    for row in conn.execute("select * from streams order by name"):
+        state = row["state"] or None
+        lag = None
+        if row["last_event_at"]:
+            lag = max((now - parse_iso(row["last_event_at"])).total_seconds(), 0.0)
+        out[row["name"]] = {
+            "state": state,
+            "stale": not alive and (state or "-") not in ("stopped", "new"),
+            "connected_at": row["connected_at"] or None,
+            "last_event_at": row["last_event_at"] or None,
+            "lag_seconds": lag,
+            "last_error": row["error"] or None,
+        }
+    return out
+
+
+def stream_text(streams: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per stream (and its last error); nothing when no stream ever ran."""
+    if not streams:
         return []
     lines = ["Streams:"]
-    for row in rows:
-        state = row["state"] or "-"
-        if not alive and state not in ("stopped", "new"):
+    for name, s in streams.items():
+        state = s["state"] or "-"
+        if s["stale"]:
             state = f"{state} (no runner)"
-        line = f"  {row['name']:<18} {state}"
-        if row["connected_at"]:
-            line += f" since {row['connected_at']}"
-        if row["last_event_at"]:
-            lag = (now - parse_iso(row["last_event_at"])).total_seconds()
-            line += f"; last event {row['last_event_at']} (lag {_ago(max(lag, 0.0))})"
+        line = f"  {name:<18} {state}"
+        if s["connected_at"]:
+            line += f" since {s['connected_at']}"
+        if s["last_event_at"]:
+            line += f"; last event {s['last_event_at']} (lag {_ago(s['lag_seconds'])})"
         else:
             line += "; no event yet"
         lines.append(line)
-        if row["error"]:
-            lines.append(f"      last error: {row['error']}")
+        if s["last_error"]:
+            lines.append(f"      last error: {s['last_error']}")
     return lines
+
+
+def status_lines(conn: sqlite3.Connection, now: datetime, *, alive: bool = True) -> list[str]:
+    """`tagwatch status`'s lines about the live streams."""
+    return stream_text(stream_states(conn, now, alive=alive))

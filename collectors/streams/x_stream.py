@@ -9,10 +9,15 @@ labelled `tagwatch <value>`. Before connecting, tagwatch's rules are made to
 match the config (missing ones added, stale `tagwatch` ones deleted); rules
 that other tools put on the same app are left alone.
 
-Budget: X bills every post a stream delivers, like a search result. The
-guard of `collectors.x_budget` is checked before connecting and after every
-post (the post is billed in the transaction that stores it); an exhausted
-budget closes the stream until the budget has room again.
+Budget: X bills every resource a stream delivers, like a search result: the
+post and the includes of its line (its author in `includes.users`), each once
+per UTC day (docs.x.com x-api/fundamentals/post-cap, FAQ: each unique post a
+filtered stream delivers counts toward usage, under the daily de-duplication).
+The guard of `collectors.x_budget` is checked before connecting and after
+every line, against the worst case of one more line (the line is billed in the
+transaction that stores it); an exhausted budget closes the stream until the
+budget has room again. Its text is parsed by the search's `parse_page`, so it
+is unescaped the same way.
 
 tweepy runs its own reconnect loop; here it is told to give up at the first
 failure (`max_retries=0`) so that the shared loop in `collectors.streams.base`
@@ -39,9 +44,10 @@ from collectors.x import (
     USER_FIELDS,
     XCollector,
     _BaseURLAdapter,
+    page_resources,
     parse_page,
 )
-from collectors.x_budget import budget_state, record_reads
+from collectors.x_budget import budget_state, record_resources, worst_case
 from monitor.config import Config
 from monitor.errors import MalformedResponse, QuotaExhausted
 from storage.db import Store
@@ -146,7 +152,7 @@ class XStream(Stream):
 
     def connect(self, endpoint: str, cursor: str | None) -> StreamConnection:
         try:
-            budget_state(self.store.conn, self.config, self.now()).check(1)
+            budget_state(self.store.conn, self.config, self.now()).check(worst_case(1, EXPANSIONS))
         except QuotaExhausted as exc:
             raise ConnectionError(f"X budget: {exc}") from exc
         client = self._client(queue.Queue())
@@ -174,11 +180,11 @@ class XStream(Stream):
             return
         if posts:
             self.advance(None, max(p.created_at for p in posts))
-        ids = [p.platform_id for p in posts]
         with self.store.transaction() as conn:
-            record_reads(conn, ids, self.now())  # billed whether or not we keep them
+            # Billed whether or not we keep them: the post and its line's includes.
+            record_resources(conn, page_resources(page), self.now())
             self.store_new(posts)
-        budget_state(self.store.conn, self.config, self.now()).check(1)
+        budget_state(self.store.conn, self.config, self.now()).check(worst_case(1, EXPANSIONS))
 
     def fill_gap(self, since: datetime, until: datetime) -> int:
         return self.fill_with(
