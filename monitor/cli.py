@@ -519,6 +519,86 @@ def demo(
         click.echo(line)
 
 
+@cli.command()
+@click.option("--name", help="The event's name.")
+@click.option("--hashtag", "hashtags", multiple=True, help="A hashtag, without '#' (repeatable).")
+@click.option("--start", help="First day of the event (YYYY-MM-DD).")
+@click.option("--end", help="Last day of the event (YYYY-MM-DD).")
+@click.option("--timezone", help="IANA timezone of the event (default: UTC).")
+@click.option("--language", "languages", multiple=True, help="ISO 639-1 code (repeatable).")
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    type=click.Choice(["bluesky", "x", "mastodon"]),
+    help="Platform to follow (repeatable; default: bluesky and mastodon).",
+)
+@click.option(
+    "--mastodon-instance", "instances", multiple=True, help="Mastodon instance URL (repeatable)."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("config.toml"),
+    show_default=True,
+    help="Config file to write; .env.example is written beside it.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing config and .env.example.")
+@click.option(
+    "--yes", "--no-input", "no_input", is_flag=True, help="Never ask: flags and defaults only."
+)
+def init(
+    name: str | None,
+    hashtags: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    timezone: str | None,
+    languages: tuple[str, ...],
+    platforms: tuple[str, ...],
+    instances: tuple[str, ...],
+    out: Path,
+    force: bool,
+    no_input: bool,
+) -> None:
+    """Write a commented config.toml and .env.example, asking what the flags do not say."""
+    from monitor.init_config import env_example_path, gather_answers, write_init_files
+
+    if not force and out.exists():  # before any question: do not make people answer in vain
+        raise UsageError(
+            f"{out} already exists; tagwatch init will not overwrite it. "
+            "Run it again with --force to replace it, or choose another --out."
+        )
+
+    def ask(question: str, default: str | None, check: Any) -> Any:
+        def proc(text: str) -> Any:
+            try:
+                return check(text)
+            except UsageError as exc:  # click.prompt prints it and asks again
+                raise click.BadParameter(str(exc)) from None
+
+        return click.prompt(question, default=default, value_proc=proc)
+
+    interactive = not no_input and sys.stdin.isatty()
+    answers = gather_answers(
+        name=name,
+        hashtags=hashtags,
+        start=start,
+        end=end,
+        timezone=timezone,
+        languages=languages,
+        platforms=platforms,
+        instances=instances,
+        ask=ask if interactive else None,
+    )
+    write_init_files(answers, out, force=force)
+    env_path = env_example_path(out)
+    click.echo(f"Wrote {out} and {env_path}.")
+    click.echo(
+        f"Next: copy {env_path.name} to tagwatch.env beside it, fill in the values, then "
+        f"load it (set -a; . ./tagwatch.env; set +a) and run `tagwatch --config {out} collect`."
+    )
+
+
 def main() -> None:
     cli(prog_name="tagwatch")
 
