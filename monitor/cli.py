@@ -599,6 +599,36 @@ def init(
     )
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8001, show_default=True, help="Port to listen on.")
+@click.option("--open/--no-open", "open_browser", default=False, help="Open it in a web browser.")
+@click.option(
+    "--print-metadata", is_flag=True, help="Print the Datasette metadata (JSON) and exit."
+)
+@click.pass_context
+def browse(
+    ctx: click.Context, host: str, port: int, open_browser: bool, print_metadata: bool
+) -> None:
+    """Explore the database in Datasette, read-only (needs: pip install 'tagwatch[browse]')."""
+    import json
+
+    from monitor.browse import browse_metadata, database_name, make_datasette, serve
+
+    config = get_config(ctx)
+    if print_metadata:
+        click.echo(json.dumps(browse_metadata(config), indent=2, ensure_ascii=False))
+        return
+    ds = make_datasette(config)
+    host_part = f"[{host}]" if ":" in host else host
+    url = f"http://{host_part}:{port}/{database_name(config.db_path)}"
+    click.echo(f"Datasette: {url}   read-only (Ctrl+C to stop)", err=True)
+    try:
+        serve(ds, host, port, open_url=url if open_browser else None)
+    except KeyboardInterrupt:
+        pass
+
+
 def main() -> None:
     cli(prog_name="tagwatch")
 
