@@ -629,6 +629,33 @@ def browse(
         pass
 
 
+@cli.command()
+@click.option("--systemd", is_flag=True, help="Print a systemd unit file for `tagwatch run`.")
+@click.option("--user", help="User the service runs as (default: you).")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File of the secrets' environment variables (default: tagwatch.env beside the config).",
+)
+@click.pass_context
+def service(ctx: click.Context, systemd: bool, user: str | None, env_file: Path | None) -> None:
+    """Print a service definition that keeps `tagwatch run` going (install steps: README)."""
+    from monitor.service import ENV_FILE_NAME, systemd_unit
+
+    if not systemd:
+        raise UsageError("Say which service manager: tagwatch service --systemd.")
+    config = get_config(ctx)
+    click.echo(systemd_unit(config, user=user, env_file=env_file), nl=False)
+    env_path = (env_file or config.path.parent / ENV_FILE_NAME).resolve()
+    if not env_path.is_file():
+        click.echo(
+            f"Note: {env_path} does not exist yet; systemd will not start the service without "
+            "it. Copy .env.example there (tagwatch init writes one), fill it in, chmod 600.",
+            err=True,
+        )
+
+
 def main() -> None:
     cli(prog_name="tagwatch")
 
