@@ -561,13 +561,14 @@ def init(
     no_input: bool,
 ) -> None:
     """Write a commented config.toml and .env.example, asking what the flags do not say."""
-    from monitor.init_config import env_example_path, gather_answers, write_init_files
+    from monitor.init_config import (
+        check_can_write,
+        env_example_path,
+        gather_answers,
+        write_init_files,
+    )
 
-    if not force and out.exists():  # before any question: do not make people answer in vain
-        raise UsageError(
-            f"{out} already exists; tagwatch init will not overwrite it. "
-            "Run it again with --force to replace it, or choose another --out."
-        )
+    check_can_write(out, force=force)  # before any question: no answers given in vain
 
     def ask(question: str, default: str | None, check: Any) -> Any:
         def proc(text: str) -> Any:

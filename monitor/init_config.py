@@ -37,6 +37,7 @@ __all__ = [
     "split_answer",
     "Ask",
     "gather_answers",
+    "check_can_write",
     "render_config",
     "render_env_example",
     "env_example_path",
@@ -391,16 +392,22 @@ def env_example_path(config_path: Path) -> Path:
     return config_path.parent / ".env.example"
 
 
+def check_can_write(out: Path, *, force: bool = False) -> None:
+    """Refuse to replace the config or .env.example without `force` (asked before questions)."""
+    if force:
+        return
+    for path in (out, env_example_path(out)):
+        if path.exists():
+            raise UsageError(
+                f"{path} already exists; tagwatch init will not overwrite it. "
+                "Run it again with --force to replace it, or choose another --out."
+            )
+
+
 def write_init_files(answers: InitAnswers, out: Path, *, force: bool = False) -> list[Path]:
     """Write the config and .env.example; refuse to replace either without `force`."""
+    check_can_write(out, force=force)
     env_path = env_example_path(out)
-    if not force:
-        for path in (out, env_path):
-            if path.exists():
-                raise UsageError(
-                    f"{path} already exists; tagwatch init will not overwrite it. "
-                    "Run it again with --force to replace it, or choose another --out."
-                )
     text = render_config(answers)
     # What init writes must be a config tagwatch accepts: check it before writing.
     parse_config(tomllib.loads(text), path=out)

@@ -375,3 +375,12 @@ def test_init_config_collects_from_a_fake_mastodon(tmp_path: Path) -> None:
         assert conn.execute("select count(*) from posts").fetchone()[0] == 3
     finally:
         conn.close()
+
+
+def test_an_existing_config_is_refused_before_any_question(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("# mine\n", encoding="utf-8")
+    term = Terminal(cwd=tmp_path)
+    term.expect("already exists")
+    assert term.close() == 2
+    assert "Event name" not in term.transcript
+    assert (tmp_path / "config.toml").read_text(encoding="utf-8") == "# mine\n"
