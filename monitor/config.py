@@ -80,7 +80,9 @@ SETTINGS: list[Setting] = [
         "languages",
         LIST_STR,
         ["en"],
-        "ISO 639-1 languages expected in the conversation; language detection chooses among them.",
+        "ISO 639-1 languages expected in the conversation (and `cnr`, Montenegrin); language "
+        "detection chooses among them. List the host country's first: it decides Serbian, "
+        "Croatian, Bosnian posts that nothing else tells apart.",
     ),
     _s("event", "url", str, "", "The event's web page, linked from the wall and reports."),
     _s(
