@@ -18,8 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from monitor.errors import StorageError
 from storage.migrations import SCHEMA_VERSION, current_version, migrate
 from storage.records import Post, iso, utcnow
@@ -74,7 +72,6 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: str = ":memory:"):
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn)
         self.purged = 0  # live posts purged through this store (mark_deleted)
 
     @classmethod
@@ -142,9 +139,9 @@ class Store:
         `cursor` (collector, query, value) is saved in the same transaction, so a
         cursor can never move past posts that were not committed.
         A post already marked deleted stays deleted: a stale copy from another
-        instance or an old page must not bring purged text back. The posts go in
-        with one statement per table (`storage/writes.py`): per post, a page
-        cost four times what SQLite itself needs (#19).
+        instance or an old page must not bring purged text back. The page goes in
+        with one statement per table (`storage/writes.py`), not a few per post:
+        that per-post work was most of what ingest cost beyond SQLite's own (#19).
         """
         result = WriteResult()
         with self.transaction() as conn:
