@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collectors.base import Collector, RunRecord
+    from collectors.base import Collector
     from monitor.config import Config
-    from storage.db import Store
 
-__all__ = ["PLATFORMS", "collector_class", "enabled_platforms", "collect_once"]
+__all__ = ["PLATFORMS", "collector_class", "enabled_platforms"]
 
 # platform name -> "module:Class"; imported lazily so one platform's missing
 # dependency or bug never stops the others from loading.
@@ -30,28 +27,3 @@ def collector_class(platform: str) -> type[Collector]:
 
 def enabled_platforms(config: Config) -> list[str]:
     return [p for p in PLATFORMS if config.sections[p].enabled]
-
-
-def collect_once(
-    config: Config,
-    store: Store,
-    platforms: list[str] | None = None,
-    *,
-    now: Callable[[], datetime] | None = None,
-    progress: Any = None,
-) -> list[RunRecord]:
-    """One pass of each platform in turn; one failing never stops another."""
-    from collectors.base import RunRecord
-
-    records = []
-    for platform in platforms or enabled_platforms(config):
-        kwargs: dict[str, Any] = {"progress": progress}
-        if now is not None:
-            kwargs["now"] = now
-        try:
-            collector = collector_class(platform)(config, store, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - reported in the record instead
-            records.append(RunRecord(platform, status="failed", error=f"cannot start: {exc}"))
-            continue
-        records.append(collector.run_pass())
-    return records

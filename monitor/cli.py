@@ -190,10 +190,6 @@ def estimate(ctx: click.Context, platform: str, first: str | None, last: str | N
         click.echo(line)
 
 
-def _not_yet(name: str, issue: int) -> None:
-    raise UsageError(f"`tagwatch {name}` is not built yet (issue #{issue}).")
-
-
 @cli.command()
 @click.option(
     "--platform",

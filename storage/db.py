@@ -14,20 +14,17 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from monitor.errors import StorageError
 from storage.migrations import SCHEMA_VERSION, current_version, migrate
-from storage.records import Author, Post, iso, storable_text, utcnow
+from storage.records import Post, iso, utcnow
+from storage.writes import ENGAGEMENT_FIELDS, WriteResult, write_page
 
 __all__ = ["Store", "WriteResult", "connect", "ENGAGEMENT_FIELDS"]
 
-ENGAGEMENT_FIELDS = ("likes", "reposts", "replies", "quotes", "views")
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -65,30 +62,6 @@ def _damaged_hint(exc: sqlite3.Error) -> str:
     return ""
 
 
-@dataclass
-class WriteResult:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped_deleted: int = 0
-    new_ids: list[int] = field(default_factory=list)
-
-
-def _raw_json(raw: dict[str, Any] | None) -> str | None:
-    """The payload as stored: JSON escapes of lone surrogates become U+FFFD like in `Post`."""
-    return None if raw is None else storable_text(json.dumps(raw, ensure_ascii=False))
-
-
-def _counts(post: Post) -> dict[str, int | None]:
-    return {
-        "likes": post.likes,
-        "reposts": post.reposts,
-        "replies": post.replies,
-        "quotes": post.quotes,
-        "views": post.views,
-    }
-
-
 # Wall events always kept by `prune_wall_events`, however old.
 WALL_EVENTS_KEPT = 10_000
 
@@ -99,7 +72,6 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: str = ":memory:"):
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn)
         self.purged = 0  # live posts purged through this store (mark_deleted)
 
     @classmethod
@@ -167,179 +139,16 @@ class Store:
         `cursor` (collector, query, value) is saved in the same transaction, so a
         cursor can never move past posts that were not committed.
         A post already marked deleted stays deleted: a stale copy from another
-        instance or an old page must not bring purged text back.
+        instance or an old page must not bring purged text back. The page goes in
+        with one statement per table (`storage/writes.py`), not a few per post:
+        that per-post work was most of what ingest cost beyond SQLite's own (#19).
         """
         result = WriteResult()
         with self.transaction() as conn:
-            for post in posts:
-                self._write_post(conn, post, result)
+            write_page(conn, list(posts), result)
             if cursor is not None:
                 self._set_cursor(conn, *cursor)
         return result
-
-    def _upsert_author(
-        self, conn: sqlite3.Connection, platform: str, author: Author, at: datetime
-    ) -> int:
-        # `at` is when the collector saw the author (its clock, not the wall clock), so
-        # "followers checked today" means the same day as the collector's own day check.
-        now = iso(at)
-        row = conn.execute(
-            "select id, followers from authors where platform = ? and platform_id = ?",
-            (platform, author.platform_id),
-        ).fetchone()
-        if row is None:
-            cur = conn.execute(
-                "insert into authors (platform, platform_id, handle, display_name, followers,"
-                " followers_checked_at, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    platform,
-                    author.platform_id,
-                    author.handle,
-                    author.display_name,
-                    author.followers,
-                    now if author.followers is not None else None,
-                    now,
-                ),
-            )
-            return int(cur.lastrowid or 0)
-        followers = author.followers if author.followers is not None else row["followers"]
-        conn.execute(
-            "update authors set handle = ?, display_name = ?, followers = ?, updated_at = ?,"
-            " followers_checked_at = coalesce(?, followers_checked_at) where id = ?",
-            (
-                author.handle,
-                author.display_name,
-                followers,
-                now,
-                now if author.followers is not None else None,
-                row["id"],
-            ),
-        )
-        return int(row["id"])
-
-    def _write_post(self, conn: sqlite3.Connection, post: Post, result: WriteResult) -> None:
-        existing = conn.execute(
-            "select id, deleted, text, likes, reposts, replies, quotes, views from posts"
-            " where platform = ? and platform_id = ?",
-            (post.platform, post.platform_id),
-        ).fetchone()
-        if existing is not None and existing["deleted"]:
-            result.skipped_deleted += 1
-            return
-        author_id = self._upsert_author(conn, post.platform, post.author, post.collected_at)
-        counts = _counts(post)
-        now = iso(utcnow())
-        if existing is None:
-            cur = conn.execute(
-                "insert into posts (platform, platform_id, url, author_id, author_handle,"
-                " author_name, text, created_at, collected_at, updated_at, lang, hashtags,"
-                " mentions, links, reply_to, quote_of, repost_of, likes, reposts, replies,"
-                " quotes, views, media_count, sensitive, no_unauthenticated, source, raw,"
-                " deleted) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
-                (
-                    post.platform,
-                    post.platform_id,
-                    post.url,
-                    author_id,
-                    post.author.handle,
-                    post.author.display_name,
-                    post.text,
-                    iso(post.created_at),
-                    iso(post.collected_at),
-                    now,
-                    post.lang,
-                    json.dumps(list(post.hashtags), ensure_ascii=False),
-                    json.dumps(list(post.mentions), ensure_ascii=False),
-                    json.dumps(list(post.links), ensure_ascii=False),
-                    post.reply_to,
-                    post.quote_of,
-                    post.repost_of,
-                    post.likes,
-                    post.reposts,
-                    post.replies,
-                    post.quotes,
-                    post.views,
-                    post.media_count,
-                    int(post.sensitive),
-                    int(post.no_unauthenticated),
-                    post.source,
-                    _raw_json(post.raw),
-                ),
-            )
-            post_id = int(cur.lastrowid or 0)
-            self._index_tags(conn, post_id, post)
-            self._snapshot(conn, post_id, counts, post.collected_at)
-            result.new += 1
-            result.new_ids.append(post_id)
-            return
-        post_id = int(existing["id"])
-        # A platform that does not report views (None) must not erase a known count.
-        if counts["views"] is None:
-            counts["views"] = existing["views"]
-        changed = any(existing[k] != counts[k] for k in ENGAGEMENT_FIELDS)
-        conn.execute(
-            "update posts set author_id = ?, author_handle = ?, author_name = ?, text = ?,"
-            " updated_at = ?, likes = ?, reposts = ?, replies = ?, quotes = ?, views = ?,"
-            " sensitive = ?, no_unauthenticated = ?, raw = coalesce(?, raw) where id = ?",
-            (
-                author_id,
-                post.author.handle,
-                post.author.display_name,
-                post.text,
-                now,
-                counts["likes"],
-                counts["reposts"],
-                counts["replies"],
-                counts["quotes"],
-                counts["views"],
-                int(post.sensitive),
-                int(post.no_unauthenticated),
-                _raw_json(post.raw),
-                post_id,
-            ),
-        )
-        edited = existing["text"] != post.text
-        if edited:
-            self._edited(conn, post_id, post)
-        if changed:
-            self._snapshot(conn, post_id, counts, post.collected_at)
-        if changed or edited:
-            result.updated += 1
-        else:
-            result.unchanged += 1
-
-    def _edited(self, conn: sqlite3.Connection, post_id: int, post: Post) -> None:
-        """An author edited the post: what is derived from its text follows the new text.
-
-        Tags, mentions, links and language come with the new version; the
-        enrichment (language guess, sentiment, themes, session) is cleared so it
-        is done again on the text people now read.
-        """
-        conn.execute(
-            "update posts set lang = ?, hashtags = ?, mentions = ?, links = ?,"
-            " lang_detected = null, sentiment_polarity = null, sentiment_subjectivity = null,"
-            " noun_phrases = null, session = null, enriched_at = null where id = ?",
-            (
-                post.lang,
-                json.dumps(list(post.hashtags), ensure_ascii=False),
-                json.dumps(list(post.mentions), ensure_ascii=False),
-                json.dumps(list(post.links), ensure_ascii=False),
-                post_id,
-            ),
-        )
-        conn.execute("delete from post_hashtags where post_id = ?", (post_id,))
-        conn.execute("delete from post_mentions where post_id = ?", (post_id,))
-        self._index_tags(conn, post_id, post)
-
-    def _index_tags(self, conn: sqlite3.Connection, post_id: int, post: Post) -> None:
-        conn.executemany(
-            "insert or ignore into post_hashtags (post_id, tag) values (?, ?)",
-            [(post_id, tag) for tag in post.hashtags],
-        )
-        conn.executemany(
-            "insert or ignore into post_mentions (post_id, handle) values (?, ?)",
-            [(post_id, m.lstrip("@").casefold()) for m in post.mentions],
-        )
 
     def _snapshot(
         self, conn: sqlite3.Connection, post_id: int, counts: dict[str, Any], at: datetime

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from collectors import collect_once
 from collectors.base import RunRecord
 from collectors.bluesky import APP_PASSWORD_URL, BlueskyCollector, forget_sessions
 from collectors.fakes.bluesky import FakeBluesky
@@ -549,14 +548,6 @@ def test_missing_credentials_say_how_to_make_an_app_password(
         "(Settings → Privacy and security → App passwords)."
     )
     assert fake.count() == 0
-
-
-def test_collect_once_runs_the_bluesky_collector(
-    fake: FakeBluesky, bsky_config: Config, db: Store, clock: Clock
-) -> None:
-    add_posts(fake, clock, 2)
-    records = collect_once(bsky_config, db, ["bluesky"], now=clock)
-    assert [(r.collector, r.status, r.new_posts) for r in records] == [("bluesky", "ok", 2)]
 
 
 def test_simulated_event_on_a_2016_clock(
