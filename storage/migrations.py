@@ -247,6 +247,18 @@ def _m005_fts_on_text_changes_only(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_posts_refreshed_at(db: sqlite_utils.Database) -> None:
+    """When each post's counts were last read back from its platform.
+
+    A refresh budget that re-reads the newest posts first never reaches the
+    older ones, so their grown likes and their deletions go unseen; this column
+    lets a collector re-read every recent post in turn, least recently read
+    first. NULL: never re-read since it was collected.
+    """
+    if "refreshed_at" not in db.table("posts").columns_dict:
+        db.table("posts").add_column("refreshed_at", str)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -255,6 +267,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (3, "enrichment columns, paid read ledger, stream state", _m003_enrichment_and_budget),
     (4, "wall events log filled by triggers", _m004_wall_events),
     (5, "full-text index updated only when text changes", _m005_fts_on_text_changes_only),
+    (6, "when each post's counts were last re-read", _m006_posts_refreshed_at),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
