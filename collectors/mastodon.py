@@ -256,8 +256,6 @@ class MastodonCollector(Collector):
             dict.fromkeys(_normalize_instance(u) for u in self.mastodon_cfg.instances)
         )
         self._clients: dict[str, MastodonClient] = {}
-        # Not failures, but a reader should know (a half-closed timeline).
-        self.warnings: list[str] = []
         # Instance URL → Mastodon version from /api/v2/instance (None: unknown or not
         # Mastodon), read once per pass; the refresh batches on 4.3+.
         self.server_versions: dict[str, tuple[int, int, int] | None] = {}
@@ -350,11 +348,7 @@ class MastodonCollector(Collector):
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
-        if self.warnings:
-            self.record.details["warnings"] = self.warnings
         if not failures:
-            if self.warnings:  # shown by `tagwatch status` as the last error, status stays ok
-                self.record.error = "; ".join(self.warnings)
             return
         summary = "; ".join(f"{i}: {self.redact(str(e))}" for i, e in failures.items())
         if len(failures) < len(self.instances):
@@ -403,16 +397,10 @@ class MastodonCollector(Collector):
                 f"hashtag timeline turned off on {_host(instance)}, even for logged-in readers: "
                 "remove it from mastodon.instances."
             )
-        if not self.token(instance):
-            if modes and modes <= {"authenticated", "disabled"}:
-                raise AuthError(closed_timeline_message(instance, self._token_hint(instance)))
-            if modes & {"authenticated", "disabled"}:
-                # One side open: logged-out readers see only local (or only remote) posts.
-                shut = "local" if access.get("local") != "public" else "remote"
-                self.warnings.append(
-                    f"hashtag timeline shows no {shut} posts to logged-out readers on "
-                    f"{_host(instance)}: add an access token ({self._token_hint(instance)})"
-                )
+        if modes & {"authenticated", "disabled"} and not self.token(instance):
+            # Either side closed is enough: without local=/remote= the timeline mixes
+            # both, and Mastodon then asks a logged-out reader to log in (401).
+            raise AuthError(closed_timeline_message(instance, self._token_hint(instance)))
         return str(data.get("domain") or _host(instance))
 
     def _token_hint(self, instance: str) -> str:
