@@ -189,7 +189,7 @@ def test_an_instance_saying_4_3_without_the_batch_lookup_falls_back_to_single_lo
     }
 
 
-def test_an_origin_not_listed_is_asked_its_version_once(
+def test_the_refresh_reuses_the_version_the_pass_read_and_batches_on_the_origin(
     tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
 ) -> None:
     origin, other = fakes(version="4.5.0"), fakes(version="4.2.10")
