@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +41,9 @@ from collectors.mastodon_client import (
     MastodonClient,
     MastodonGarbage,
     Page,
+    server_version,
 )
+from collectors.mastodon_refresh import refresh_engagement, refresh_target
 from monitor.errors import AuthError, MalformedResponse, PlatformError, RateLimited
 from storage.records import Author, Post, parse_iso
 
@@ -53,6 +55,8 @@ __all__ = [
     "Page",
     "parse_status",
     "html_to_text",
+    "refresh_target",
+    "closed_timeline_message",
     "TIMELINE_LIMIT",
 ]
 
@@ -252,6 +256,9 @@ class MastodonCollector(Collector):
             dict.fromkeys(_normalize_instance(u) for u in self.mastodon_cfg.instances)
         )
         self._clients: dict[str, MastodonClient] = {}
+        # Instance URL → Mastodon version from /api/v2/instance (None: unknown or not
+        # Mastodon), read once per pass; the refresh batches on 4.3+.
+        self.server_versions: dict[str, tuple[int, int, int] | None] = {}
 
     # -- secrets and errors ---------------------------------------------------------
 
@@ -336,7 +343,7 @@ class MastodonCollector(Collector):
                     if isinstance(exc, RateLimited) and exc.reset_at is not None:
                         info["reset_at"] = exc.reset_at.isoformat()
                 info["requests"] = self.record.requests - requests_before
-            self._refresh()
+            refresh_engagement(self)
         finally:
             for client in self._clients.values():
                 client.close()
@@ -374,20 +381,37 @@ class MastodonCollector(Collector):
             data = self.call(f"{instance} instance", client.instance)
         except PlatformError as exc:
             if exc.status == 404:  # before Mastodon 4.0 there is no v2; the host will do
+                self.server_versions[instance] = None
                 return _host(instance)
             raise
+        self.server_versions[instance] = server_version(str(data.get("version") or ""))
+        # Mastodon 4.5+: configuration.timelines_access.hashtag_feeds.{local,remote} is
+        # "public", "authenticated" or "disabled" (older versions leave it out and
+        # answer 401 on the timeline instead: see _collect_tag).
         access = ((data.get("configuration") or {}).get("timelines_access") or {}).get(
             "hashtag_feeds"
         ) or {}
-        modes = {access.get("local"), access.get("remote")}
+        modes = {access.get("local"), access.get("remote")} - {None}
         if modes == {"disabled"}:
-            raise PlatformError(f"{instance} has hashtag timelines turned off.")
-        if modes and modes <= {"authenticated", "disabled"} and not self.token(instance):
-            raise AuthError(
-                f"{instance} shows hashtag timelines only to logged-in users. "
-                + self._auth_hint(instance)
+            raise PlatformError(
+                f"hashtag timeline turned off on {_host(instance)}, even for logged-in readers: "
+                "remove it from mastodon.instances."
             )
+        if modes & {"authenticated", "disabled"} and not self.token(instance):
+            # Either side closed is enough: without local=/remote= the timeline mixes
+            # both, and Mastodon then asks a logged-out reader to log in (401).
+            raise AuthError(closed_timeline_message(instance, self._token_hint(instance)))
         return str(data.get("domain") or _host(instance))
+
+    def _token_hint(self, instance: str) -> str:
+        """What to do to give `instance` a token, short enough for a status line."""
+        env = self._token_env(instance)
+        if env is None:
+            return (
+                "create one in its settings, Development → New application, read scope; "
+                "name its environment variable in mastodon.access_token_envs"
+            )
+        return f"the environment variable {env} named in mastodon.access_token_envs is not set"
 
     def _collect_tag(
         self, instance: str, domain: str, client: MastodonClient, tag: str, info: dict[str, Any]
@@ -401,7 +425,17 @@ class MastodonCollector(Collector):
         def fetch(what: str, **params: str | None) -> Page:
             nonlocal pages
             pages += 1
-            return self.call(f"{query} {what}", client.tag_timeline, tag, **params)
+            try:
+                return self.call(f"{query} {what}", client.tag_timeline, tag, **params)
+            except AuthError as exc:
+                if exc.status == 401 and not self.token(instance):
+                    # Closed without saying so in its configuration (before 4.5, or
+                    # timeline_preview off): name it, never a silent zero.
+                    raise AuthError(
+                        closed_timeline_message(instance, self._token_hint(instance)),
+                        status=401,
+                    ) from exc
+                raise
 
         def parse(page: Page) -> tuple[list[Post], bool]:
             """The page's posts from backfill_start() on, and whether it reached back past it."""
@@ -468,61 +502,9 @@ class MastodonCollector(Collector):
                 return
             max_id = state["backfill"]
 
-    # -- engagement refresh ------------------------------------------------------------
+    # -- engagement refresh (collectors.mastodon_refresh) ------------------------------
 
-    def _refresh(self) -> None:
-        """Refresh counts of recent posts on their origin; a 404 there means deleted."""
-        budget = int(self.collect_cfg.refresh_requests_per_pass)
-        report: dict[str, Any] = {"requests": 0, "updated": 0, "edited": 0, "deleted": 0}
-        self.record.details["refresh"] = report
-        if budget <= 0:
-            return
-        since = self.now() - timedelta(days=float(self.collect_cfg.refresh_max_age_days))
-        failed: dict[str, str] = {}
-        start_requests = self.record.requests
-        # Room for rows skipped (boosts, origins that failed) without loading every post.
-        for row in self.store.posts_to_refresh(self.name, since=since, limit=budget * 10):
-            if self.record.requests - start_requests >= budget or self.time_left() <= 0:
-                break
-            target = refresh_target(row["platform_id"], row["source"], row["raw"], self.instances)
-            if target is None or target[0] in failed:
-                continue
-            origin, status_id = target
-            try:
-                status = self.call(
-                    f"refresh {row['platform_id']}", self.client(origin).status, status_id
-                )
-            except PlatformError as exc:
-                if exc.status in (404, 410):
-                    if self.store.mark_deleted(self.name, row["platform_id"], at=self.now()):
-                        report["deleted"] += 1
-                else:
-                    failed[origin] = self.redact(str(exc))
-                continue
-            if status.get("uri") != row["platform_id"]:
-                continue  # the local id now names another status: do not mix them up
-            edit = self._edit(status, origin, row)
-            if edit is not None:
-                written = self.store.write_posts([edit])
-                report["edited"] += 1
-                self.record.updated_posts += written.updated
-                continue
-            changed = self.store.update_engagement(
-                self.name,
-                row["platform_id"],
-                likes=int(status.get("favourites_count") or 0),
-                reposts=int(status.get("reblogs_count") or 0),
-                replies=int(status.get("replies_count") or 0),
-                quotes=int(status.get("quotes_count") or 0),
-                at=self.now(),
-            )
-            report["updated"] += int(changed)
-            self.record.updated_posts += int(changed)
-        report["requests"] = self.record.requests - start_requests
-        if failed:
-            report["failed_origins"] = failed
-
-    def _edit(self, status: dict[str, Any], origin: str, row: Any) -> Post | None:
+    def edited_version(self, status: dict[str, Any], origin: str, row: Any) -> Post | None:
         """The new version of a post its author edited since it was stored, else None.
 
         Mastodon lets authors edit (`edited_at` changes); the wall, the themes
@@ -546,36 +528,17 @@ class MastodonCollector(Collector):
         return post if post is not None and post.platform_id == row["platform_id"] else None
 
 
-def refresh_target(
-    platform_id: str, source: str | None, raw: str | None, instances: Iterable[str]
-) -> tuple[str, str] | None:
-    """Where to ask for a post's current counts: (instance URL, status id there).
+def closed_timeline_message(instance: str, hint: str) -> str:
+    """What status and the run log say when an instance hides its hashtag timelines.
 
-    Mastodon uris end in ``/statuses/<id>``, the id on the origin, whose counts
-    are the real ones. Other servers' uris do not say it, so the instance that
-    delivered the post is asked for its copy instead. Plain-http origins are
-    only used when configured, so a crafted uri cannot point us at a local
-    network address.
+    Mastodon 4.5 lets an instance close hashtag timelines to logged-out readers
+    (it then answers 401, or an empty list); a pass that read nothing there
+    must say why instead of reporting zero posts.
     """
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        data = {}
-    if isinstance(data, dict) and data.get("reblog"):
-        return None  # a boost row: its counts live on the original
-    parts = urlsplit(platform_id)
-    segments = [s for s in parts.path.split("/") if s]
-    origin = f"{parts.scheme}://{parts.netloc}"
-    if (
-        len(segments) >= 2
-        and segments[-2] == "statuses"
-        and segments[-1].isdigit()
-        and (parts.scheme == "https" or origin in set(instances))
-    ):
-        return origin, segments[-1]
-    if source and isinstance(data, dict) and data.get("id"):
-        return source, str(data["id"])
-    return None
+    return (
+        f"hashtag timeline closed to logged-out readers on {_host(instance)}: "
+        f"add an access token ({hint})"
+    )
 
 
 def _load_cursor(value: str | None) -> dict[str, Any]:

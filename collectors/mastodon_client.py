@@ -8,6 +8,7 @@ the network); `collectors.mastodon` turns them into tagwatch's errors.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,21 @@ import httpx
 
 from storage.records import parse_iso
 
-__all__ = ["MastodonClient", "MastodonAPIError", "MastodonGarbage", "Page", "TIMELINE_LIMIT"]
+__all__ = [
+    "MastodonClient",
+    "MastodonAPIError",
+    "MastodonGarbage",
+    "Page",
+    "TIMELINE_LIMIT",
+    "STATUSES_BATCH",
+    "BATCH_SINCE",
+    "server_version",
+]
 
 TIMELINE_LIMIT = 40  # the most Mastodon returns per page
+# GET /api/v1/statuses?id[]=… (Mastodon 4.3.0+): at most 20 ids a request.
+STATUSES_BATCH = 20
+BATCH_SINCE = (4, 3, 0)
 USER_AGENT = "tagwatch/0.1 (hashtag monitor; +https://github.com/tagwatch/tagwatch)"
 
 
@@ -58,6 +71,22 @@ def _reset_at(response: httpx.Response) -> datetime | None:
         return parse_iso(value)
     except ValueError:
         return None
+
+
+def server_version(text: str) -> tuple[int, int, int] | None:
+    """The Mastodon version an instance reports ("4.5.0", "4.3.0-beta.1+glitch"), else None.
+
+    Servers that only speak Mastodon's API say so ("2.7.2 (compatible; Pleroma
+    2.5.0)"); their number is not a Mastodon release, so they count as unknown
+    and get the calls every version has.
+    """
+    if not isinstance(text, str) or "compatible" in text:
+        return None
+    match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if match is None:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
 
 
 def _link_param(response: httpx.Response, rel: str, param: str) -> str | None:
@@ -122,6 +151,17 @@ class MastodonClient:
         data = self._json(self._get(f"/api/v1/statuses/{status_id}"), dict)
         if "uri" not in data:
             raise MastodonGarbage(self.base_url, "status without uri")
+        return data
+
+    def statuses(self, status_ids: list[str]) -> list[dict[str, Any]]:
+        """Several statuses in one request (Mastodon 4.3+); missing ones are left out.
+
+        Unknown, deleted and hidden statuses are simply absent from the answer,
+        so absence alone never proves a deletion.
+        """
+        data = self._json(self._get("/api/v1/statuses", {"id[]": list(status_ids)}), list)
+        if not all(isinstance(s, dict) and "id" in s and "uri" in s for s in data):
+            raise MastodonGarbage(self.base_url, "statuses without id or uri")
         return data
 
     def tag_timeline(

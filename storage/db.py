@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from monitor.errors import StorageError
 from storage.migrations import SCHEMA_VERSION, current_version, migrate
@@ -192,13 +192,14 @@ class Store:
                 # Checked and unchanged: move it to the back of posts_to_refresh's queue
                 # (same clock as write_posts), or a refresh budget would re-check it forever.
                 conn.execute(
-                    "update posts set updated_at = ? where id = ?", (iso(utcnow()), row["id"])
+                    "update posts set updated_at = ?, refreshed_at = ? where id = ?",
+                    (iso(utcnow()), iso(at), row["id"]),
                 )
                 return False
             conn.execute(
                 "update posts set likes = ?, reposts = ?, replies = ?, quotes = ?, views = ?,"
-                " updated_at = ? where id = ?",
-                (*(counts[k] for k in ENGAGEMENT_FIELDS), iso(at), row["id"]),
+                " updated_at = ?, refreshed_at = ? where id = ?",
+                (*(counts[k] for k in ENGAGEMENT_FIELDS), iso(at), iso(at), row["id"]),
             )
             self._snapshot(conn, int(row["id"]), counts, at)
             return True
@@ -276,14 +277,43 @@ class Store:
             platform_ids,
         )
 
+    def mark_refreshed(self, platform: str, platform_ids: Sequence[str], *, at: datetime) -> None:
+        """Record that these posts were read back from their platform at `at`.
+
+        For reads that did not go through `update_engagement` (an edit written
+        with `write_posts`, an answer that could not be used): the post still
+        goes to the back of the refresh queue instead of being asked again first.
+        """
+        with self.transaction() as conn:
+            conn.executemany(
+                "update posts set refreshed_at = ? where platform = ? and platform_id = ?",
+                [(iso(at), platform, pid) for pid in platform_ids],
+            )
+
     def posts_to_refresh(
-        self, platform: str, *, since: datetime, limit: int | None = None
+        self,
+        platform: str,
+        *,
+        since: datetime,
+        limit: int | None = None,
+        order: Literal["updated", "refreshed"] = "updated",
     ) -> list[sqlite3.Row]:
-        """Live posts created after `since`, least recently updated first."""
+        """Live posts created after `since`, least recently updated first.
+
+        order="refreshed": least recently read back first (`refreshed_at`, or
+        when collected for a post never re-read), among equals one never re-read
+        first, then the oldest stored, so a budget smaller than the backlog still reaches every post
+        in turn. The collector's own clock sets both times.
+        """
+        key = (
+            "coalesce(refreshed_at, collected_at) asc, refreshed_at is not null, id asc"
+            if order == "refreshed"
+            else "updated_at asc"
+        )
         sql = (
-            "select id, platform_id, url, source, raw, author_handle, created_at, updated_at"
-            " from posts where platform = ? and deleted = 0 and created_at >= ?"
-            " order by updated_at asc"
+            "select id, platform_id, url, source, raw, author_handle, created_at, updated_at,"
+            " refreshed_at from posts where platform = ? and deleted = 0 and created_at >= ?"
+            f" order by {key}"
         )
         params: list[Any] = [platform, iso(since)]
         if limit is not None:

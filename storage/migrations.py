@@ -304,6 +304,18 @@ def _m007_paid_reads_by_resource(db: sqlite_utils.Database) -> None:
     db.execute("alter table paid_reads_by_kind rename to paid_reads")
 
 
+def _m008_posts_refreshed_at(db: sqlite_utils.Database) -> None:
+    """When each post's counts were last read back from its platform.
+
+    A refresh budget that re-reads the newest posts first never reaches the
+    older ones, so their grown likes and their deletions go unseen; this column
+    lets a collector re-read every recent post in turn, least recently read
+    first. NULL: never re-read since it was collected.
+    """
+    if "refreshed_at" not in db.table("posts").columns_dict:
+        db.table("posts").add_column("refreshed_at", str)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -314,6 +326,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "full-text index updated only when text changes", _m005_fts_on_text_changes_only),
     (6, "X posts' text unescaped as their authors wrote it", _m006_x_text_as_written),
     (7, "paid read ledger by resource kind", _m007_paid_reads_by_resource),
+    (8, "when each post's counts were last re-read", _m008_posts_refreshed_at),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -372,3 +372,96 @@ def test_tagwatch_run_says_which_stream_setting_is_wrong(
     result = CliRunner().invoke(cli, ["--config", str(path), "run"])
     assert result.exit_code == 2, result.output
     assert "streams.silence_seconds must be more than 0" in result.output
+
+
+# -- the public AppView refusing profile lookups (403) ---------------------------------------
+
+
+def post_event(bsky: FakeBluesky, uri: str) -> str:
+    post = bsky.posts[uri]
+    return json.dumps(
+        {
+            "did": post.author_did,
+            "time_us": 1_700_000_000_000_000,
+            "kind": "commit",
+            "commit": {
+                "rev": "3x",
+                "operation": "create",
+                "collection": "app.bsky.feed.post",
+                "rkey": uri.rsplit("/", 1)[-1],
+                "record": post.record,
+                "cid": "bafy",
+            },
+        }
+    )
+
+
+def test_a_403_from_the_public_appview_falls_back_to_the_bluesky_login(
+    cfg: Config, bsky: FakeBluesky
+) -> None:
+    bsky.refuse_unauthenticated = True
+    first = bsky.add_post("alice.bsky.social", "#HRHN2016 hello")
+    second = bsky.add_post("bob.bsky.social", "#HRHN2016 again")
+    with Store.open(cfg.db_path) as store:
+        stream = JetstreamStream(cfg, store)
+        try:
+            stream.handle(post_event(bsky, first))
+            stream.handle(post_event(bsky, second))
+        finally:
+            stream.close()
+        handles = [r["author_handle"] for r in rows(store)]
+        assert load_state(store, "jetstream").error is None
+    assert handles == ["alice.bsky.social", "bob.bsky.social"]
+    calls = [nsid for nsid, _ in bsky.calls]
+    # One refused public lookup, then the login once and the lookups through it.
+    assert calls == [
+        "app.bsky.actor.getProfiles",
+        "com.atproto.server.createSession",
+        "app.bsky.actor.getProfiles",
+        "app.bsky.actor.getProfiles",
+    ]
+
+
+def test_a_403_without_a_bluesky_login_keeps_the_did_and_status_says_why(
+    cfg: Config, bsky: FakeBluesky, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAGWATCH_BLUESKY_APP_PASSWORD")
+    bsky.refuse_unauthenticated = True
+    uri = bsky.add_post("alice.bsky.social", "#HRHN2016 hello")
+    host = bsky.url.split("://", 1)[1]
+    with Store.open(cfg.db_path) as store:
+        stream = JetstreamStream(cfg, store)
+        stream.handle(post_event(bsky, uri))
+        stream.handle(post_event(bsky, bsky.add_post("bob.bsky.social", "#HRHN2016 more")))
+        stream.close()
+        (alice, bob) = rows(store)
+        error = load_state(store, "jetstream").error
+    assert alice["author_handle"] == bsky.posts[uri].author_did
+    assert bob["author_handle"].startswith("did:")
+    assert error == (
+        f"{host} refused profile lookups (403): authors are shown by their DID. "
+        "Set $TAGWATCH_BLUESKY_APP_PASSWORD (the [bluesky] login) to look up their handles "
+        "through it."
+    )
+    assert [nsid for nsid, _ in bsky.calls] == ["app.bsky.actor.getProfiles"]  # asked once
+
+
+def test_a_403_and_a_refused_login_keep_the_did_and_status_says_why(
+    cfg: Config, bsky: FakeBluesky, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAGWATCH_BLUESKY_APP_PASSWORD", "wrong-pass-word-0000")
+    bsky.refuse_unauthenticated = True
+    uri = bsky.add_post("alice.bsky.social", "#HRHN2016 hello")
+    host = bsky.url.split("://", 1)[1]
+    with Store.open(cfg.db_path) as store:
+        stream = JetstreamStream(cfg, store)
+        stream.handle(post_event(bsky, uri))
+        stream.close()
+        (row,) = rows(store)
+        error = load_state(store, "jetstream").error or ""
+    assert row["author_handle"] == bsky.posts[uri].author_did
+    assert error.startswith(
+        f"{host} refused profile lookups (403) and the [bluesky] login failed too: authors "
+        "are shown by their DID. Bluesky refused the login of monitor.bsky.social"
+    )
+    assert "wrong-pass-word-0000" not in error

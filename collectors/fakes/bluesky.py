@@ -58,6 +58,15 @@ __all__ = [
 ]
 
 ACCESS_TTL = timedelta(hours=2)  # what bsky.social issues
+# public.api.bsky.app's refusal: an HTML page, not XRPC JSON ("403 Forbidden / Request
+# forbidden by administrative rules.": bluesky-social/atproto issue #2838; an HTML page
+# with no JSON error: mvanhorn/last30days-skill PR #398, which saw it on some client
+# addresses only). Unauthenticated searchPosts was switched off in January 2025
+# (bluesky-social/atproto issue #3423).
+_REFUSED = (
+    b"<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1>"
+    b"<p>Request forbidden by administrative rules.</p></body></html>"
+)
 REFRESH_TTL = timedelta(days=90)
 RATE_LIMIT = 3000  # per 5 minutes, as bsky.social announces
 
@@ -99,6 +108,9 @@ class FakeBluesky(BlueskyNetwork, LoopbackServer):
         super().__init__(clock=clock)
         self.page_size = page_size  # cap on a search page below the client's `limit`
         self.require_auth = require_auth
+        # Like public.api.bsky.app to some addresses: every app.bsky.* call without a
+        # login gets 403 (see _REFUSED); logged-in calls are answered as usual.
+        self.refuse_unauthenticated = False
         self.passwords: dict[str, str] = {}  # did -> app password
         self.calls: list[tuple[str, dict[str, list[str]]]] = []
         self.on_request: Callable[[str, dict[str, list[str]]], None] | None = None
@@ -258,6 +270,13 @@ class FakeBluesky(BlueskyNetwork, LoopbackServer):
             fault = queue.popleft() if queue else None
         if fault is not None:
             self._send(handler, fault.status, fault.body, fault.headers)
+            return
+        if (
+            self.refuse_unauthenticated
+            and nsid.startswith("app.bsky.")
+            and not handler.headers.get("Authorization")
+        ):
+            self._send(handler, 403, _REFUSED, {"content-type": "text/html"})
             return
         try:
             body = json.loads(raw) if raw else {}

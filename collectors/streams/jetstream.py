@@ -13,6 +13,10 @@ AppView (cached per author; the DID stands in when that fails) and counts
 left at zero; stream writes never overwrite a stored post, so the counts of
 the scheduled passes stay. Deletes of stored posts purge them at once.
 
+The public AppView answers 403 to some addresses. Then handles are looked up
+through the `[bluesky]` login when its credentials are set; without them the
+DID stands in and `tagwatch status` says why (the stream's error).
+
 Resuming: the cursor is the `time_us` of the last event handled. Within
 `[streams] replay_window_minutes` Jetstream replays from it; beyond, the
 missed interval is filled with `searchPosts` through the Bluesky collector.
@@ -25,9 +29,10 @@ import logging
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from atproto_client import Client, models
+from atproto_client.exceptions import UnauthorizedError
 from atproto_client.request import Request
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
@@ -36,6 +41,7 @@ from collectors.bluesky import BlueskyCollector
 from collectors.bluesky_parse import atproto_datetime, parse_post
 from collectors.streams.base import Stream, StreamConnection
 from monitor.config import Config
+from monitor.errors import AuthError, PlatformError
 from storage.db import Store
 from storage.records import Post
 
@@ -135,6 +141,24 @@ class _GapSearch(BlueskyCollector):
                 self.client.request.close()
 
 
+class _SessionProfiles(BlueskyCollector):
+    """getProfiles through the `[bluesky]` login, for when the public AppView refuses us."""
+
+    def handles(self, dids: list[str]) -> dict[str, str]:
+        if self.client is None:
+            self._login()
+        answer = self._query(
+            "app.bsky.actor.getProfiles",
+            models.AppBskyActorGetProfiles.Params(actors=dids),
+            models.AppBskyActorGetProfiles.Response,
+        )
+        return {p["did"]: str(p.get("handle") or "") for p in answer["profiles"]}
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.request.close()
+
+
 class JetstreamStream(Stream):
     platform = "bluesky"
     always_busy = True  # the whole network: minutes of silence means a dead connection
@@ -146,6 +170,11 @@ class JetstreamStream(Stream):
         self._handles: dict[str, str] = {}
         self._profiles: Client | None = None
         service = str(self.cfg.jetstream_profiles_service).rstrip("/")
+        self._profiles_host = urlsplit(service).netloc or service
+        # Set once the public AppView answered 403: from then on the login asks instead.
+        self._public_refused = False
+        self._session: _SessionProfiles | None = None
+        self._session_failed = False
         if service:
             # Short: the lookup runs in the stream's thread, and a DID will do meanwhile.
             timeout = min(5.0, float(config.sections["collect"].timeout_seconds))
@@ -213,17 +242,56 @@ class JetstreamStream(Stream):
         if did in self._handles:
             return self._handles[did]
         handle = ""
-        if self._profiles is not None:
+        if self._profiles is not None and not self._public_refused:
             try:
                 answer = self._profiles.app.bsky.actor.get_profiles({"actors": [did]})
                 handle = next((p.handle for p in answer.profiles if p.did == did), "")
+            except UnauthorizedError as exc:
+                if exc.response is not None and exc.response.status_code == 403:
+                    self._public_refused = True
+                else:
+                    log.info("jetstream: no handle for %s (%s)", did, exc)
             except Exception as exc:  # noqa: BLE001 - the post is stored with its DID instead
                 log.info("jetstream: no handle for %s (%s)", did, exc)
+        if self._public_refused:
+            handle = self._session_handle(did)
         if len(self._handles) >= HANDLES_KEPT:  # bounded: the stream runs for days
             for old in list(self._handles)[: HANDLES_KEPT // 2]:
                 del self._handles[old]
         self._handles[did] = handle if handle and handle != "handle.invalid" else ""
         return self._handles[did]
+
+    def _session_handle(self, did: str) -> str:
+        """The handle through the `[bluesky]` login; "" (and status says why) without one."""
+        if self._session_failed:
+            return ""
+        bluesky = self.config.sections["bluesky"]
+        missing = [
+            env for env in (bluesky.handle_env, bluesky.password_env) if not self.config.secret(env)
+        ]
+        if missing:
+            self._session_failed = True
+            self.report(
+                f"{self._profiles_host} refused profile lookups (403): authors are shown by "
+                f"their DID. Set {' and '.join('$' + m for m in missing)} (the [bluesky] login) "
+                "to look up their handles through it."
+            )
+            return ""
+        try:
+            if self._session is None:
+                self._session = _SessionProfiles(
+                    self.config, self.store, now=self.now, sleep=self.stop.wait, stop=self.stop
+                )
+            return self._session.handles([did]).get(did, "")
+        except AuthError as exc:
+            self._session_failed = True
+            self.report(
+                f"{self._profiles_host} refused profile lookups (403) and the [bluesky] login "
+                f"failed too: authors are shown by their DID. {exc}"
+            )
+        except PlatformError as exc:
+            log.info("jetstream: no handle for %s through the login (%s)", did, exc)
+        return ""
 
     def fill_gap(self, since: datetime, until: datetime) -> int:
         return self.fill_with(
@@ -241,3 +309,5 @@ class JetstreamStream(Stream):
     def close(self) -> None:
         if self._profiles is not None:
             self._profiles.request.close()
+        if self._session is not None:
+            self._session.close()
