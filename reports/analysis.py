@@ -63,6 +63,7 @@ from reports.rows import (
     REPOSTS,
     RESTRICTED,
     SUBJECTIVITY,
+    VIEWS,
     Row,
     engagement,
     load_period,
@@ -119,6 +120,8 @@ class Period:
         # A caller that loaded the period just before (the digest's "day before")
         # hands it over, so trends need no second read of the same posts.
         self.before = before
+        self._hours: dict[datetime, list[Row]] | None = None
+        self._days: dict[date, list[Row]] | None = None
 
     def previous(self) -> list[Row]:
         """Posts of the period of the same length just before this one (for trends only)."""
@@ -137,18 +140,35 @@ class Period:
         """Figures per platform, busiest first (`analysis.per_platform` without another read)."""
         return _per_platform(self)
 
+    def hour_groups(self) -> dict[datetime, list[Row]]:
+        """Rows by local hour (UTC start), grouped once for the summary and `per_hour`."""
+        if self._hours is None:
+            self._hours = _hour_groups(self)
+        return self._hours
+
+    def day_groups(self) -> dict[date, list[Row]]:
+        """Rows by local day, grouped once for the summary and `per_day`."""
+        if self._days is None:
+            self._days = _day_groups(self)
+        return self._days
+
 
 def _counts(rows: Iterable[Row]) -> Counts:
-    posts = likes = reposts = replies = quotes = 0
+    posts = likes = reposts = replies = quotes = views = with_views = 0
     authors: set[int] = set()
     for r in rows:
         posts += 1
-        authors.add(r[AUTHOR])
+        if r[AUTHOR] is not None:  # a post without a known author adds no author
+            authors.add(r[AUTHOR])
+        # Unknown counts (None) add nothing: `figures.engagement` over the sums.
         likes += r[LIKES] or 0
         reposts += r[REPOSTS] or 0
         replies += r[REPLIES] or 0
         quotes += r[QUOTES] or 0
-    return Counts(posts, len(authors), likes, reposts, replies, quotes)
+        if r[VIEWS] is not None:
+            views += r[VIEWS]
+            with_views += 1
+    return Counts(posts, len(authors), likes, reposts, replies, quotes, views, with_views)
 
 
 # -- figures from loaded rows -------------------------------------------------------
@@ -156,11 +176,26 @@ def _counts(rows: Iterable[Row]) -> Counts:
 
 def _summary(p: Period) -> Summary:
     followers: dict[int, int | None] = {}
-    restricted = 0
+    restricted = authorless = 0
+    unknown: set[str] = set()
+    no_author: set[str] = set()
     for r in p.rows:
-        followers[r[AUTHOR]] = r[FOLLOWERS]
+        if r[AUTHOR] is None:
+            authorless += 1
+            no_author.add(r[PLATFORM])
+        else:
+            # Rows come oldest first; the follower count is the author's latest anyway.
+            followers[r[AUTHOR]] = r[FOLLOWERS]
         restricted += 1 if r[RESTRICTED] else 0
+        if r[LIKES] is None or r[REPOSTS] is None or r[REPLIES] is None or r[QUOTES] is None:
+            unknown.add(r[PLATFORM])
     known = [f for f in followers.values() if f is not None]
+    hours = p.hour_groups()
+    peak, peak_posts = None, 0
+    if hours:
+        # Earliest of equally busy hours, so the answer does not depend on dict order.
+        at, rows = min(hours.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        peak, peak_posts = at.astimezone(p.event.tz), len(rows)
     return Summary(
         start=p.start,
         end=p.end,
@@ -168,6 +203,13 @@ def _summary(p: Period) -> Summary:
         potential_reach=sum(known),
         authors_with_followers=len(known),
         restricted_posts=restricted,
+        peak_hour=peak,
+        peak_hour_posts=peak_posts,
+        platforms=tuple(sorted({r[PLATFORM] for r in p.rows})),
+        days_with_posts=len(p.day_groups()),
+        counts_unknown=tuple(sorted(unknown)),
+        authorless_posts=authorless,
+        authorless_platforms=tuple(sorted(no_author)),
     )
 
 
@@ -197,20 +239,34 @@ def _hour_start(created: str, tz: tzinfo, cache: dict[str, datetime]) -> datetim
     return found
 
 
-def _per_hour(p: Period) -> list[HourFigures]:
+def _hour_groups(p: Period) -> dict[datetime, list[Row]]:
+    """Rows by the local hour they fall in, keyed by its UTC start.
+
+    Keyed in UTC because local times compare by wall clock: the hour repeated
+    when daylight saving ends would otherwise count as one.
+    """
     tz = p.event.tz
     cache: dict[str, datetime] = {}
-    groups = _group(p.rows, lambda r: to_utc(_hour_start(r[CREATED], tz, cache)))
+    return _group(p.rows, lambda r: to_utc(_hour_start(r[CREATED], tz, cache)))
+
+
+def _per_hour(p: Period) -> list[HourFigures]:
+    tz = p.event.tz
+    groups = p.hour_groups()
     hours = []
     at = to_utc(p.start.astimezone(tz).replace(minute=0, second=0, microsecond=0))
     end = to_utc(p.end)
     while at < end:
-        hours.append(HourFigures(at.astimezone(tz), _counts(groups.get(at, ()))))
+        rows = groups.get(at, [])
+        hours.append(
+            HourFigures(at.astimezone(tz), _counts(rows), dict(Counter(r[PLATFORM] for r in rows)))
+        )
+        # Step in UTC so a daylight-saving change neither repeats nor skips an hour.
         at += timedelta(hours=1)
     return hours
 
 
-def _per_day(p: Period) -> list[DayFigures]:
+def _day_groups(p: Period) -> dict[date, list[Row]]:
     tz = p.event.tz
     cache: dict[str, date] = {}
 
@@ -221,7 +277,12 @@ def _per_day(p: Period) -> list[DayFigures]:
             found = cache[prefix] = parse_iso(r[CREATED]).astimezone(tz).date()
         return found
 
-    groups = _group(p.rows, day_of)
+    return _group(p.rows, day_of)
+
+
+def _per_day(p: Period) -> list[DayFigures]:
+    tz = p.event.tz
+    groups = p.day_groups()
     first = p.start.astimezone(tz).date()
     last = (p.end - timedelta(microseconds=1)).astimezone(tz).date()
     days = []
@@ -302,6 +363,8 @@ def _voices(p: Period, n: int, include_restricted: bool = False) -> Voices:
     restricted: set[int] = set()
     for r in p.rows:
         a = r[AUTHOR]
+        if a is None:
+            continue  # no known author: nobody to name
         posts[a] += 1
         received[a] += engagement(r)
         info[a] = r

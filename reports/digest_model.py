@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reports.charts import PLATFORM_LABELS
 from reports.collection_health import CollectorDay
+from reports.figures import engagement
 
 __all__ = [
     "PLATFORMS",
@@ -81,7 +82,7 @@ class PostView:
 
     @property
     def engagement(self) -> int:
-        return self.likes + self.reposts + self.replies + self.quotes
+        return engagement(self.likes, self.reposts, self.replies, self.quotes)
 
     @property
     def platform_name(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.config import EventConfig
@@ -73,6 +73,28 @@ class Methodology:
     hidden_authors: int
     engagement_as_of: datetime | None
     timezone: str
+    counts_unknown: list[str] = field(default_factory=list)  # platforms giving no counts
+    authorless_posts: int = 0
+    authorless_platforms: list[str] = field(default_factory=list)
+
+    def unknown_text(self) -> str:
+        """Which figures leave what out: unknown is not zero, and says so."""
+        parts = []
+        if self.counts_unknown:
+            parts.append(
+                "Likes, reposts, replies or quotes not given by the platform ("
+                + ", ".join(self.counts_unknown)
+                + ") are left out of the engagement figures, not counted as 0."
+            )
+        if self.authorless_posts:
+            parts.append(
+                f"{plural(self.authorless_posts, 'post')} without a known author ("
+                + ", ".join(self.authorless_platforms)
+                + ") "
+                + ("is" if self.authorless_posts == 1 else "are")
+                + " counted in posts and engagement, but left out of authors, voices and reach."
+            )
+        return " ".join(parts)
 
     def deleted_text(self) -> str:
         return (

@@ -409,6 +409,7 @@ def _methodology(r: ImpactReport) -> list[Any]:
         _p(_text(m.restricted_text())),
         _p("Engagement and reach", "h3"),
         _p(_text(PROSE["engagement"]) + as_of),
+        *([_p(_text(m.unknown_text()))] if m.unknown_text() else []),
         _p(_text(REACH_DEFINITION)),
         _p("Not collected", "h3"),
         _p(_text(PROSE["not_collected"])),
