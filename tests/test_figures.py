@@ -173,3 +173,27 @@ def test_export_carries_the_stable_author_id_last(seeded, tmp_path: Path):
         "",
         "threads-1",
     ]
+
+
+def test_the_report_says_which_figures_leave_what_out(seeded):
+    from reports.impact_output import make_charts, render_html
+
+    with Store.open(seeded.db_path) as store:
+        report = build_report(store.conn, seeded, now=NOW)
+    html = " ".join(render_html(report, make_charts(report, seeded.event.sessions)).split())
+    assert (
+        "Likes, reposts, replies or quotes not given by the platform (threads) are left out of "
+        "the engagement figures, not counted as 0." in html
+    )
+    assert (
+        "1 post without a known author (instagram) is counted in posts and engagement, but "
+        "left out of authors, voices and reach." in html
+    )
+
+
+def test_nothing_unknown_says_nothing(config: Config):
+    with Store.open(config.db_path) as store:
+        store.write_posts([make_post(1, created_at=_at(24, 10))])
+        report = build_report(store.conn, config, now=NOW)
+    assert report.methodology.unknown_text() == ""
+    assert report.summary.counts_unknown == () and report.summary.authorless_posts == 0
