@@ -20,6 +20,8 @@ PLATFORMS: dict[str, str] = {
     "bluesky": "collectors.bluesky:BlueskyCollector",
     "x": "collectors.x:XCollector",
     "mastodon": "collectors.mastodon:MastodonCollector",
+    "threads": "collectors.threads:ThreadsCollector",
+    "instagram": "collectors.instagram:InstagramCollector",
 }
 
 

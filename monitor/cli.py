@@ -128,6 +128,10 @@ def status(ctx: click.Context) -> None:
 
     for line in x_budget_lines(config, utcnow()):
         click.echo(line)
+    from collectors.meta_status import status_lines as meta_status_lines
+
+    for line in meta_status_lines(config, utcnow()):
+        click.echo(line)
 
 
 def _backup_line(config: Config) -> str:

@@ -87,10 +87,11 @@ def export_rows(
             "lang": row["lang"] or "",
             "hashtags": json.loads(row["hashtags"] or "[]"),
             "mentions": json.loads(row["mentions"] or "[]"),
-            "likes": row["likes"] or 0,
-            "reposts": row["reposts"] or 0,
-            "replies": row["replies"] or 0,
-            "quotes": row["quotes"] or 0,
+            # None: a count the platform does not give (Threads, Instagram); empty in CSV.
+            "likes": row["likes"],
+            "reposts": row["reposts"],
+            "replies": row["replies"],
+            "quotes": row["quotes"],
             "views": row["views"],
             "deleted": bool(row["deleted"]),
         }

@@ -131,7 +131,7 @@ def _extras(
 
 
 def _engagement(row: dict[str, Any]) -> int:
-    return int(row["likes"] + row["reposts"] + row["replies"] + row["quotes"])
+    return sum(row[k] or 0 for k in ("likes", "reposts", "replies", "quotes"))
 
 
 def _hour(ts: str, event: EventConfig) -> datetime:
@@ -157,20 +157,22 @@ def summarize(
     hours: Counter[datetime] = Counter()
     days: set[date] = set()
     for row in rows:
-        s.likes += row["likes"]
-        s.reposts += row["reposts"]
-        s.replies += row["replies"]
-        s.quotes += row["quotes"]
+        s.likes += row["likes"] or 0  # unknown counts (None) add nothing
+        s.reposts += row["reposts"] or 0
+        s.replies += row["replies"] or 0
+        s.quotes += row["quotes"] or 0
         if row["views"] is not None:
             s.views += row["views"]
             s.posts_with_views += 1
         key = (row["platform"], row["author_handle"])
         extra = extras.get((row["platform"], row["id"]))
+        hours[_hour(row["created_at"], event)] += 1
+        days.add(_local_day(row["created_at"], event))
+        if not row["author_handle"]:
+            continue  # no author given (Instagram): not an author, adds no reach
         known = extra["followers"] if extra is not None else None
         if known is not None or key not in followers:
             followers[key] = known if known is not None else followers.get(key)
-        hours[_hour(row["created_at"], event)] += 1
-        days.add(_local_day(row["created_at"], event))
     s.engagement = s.likes + s.reposts + s.replies + s.quotes
     s.authors = len(followers)
     s.reach = sum(n for n in followers.values() if n)

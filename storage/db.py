@@ -80,6 +80,7 @@ def _raw_json(raw: dict[str, Any] | None) -> str | None:
 
 
 def _counts(post: Post) -> dict[str, int | None]:
+    """The counts as stored: None (a count the platform does not give) stays NULL."""
     return {
         "likes": post.likes,
         "reposts": post.reposts,
@@ -226,7 +227,13 @@ class Store:
         if existing is not None and existing["deleted"]:
             result.skipped_deleted += 1
             return
-        author_id = self._upsert_author(conn, post.platform, post.author, post.collected_at)
+        author = post.author
+        author_id = (
+            None
+            if author is None
+            else self._upsert_author(conn, post.platform, author, post.collected_at)
+        )
+        handle, name = (None, None) if author is None else (author.handle, author.display_name)
         counts = _counts(post)
         now = iso(utcnow())
         if existing is None:
@@ -241,8 +248,8 @@ class Store:
                     post.platform_id,
                     post.url,
                     author_id,
-                    post.author.handle,
-                    post.author.display_name,
+                    handle,
+                    name,
                     post.text,
                     iso(post.created_at),
                     iso(post.collected_at),
@@ -283,8 +290,8 @@ class Store:
             " sensitive = ?, no_unauthenticated = ?, raw = coalesce(?, raw) where id = ?",
             (
                 author_id,
-                post.author.handle,
-                post.author.display_name,
+                handle,
+                name,
                 post.text,
                 now,
                 counts["likes"],
@@ -355,10 +362,10 @@ class Store:
         platform: str,
         platform_id: str,
         *,
-        likes: int,
-        reposts: int,
-        replies: int,
-        quotes: int,
+        likes: int | None,
+        reposts: int | None,
+        replies: int | None,
+        quotes: int | None,
         views: int | None = None,
         at: datetime | None = None,
     ) -> bool:

@@ -247,6 +247,27 @@ def _m005_fts_on_text_changes_only(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m006_meta_ledgers(db: sqlite_utils.Database) -> None:
+    """Ledgers of Meta's query limits, and Instagram's hashtag ids (issue #20).
+
+    `quota_queries`: one row per query a platform counts against a rolling
+    window (Threads: each keyword search that returned posts, 2,200 per 24 h;
+    Instagram: each hashtag the first time it is queried, 30 unique per 7 days).
+    `hashtag_ids`: ig_hashtag_search answers, asked once per hashtag ever.
+    Self-contained and idempotent, so it can be renumbered on merge.
+    """
+    if "quota_queries" not in db.table_names():
+        db.table("quota_queries").create(
+            {"id": int, "platform": str, "at": str, "query": str}, pk="id"
+        )
+        db.table("quota_queries").create_index(["platform", "at"])
+    if "hashtag_ids" not in db.table_names():
+        db.table("hashtag_ids").create(
+            {"platform": str, "tag": str, "hashtag_id": str, "found_at": str},
+            pk=("platform", "tag"),
+        )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -255,6 +276,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (3, "enrichment columns, paid read ledger, stream state", _m003_enrichment_and_budget),
     (4, "wall events log filled by triggers", _m004_wall_events),
     (5, "full-text index updated only when text changes", _m005_fts_on_text_changes_only),
+    (6, "Threads and Instagram query ledgers, Instagram hashtag ids", _m006_meta_ledgers),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
