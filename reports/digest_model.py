@@ -26,7 +26,7 @@ __all__ = [
     "DigestResult",
 ]
 
-PLATFORMS = ("bluesky", "x", "mastodon")
+PLATFORMS = ("bluesky", "x", "mastodon", "threads", "instagram")
 PLATFORM_NAMES = PLATFORM_LABELS
 
 

@@ -560,7 +560,11 @@ def build_report(
     rows, extras, start, end = load_period(conn, event, start_day, end_day)
     days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days + 1)]
     summary = summarize(rows, extras, event)
-    enabled = [p for p in ("bluesky", "x", "mastodon") if config.sections[p].enabled]
+    enabled = [
+        p
+        for p in ("bluesky", "x", "mastodon", "threads", "instagram")
+        if config.sections[p].enabled
+    ]
     platforms = sorted(set(enabled) | set(summary.platforms))
     lo, hi = event.day_bounds(start_day)[0], event.day_bounds(end_day)[1]
     timeline, volume = _timeline(rows, event, lo, hi)
@@ -607,7 +611,9 @@ def build_report(
         series={"volume": volume, "growth": growth_points, "themes": theme_series, "days": days},
         methodology=Methodology(
             platforms_enabled=enabled,
-            platforms_not_collected=[p for p in ("bluesky", "x", "mastodon") if p not in enabled],
+            platforms_not_collected=[
+                p for p in ("bluesky", "x", "mastodon", "threads", "instagram") if p not in enabled
+            ],
             mastodon_instances=list(config.mastodon.instances) if "mastodon" in enabled else [],
             passes=passes,
             gaps=gaps,

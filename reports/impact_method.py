@@ -43,6 +43,10 @@ PROSE = {
     "may have been collected before the period, or imported).",
     "mastodon": "Posts from other instances are included only when they reached these instances "
     "through federation.",
+    "meta": "What Meta's APIs do not give, tagwatch does not invent: Instagram hashtag media "
+    "come without their author, so Instagram posts count in post totals but not in authors, "
+    "top voices or potential reach; Threads search results come without like, reply, repost "
+    "and quote counts, so Threads posts add nothing to engagement figures (unknown, not zero).",
     "engagement": "Engagement is likes + reposts + replies + quotes as the platforms reported "
     "them when tagwatch last refreshed each post; later engagement is not included. Views are "
     "counted only where a platform reports them.",

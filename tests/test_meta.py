@@ -381,3 +381,17 @@ def test_an_instagram_post_counts_in_totals_but_not_in_voices_or_reach(
 def test_instagram_needs_a_user_id(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="instagram.user_id is empty"):
         make_config(tmp_path, instagram={"enabled": True})
+
+
+def test_the_wall_names_an_unknown_author_neutrally(
+    tmp_path: Path, instagram: FakeInstagram, clock: Clock
+) -> None:
+    from reports.wall.feed import payload, post_rows
+
+    instagram.post("Photo #HRHN2016", at=NOW - timedelta(minutes=1))
+    config = ig_config(tmp_path, instagram)
+    with Store.open(config.db_path) as store:
+        run(InstagramCollector, config, store, clock)
+        (row,) = post_rows(store.conn, [r["id"] for r in rows(store, "instagram")])
+        shown = payload(row)
+    assert shown["name"] == "an Instagram account" and shown["handle"] == ""
