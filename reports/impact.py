@@ -30,6 +30,7 @@ from lingua import IsoCode639_1, Language
 from monitor.config import Config, EventConfig
 from reports import analysis
 from reports.export import export_rows, period_bounds
+from reports.figures import author_label, counts_text
 from reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
 from reports.impact_table import Table, period_where
 from reports.rows import CREATED
@@ -197,16 +198,26 @@ COUNT_COLUMNS = [
 ]
 
 
-def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """The COUNT_COLUMNS of a group of export rows (authors by platform and handle)."""
+def _known_sum(values: list[int | None]) -> int | str:
+    """The sum of the known values; empty (unknown) when posts exist but none gave one."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known or not values else ""
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int | str]:
+    """The COUNT_COLUMNS of a group of export rows (authors by platform and handle).
+
+    Unknown is not zero: posts without an author (Instagram) are no author, and a
+    count no post of the group gave (Threads' likes) is empty, not 0.
+    """
+    authors = {(r["platform"], r["author_handle"]) for r in rows if r["author_handle"]}
+    counted = ("likes", "reposts", "replies", "quotes")
+    engaged = [_engagement(r) for r in rows if any(r[k] is not None for k in counted)]
     return {
         "posts": len(rows),
-        "authors": len({(r["platform"], r["author_handle"]) for r in rows}),
-        "likes": sum(r["likes"] for r in rows),
-        "reposts": sum(r["reposts"] for r in rows),
-        "replies": sum(r["replies"] for r in rows),
-        "quotes": sum(r["quotes"] for r in rows),
-        "engagement": sum(_engagement(r) for r in rows),
+        "authors": len(authors) if authors or not rows else "",
+        **{k: _known_sum([r[k] for r in rows]) for k in counted},
+        "engagement": sum(engaged) if engaged or not rows else "",
     }
 
 
@@ -369,6 +380,9 @@ def _top_posts(
                 "engagement": _engagement(r),
                 "url": r["url"],
                 "text": r["text"],
+                # What the HTML and the PDF print: no made-up author, no 0 for unknown.
+                "who": author_label(r["platform"], r["author_handle"], r["author_name"]),
+                "counts": counts_text(r["likes"], r["reposts"], r["replies"], r["quotes"]),
             }
         )
     table = Table(
@@ -622,6 +636,7 @@ def build_report(
             hidden_authors=hidden_authors,
             engagement_as_of=parse_iso(as_of).astimezone(event.tz) if as_of else None,
             timezone=event.timezone,
+            platforms_with_posts=summary.platforms,
         ),
         top_posts=top_posts,
     )

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reports.figures import UNKNOWN_AUTHOR_LABELS
 from reports.wall.rules import PostRow, WallRules, visible_reason
 from storage.records import iso
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
 
-UNKNOWN_AUTHOR_LABELS = {"instagram": "an Instagram account"}
 
 # Characters of a post sent to the wall: enough for any real post, bounded for hostile ones.
 MAX_TEXT = 1000
