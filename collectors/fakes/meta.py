@@ -32,15 +32,18 @@ import base64
 import json
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from collectors.fakes.loopback import LoopbackServer
 from storage.records import utcnow
+
+if TYPE_CHECKING:
+    from collectors.fakes.simulation import SimPost
 
 __all__ = ["FakeThreads", "FakeInstagram", "GraphRequest", "graph_time"]
 
@@ -227,6 +230,7 @@ class FakeThreads(_FakeGraph):
         self.media: dict[str, dict[str, Any]] = {}
         self.counted = 0  # searches that returned posts: what Meta counts against 2,200
         self._next = 18000000000000000
+        self._sim_ids: dict[str, str] = {}
 
     def post(
         self,
@@ -262,6 +266,39 @@ class FakeThreads(_FakeGraph):
     def delete(self, media_id: str) -> None:
         with self.lock:
             self.media.pop(media_id, None)
+
+    def add_simulated(self, posts: Iterable[SimPost], *, now: datetime) -> dict[str, str]:
+        """Publish a simulation's Threads posts as they stand at `now`; returns key -> media id.
+
+        Call again with a later `now`: new posts appear, deleted ones go (and
+        answer code 100 from then on). A post's first hashtag is its topic tag:
+        Threads gives a post at most one ("Keyword and Topic Tag Search": TAG
+        mode matches the topic tag). Replies and quotes point at their parent
+        as the media object's ``replied_to``/``quoted_post`` ``{"id"}`` do.
+        Nothing else changes over time: search results carry no counts.
+        """
+        known = self._sim_ids
+        for sim in sorted(posts, key=lambda p: p.created_at):
+            if sim.platform != "threads" or sim.created_at > now:
+                continue
+            if sim.key not in known:
+                extra: dict[str, Any] = {}
+                if sim.reply_to and sim.reply_to in known:
+                    extra.update(is_reply=True, replied_to={"id": known[sim.reply_to]})
+                if sim.quote_of and sim.quote_of in known:
+                    extra.update(is_quote_post=True, quoted_post={"id": known[sim.quote_of]})
+                media = self.post(
+                    sim.author.handle,
+                    sim.text,
+                    at=sim.created_at,
+                    topic_tag=sim.hashtags[0] if sim.hashtags else None,
+                    media_type="IMAGE" if sim.media_count else "TEXT_POST",
+                    **extra,
+                )
+                known[sim.key] = media["id"]
+            if not sim.visible_at(now):
+                self.delete(known[sim.key])
+        return dict(known)
 
     def route(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         if path == "/v1.0/me":
@@ -327,6 +364,7 @@ class FakeInstagram(_FakeGraph):
         self.media: dict[str, dict[str, Any]] = {}
         self.searched: list[str] = []  # hashtags asked for through ig_hashtag_search
         self._next = 17900000000000000
+        self._sim_ids: dict[str, str] = {}
 
     def _usage(self, percent: int) -> tuple[str, str]:
         entry = {
@@ -373,6 +411,33 @@ class FakeInstagram(_FakeGraph):
     def delete(self, media_id: str) -> None:
         with self.lock:
             self.media.pop(media_id, None)
+
+    def add_simulated(self, posts: Iterable[SimPost], *, now: datetime) -> dict[str, str]:
+        """Publish a simulation's Instagram posts as they stand at `now`; returns key -> media id.
+
+        Call again with a later `now`: likes and comments grow, deleted posts
+        go, new ones appear. One post in ten hides its like count, which the
+        reference says leaves ``like_count`` out of the media object.
+        """
+        known = self._sim_ids
+        for sim in sorted(posts, key=lambda p: p.created_at):
+            if sim.platform != "instagram" or sim.created_at > now:
+                continue
+            counts = sim.engagement_at(now)
+            hides_likes = int(sim.key.lstrip("p") or 0) % 10 == 3
+            if sim.key not in known:
+                known[sim.key] = self.post(sim.text, at=sim.created_at)["id"]
+            with self.lock:
+                media = self.media.get(known[sim.key])
+                if media is not None:
+                    media["comments_count"] = counts["replies"]
+                    if hides_likes:
+                        media.pop("like_count", None)
+                    else:
+                        media["like_count"] = counts["likes"]
+            if not sim.visible_at(now):
+                self.delete(known[sim.key])
+        return dict(known)
 
     def route(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         prefix = f"/{self.version}/"
