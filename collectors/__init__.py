@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from monitor.config import Config
     from storage.db import Store
 
-__all__ = ["PLATFORMS", "collector_class", "enabled_platforms", "collect_once"]
+__all__ = ["PLATFORMS", "collector_class", "enabled_platforms", "collect_once", "sections_hint"]
 
 # platform name -> "module:Class"; imported lazily so one platform's missing
 # dependency or bug never stops the others from loading.
@@ -32,6 +32,15 @@ def collector_class(platform: str) -> type[Collector]:
 
 def enabled_platforms(config: Config) -> list[str]:
     return [p for p in PLATFORMS if config.sections[p].enabled]
+
+
+def sections_hint() -> str:
+    """"[bluesky], [x], ... or [instagram]": where to enable a collector, for messages.
+
+    Derived from PLATFORMS so a new platform is named the day it is added.
+    """
+    names = [f"[{p}]" for p in PLATFORMS]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 def collect_once(
