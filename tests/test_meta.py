@@ -235,6 +235,38 @@ def test_token_expiry_warns_seven_days_ahead(tmp_path: Path, clock: Clock) -> No
     )
 
 
+def test_a_threads_post_deleted_upstream_is_purged_by_the_refresh(
+    tmp_path: Path, threads: FakeThreads, clock: Clock
+) -> None:
+    kept = threads.post(
+        "ana_b", "Kept #HRHN2016", at=NOW - timedelta(minutes=2), topic_tag="HRHN2016"
+    )
+    gone = threads.post(
+        "ana_b", "Gone #HRHN2016", at=NOW - timedelta(minutes=1), topic_tag="HRHN2016"
+    )
+    config = threads_config(tmp_path, threads)
+    with Store.open(config.db_path) as store:
+        run(ThreadsCollector, config, store, clock)
+        threads.delete(gone["id"])
+        refreshing = make_config(
+            tmp_path,
+            threads={"enabled": True, "api_base_url": threads.url},
+            collect={"refresh_requests_per_pass": 10},
+        )
+        clock.at = NOW + timedelta(minutes=15)
+        record, _ = run(ThreadsCollector, refreshing, store, clock)
+        assert record.status == "ok", record.error
+        assert record.details["refresh"]["deleted"] == 1
+        # The refresh asked for each stored post by id; Meta answered code 100 for the gone one.
+        asked = {r.path[6:] for r in threads.requests if r.path[6:].isdigit()}
+        assert {kept["id"], gone["id"]} <= asked
+        by_id = {r["platform_id"]: r for r in rows(store, "threads")}
+        assert by_id[gone["id"]]["deleted"] == 1 and by_id[gone["id"]]["text"] == ""
+        assert by_id[kept["id"]]["deleted"] == 0 and by_id[kept["id"]]["text"] == "Kept #HRHN2016"
+        # Still unknown, not zero: a refresh of a Threads post brings no counts.
+        assert by_id[kept["id"]]["likes"] is None
+
+
 # -- Instagram -------------------------------------------------------------------------
 
 
