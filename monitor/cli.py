@@ -41,7 +41,7 @@ class TagwatchGroup(click.Group):
 @click.version_option(package_name="tagwatch")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
-    """tagwatch: follow an event's hashtags on X, Bluesky and Mastodon."""
+    """tagwatch: follow an event's hashtags on X, Bluesky, Mastodon, Threads and Instagram."""
     ctx.obj = {"config_path": config_path}
 
 
@@ -147,7 +147,6 @@ def export(
             end=end,
             platform=platform,
             include_deleted=include_deleted,
-            unknown_counts=fmt == "xlsx",
         )
         if fmt == "xlsx":
             from reports.export_xlsx import write_xlsx
@@ -201,7 +200,7 @@ def estimate(ctx: click.Context, platform: str, first: str | None, last: str | N
 @click.pass_context
 def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     """Run one collection pass of every enabled collector (for cron)."""
-    from collectors import enabled_platforms
+    from collectors import enabled_platforms, sections_hint
     from monitor.progress import ProgressLine
     from monitor.scheduler import collect_now
 
@@ -215,7 +214,7 @@ def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     if not enabled:
         raise UsageError(
             f"No collector is enabled in {config.path}: set enabled = true under "
-            "[bluesky], [x] or [mastodon]."
+            f"{sections_hint()}."
         )
     progress = ProgressLine(sys.stderr)
     records = collect_now(config, list(platforms) or None, progress=progress)
@@ -472,9 +471,10 @@ def demo(
 ) -> None:
     """Run the whole monitor offline on a simulated event.
 
-    Starts loopback fakes of Bluesky, X and two Mastodon instances, points the
-    real collectors at them, runs the real scheduler with a fast simulated clock,
-    serves the moderated wall, then writes each day's digest and the impact report.
+    Starts loopback fakes of Bluesky, X, two Mastodon instances, Threads and
+    Instagram, points the real collectors at them, runs the real scheduler with a
+    fast simulated clock, serves the moderated wall, then writes each day's digest
+    and the impact report.
     """
     from monitor.demo import describe, run_demo
 

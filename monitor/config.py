@@ -275,6 +275,68 @@ SETTINGS: list[Setting] = [
         ' e.g. { "mastodon.social" = "TAGWATCH_MASTODON_SOCIAL_TOKEN" }.',
         secret_env=True,
     ),
+    # [threads]: Meta's Threads keyword search (issue #20)
+    _s("threads", "enabled", bool, False, "Collect from Threads (keyword search by topic tag)."),
+    _s("threads", "api_base_url", str, "https://graph.threads.net", "Threads API base URL."),
+    _s(
+        "threads",
+        "access_token_env",
+        str,
+        "TAGWATCH_THREADS_ACCESS_TOKEN",
+        "Environment variable holding a Threads user token with threads_basic and"
+        " threads_keyword_search (long-lived: 60 days).",
+        secret_env=True,
+    ),
+    _s("threads", "interval_minutes", float, 15.0, "Minutes between two Threads passes."),
+    _s(
+        "threads",
+        "daily_query_limit",
+        int,
+        2200,
+        "Searches per rolling 24 hours Meta allows the token's user (across all apps).",
+    ),
+    _s(
+        "threads",
+        "query_reserve",
+        int,
+        200,
+        "Searches of that limit tagwatch leaves unused, for other apps of the same user.",
+    ),
+    # [instagram]: Instagram API with Facebook Login, hashtag search (issue #20)
+    _s("instagram", "enabled", bool, False, "Collect from Instagram (hashtag search)."),
+    _s("instagram", "api_base_url", str, "https://graph.facebook.com", "Graph API base URL."),
+    _s("instagram", "api_version", str, "v21.0", "Graph API version in request paths."),
+    _s(
+        "instagram",
+        "user_id",
+        str,
+        "",
+        "Instagram user id of the Business or Creator account the searches are made for.",
+    ),
+    _s(
+        "instagram",
+        "access_token_env",
+        str,
+        "TAGWATCH_INSTAGRAM_ACCESS_TOKEN",
+        "Environment variable holding a Facebook user token with instagram_basic and"
+        " Instagram Public Content Access (long-lived: 60 days).",
+        secret_env=True,
+    ),
+    _s("instagram", "interval_minutes", float, 30.0, "Minutes between two Instagram passes."),
+    _s(
+        "instagram",
+        "top_media",
+        bool,
+        True,
+        "Also read each hashtag's top media (popular posts older than recent_media's 24 h).",
+    ),
+    _s(
+        "instagram",
+        "weekly_hashtag_limit",
+        int,
+        30,
+        "Unique hashtags per rolling 7 days Meta allows the account.",
+    ),
     # [schedule]: `tagwatch run`
     _s(
         "schedule",
@@ -790,7 +852,7 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
         raise ConfigError(f"{source}: storage.backup_every_hours must be 0 (no backups) or more.")
     if sections["storage"].backup_keep < 1:
         raise ConfigError(f"{source}: storage.backup_keep must be at least 1.")
-    for name in ("bluesky", "x", "mastodon"):
+    for name in ("bluesky", "x", "mastodon", "threads", "instagram"):
         sec = sections[name]
         if sec.interval_minutes <= 0:
             raise ConfigError(f"{source}: {name}.interval_minutes must be greater than 0.")
@@ -800,4 +862,11 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
                 f"{source}: mastodon.instances entry {url!r} must start with https://"
             )
     _check_mastodon_tokens(sections["mastodon"], source)
+    ig = sections["instagram"]
+    if ig.enabled and not ig.user_id.strip():
+        raise ConfigError(
+            f"{source}: instagram.user_id is empty: set it to the Instagram user id of the"
+            " Business or Creator account (GET /me/accounts?fields=instagram_business_account"
+            " gives it)."
+        )
     return Config(path=path, event=event, sections=sections, raw=data)

@@ -1,7 +1,7 @@
 """`tagwatch demo`: the whole monitor, offline, on a simulated event.
 
 Nothing here is a toy version of tagwatch: the demo starts the loopback fake
-platforms (Bluesky, X, and two Mastodon instances), writes a config that
+platforms (Bluesky, X, two Mastodon instances, Threads and Instagram), writes a config that
 points the real collectors at them, and runs the real scheduler, enrichment,
 wall, digest and impact report. Only the clock is simulated: it runs `speed`
 times faster than real time from the first day of the event, and a feeder
@@ -66,8 +66,12 @@ SESSION_TITLES = [
 BLUESKY_HANDLE_ENV = "TAGWATCH_DEMO_BLUESKY_HANDLE"
 BLUESKY_PASSWORD_ENV = "TAGWATCH_DEMO_BLUESKY_APP_PASSWORD"
 X_TOKEN_ENV = "TAGWATCH_DEMO_X_BEARER_TOKEN"
+THREADS_TOKEN_ENV = "TAGWATCH_DEMO_THREADS_ACCESS_TOKEN"
+INSTAGRAM_TOKEN_ENV = "TAGWATCH_DEMO_INSTAGRAM_ACCESS_TOKEN"
 WALL_TOKEN_ENV = "TAGWATCH_DEMO_WALL_TOKEN"
 DEMO_ACCOUNT = "tagwatch-demo.bsky.social"
+# The Instagram Business account the demo's hashtag searches are made for.
+DEMO_INSTAGRAM_USER_ID = "17841400000002016"
 
 
 class SimClock:
@@ -128,12 +132,33 @@ def demo_config_text(
     wall_port: int,
     interval_minutes: float,
     speed: float = 1.0,
+    threads_url: str | None = None,
+    instagram_url: str | None = None,
 ) -> str:
     """The config a user would write for these fake platforms; the demo runs on it.
 
     The collectors run on the simulated clock, so their pass time budget is in
-    simulated seconds too: 20 real seconds' worth at `speed`.
+    simulated seconds too: 20 real seconds' worth at `speed`. Threads and
+    Instagram get their sections when their fakes' URLs are given.
     """
+    meta = ""
+    if threads_url is not None:
+        meta += f"""
+[threads]
+enabled = true
+api_base_url = "{threads_url}"
+access_token_env = "{THREADS_TOKEN_ENV}"
+interval_minutes = {interval_minutes}
+"""
+    if instagram_url is not None:
+        meta += f"""
+[instagram]
+enabled = true
+api_base_url = "{instagram_url}"
+user_id = "{DEMO_INSTAGRAM_USER_ID}"
+access_token_env = "{INSTAGRAM_TOKEN_ENV}"
+interval_minutes = {interval_minutes}
+"""
     sessions = []
     for (day, start_h, end_h, _), (title, prompt, tag) in zip(
         DEFAULT_SESSIONS, SESSION_TITLES, strict=True
@@ -191,7 +216,7 @@ interval_minutes = {interval_minutes}
 enabled = true
 instances = {_toml_list(mastodon_urls)}
 interval_minutes = {interval_minutes}
-
+{meta}
 [schedule]
 jitter_seconds = 0.5
 digest_time = ""
@@ -231,11 +256,12 @@ def _post_json(url: str, body: dict[str, Any], token: str) -> Any:
 
 
 class _Fakes:
-    """The four fake servers and the feeder that lets the simulated event happen on them."""
+    """The six fake servers and the feeder that lets the simulated event happen on them."""
 
     def __init__(self, event: SimulatedEvent, clock: SimClock):
         from collectors.fakes.bluesky import FakeBluesky
         from collectors.fakes.mastodon import FakeMastodon
+        from collectors.fakes.meta import FakeInstagram, FakeThreads
         from collectors.fakes.x import FakeX
 
         self.event = event
@@ -249,6 +275,12 @@ class _Fakes:
             FakeMastodon(title=f"Fediverse {i}", now=clock, local_domain=f"fediverse{i}.example")
             for i in (1, 2)
         ]
+        self.threads_token = secrets.token_urlsafe(24)
+        self.instagram_token = secrets.token_urlsafe(24)
+        self.threads = FakeThreads(token=self.threads_token, now=clock)
+        self.instagram = FakeInstagram(
+            token=self.instagram_token, now=clock, user_id=DEMO_INSTAGRAM_USER_ID
+        )
         self._mastodon_known: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -258,6 +290,8 @@ class _Fakes:
         self.x.start()
         for inst in self.mastodon:
             inst.start()
+        self.threads.start()
+        self.instagram.start()
 
     @property
     def urls(self) -> dict[str, Any]:
@@ -265,12 +299,16 @@ class _Fakes:
             "bluesky": self.bluesky.url,
             "x": self.x.url,
             "mastodon": [m.url for m in self.mastodon],
+            "threads": self.threads.url,
+            "instagram": self.instagram.url,
             "bluesky_password": self.bluesky_password,
             "x_token": self.x_token,
+            "threads_token": self.threads_token,
+            "instagram_token": self.instagram_token,
         }
 
     def stop(self) -> None:
-        for server in (self.bluesky, self.x, *self.mastodon):
+        for server in (self.bluesky, self.x, *self.mastodon, self.threads, self.instagram):
             server.stop()
 
     def publish(self, now: datetime) -> None:
@@ -282,6 +320,8 @@ class _Fakes:
             self.bluesky.add_simulated(posts, now=now)
             self.x.add_simulated(posts, now=now)
             publish_simulated(self.mastodon, posts, now=now, known=self._mastodon_known)
+            self.threads.add_simulated(posts, now=now)
+            self.instagram.add_simulated(posts, now=now)
 
 
 def _serve_fakes(
@@ -331,6 +371,8 @@ class _FakesProcess:
         self.urls = self._conn.recv()
         self.bluesky_password = self.urls["bluesky_password"]
         self.x_token = self.urls["x_token"]
+        self.threads_token = self.urls["threads_token"]
+        self.instagram_token = self.urls["instagram_token"]
 
     def publish(self, now: datetime) -> None:
         """The child publishes on its own copy of the clock; at the end, let its last round land."""
@@ -437,6 +479,8 @@ def run_demo(
         BLUESKY_HANDLE_ENV: DEMO_ACCOUNT,
         BLUESKY_PASSWORD_ENV: fakes.bluesky_password,
         X_TOKEN_ENV: fakes.x_token,
+        THREADS_TOKEN_ENV: fakes.threads_token,
+        INSTAGRAM_TOKEN_ENV: fakes.instagram_token,
         WALL_TOKEN_ENV: token,
     }
     saved_env = {k: os.environ.get(k) for k in env}
@@ -452,6 +496,8 @@ def run_demo(
                 wall_port=port,
                 interval_minutes=interval_minutes,
                 speed=speed,
+                threads_url=urls["threads"],
+                instagram_url=urls["instagram"],
             ),
             encoding="utf-8",
         )

@@ -42,7 +42,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collectors import collector_class, enabled_platforms
+from collectors import collector_class, enabled_platforms, sections_hint
 from collectors.base import Collector, Progress, RunRecord
 from monitor import jobs
 from monitor.config import Config
@@ -779,8 +779,9 @@ def run_until_stopped(
             runner = Runner(config, factories=factories)
             if not runner.platforms():
                 log.warning(
-                    "no collector is enabled: set enabled = true under [bluesky], [x] or "
-                    "[mastodon]; running the digest%s only",
+                    "no collector is enabled: set enabled = true under %s; running the digest%s"
+                    " only",
+                    sections_hint(),
                     " and wall" if config.schedule.serve_wall else "",
                 )
             with _signals_set(on_signal):

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from collectors import PLATFORMS
+from collectors.meta_status import status_data as meta_status_data
+from collectors.meta_status import status_text as meta_status_text
 from collectors.streams.status import stream_states, stream_text
 from collectors.x_budget import BudgetState, ledger_state
 from monitor.config import Config
@@ -83,6 +85,10 @@ def gather(config: Config, now: datetime) -> dict[str, Any]:
             "last_error": health.get("last_error"),
             "failures_in_a_row": health.get("failures_in_a_row", 0),
         }
+    # Threads' and Instagram's ledgers (queries per 24 h, hashtags per 7 days), token expiry
+    # and their warnings, under their platforms.
+    for name, quota in meta_status_data(config, now).items():
+        platforms.setdefault(name, {}).update(quota=quota)
     if "x" in platforms:
         x = config.sections["x"]
         platforms["x"].update(
@@ -172,4 +178,6 @@ def text_lines(data: dict[str, Any], config: Config) -> list[str]:
     x = data["platforms"].get("x") or {}
     if x.get("enabled") and x.get("budget") is not None:
         lines += BudgetState.from_dict(x["budget"]).lines()
+    quotas = {n: p["quota"] for n, p in data["platforms"].items() if p.get("quota") is not None}
+    lines += meta_status_text(quotas)
     return lines

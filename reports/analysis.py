@@ -63,6 +63,7 @@ from reports.rows import (
     REPOSTS,
     RESTRICTED,
     SUBJECTIVITY,
+    UNKNOWN_AUTHOR,
     Row,
     engagement,
     load_period,
@@ -143,7 +144,8 @@ def _counts(rows: Iterable[Row]) -> Counts:
     authors: set[int] = set()
     for r in rows:
         posts += 1
-        authors.add(r[AUTHOR])
+        if r[AUTHOR] != UNKNOWN_AUTHOR:
+            authors.add(r[AUTHOR])
         likes += r[LIKES] or 0
         reposts += r[REPOSTS] or 0
         replies += r[REPLIES] or 0
@@ -158,7 +160,8 @@ def _summary(p: Period) -> Summary:
     followers: dict[int, int | None] = {}
     restricted = 0
     for r in p.rows:
-        followers[r[AUTHOR]] = r[FOLLOWERS]
+        if r[AUTHOR] != UNKNOWN_AUTHOR:
+            followers[r[AUTHOR]] = r[FOLLOWERS]
         restricted += 1 if r[RESTRICTED] else 0
     known = [f for f in followers.values() if f is not None]
     return Summary(
@@ -268,10 +271,10 @@ def post_refs(
                 author_name=row[5] or "",
                 text="" if restricted else (row[6] or ""),
                 created_at=parse_iso(row[7]),
-                likes=row[8] or 0,
-                reposts=row[9] or 0,
-                replies=row[10] or 0,
-                quotes=row[11] or 0,
+                likes=row[8],
+                reposts=row[9],
+                replies=row[10],
+                quotes=row[11],
                 lang=row[12],
                 session=(session or {}).get(row[0], row[13]),
                 restricted=restricted,
@@ -302,6 +305,8 @@ def _voices(p: Period, n: int, include_restricted: bool = False) -> Voices:
     restricted: set[int] = set()
     for r in p.rows:
         a = r[AUTHOR]
+        if a == UNKNOWN_AUTHOR:
+            continue  # no name to list: the platform does not give one
         posts[a] += 1
         received[a] += engagement(r)
         info[a] = r

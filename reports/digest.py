@@ -38,7 +38,7 @@ from reports.digest_model import (
     Share,
     ThemeView,
 )
-from reports.figures import Analysis, PostRef, Theme
+from reports.figures import Analysis, PostRef, Theme, unknown_figures
 from reports.rows import CREATED, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
 from storage.db import connect
 from storage.records import parse_iso, to_utc, utcnow
@@ -309,6 +309,7 @@ def build_digest(
     if digest.empty:
         return digest
     today = {p.platform: p.counts.posts for p in a.platforms}
+    digest.notes = unknown_figures(name for name, posts in today.items() if posts)
     prev_platform = {p.platform: p.counts.posts for p in before_platforms}
     # A platform silent today but busy yesterday is news too: show it at 0.
     order = [p.platform for p in a.platforms] + sorted(set(prev_platform) - set(today))

@@ -6,11 +6,18 @@ import the shapes without pulling in SQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 __all__ = [
+    "UNKNOWN_AUTHOR_LABELS",
+    "author_label",
+    "known_counts",
+    "counts_text",
+    "UNKNOWN_FIGURES",
+    "unknown_figures",
     "Counts",
     "Summary",
     "PlatformFigures",
@@ -33,6 +40,57 @@ __all__ = [
     "FADING",
     "STEADY",
 ]
+
+# How outputs name the author of a post whose platform does not say who wrote it
+# (Instagram hashtag media): a neutral label, never a guess.
+UNKNOWN_AUTHOR_LABELS = {"instagram": "an Instagram account"}
+_COUNT_NAMES = (
+    ("likes", "like", "likes"),
+    ("reposts", "repost", "reposts"),
+    ("replies", "reply", "replies"),
+    ("quotes", "quote", "quotes"),
+)
+
+
+# Which figures leave a platform's posts out, because its API does not give what
+# they count. Said by the digest and the impact report (HTML and PDF) alike,
+# for each of these platforms with posts in the period.
+UNKNOWN_FIGURES = {
+    "threads": "Threads search results come without like, reply, repost and quote counts: "
+    "Threads posts count in posts and authors but add nothing to engagement (unknown, not 0).",
+    "instagram": "Instagram hashtag media come without their author: Instagram posts count in "
+    "posts and engagement but not in authors, top voices or estimated reach.",
+}
+
+
+def unknown_figures(platforms: Iterable[str]) -> list[str]:
+    """The UNKNOWN_FIGURES sentences of `platforms` (those with posts), in a fixed order."""
+    present = set(platforms)
+    return [text for name, text in UNKNOWN_FIGURES.items() if name in present]
+
+
+def author_label(platform: str, handle: str, name: str = "") -> str:
+    """Who wrote a post, for a reader: the name, else the handle, else a neutral label."""
+    return name or handle or UNKNOWN_AUTHOR_LABELS.get(platform, "an unknown account")
+
+
+def known_counts(
+    likes: int | None, reposts: int | None, replies: int | None, quotes: int | None
+) -> list[tuple[int, str, str]]:
+    """(count, singular, plural) of the counts the platform gave; unknown ones left out."""
+    values = (likes, reposts, replies, quotes)
+    pairs = zip(values, _COUNT_NAMES, strict=True)
+    return [(v, one, many) for v, (_, one, many) in pairs if v is not None]
+
+
+def counts_text(
+    likes: int | None, reposts: int | None, replies: int | None, quotes: int | None
+) -> str:
+    """ "3 likes · 1 reply" of the known counts; says so when the platform gave none."""
+    known = known_counts(likes, reposts, replies, quotes)
+    parts = [f"{n:,} {one if n == 1 else many}" for n, one, many in known]
+    return " · ".join(parts) if parts else "no counts given by the platform"
+
 
 REACH_LABEL = "Estimated potential reach: the sum of unique authors' latest follower counts"
 RISING, NEW, FADING, STEADY = "rising", "new", "fading", "steady"
@@ -133,17 +191,17 @@ class PostRef:
     author_name: str
     text: str
     created_at: datetime  # aware UTC
-    likes: int
-    reposts: int
-    replies: int
-    quotes: int
+    likes: int | None  # None: the platform does not give it (unknown, not zero)
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
     lang: str | None = None
     session: str | None = None
     restricted: bool = False  # no_unauthenticated: text blanked, never quote it publicly
 
     @property
     def engagement(self) -> int:
-        return self.likes + self.reposts + self.replies + self.quotes
+        return sum(n or 0 for n in (self.likes, self.reposts, self.replies, self.quotes))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from lingua import IsoCode639_1, Language
 from monitor.config import Config, EventConfig
 from reports import analysis
 from reports.export import export_rows, period_bounds
+from reports.figures import author_label, counts_text
 from reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
 from reports.impact_table import Table, period_where
 from reports.rows import CREATED
@@ -132,7 +133,7 @@ def _extras(
 
 
 def _engagement(row: dict[str, Any]) -> int:
-    return int(row["likes"] + row["reposts"] + row["replies"] + row["quotes"])
+    return sum(row[k] or 0 for k in ("likes", "reposts", "replies", "quotes"))
 
 
 def _hour(ts: str, event: EventConfig) -> datetime:
@@ -158,20 +159,22 @@ def summarize(
     hours: Counter[datetime] = Counter()
     days: set[date] = set()
     for row in rows:
-        s.likes += row["likes"]
-        s.reposts += row["reposts"]
-        s.replies += row["replies"]
-        s.quotes += row["quotes"]
+        s.likes += row["likes"] or 0  # unknown counts (None) add nothing
+        s.reposts += row["reposts"] or 0
+        s.replies += row["replies"] or 0
+        s.quotes += row["quotes"] or 0
         if row["views"] is not None:
             s.views += row["views"]
             s.posts_with_views += 1
         key = (row["platform"], row["author_handle"])
         extra = extras.get((row["platform"], row["id"]))
+        hours[_hour(row["created_at"], event)] += 1
+        days.add(_local_day(row["created_at"], event))
+        if not row["author_handle"]:
+            continue  # no author given (Instagram): not an author, adds no reach
         known = extra["followers"] if extra is not None else None
         if known is not None or key not in followers:
             followers[key] = known if known is not None else followers.get(key)
-        hours[_hour(row["created_at"], event)] += 1
-        days.add(_local_day(row["created_at"], event))
     s.engagement = s.likes + s.reposts + s.replies + s.quotes
     s.authors = len(followers)
     s.reach = sum(n for n in followers.values() if n)
@@ -196,16 +199,26 @@ COUNT_COLUMNS = [
 ]
 
 
-def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """The COUNT_COLUMNS of a group of export rows (authors by platform and handle)."""
+def _known_sum(values: list[int | None]) -> int | str:
+    """The sum of the known values; empty (unknown) when posts exist but none gave one."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known or not values else ""
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int | str]:
+    """The COUNT_COLUMNS of a group of export rows (authors by platform and handle).
+
+    Unknown is not zero: posts without an author (Instagram) are no author, and a
+    count no post of the group gave (Threads' likes) is empty, not 0.
+    """
+    authors = {(r["platform"], r["author_handle"]) for r in rows if r["author_handle"]}
+    counted = ("likes", "reposts", "replies", "quotes")
+    engaged = [_engagement(r) for r in rows if any(r[k] is not None for k in counted)]
     return {
         "posts": len(rows),
-        "authors": len({(r["platform"], r["author_handle"]) for r in rows}),
-        "likes": sum(r["likes"] for r in rows),
-        "reposts": sum(r["reposts"] for r in rows),
-        "replies": sum(r["replies"] for r in rows),
-        "quotes": sum(r["quotes"] for r in rows),
-        "engagement": sum(_engagement(r) for r in rows),
+        "authors": len(authors) if authors or not rows else "",
+        **{k: _known_sum([r[k] for r in rows]) for k in counted},
+        "engagement": sum(engaged) if engaged or not rows else "",
     }
 
 
@@ -369,6 +382,9 @@ def _top_posts(
                 # Guarded here so the HTML, the PDF and top_posts.csv all carry the same link.
                 "url": safe_url(r["url"]),
                 "text": r["text"],
+                # What the HTML and the PDF print: no made-up author, no 0 for unknown.
+                "who": author_label(r["platform"], r["author_handle"], r["author_name"]),
+                "counts": counts_text(r["likes"], r["reposts"], r["replies"], r["quotes"]),
             }
         )
     table = Table(
@@ -560,7 +576,11 @@ def build_report(
     rows, extras, start, end = load_period(conn, event, start_day, end_day)
     days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days + 1)]
     summary = summarize(rows, extras, event)
-    enabled = [p for p in ("bluesky", "x", "mastodon") if config.sections[p].enabled]
+    enabled = [
+        p
+        for p in ("bluesky", "x", "mastodon", "threads", "instagram")
+        if config.sections[p].enabled
+    ]
     platforms = sorted(set(enabled) | set(summary.platforms))
     lo, hi = event.day_bounds(start_day)[0], event.day_bounds(end_day)[1]
     timeline, volume = _timeline(rows, event, lo, hi)
@@ -607,7 +627,9 @@ def build_report(
         series={"volume": volume, "growth": growth_points, "themes": theme_series, "days": days},
         methodology=Methodology(
             platforms_enabled=enabled,
-            platforms_not_collected=[p for p in ("bluesky", "x", "mastodon") if p not in enabled],
+            platforms_not_collected=[
+                p for p in ("bluesky", "x", "mastodon", "threads", "instagram") if p not in enabled
+            ],
             mastodon_instances=list(config.mastodon.instances) if "mastodon" in enabled else [],
             passes=passes,
             gaps=gaps,
@@ -616,6 +638,7 @@ def build_report(
             hidden_authors=hidden_authors,
             engagement_as_of=parse_iso(as_of).astimezone(event.tz) if as_of else None,
             timezone=event.timezone,
+            platforms_with_posts=summary.platforms,
         ),
         top_posts=top_posts,
     )

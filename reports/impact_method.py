@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.config import EventConfig
+from reports.figures import unknown_figures
 from reports.impact_table import Table, period_where
 from storage.records import parse_iso
 
@@ -43,6 +44,7 @@ PROSE = {
     "may have been collected before the period, or imported).",
     "mastodon": "Posts from other instances are included only when they reached these instances "
     "through federation.",
+    "unknown": "What a platform's API does not give, tagwatch does not invent or scrape.",
     "engagement": "Engagement is likes + reposts + replies + quotes as the platforms reported "
     "them when tagwatch last refreshed each post; later engagement is not included. Views are "
     "counted only where a platform reports them.",
@@ -73,6 +75,13 @@ class Methodology:
     hidden_authors: int
     engagement_as_of: datetime | None
     timezone: str
+    # Platforms with posts in the period whose API leaves figures unknown (Threads, Instagram).
+    platforms_with_posts: list[str] = field(default_factory=list)
+
+    def unknown_text(self) -> str:
+        """Which figures leave which platform out; empty when none of those has posts."""
+        notes = unknown_figures(self.platforms_with_posts)
+        return " ".join([PROSE["unknown"], *notes]) if notes else ""
 
     def deleted_text(self) -> str:
         return (

@@ -11,7 +11,11 @@ from datetime import datetime
 
 from storage.records import iso
 
-__all__ = ["load_period", "Row", "engagement"]
+__all__ = ["load_period", "Row", "engagement", "UNKNOWN_AUTHOR"]
+
+# AUTHOR of a post whose platform does not say who wrote it (Instagram hashtag
+# media): counted as a post, never as an author, a voice or reach.
+UNKNOWN_AUTHOR = -1
 
 _COLUMNS = (
     "p.id, p.platform, coalesce(p.author_id, -1), p.author_handle, p.author_name, p.created_at,"

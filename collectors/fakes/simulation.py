@@ -30,7 +30,10 @@ __all__ = [
     "TROLL_WORDS",
 ]
 
-PLATFORMS = ("bluesky", "mastodon", "x")
+PLATFORMS = ("bluesky", "mastodon", "x", "threads", "instagram")
+# Share of the assembly's voices on each platform: Threads and Instagram are small
+# beside the others among human-rights networks (and Instagram posts are photos).
+PLATFORM_WEIGHTS = (40, 31, 17, 7, 5)
 MASTODON_INSTANCES = ("mastodon.example", "social.example")
 
 # Words the demo's config blocks on the wall; the trolls use them.
@@ -41,7 +44,7 @@ TROLL_WORDS = ("foreign agents", "traitors", "izdajnici", "grantožderi")
 class SimAuthor:
     key: str
     platform: str
-    handle: str  # bluesky: name.bsky.social; mastodon: user@instance; x: username
+    handle: str  # bluesky: name.bsky.social; mastodon: user@instance; others: username
     display_name: str
     followers: int
     lang: str
@@ -280,7 +283,7 @@ def simulate_event(
     weights = list(LANG_WEIGHTS.values())
     for i in range(n_authors):
         lang = rng.choices(langs, weights)[0]
-        platform = rng.choices(PLATFORMS, (45, 35, 20))[0]
+        platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
         name = f"{rng.choice(FIRST[lang])} {rng.choice(LAST[lang])}"
         troll = i % 97 == 13  # a handful of trolls
         handle_base = _ascii_handle(name, i)
@@ -389,19 +392,22 @@ def simulate_event(
             final_replies=int(base * rng.uniform(0.0, 0.3)),
             final_quotes=int(base * rng.uniform(0.0, 0.1)),
             final_views=int(base * rng.uniform(20, 80)) if author.platform == "x" else 0,
-            media_count=1 if rng.random() < 0.12 else 0,
+            # Every Instagram post is a photo (or a video, or an album).
+            media_count=1 if rng.random() < 0.12 or author.platform == "instagram" else 0,
             sensitive=is_troll and rng.random() < 0.3,
             troll=bool(is_troll),
         )
         earlier = keys_by_platform[author.platform]
-        if earlier and not is_troll:
+        # Hashtag media on Instagram are top-level posts only: no replies, quotes or reposts.
+        if earlier and not is_troll and author.platform != "instagram":
             roll = rng.random()
             target = rng.choice(earlier[-50:])
             if roll < 0.12:
                 post.reply_to = target.key
             elif roll < 0.16:
                 post.quote_of = target.key
-            elif roll < 0.22 and target.author is not author:
+            # A Threads repost carries no text or topic tag of its own: search never finds it.
+            elif roll < 0.22 and target.author is not author and author.platform != "threads":
                 post.repost_of = target.key
                 post.text = target.text
                 post.lang = target.lang

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reports.figures import UNKNOWN_AUTHOR_LABELS
 from reports.wall.rules import PostRow, WallRules, visible_reason
 from storage.records import iso
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
+
 
 # Characters of a post sent to the wall: enough for any real post, bounded for hostile ones.
 MAX_TEXT = 1000
@@ -59,7 +61,10 @@ def payload(row: PostRow) -> dict[str, Any]:
     return {
         "id": row["id"],
         "platform": row["platform"],
-        "name": row["author_name"] or "",
+        # A platform that does not name the author (Instagram hashtag media) gets a
+        # neutral label, never a guess.
+        "name": row["author_name"]
+        or ("" if row["author_handle"] else UNKNOWN_AUTHOR_LABELS.get(row["platform"], "")),
         "handle": row["author_handle"] or "",
         "text": text,
         "created_at": row["created_at"],
