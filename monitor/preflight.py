@@ -62,7 +62,11 @@ def check_run(config: Config) -> None:
     """
     from collectors.streams import check_streams
     from monitor.scheduler import digest_time
+    from storage.db import require_database_folder
 
+    # First: the folders created below (backups beside the database) must not
+    # create the database's own missing folder as a side effect.
+    require_database_folder(config.db_path)
     check_streams(config)
     if config.schedule.serve_wall:
         check_wall(config)
