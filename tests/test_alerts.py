@@ -485,3 +485,74 @@ def test_migration_and_storage_round_trip(fresh_store: Store) -> None:
     assert db.open_alert(fresh_store.conn, "surge:x") is None
     assert json.loads(json.dumps(row.as_dict()))["cause"] == "surge:x"
     assert date.fromisoformat(at.date().isoformat())
+
+
+def test_status_lists_alerts_in_text_and_json(tmp_path: Path, webhook: FakeSlackWebhook) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    from tests.conftest import write_config_toml
+
+    data = base_config_dict(tmp_path)
+    data["alerts"] = {"enabled": True, "webhook_url_env": WEBHOOK_ENV, "surge_min_posts": 2}
+    path = write_config_toml(tmp_path / "config.toml", data)
+    from monitor.config import load_config
+
+    config = load_config(path)
+    now = datetime.now(UTC)
+    engine = AlertEngine.from_config(config, sleep=lambda s: None)
+    with Store.open(config.db_path) as store:
+        store.write_posts([post(now), post(now)])
+        for delivery_id in engine.evaluate(store, now + timedelta(seconds=1)):
+            engine.deliver(store, delivery_id)
+    result = CliRunner().invoke(cli, ["--config", str(path), "status"])
+    assert result.exit_code == 0, result.output
+    assert "Alerts in the last 24 h" in result.output
+    assert "Surge on bluesky: 2 posts in the last 15 min  [ON]; webhook sent" in result.output
+    as_json = CliRunner().invoke(cli, ["--config", str(path), "status", "--json"])
+    (alert,) = json.loads(as_json.output)["alerts"]["open"]
+    assert alert["kind"] == "surge" and alert["deliveries"][0]["status"] == "sent"
+
+
+def test_runner_wires_pages_and_stream_batches_to_the_rules(
+    tmp_path: Path, webhook: FakeSlackWebhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner passes the hook in; a stream batch alone raises the alert, within seconds."""
+    from collectors.streams.base import Stream, StreamConnection
+    from monitor import jobs
+    from monitor.scheduler import Runner
+
+    monkeypatch.setattr(jobs, "enrich_after_pass", lambda config, store: 0)
+    config = alerts_config(tmp_path, surge_min_posts=3)
+    clock = Clock(DAY2)
+    runner = Runner(config, factories={"bluesky": Scripted}, now=clock)
+    runner.open()
+    try:
+        assert runner.alerts is not None
+        collector = runner._collector("bluesky")
+        assert collector.after_page == runner.alerts.on_stored
+        Scripted.fail, Scripted.pages = False, [[post(DAY2)]]
+        runner.collect("bluesky")
+
+        class Batch(Stream):
+            platform = "bluesky"
+
+            def endpoints(self) -> list[str]:
+                return []
+
+            def connect(self, endpoint: str, cursor: str | None) -> StreamConnection:
+                raise NotImplementedError
+
+            def handle(self, message: Any) -> None: ...
+
+            def fill_gap(self, since: datetime, until: datetime) -> int:
+                return 0
+
+        with Store.open(config.db_path) as stream_store:
+            stream = Batch(config, stream_store, name="test-stream", now=clock)
+            stream.after_batch = runner.alerts.on_stored
+            stream.store_new([post(DAY2), post(DAY2)])
+            assert webhook.wait_for(1, timeout=5.0)
+        assert "Surge on bluesky: 3 posts" in webhook.texts()[0]
+    finally:
+        runner.close()
