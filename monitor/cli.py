@@ -428,6 +428,37 @@ def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
     click.echo("Wall stopped.", err=True)
 
 
+@cli.group()
+def alerts() -> None:
+    """Alerts while it happens: surges, pile-ons, collection stopping ([alerts])."""
+
+
+@alerts.command("test")
+@click.pass_context
+def alerts_test(ctx: click.Context) -> None:
+    """Send one test message to every configured alert channel; say which worked."""
+    from monitor.alerts import AlertEngine
+    from monitor.alerts.channels import channels_from_config
+    from storage.db import Store
+    from storage.records import utcnow
+
+    config = get_config(ctx)
+    channels = channels_from_config(config)
+    if not channels:
+        raise UsageError(
+            "No alert channel is set up: export the webhook URL in "
+            f"{config.alerts.webhook_url_env} (alerts.webhook_url_env), or set "
+            "alerts.matrix_homeserver and matrix_room, or alerts.email_recipients."
+        )
+    engine = AlertEngine(config, channels)
+    with Store.open(config.db_path) as store:
+        results = engine.test_channels(store, utcnow())
+    for r in results:
+        click.echo(f"{r.channel}: sent" if r.ok else f"{r.channel}: FAILED ({r.reason})")
+    if not all(r.ok for r in results):
+        ctx.exit(1)
+
+
 @cli.command()
 @click.option(
     "--minutes",

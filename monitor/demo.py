@@ -26,10 +26,12 @@ from typing import Any
 
 from collectors.fakes.simulation import (
     DEFAULT_SESSIONS,
+    RAID_TARGET,
     TROLL_WORDS,
     SimulatedEvent,
     simulate_event,
 )
+from monitor.alerts.fakes import FakeSlackWebhook
 from monitor.config import Config, load_config
 from monitor.errors import UsageError
 from monitor.logs import remove_logging, setup_logging
@@ -69,6 +71,7 @@ X_TOKEN_ENV = "TAGWATCH_DEMO_X_BEARER_TOKEN"
 THREADS_TOKEN_ENV = "TAGWATCH_DEMO_THREADS_ACCESS_TOKEN"
 INSTAGRAM_TOKEN_ENV = "TAGWATCH_DEMO_INSTAGRAM_ACCESS_TOKEN"
 WALL_TOKEN_ENV = "TAGWATCH_DEMO_WALL_TOKEN"
+ALERTS_WEBHOOK_ENV = "TAGWATCH_DEMO_ALERTS_WEBHOOK_URL"
 DEMO_ACCOUNT = "tagwatch-demo.bsky.social"
 # The Instagram Business account the demo's hashtag searches are made for.
 DEMO_INSTAGRAM_USER_ID = "17841400000002016"
@@ -118,6 +121,8 @@ class DemoResult:
     wall_posts_hidden_by_moderator: int = 0
     digests: list[Path] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+    # What the demo's loopback chat webhook received: each alert's first line.
+    alerts: list[str] = field(default_factory=list)
 
 
 def _toml_list(values: list[str]) -> str:
@@ -174,6 +179,7 @@ interval_minutes = {interval_minutes}
             f"start = {day_s}T{hhmm(start_h)}\n"
             f"end = {day_s}T{hhmm(end_h)}\n"
             'room = "Main hall"\n'
+            f"speakers = {_toml_list([RAID_TARGET] if tag == 'illiberal' else [])}\n"
             f"hashtags = {_toml_list([tag] if tag else [])}\n"
             f"prompt = {json.dumps(prompt)}\n"
         )
@@ -225,6 +231,13 @@ log_file = "demo.log"
 
 [digest]
 out_dir = "digests"
+
+[alerts]
+# Alerts go to a chat webhook the demo runs on loopback, and it prints them.
+enabled = true
+webhook_url_env = "{ALERTS_WEBHOOK_ENV}"
+# The demo's passes come hours of simulated time apart: count a pile-on over a day.
+pile_on_window_minutes = 1440.0
 
 [wall]
 port = {wall_port}
@@ -333,7 +346,12 @@ def _serve_fakes(
     built from the parent's `t0` reads the same simulated time here.
     """
     event = simulate_event(
-        seed=seed, start=EVENT_START, days=EVENT_DAYS, timezone=TIMEZONE, n_posts=n_posts
+        seed=seed,
+        start=EVENT_START,
+        days=EVENT_DAYS,
+        timezone=TIMEZONE,
+        n_posts=n_posts,
+        raid=True,
     )
     clock = SimClock(start, speed, end=end, t0=t0)
     fakes = _Fakes(event, clock)
@@ -457,7 +475,12 @@ def run_demo(
         (out_dir / stale).unlink(missing_ok=True)
 
     event = simulate_event(
-        seed=seed, start=EVENT_START, days=EVENT_DAYS, timezone=TIMEZONE, n_posts=n_posts
+        seed=seed,
+        start=EVENT_START,
+        days=EVENT_DAYS,
+        timezone=TIMEZONE,
+        n_posts=n_posts,
+        raid=True,
     )
     span = (event.ends - event.begins).total_seconds()
     if speed is None:
@@ -475,6 +498,8 @@ def run_demo(
     fakes.start()
     urls = fakes.urls
     token = secrets.token_urlsafe(18)
+    # A chat webhook on loopback that answers like Slack's: the alerts land there.
+    chat = FakeSlackWebhook().start()
     env = {
         BLUESKY_HANDLE_ENV: DEMO_ACCOUNT,
         BLUESKY_PASSWORD_ENV: fakes.bluesky_password,
@@ -482,6 +507,7 @@ def run_demo(
         THREADS_TOKEN_ENV: fakes.threads_token,
         INSTAGRAM_TOKEN_ENV: fakes.instagram_token,
         WALL_TOKEN_ENV: token,
+        ALERTS_WEBHOOK_ENV: chat.webhook_url,
     }
     saved_env = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -528,6 +554,10 @@ def run_demo(
         apscheduler_log.setLevel(logging.ERROR)
         runner = Runner(config, now=clock)
         runner.start()
+        if runner.alerts is not None:
+            runner.alerts.on_sent = lambda channel, message: echo(
+                f"  ALERT to the chat webhook: {message.subject}"
+            )
         deadline = time.monotonic() + minutes * 60 * 0.9
         next_line = 0.0
         while time.monotonic() < deadline and not clock.finished:
@@ -564,12 +594,14 @@ def run_demo(
             remove_logging(log_handlers)
             apscheduler_log.setLevel(apscheduler_level)
         fakes.stop()
+        chat.stop()
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
 
+    result.alerts = [text.splitlines()[0].strip("*") for text in chat.texts()]
     result.posts_by_platform = _count_posts(config)
     _write_outputs(config, result)
     return result
@@ -610,6 +642,8 @@ def describe(result: DemoResult) -> list[str]:
         ),
         f"Wall: {result.wall_posts_shown} posts on screen at the end; "
         f"{result.wall_posts_hidden_by_moderator} troll author(s) blocked by the moderator.",
+        f"Alerts sent to the chat webhook: {len(result.alerts)}"
+        + "".join(f"\n  {title}" for title in result.alerts[:8]),
         f"Config:   {result.config_path}",
         f"Database: {result.db_path}",
     ]

@@ -337,6 +337,56 @@ def _m009_meta_ledgers(db: sqlite_utils.Database) -> None:
         )
 
 
+def _m010_alerts(db: sqlite_utils.Database) -> None:
+    """Alerts raised while the event happens (issue 22), and each channel's delivery of them.
+
+    An alert row lives from the moment its cause appears until it is back to
+    normal (`resolved_at`); a cause with a row still firing raises no second
+    alert. Deliveries are rows of their own so that a failed or suppressed send
+    (quiet hours, the daily cap) stays on record beside the alert.
+    """
+    if "alerts" not in db.table_names():
+        db.table("alerts").create(
+            {
+                "id": int,
+                "kind": str,
+                "cause": str,
+                "target": str,
+                "title": str,
+                "lines": str,
+                "examples": str,
+                "facts": str,
+                "fired_at": str,
+                "resolved_at": str,
+            },
+            pk="id",
+            not_null={"kind", "cause", "title", "fired_at"},
+        )
+        db.table("alerts").create_index(["cause", "resolved_at"])
+        db.table("alerts").create_index(["fired_at"])
+    if "alert_deliveries" not in db.table_names():
+        db.table("alert_deliveries").create(
+            {
+                "id": int,
+                "alert_id": int,
+                "channel": str,
+                "message": str,
+                "status": str,
+                "reason": str,
+                "attempts": int,
+                "queued_at": str,
+                "sent_at": str,
+                "local_day": str,
+            },
+            pk="id",
+            not_null={"channel", "message", "status", "queued_at"},
+            defaults={"attempts": 0},
+            foreign_keys=[("alert_id", "alerts", "id")],
+        )
+        db.table("alert_deliveries").create_index(["alert_id"])
+        db.table("alert_deliveries").create_index(["channel", "local_day", "status"])
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -349,6 +399,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "paid read ledger by resource kind", _m007_paid_reads_by_resource),
     (8, "when each post's counts were last re-read", _m008_posts_refreshed_at),
     (9, "Threads and Instagram query ledgers, Instagram hashtag ids", _m009_meta_ledgers),
+    (10, "alerts and their deliveries", _m010_alerts),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -137,3 +137,18 @@ def test_demo_with_the_fakes_in_their_own_process(tmp_path):
     assert set(result.posts_by_platform) == {"bluesky", "mastodon", "x", "threads", "instagram"}
     assert sum(result.posts_by_platform.values()) > 200
     assert all(n == 0 for n in result.failed_passes.values()), result.failed_passes
+
+
+def test_demo_trolls_raise_a_pile_on_alert_that_the_demo_prints(demo_run):
+    """The raid on the evening panel's speaker reaches the chat webhook, once (#22)."""
+    from collectors.fakes.simulation import RAID_TARGET
+
+    result, lines = demo_run
+    pile_ons = [t for t in result.alerts if t.startswith(f"Pile-on against @{RAID_TARGET}")]
+    assert len(pile_ons) == 1, result.alerts
+    assert any(f"Pile-on against @{RAID_TARGET}" in line for line in lines)
+    conn = sqlite3.connect(result.db_path)
+    (examples,) = conn.execute(
+        "select examples from alerts where kind = 'pile_on' and target = ?", (RAID_TARGET,)
+    ).fetchone()
+    assert "patriot" in examples
