@@ -68,15 +68,18 @@ def test_first_corpus_bosnian_without_platform_tags():
 
 
 @pytest.mark.parametrize("languages", [DEMO_LANGUAGES, BELGRADE], ids=["demo", "with-bs"])
-def test_held_out_serbian_found_and_text_decisions_right(languages: list[str]):
-    """heldout2.jsonl, never tuned on. Serbian: at least 9 in 10. Croatian posts with
-    nothing the word lists know go to the first listed standard (`sr` in Belgrade), so
-    Croatian recall is low (26/60 when measured); but whatever the text decided is
-    right, and what it did not decide is not claimed as detected."""
+def test_second_corpus_serbian_found_and_text_decisions_right(languages: list[str]):
+    """heldout2.jsonl: held out for the rule's second version (sr 60/60, hr 26/60), since
+    then development text. Serbian: at least 9 in 10. Croatian posts with nothing that
+    tells the standards apart go to the first listed standard (`sr` in Belgrade), so
+    Croatian recall stays below that here; but whatever the text decided is right,
+    and what it did not decide is not claimed as detected."""
     rows = _rows("heldout2.jsonl")
     found = LanguageGuesser(languages).guess_many([r["text"] for r in rows], [None] * len(rows))
     serbian = [lang for r, (lang, _) in zip(rows, found, strict=True) if r["expected"] == "sr"]
     assert serbian.count("sr") / len(serbian) >= 0.9
+    croatian = [lang for r, (lang, _) in zip(rows, found, strict=True) if r["expected"] == "hr"]
+    assert croatian.count("hr") / len(croatian) >= 0.7
     decided = [(r["expected"], lang) for r, (lang, text) in zip(rows, found, strict=True) if text]
     assert {expected for expected, _ in decided} == {"sr", "hr"}
     assert all(expected == lang for expected, lang in decided)
@@ -169,3 +172,33 @@ def test_demo_reports_serbian_as_second_language():
     for expected in ("sr", "hr"):
         labels = [lang for p, (lang, _) in zip(posts, found, strict=True) if p.lang == expected]
         assert labels.count(expected) / len(labels) >= 0.9, (expected, Counter(labels))
+
+
+def test_ijekavian_found_by_pattern_and_shared_words_not():
+    """Jat as a pattern (`ije` between consonants, consonant + `je`, `-ljeti`), guarded
+    against what both standards share; ekavian forms derived from the ijekavian stems."""
+    ijekavian = (
+        "vrijeme lijepa rijeka cijena svijet dijete prijevod vjeroispovijest mlijeko mjesto "
+        "vjera djeca sjećanje pjesma tjedan gdje ovdje bjeloruski cvjetovi svjetski vidjeti "
+        "živjeli htjela voljeti razumjeti željeli podjela"
+    ).split()
+    shared = (
+        "nije nijedan Srbije policije Azije objekat objava izjava razjasniti projekat "
+        "subjekt higijena klijent orijentacija Dijana bijenale pijemo ubijeni karijera premijer "
+        "Kijev Sjedinjene izjednačiti podjednako ljudi zemlje njegov vremena sreća prijem"
+    ).split()
+    ekavian = (
+        "vreme mesto deca lepa reka cena svet dete prevod pesma gde ovde videti živeli hteo "
+        "razumeti nedelja verovatno primer savet vest pre posle mleko telo beloruski sećanje "
+        "veroispovest podela"
+    ).split()
+    for word in ijekavian:
+        found = scores(word, ["sr", "hr"])
+        assert found["hr"] > found["sr"], word
+    for word in shared:
+        assert scores(word, ["sr", "hr"]) == {"sr": 0.0, "hr": 0.0}, word
+    for word in ekavian:
+        found = scores(word, ["sr", "hr"])
+        assert found["sr"] > found["hr"], word
+    # Shared words an ekavian stem would catch: censorship, December, "said", television.
+    assert scores("cenzura decembar rekao televizija", ["sr", "hr"])["hr"] == 0.0
