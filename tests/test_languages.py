@@ -85,6 +85,31 @@ def test_second_corpus_serbian_found_and_text_decisions_right(languages: list[st
     assert all(expected == lang for expected, lang in decided)
 
 
+def _held_out_3(languages: list[str]) -> dict[str, tuple[int, int]]:
+    return _accuracy(languages, _rows("heldout3.jsonl"), tags=False)
+
+
+@pytest.mark.parametrize("languages", [DEMO_LANGUAGES, BELGRADE], ids=["demo", "with-bs"])
+def test_third_corpus_held_out_as_measured(languages: list[str]):
+    """heldout3.jsonl, written before the rule's third round and evaluated once, never
+    tuned on: Serbian 60/60, Croatian 49/60 (`sr` listed first, no tags). Of the 11
+    Croatian misses 10 are ties the text did not decide (4 lines are word for word the
+    same in Serbian); one (`želimo da ovo postane`) the `da` + present rule got wrong."""
+    accuracy = _held_out_3(languages)
+    assert set(accuracy) == {"sr-Latn", "hr-Latn"}
+    assert accuracy["sr-Latn"][0] / accuracy["sr-Latn"][1] >= 0.9, accuracy
+    assert accuracy["hr-Latn"][0] / accuracy["hr-Latn"][1] >= 0.8, accuracy
+
+
+@pytest.mark.xfail(strict=True, reason="issue #18's bar for Croatian not met: 49/60 held out")
+def test_third_corpus_meets_the_issue_bar_for_croatian():
+    """The issue's bar, 9 in 10 for Croatian without tags on text not tuned to, is not met
+    (49/60 = 82%). Strict: when a later rule meets it, this fails and must be turned into
+    a plain test, on a new held-out set."""
+    right, total = _held_out_3(BELGRADE)["hr-Latn"]
+    assert right / total >= 0.9
+
+
 def test_dev_corpus_with_and_without_tags():
     rows = _rows("dev.jsonl")
     untagged = _accuracy(BELGRADE, [r for r in rows if r["tag"] is None], tags=False)
