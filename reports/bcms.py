@@ -44,6 +44,28 @@ descriptions of the standards (not from any event's posts):
   (Serbian also says `sigurnost`, `dvorana`, `osigurati`; Croatian also says
   `pauza`, `link`, `avion`) count little. Bosnian shares most eastern words
   with Serbian but is ijekavian and keeps `h` (`historija, lahko, kahva`).
+- A wider lexicon (fourth round), mostly Croatian purisms against the international or
+  eastern word Serbian takes: `povjerenstvo/komisija`, `knjižnica/biblioteka`,
+  `nogomet/fudbal`, `autocesta/autoput`, `putovnica/pasoš`, `postotak/procenat`,
+  `milijun/milion`, `desetljeće/decenija`, `tvrtka, poduzeće/preduzeće`,
+  `gospodarstvo/privreda`, `kazneni/krivični`, `glasovanje/glasanje`, `sudac/sudija`,
+  `osobno/lično`, `vlastiti/sopstveni`, `poticaj/podsticaj`, `otok/ostrvo`,
+  `euro/evro`, `prevoditelj/prevodilac`, `ministrica/ministarka`, `glede`, `dakako`,
+  the clitic `ju`; and words Croatian prefers though Serbian also says them, weighted
+  low: `rasprava` (Serbian often `debata`), `povlastica` (`privilegija`), `regija`
+  (`region`), `ponovno` (`ponovo`), `temelj`, `veseliti se` (`radovati se`), the hour
+  written `u 17 sati` (Serbian `17 časova`).
+- Modal and phase verbs: the infinitive after them (`moramo razgovarati`, `počinjemo
+  raditi`, `nemojte kasniti`, `kako zaštititi`, `drago mi je upoznati`) counts for
+  Croatian, most after personal `trebati` (`trebamo učiniti`; Serbian `treba da`);
+  `da` + present counts for Serbian only when its subject is the modal's (same
+  person ending: `želim da idem`, `možemo da vidimo`), since Croatian also writes `da`
+  when the subject changes (`želimo da ovo postane tradicija`).
+
+What it cannot do: a post whose every word both standards use (`Hvala svima!`,
+`Solidarnost!`) has no answer in its text; `standard_of` reports it as not decided
+by the text, and enrichment then looks at the author's other posts (see
+`reports.text.LanguageGuesser.guess_many`).
 
 Sources:
 - Wikipedia, "Comparison of standard Bosnian, Croatian, Montenegrin and Serbian"
@@ -67,7 +89,14 @@ Sources:
   outside Serbia mostly ijekavian; `pisat ću/pisaću`; a list that calls
   `bijeli` Croatian and `beli` Serbian oversimplifies.
 - Word pairs (`hleb/kruh` and others): talkpal.ai "Hrvatski vs. Srpski" and the
-  Wikipedia comparison above. Bosnian's `h` forms and Turkish loans: Wikipedia
+  Wikipedia comparison above (its sections "Vocabulary", "Infinitive vs. subjunctive"
+  and "Trebati (need)", also read in the gutenberg.us copy); cs.wiktionary "Příloha:
+  Rozdílné lexémy v bosenštině, chorvatštině a srbštině" (`autocesta/autoput`,
+  `kazalište/pozorište`, `nogomet/fudbal`, `zrakoplov/avion`, `vlak/voz`, months);
+  Wikipedia "Croatian linguistic purism" (Croatian coins native words where Serbian,
+  Bosnian and Montenegrin take loanwords) and I. Klajn's Srpski jezički priručnik as
+  quoted on vokabular.org (Serbian open to loanwords even where a native synonym
+  exists). Bosnian's `h` forms and Turkish loans: Wikipedia
   "Bosnian language".
 
 The platform's tag only breaks a tie (a post tagged Croatian but written in
@@ -215,12 +244,23 @@ _MARKERS: list[tuple[str, str, Weights]] = [
         "tajnic iznimn vjerojat nevjerojat demokracij diplomacij birokracij autokracij "
         "aristokracij uvjet navečer oporb uhit uhić pljes poveznic sretn šutnj šutj prešut "
         "ušutk kolodvor otvorenj tiskovn suvremen talijan španjol stoljeć promatra gledatelj "
-        "slušatelj čitatelj tužitelj",
+        "slušatelj čitatelj tužitelj prevoditelj tražitelj povjerenstv knjižnic zapovijed "
+        "zapovjed nogomet autocest putovnic čimbeni postot postoc ozračj tvrtk poduzeć mirovin "
+        "gospodarstv gospodarsk kaznen postrojb promidžb sukladn zadać pozornic "
+        "glasovanj glasovat glasoval desetljeć milijun spoln liječnik ministric sportaš "
+        "poticaj potaknu osobn odgoj računaln",
         "tko netko nitko itko svatko studeni studenoga vlak vlaka vlakom ured ureda kava kave "
         "kavu stanka stanke stanku stankom sretan pljesak kat katu katom stol šuti šute šutimo "
-        "šutite šutim",
+        "šutite šutim tisak dakako primjerice glede svezi otok otoka otoku otoci otocima euro "
+        "računalo računalu računalom eura euru eurima spol spola spolu sudac suca sucu sucem "
+        "suci sucima glasovao ju",
         _HR,
     ),
+    # Croatian's words where Serbian usually takes the international one (purism: rasprava
+    # for debata, povlastica for privilegija, regija for region), but also says them.
+    ("rasprav", "ponovno veselim veselimo veseliti", {"hr": 0.75}),
+    ("povlastic regij zastupni tisk", "vani", _HR_WEAK),
+    ("temelj vlastit", "veseli", {"hr": 0.5}),
     (
         "dvoran sigurnost osigura mrežn potpor izvrsn dopust dopušt",
         "ujutro zrak zraka zraku",
@@ -234,15 +274,24 @@ _MARKERS: list[tuple[str, str, Weights]] = [
         "udruženj hemij hirurg komšij demokratij diplomatij birokratij autokratij "
         "aristokratij uslov vazduh opozicij uhaps uhapš srećn savremen italijan španski "
         "vanred ćutanj ćutat prećut ućutk sprat bezbjed obezbjed posmatra gledaoc slušaoc čitaoc "
-        "tužioc branioc",
-        "ko niko neko iko šta voz voza vozom kafa januar februar mart april maj jun juni jul juli "
+        "tužioc branioc prevodioc tražioc fudbal autoput pasoš privred krivičn tužilaštv "
+        "računar decenij milion preduzeć saobraćaj ostrv sudij sportist vaspita ministark "
+        "sopstven podstic podstak podstič",
+        "ko niko neko iko šta voz voza vozom prevodilac tražilac procenat procenta procentu "
+        "procenata procente evro evra evru evrima lično lični lična lične ličnog ličnom ličnu "
+        "ličnih napolju kafa januar februar mart april maj jun juni jul juli "
         "avgust septembar oktobar novembar decembar srećan ujutru ćuti ćute ćutimo ćutite ćutim "
         "gledalac gledalaca slušalac slušalaca čitalac čitalaca tužilac tužilaca branilac "
         "branilaca",
         _EAST,
     ),
-    ("muzik koleginic štamp dešava", "sala sale salu salom sali aplauz sajt sajtu", _EAST_MID),
-    ("pauz aerodrom", "link avion", _EAST_WEAK),
+    (
+        "muzik koleginic štamp dešava bibliotek kompjuter penzij sprovodi sprovođ sprovest "
+        "sproveden sproveo sprovel",
+        "sala sale salu salom sali aplauz sajt sajtu region regiona regionu regionom",
+        _EAST_MID,
+    ),
+    ("pauz aerodrom debat privilegij sekretar oblast", "link avion ponovo", _EAST_WEAK),
     (
         "istorij opšt uopšt saopšt takođ",
         "juče uveče biću bićeš bićemo bićete časova",
@@ -262,7 +311,7 @@ for _stems, _words, _weights in _MARKERS:
         _WORDS[_word] = _weights
 _STEM_LENGTHS = sorted({len(s) for s in _STEMS}, reverse=True)
 
-_WORD = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"[^\W_]+")  # words and numbers (`u 17 sati`)
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _LATIN = re.compile(r"[a-zA-Z\u00C0-\u024F]")
 _MONTENEGRIN_LETTERS = re.compile(r"[śź]")
@@ -292,15 +341,138 @@ _FUTURE_FUSED = re.compile(r"^\w{2,}[aie]ć(?:emo|ete|eš)$|^\w{2,}aću$")
 _NOT_FUTURE = frozenset({"braću", "plaću", "hoćemo", "hoćete", "hoćeš"})
 _FUTURE_TOGETHER: Weights = {"sr": 1.5, "cnr": 1.5}
 _BEING = frozenset({"ljudsko", "ljudskog", "živo", "svako", "jedno"})
-# After a modal: `da` + present is preferred in Serbian and Montenegrin, the infinitive is
-# prescribed in Croatian but also correct in Serbian, so it counts less.
-_MODALS = frozenset(
-    "mora moram moramo morate moraju treba trebaju trebamo trebate želim želimo želi žele "
-    "hoću hoćemo hoće može možemo mogu možete smemo smijemo sme smije kako mogao mogla mogli "
-    "mogle moralo morao morala morali trebao trebala trebali".split()
+# After a modal or phase verb the Croatian standard prescribes the infinitive (`moramo
+# razgovarati`, `počinjemo raditi`); Serbian prefers `da` + present (`moramo da
+# razgovaramo`) but allows the infinitive, so the infinitive counts moderately, and less
+# after phase verbs, where Serbian writes it too. `da` + present counts for Serbian only
+# when the subject stays the same (`želim da idem`, `možemo da vidimo`): with a new
+# subject (`želimo da ovo postane`) Croatian uses it too (Wikipedia comparison, "Infinitive
+# vs. subjunctive"). Personal `trebati` + infinitive (`trebamo učiniti`, `trebali bi
+# čuti`) is Croatian; Serbian says `treba da`, `trebalo bi da`.
+_P1S, _P2S, _P3S, _P1P, _P2P, _P3P = "1s", "2s", "3s", "1p", "2p", "3p"
+
+
+def _persons(table: str) -> dict[str, frozenset[str]]:
+    out: dict[str, frozenset[str]] = {}
+    for entry in table.split():
+        word, persons = entry.split(":")
+        out[word] = frozenset(persons.split(","))
+    return out
+
+
+_MODALS = _persons(
+    "moram:1s moraš:2s mora:3s moramo:1p morate:2p moraju:3p "
+    "mogu:1s,3p možeš:2s može:3s možemo:1p možete:2p "
+    "želim:1s želiš:2s želi:3s želimo:1p želite:2p žele:3p "
+    "hoću:1s hoćeš:2s hoće:3s,3p hoćemo:1p hoćete:2p "
+    "smem:1s smemo:1p sme:3s smijem:1s smijemo:1p smije:3s smiju:3p smeju:3p "
+    "mogao:1s,2s,3s mogla:1s,2s,3s mogli:1p,2p,3p mogle:1p,2p,3p "
+    "morao:1s,2s,3s morala:1s,2s,3s morali:1p,2p,3p "
+    "htio:1s,2s,3s hteo:1s,2s,3s htjela:1s,2s,3s htela:1s,2s,3s htjeli:1p,2p,3p "
+    "hteli:1p,2p,3p"
 )
+_PHASE = _persons(
+    "počinjem:1s počinjemo:1p počinje:3s počinju:3p počeo:1s,2s,3s počela:1s,2s,3s "
+    "počeli:1p,2p,3p nastavljamo:1p nastavljam:1s nastavlja:3s nastavljaju:3p "
+    "prestanite:2p prestani:2s prestao:1s,2s,3s prestala:1s,2s,3s prestali:1p,2p,3p "
+    "pokušavamo:1p pokušavam:1s pokušajte:2p pokušao:1s,2s,3s pokušala:1s,2s,3s "
+    "pokušali:1p,2p,3p odlučili:1p,2p,3p odlučio:1s,2s,3s odlučila:1s,2s,3s "
+    "volim:1s voli:3s volimo:1p vole:3p planiramo:1p planiram:1s "
+    "prestati:1s,2s,3s,1p,2p,3p početi:1s,2s,3s,1p,2p,3p"
+)
+# Personal `trebati` ("we need to"): Croatian with the infinitive, Serbian `treba da`.
+_TREBATI = frozenset("trebam trebaš trebamo trebate trebaju trebao trebala trebali trebale".split())
+_IMPERSONAL = frozenset({"treba", "trebalo"})
+_NEMOJ = frozenset({"nemoj", "nemojte", "nemojmo"})
+_CLITICS = frozenset("se si mi ti mu ga joj nam vam im ih me te ju bi bih bismo biste".split())
+_NOT_INFINITIVE = frozenset(
+    "ti vijesti obavijesti svijesti savjesti vlasti strasti kući noći peti šesti deseti "
+    "četvrti dvadeseti trideseti".split()
+)
+_INFINITIVE_MODAL: Weights = {"hr": 0.75}
+_INFINITIVE_PHASE: Weights = {"hr": 0.5}
+_INFINITIVE_TREBATI: Weights = {"hr": 1.5}
+_INFINITIVE_NEMOJ: Weights = {"hr": 1.0}
 _DA_PRESENT: Weights = {"sr": 1.0, "cnr": 1.0, "bs": 0.5}
-_INFINITIVE: Weights = {"hr": 0.5}
+# `je, su` after `da`: `mora da je teško` ("it must be hard") is said in both.
+_BE = frozenset("je su sam si smo ste bi".split())
+_DRAGO_GAP = frozenset("mi nam ti vam mu joj im je bilo bi".split())
+# `u 17 sati`: Croatian writes the hour with `sati`; Serbian's standard usage is `časova`
+# (or `17h`), though `sati` is heard in speech, so this counts moderately.
+_HOUR_SATI: Weights = {"hr": 0.75}
+
+
+def _is_infinitive(word: str) -> bool:
+    return (
+        word.endswith(("ti", "ći"))
+        and len(word) > 2
+        and word not in _NOT_INFINITIVE
+        and not word.endswith("osti")
+    )
+
+
+def _next_content(words: Sequence[str], i: int) -> tuple[str, int]:
+    """The first word after `i` that is not a clitic (`moramo im pomoći`), and its index."""
+    j = i + 1
+    while j < len(words) and j <= i + 3 and words[j] in _CLITICS:
+        j += 1
+    return (words[j], j) if j < len(words) else ("", j)
+
+
+def _person(verb: str) -> frozenset[str]:
+    """Who a present-tense form speaks of, from its ending (`idemo` 1p, `vidi` 3s)."""
+    if verb.endswith("mo"):
+        return frozenset({_P1P})
+    if verb.endswith("te"):
+        return frozenset({_P2P})
+    if verb.endswith("š"):
+        return frozenset({_P2S})
+    if verb.endswith("m"):
+        return frozenset({_P1S})
+    if verb.endswith("u"):
+        return frozenset({_P1S, _P3P})
+    return frozenset({_P3S, _P3P})
+
+
+def _modal_evidence(words: Sequence[str], i: int) -> Weights | None:
+    """What a modal, phase or `trebati` verb at `i` and what follows it say, if anything."""
+    word = words[i]
+    nxt, j = _next_content(words, i)
+    if not nxt:
+        return None
+    if word == "kako":  # `kako zaštititi` (Croatian) / `kako da zaštitimo` (both)
+        return _INFINITIVE_PHASE if _is_infinitive(nxt) else None
+    if word == "drago":  # `drago mi je (bilo) upoznati` / Serbian `drago mi je da upoznam`
+        k = i + 1
+        while k < len(words) and k <= i + 4 and words[k] in _DRAGO_GAP:
+            k += 1
+        return _INFINITIVE_NEMOJ if k < len(words) and _is_infinitive(words[k]) else None
+    if word in _NEMOJ:
+        return _DA_PRESENT if nxt == "da" else _INFINITIVE_NEMOJ if _is_infinitive(nxt) else None
+    if word in _IMPERSONAL:
+        if nxt == "da":
+            return _DA_PRESENT
+        return None  # `treba reći` is said in both
+    if word in _TREBATI:
+        if nxt == "da":
+            return _DA_PRESENT
+        return _INFINITIVE_TREBATI if _is_infinitive(nxt) else None
+    persons = _MODALS.get(word)
+    phase = persons is None
+    if phase:
+        persons = _PHASE.get(word)
+    if persons is None:
+        return None
+    if nxt == "da":
+        verb, _ = _next_content(words, j)
+        if verb and verb not in _BE and persons & _person(verb):
+            return _DA_PRESENT
+        return None
+    if _is_infinitive(nxt):
+        return _INFINITIVE_PHASE if phase else _INFINITIVE_MODAL
+    return None
+
+
 # `sa` before a consonant other than s, z, š, ž (and `mnom`): Serbian usage; Croatian writes
 # `s` there (Croatian norm). Both norms allow some overlap, so this counts little.
 _SA: Weights = {"sr": 0.5, "bs": 0.25, "cnr": 0.5}
@@ -360,6 +532,8 @@ def scores(text: str, candidates: Iterable[str]) -> dict[str, float]:
             _add(out, jat)
         prev = words[i - 1] if i else ""
         nxt = words[i + 1] if i + 1 < len(words) else ""
+        if word == "sati" and prev.isdigit():
+            _add(out, _HOUR_SATI)
         if word == "biće" and prev not in _BEING:
             _add(out, _FUTURE_TOGETHER)
         elif _FUTURE_FUSED.match(word) and word not in _NOT_FUTURE:
@@ -380,11 +554,10 @@ def scores(text: str, candidates: Iterable[str]) -> dict[str, float]:
         elif nxt in _FUTURE_AUX and len(word) > 2 and word.endswith(("at", "it", "jet", "ut")):
             if word not in ("put", "kat", "svat"):
                 _add(out, _FUTURE_APART)
-        elif word in _MODALS and nxt:
-            if nxt == "da" and word != "kako":
-                _add(out, _DA_PRESENT)
-            elif nxt.endswith(("ti", "ći")):
-                _add(out, _INFINITIVE)
+        else:
+            modal = _modal_evidence(words, i)
+            if modal is not None:
+                _add(out, modal)
     return out
 
 
