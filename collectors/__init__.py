@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from collectors.base import Collector
     from monitor.config import Config
 
-__all__ = ["PLATFORMS", "collector_class", "enabled_platforms"]
+__all__ = ["PLATFORMS", "collector_class", "enabled_platforms", "sections_hint"]
 
 # platform name -> "module:Class"; imported lazily so one platform's missing
 # dependency or bug never stops the others from loading.
@@ -17,6 +17,8 @@ PLATFORMS: dict[str, str] = {
     "bluesky": "collectors.bluesky:BlueskyCollector",
     "x": "collectors.x:XCollector",
     "mastodon": "collectors.mastodon:MastodonCollector",
+    "threads": "collectors.threads:ThreadsCollector",
+    "instagram": "collectors.instagram:InstagramCollector",
 }
 
 
@@ -27,3 +29,13 @@ def collector_class(platform: str) -> type[Collector]:
 
 def enabled_platforms(config: Config) -> list[str]:
     return [p for p in PLATFORMS if config.sections[p].enabled]
+
+
+def sections_hint() -> str:
+    """"[bluesky], [x], ... or [instagram]": where to enable a collector, for messages.
+
+    Derived from PLATFORMS so a new platform is named the day it is added.
+    """
+    names = [f"[{p}]" for p in PLATFORMS]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+

@@ -38,6 +38,7 @@ __all__ = [
     "RunRecord",
     "Progress",
     "PassStopped",
+    "PageHook",
     "backoff_delay",
     "MAX_RATE_LIMIT_WAIT",
     "normalizer",
@@ -50,6 +51,9 @@ T = TypeVar("T")
 MAX_RATE_LIMIT_WAIT = timedelta(minutes=16)
 
 Progress = Callable[[str, str, int], None]  # (collector, query, posts so far)
+# Called after each committed page (collector name, what it wrote, the collector's now):
+# the runner passes the alert engine's hook in here, so collectors import no alert code.
+PageHook = Callable[[str, WriteResult, datetime], None]
 
 
 # What a parser raises when a payload has the wrong shape: a missing key, a wrong
@@ -120,6 +124,8 @@ class Collector(ABC):
     """One platform's pass. Subclasses implement `collect` and `translate_error`."""
 
     name: ClassVar[str]
+    # Set by the runner (alerts, issue 22); must return at once: collection never waits on it.
+    after_page: PageHook | None = None
 
     def __init__(
         self,
@@ -182,6 +188,8 @@ class Collector(ABC):
         )
         result = self.store.write_posts(posts, cursor=cur)
         self.record.add(result)
+        if self.after_page is not None and (result.new or result.updated):
+            self.after_page(self.name, result, self.now())
         if self.progress is not None and query is not None:
             self.progress(self.name, query, self.record.new_posts)
         return result

@@ -472,7 +472,7 @@ class BlueskyCollector(Collector):
 
     def _with_followers(self, posts: list[Post]) -> list[Post]:
         """Fill in follower counts, asking getProfiles only for authors not checked today."""
-        dids = list(dict.fromkeys(p.author.platform_id for p in posts))
+        dids = list(dict.fromkeys(p.author.platform_id for p in posts if p.author))
         local_now = self.now().astimezone(self.config.event.tz)
         day_start, _ = self.config.event.day_bounds(local_now.date())
         fresh = self.store.authors_checked_since(self.name, dids, day_start)
@@ -489,9 +489,10 @@ class BlueskyCollector(Collector):
                 self._followers[did] = count if isinstance(count, int) else None
         out = []
         for post in posts:
-            count = self._followers.get(post.author.platform_id)
-            if count is not None and post.author.platform_id not in fresh:
-                post = replace(post, author=replace(post.author, followers=count))
+            author = post.author  # Bluesky always names the author
+            count = self._followers.get(author.platform_id) if author else None
+            if author and count is not None and author.platform_id not in fresh:
+                post = replace(post, author=replace(author, followers=count))
             out.append(post)
         return out
 

@@ -41,7 +41,7 @@ class TagwatchGroup(click.Group):
 @click.version_option(package_name="tagwatch")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
-    """tagwatch: follow an event's hashtags on X, Bluesky and Mastodon."""
+    """tagwatch: follow an event's hashtags on X, Bluesky, Mastodon, Threads and Instagram."""
     ctx.obj = {"config_path": config_path}
 
 
@@ -147,7 +147,6 @@ def export(
             end=end,
             platform=platform,
             include_deleted=include_deleted,
-            unknown_counts=fmt == "xlsx",
         )
         if fmt == "xlsx":
             from reports.export_xlsx import write_xlsx
@@ -201,7 +200,7 @@ def estimate(ctx: click.Context, platform: str, first: str | None, last: str | N
 @click.pass_context
 def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     """Run one collection pass of every enabled collector (for cron)."""
-    from collectors import enabled_platforms
+    from collectors import enabled_platforms, sections_hint
     from monitor.progress import ProgressLine
     from monitor.scheduler import collect_now
 
@@ -215,7 +214,7 @@ def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     if not enabled:
         raise UsageError(
             f"No collector is enabled in {config.path}: set enabled = true under "
-            "[bluesky], [x] or [mastodon]."
+            f"{sections_hint()}."
         )
     progress = ProgressLine(sys.stderr)
     records = collect_now(config, list(platforms) or None, progress=progress)
@@ -429,6 +428,37 @@ def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
     click.echo("Wall stopped.", err=True)
 
 
+@cli.group()
+def alerts() -> None:
+    """Alerts while it happens: surges, pile-ons, collection stopping ([alerts])."""
+
+
+@alerts.command("test")
+@click.pass_context
+def alerts_test(ctx: click.Context) -> None:
+    """Send one test message to every configured alert channel; say which worked."""
+    from monitor.alerts import AlertEngine
+    from monitor.alerts.channels import channels_from_config
+    from storage.db import Store
+    from storage.records import utcnow
+
+    config = get_config(ctx)
+    channels = channels_from_config(config)
+    if not channels:
+        raise UsageError(
+            "No alert channel is set up: export the webhook URL in "
+            f"{config.alerts.webhook_url_env} (alerts.webhook_url_env), or set "
+            "alerts.matrix_homeserver and matrix_room, or alerts.email_recipients."
+        )
+    engine = AlertEngine(config, channels)
+    with Store.open(config.db_path) as store:
+        results = engine.test_channels(store, utcnow())
+    for r in results:
+        click.echo(f"{r.channel}: sent" if r.ok else f"{r.channel}: FAILED ({r.reason})")
+    if not all(r.ok for r in results):
+        ctx.exit(1)
+
+
 @cli.command()
 @click.option(
     "--minutes",
@@ -472,9 +502,10 @@ def demo(
 ) -> None:
     """Run the whole monitor offline on a simulated event.
 
-    Starts loopback fakes of Bluesky, X and two Mastodon instances, points the
-    real collectors at them, runs the real scheduler with a fast simulated clock,
-    serves the moderated wall, then writes each day's digest and the impact report.
+    Starts loopback fakes of Bluesky, X, two Mastodon instances, Threads and
+    Instagram, points the real collectors at them, runs the real scheduler with a
+    fast simulated clock, serves the moderated wall, then writes each day's digest
+    and the impact report.
     """
     from monitor.demo import describe, run_demo
 

@@ -275,6 +275,68 @@ SETTINGS: list[Setting] = [
         ' e.g. { "mastodon.social" = "TAGWATCH_MASTODON_SOCIAL_TOKEN" }.',
         secret_env=True,
     ),
+    # [threads]: Meta's Threads keyword search (issue #20)
+    _s("threads", "enabled", bool, False, "Collect from Threads (keyword search by topic tag)."),
+    _s("threads", "api_base_url", str, "https://graph.threads.net", "Threads API base URL."),
+    _s(
+        "threads",
+        "access_token_env",
+        str,
+        "TAGWATCH_THREADS_ACCESS_TOKEN",
+        "Environment variable holding a Threads user token with threads_basic and"
+        " threads_keyword_search (long-lived: 60 days).",
+        secret_env=True,
+    ),
+    _s("threads", "interval_minutes", float, 15.0, "Minutes between two Threads passes."),
+    _s(
+        "threads",
+        "daily_query_limit",
+        int,
+        2200,
+        "Searches per rolling 24 hours Meta allows the token's user (across all apps).",
+    ),
+    _s(
+        "threads",
+        "query_reserve",
+        int,
+        200,
+        "Searches of that limit tagwatch leaves unused, for other apps of the same user.",
+    ),
+    # [instagram]: Instagram API with Facebook Login, hashtag search (issue #20)
+    _s("instagram", "enabled", bool, False, "Collect from Instagram (hashtag search)."),
+    _s("instagram", "api_base_url", str, "https://graph.facebook.com", "Graph API base URL."),
+    _s("instagram", "api_version", str, "v21.0", "Graph API version in request paths."),
+    _s(
+        "instagram",
+        "user_id",
+        str,
+        "",
+        "Instagram user id of the Business or Creator account the searches are made for.",
+    ),
+    _s(
+        "instagram",
+        "access_token_env",
+        str,
+        "TAGWATCH_INSTAGRAM_ACCESS_TOKEN",
+        "Environment variable holding a Facebook user token with instagram_basic and"
+        " Instagram Public Content Access (long-lived: 60 days).",
+        secret_env=True,
+    ),
+    _s("instagram", "interval_minutes", float, 30.0, "Minutes between two Instagram passes."),
+    _s(
+        "instagram",
+        "top_media",
+        bool,
+        True,
+        "Also read each hashtag's top media (popular posts older than recent_media's 24 h).",
+    ),
+    _s(
+        "instagram",
+        "weekly_hashtag_limit",
+        int,
+        30,
+        "Unique hashtags per rolling 7 days Meta allows the account.",
+    ),
     # [schedule]: `tagwatch run`
     _s(
         "schedule",
@@ -470,6 +532,131 @@ SETTINGS: list[Setting] = [
     _s("wall", "highlights", bool, True, "Show the strip of the day's top posts and counters."),
     _s("wall", "max_posts", int, 30, "Most recent posts the wall keeps in its rotation."),
     _s("wall", "rotate_seconds", float, 8.0, "Seconds each featured post stays on screen."),
+    # [alerts]: alerts while it happens (issue 22); rules and channels in monitor/alerts/
+    _s("alerts", "enabled", bool, False, "Raise alerts as posts arrive (needs a channel below)."),
+    _s(
+        "alerts",
+        "webhook_url_env",
+        str,
+        "TAGWATCH_ALERTS_WEBHOOK_URL",
+        "Environment variable holding a Slack-compatible incoming webhook URL (Slack,"
+        " Mattermost, Rocket.Chat); unset = no chat webhook.",
+        secret_env=True,
+    ),
+    _s(
+        "alerts",
+        "matrix_homeserver",
+        str,
+        "",
+        "Matrix homeserver URL, e.g. https://matrix.org ('' = no Matrix room).",
+    ),
+    _s("alerts", "matrix_room", str, "", "Matrix room id the alerts go to, e.g. !abc:matrix.org."),
+    _s(
+        "alerts",
+        "matrix_token_env",
+        str,
+        "TAGWATCH_ALERTS_MATRIX_TOKEN",
+        "Environment variable holding the access token of the Matrix account that posts.",
+        secret_env=True,
+    ),
+    _s(
+        "alerts",
+        "email_recipients",
+        LIST_STR,
+        [],
+        "E-mail addresses alerts are mailed to, through the [smtp] settings ([] = no e-mail).",
+    ),
+    _s(
+        "alerts",
+        "protected_accounts",
+        LIST_STR,
+        [],
+        "Handles watched for pile-ons besides the agenda's speakers (the organisation, guests).",
+    ),
+    _s("alerts", "surge", bool, True, "Alert when posts in the last minutes far exceed the usual."),
+    _s("alerts", "surge_window_minutes", float, 15.0, "Minutes a surge is counted over."),
+    _s(
+        "alerts",
+        "surge_factor",
+        float,
+        3.0,
+        "A surge: posts in the window at least this many times the same window on earlier days.",
+    ),
+    _s(
+        "alerts",
+        "surge_min_posts",
+        int,
+        20,
+        "Floor: fewer posts than this in the window never make a surge, whatever the baseline.",
+    ),
+    _s("alerts", "pile_on", bool, True, "Alert when replies and mentions pile onto one account."),
+    _s("alerts", "pile_on_window_minutes", float, 30.0, "Minutes a pile-on is counted over."),
+    _s(
+        "alerts",
+        "pile_on_min_posts",
+        int,
+        5,
+        "Fewest posts aimed at one account (replies, mentions) before a pile-on is considered.",
+    ),
+    _s(
+        "alerts",
+        "pile_on_min_score",
+        float,
+        8.0,
+        "Pile-on score to alert at: each aimed post counts 1, plus 1 each for negative tone, a"
+        " blocked word ([wall] blocked_words) and an author new to the hashtag.",
+    ),
+    _s(
+        "alerts",
+        "collection",
+        bool,
+        True,
+        "Alert when collection stops: failing passes ([schedule] failure_alert_after), X budget"
+        " at 80 % and 100 %, a stream silent during a session.",
+    ),
+    _s(
+        "alerts",
+        "post_to_look_at",
+        bool,
+        True,
+        "Alert when one post's engagement is far above the event's typical post.",
+    ),
+    _s(
+        "alerts",
+        "post_factor",
+        float,
+        10.0,
+        "A post to look at: engagement at least this many times the typical recent post.",
+    ),
+    _s(
+        "alerts",
+        "post_min_engagement",
+        int,
+        50,
+        "Floor: a post with less engagement (likes, reposts, replies, quotes) never alerts.",
+    ),
+    _s(
+        "alerts",
+        "cooldown_minutes",
+        float,
+        30.0,
+        "After a cause is back to normal, the same cause does not alert again for this long.",
+    ),
+    _s(
+        "alerts",
+        "quiet_hours",
+        str,
+        "",
+        "Local times (HH:MM-HH:MM, event timezone) when alerts are stored but not sent,"
+        " e.g. '23:00-07:00' ('' = none).",
+    ),
+    _s(
+        "alerts",
+        "daily_cap",
+        int,
+        20,
+        "Most alerts sent per channel per local day; the rest are stored, not sent.",
+    ),
 ]
 
 SESSION_SETTINGS: list[Setting] = [
@@ -790,7 +977,7 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
         raise ConfigError(f"{source}: storage.backup_every_hours must be 0 (no backups) or more.")
     if sections["storage"].backup_keep < 1:
         raise ConfigError(f"{source}: storage.backup_keep must be at least 1.")
-    for name in ("bluesky", "x", "mastodon"):
+    for name in ("bluesky", "x", "mastodon", "threads", "instagram"):
         sec = sections[name]
         if sec.interval_minutes <= 0:
             raise ConfigError(f"{source}: {name}.interval_minutes must be greater than 0.")
@@ -800,4 +987,11 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
                 f"{source}: mastodon.instances entry {url!r} must start with https://"
             )
     _check_mastodon_tokens(sections["mastodon"], source)
+    ig = sections["instagram"]
+    if ig.enabled and not ig.user_id.strip():
+        raise ConfigError(
+            f"{source}: instagram.user_id is empty: set it to the Instagram user id of the"
+            " Business or Creator account (GET /me/accounts?fields=instagram_business_account"
+            " gives it)."
+        )
     return Config(path=path, event=event, sections=sections, raw=data)

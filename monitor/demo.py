@@ -1,7 +1,7 @@
 """`tagwatch demo`: the whole monitor, offline, on a simulated event.
 
 Nothing here is a toy version of tagwatch: the demo starts the loopback fake
-platforms (Bluesky, X, and two Mastodon instances), writes a config that
+platforms (Bluesky, X, two Mastodon instances, Threads and Instagram), writes a config that
 points the real collectors at them, and runs the real scheduler, enrichment,
 wall, digest and impact report. Only the clock is simulated: it runs `speed`
 times faster than real time from the first day of the event, and a feeder
@@ -26,10 +26,12 @@ from typing import Any
 
 from collectors.fakes.simulation import (
     DEFAULT_SESSIONS,
+    RAID_TARGET,
     TROLL_WORDS,
     SimulatedEvent,
     simulate_event,
 )
+from monitor.alerts.fakes import FakeSlackWebhook
 from monitor.config import Config, load_config
 from monitor.errors import UsageError
 from monitor.logs import remove_logging, setup_logging
@@ -66,8 +68,13 @@ SESSION_TITLES = [
 BLUESKY_HANDLE_ENV = "TAGWATCH_DEMO_BLUESKY_HANDLE"
 BLUESKY_PASSWORD_ENV = "TAGWATCH_DEMO_BLUESKY_APP_PASSWORD"
 X_TOKEN_ENV = "TAGWATCH_DEMO_X_BEARER_TOKEN"
+THREADS_TOKEN_ENV = "TAGWATCH_DEMO_THREADS_ACCESS_TOKEN"
+INSTAGRAM_TOKEN_ENV = "TAGWATCH_DEMO_INSTAGRAM_ACCESS_TOKEN"
 WALL_TOKEN_ENV = "TAGWATCH_DEMO_WALL_TOKEN"
+ALERTS_WEBHOOK_ENV = "TAGWATCH_DEMO_ALERTS_WEBHOOK_URL"
 DEMO_ACCOUNT = "tagwatch-demo.bsky.social"
+# The Instagram Business account the demo's hashtag searches are made for.
+DEMO_INSTAGRAM_USER_ID = "17841400000002016"
 
 
 class SimClock:
@@ -114,6 +121,8 @@ class DemoResult:
     wall_posts_hidden_by_moderator: int = 0
     digests: list[Path] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+    # What the demo's loopback chat webhook received: each alert's first line.
+    alerts: list[str] = field(default_factory=list)
 
 
 def _toml_list(values: list[str]) -> str:
@@ -128,12 +137,33 @@ def demo_config_text(
     wall_port: int,
     interval_minutes: float,
     speed: float = 1.0,
+    threads_url: str | None = None,
+    instagram_url: str | None = None,
 ) -> str:
     """The config a user would write for these fake platforms; the demo runs on it.
 
     The collectors run on the simulated clock, so their pass time budget is in
-    simulated seconds too: 20 real seconds' worth at `speed`.
+    simulated seconds too: 20 real seconds' worth at `speed`. Threads and
+    Instagram get their sections when their fakes' URLs are given.
     """
+    meta = ""
+    if threads_url is not None:
+        meta += f"""
+[threads]
+enabled = true
+api_base_url = "{threads_url}"
+access_token_env = "{THREADS_TOKEN_ENV}"
+interval_minutes = {interval_minutes}
+"""
+    if instagram_url is not None:
+        meta += f"""
+[instagram]
+enabled = true
+api_base_url = "{instagram_url}"
+user_id = "{DEMO_INSTAGRAM_USER_ID}"
+access_token_env = "{INSTAGRAM_TOKEN_ENV}"
+interval_minutes = {interval_minutes}
+"""
     sessions = []
     for (day, start_h, end_h, _), (title, prompt, tag) in zip(
         DEFAULT_SESSIONS, SESSION_TITLES, strict=True
@@ -149,6 +179,7 @@ def demo_config_text(
             f"start = {day_s}T{hhmm(start_h)}\n"
             f"end = {day_s}T{hhmm(end_h)}\n"
             'room = "Main hall"\n'
+            f"speakers = {_toml_list([RAID_TARGET] if tag == 'illiberal' else [])}\n"
             f"hashtags = {_toml_list([tag] if tag else [])}\n"
             f"prompt = {json.dumps(prompt)}\n"
         )
@@ -191,7 +222,7 @@ interval_minutes = {interval_minutes}
 enabled = true
 instances = {_toml_list(mastodon_urls)}
 interval_minutes = {interval_minutes}
-
+{meta}
 [schedule]
 jitter_seconds = 0.5
 digest_time = ""
@@ -200,6 +231,13 @@ log_file = "demo.log"
 
 [digest]
 out_dir = "digests"
+
+[alerts]
+# Alerts go to a chat webhook the demo runs on loopback, and it prints them.
+enabled = true
+webhook_url_env = "{ALERTS_WEBHOOK_ENV}"
+# The demo's passes come hours of simulated time apart: count a pile-on over a day.
+pile_on_window_minutes = 1440.0
 
 [wall]
 port = {wall_port}
@@ -231,11 +269,12 @@ def _post_json(url: str, body: dict[str, Any], token: str) -> Any:
 
 
 class _Fakes:
-    """The four fake servers and the feeder that lets the simulated event happen on them."""
+    """The six fake servers and the feeder that lets the simulated event happen on them."""
 
     def __init__(self, event: SimulatedEvent, clock: SimClock):
         from collectors.fakes.bluesky import FakeBluesky
         from collectors.fakes.mastodon import FakeMastodon
+        from collectors.fakes.meta import FakeInstagram, FakeThreads
         from collectors.fakes.x import FakeX
 
         self.event = event
@@ -249,6 +288,12 @@ class _Fakes:
             FakeMastodon(title=f"Fediverse {i}", now=clock, local_domain=f"fediverse{i}.example")
             for i in (1, 2)
         ]
+        self.threads_token = secrets.token_urlsafe(24)
+        self.instagram_token = secrets.token_urlsafe(24)
+        self.threads = FakeThreads(token=self.threads_token, now=clock)
+        self.instagram = FakeInstagram(
+            token=self.instagram_token, now=clock, user_id=DEMO_INSTAGRAM_USER_ID
+        )
         self._mastodon_known: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -258,6 +303,8 @@ class _Fakes:
         self.x.start()
         for inst in self.mastodon:
             inst.start()
+        self.threads.start()
+        self.instagram.start()
 
     @property
     def urls(self) -> dict[str, Any]:
@@ -265,12 +312,16 @@ class _Fakes:
             "bluesky": self.bluesky.url,
             "x": self.x.url,
             "mastodon": [m.url for m in self.mastodon],
+            "threads": self.threads.url,
+            "instagram": self.instagram.url,
             "bluesky_password": self.bluesky_password,
             "x_token": self.x_token,
+            "threads_token": self.threads_token,
+            "instagram_token": self.instagram_token,
         }
 
     def stop(self) -> None:
-        for server in (self.bluesky, self.x, *self.mastodon):
+        for server in (self.bluesky, self.x, *self.mastodon, self.threads, self.instagram):
             server.stop()
 
     def publish(self, now: datetime) -> None:
@@ -282,6 +333,8 @@ class _Fakes:
             self.bluesky.add_simulated(posts, now=now)
             self.x.add_simulated(posts, now=now)
             publish_simulated(self.mastodon, posts, now=now, known=self._mastodon_known)
+            self.threads.add_simulated(posts, now=now)
+            self.instagram.add_simulated(posts, now=now)
 
 
 def _serve_fakes(
@@ -293,7 +346,12 @@ def _serve_fakes(
     built from the parent's `t0` reads the same simulated time here.
     """
     event = simulate_event(
-        seed=seed, start=EVENT_START, days=EVENT_DAYS, timezone=TIMEZONE, n_posts=n_posts
+        seed=seed,
+        start=EVENT_START,
+        days=EVENT_DAYS,
+        timezone=TIMEZONE,
+        n_posts=n_posts,
+        raid=True,
     )
     clock = SimClock(start, speed, end=end, t0=t0)
     fakes = _Fakes(event, clock)
@@ -331,6 +389,8 @@ class _FakesProcess:
         self.urls = self._conn.recv()
         self.bluesky_password = self.urls["bluesky_password"]
         self.x_token = self.urls["x_token"]
+        self.threads_token = self.urls["threads_token"]
+        self.instagram_token = self.urls["instagram_token"]
 
     def publish(self, now: datetime) -> None:
         """The child publishes on its own copy of the clock; at the end, let its last round land."""
@@ -415,7 +475,12 @@ def run_demo(
         (out_dir / stale).unlink(missing_ok=True)
 
     event = simulate_event(
-        seed=seed, start=EVENT_START, days=EVENT_DAYS, timezone=TIMEZONE, n_posts=n_posts
+        seed=seed,
+        start=EVENT_START,
+        days=EVENT_DAYS,
+        timezone=TIMEZONE,
+        n_posts=n_posts,
+        raid=True,
     )
     span = (event.ends - event.begins).total_seconds()
     if speed is None:
@@ -433,11 +498,16 @@ def run_demo(
     fakes.start()
     urls = fakes.urls
     token = secrets.token_urlsafe(18)
+    # A chat webhook on loopback that answers like Slack's: the alerts land there.
+    chat = FakeSlackWebhook().start()
     env = {
         BLUESKY_HANDLE_ENV: DEMO_ACCOUNT,
         BLUESKY_PASSWORD_ENV: fakes.bluesky_password,
         X_TOKEN_ENV: fakes.x_token,
+        THREADS_TOKEN_ENV: fakes.threads_token,
+        INSTAGRAM_TOKEN_ENV: fakes.instagram_token,
         WALL_TOKEN_ENV: token,
+        ALERTS_WEBHOOK_ENV: chat.webhook_url,
     }
     saved_env = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -452,6 +522,8 @@ def run_demo(
                 wall_port=port,
                 interval_minutes=interval_minutes,
                 speed=speed,
+                threads_url=urls["threads"],
+                instagram_url=urls["instagram"],
             ),
             encoding="utf-8",
         )
@@ -482,6 +554,10 @@ def run_demo(
         apscheduler_log.setLevel(logging.ERROR)
         runner = Runner(config, now=clock)
         runner.start()
+        if runner.alerts is not None:
+            runner.alerts.on_sent = lambda channel, message: echo(
+                f"  ALERT to the chat webhook: {message.subject}"
+            )
         deadline = time.monotonic() + minutes * 60 * 0.9
         next_line = 0.0
         while time.monotonic() < deadline and not clock.finished:
@@ -518,12 +594,14 @@ def run_demo(
             remove_logging(log_handlers)
             apscheduler_log.setLevel(apscheduler_level)
         fakes.stop()
+        chat.stop()
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
 
+    result.alerts = [text.splitlines()[0].strip("*") for text in chat.texts()]
     result.posts_by_platform = _count_posts(config)
     _write_outputs(config, result)
     return result
@@ -564,6 +642,8 @@ def describe(result: DemoResult) -> list[str]:
         ),
         f"Wall: {result.wall_posts_shown} posts on screen at the end; "
         f"{result.wall_posts_hidden_by_moderator} troll author(s) blocked by the moderator.",
+        f"Alerts sent to the chat webhook: {len(result.alerts)}"
+        + "".join(f"\n  {title}" for title in result.alerts[:8]),
         f"Config:   {result.config_path}",
         f"Database: {result.db_path}",
     ]

@@ -5,7 +5,8 @@
     ├── UsageError             bad command-line input (exit 2)
     ├── StorageError           database cannot be opened or migrated (exit 1)
     ├── AlreadyRunning         another runner holds the database lock (exit 2)
-    ├── DeliveryError          the digest could not be mailed or posted (exit 1)
+    ├── DeliveryError          the digest or an alert could not be mailed or posted (exit 1)
+    │   └── DeliveryRateLimited  a chat server said "too many": carries how long to wait
     └── PlatformError          a platform answered badly or not at all (exit 1)
         ├── AuthError          credentials missing or refused
         ├── RateLimited        429; carries when the window resets
@@ -27,6 +28,7 @@ __all__ = [
     "StorageError",
     "AlreadyRunning",
     "DeliveryError",
+    "DeliveryRateLimited",
     "PlatformError",
     "AuthError",
     "RateLimited",
@@ -59,6 +61,14 @@ class DeliveryError(TagwatchError):
     """SMTP or the chat webhook refused or failed; the digest files are written already."""
 
     exit_code = 1
+
+
+class DeliveryRateLimited(DeliveryError):
+    """429 from a chat webhook or Matrix: `retry_after` seconds, as the server asked."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PlatformError(TagwatchError):

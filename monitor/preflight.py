@@ -61,9 +61,15 @@ def check_run(config: Config) -> None:
     collector when it opens (`tagwatch collect` too), before the first pass.
     """
     from collectors.streams import check_streams
+    from monitor.alerts import check_alerts
     from monitor.scheduler import digest_time
+    from storage.db import require_database_folder
 
+    # First: the folders created below (backups beside the database) must not
+    # create the database's own missing folder as a side effect.
+    require_database_folder(config.db_path)
     check_streams(config)
+    check_alerts(config)
     if config.schedule.serve_wall:
         check_wall(config)
     # Last: it creates the folders, which a run refused for another setting should not leave.

@@ -42,9 +42,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collectors import collector_class, enabled_platforms
+from collectors import collector_class, enabled_platforms, sections_hint
 from collectors.base import Collector, Progress, RunRecord
 from monitor import jobs
+from monitor.alerts import AlertEngine
 from monitor.config import Config
 from monitor.errors import ConfigError
 from monitor.health import schedule_path, write_schedule
@@ -287,6 +288,7 @@ class Runner:
         self.wall: WallServer | None = None
         self.streams: list[Any] = []  # collectors.streams.base.StreamThread
         self.control: Store | None = None
+        self.alerts: AlertEngine | None = None  # [alerts] enabled: rules after each page
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=len(self.platforms()) + 2)},
@@ -309,7 +311,11 @@ class Runner:
         """Connections for every collector; what one `tagwatch collect` needs."""
         if self.control is not None:
             return
+        if self.config.alerts.enabled:
+            self.alerts = AlertEngine.from_config(self.config, now=self.now)
         self.control = Store.open(self.config.db_path)
+        if self.alerts is not None:
+            self.alerts.start()
         close_stale_runs(self.control)
         self.failures = {
             h.collector: h.consecutive_failures for h in collector_health(self.control.conn)
@@ -394,6 +400,8 @@ class Runner:
         for cls, kwargs in stream_specs(self.config):
             extra: dict[str, Any] = {"now": self.now} if self._clock_injected else {}
             thread = StreamThread(cls, self.config, stop=self.stop_event, **kwargs, **extra)
+            if self.alerts is not None:
+                thread.stream.after_batch = self.alerts.on_stored
             self.streams.append(thread)
             thread.start()
             log.info("stream %s started", thread.stream.name)
@@ -420,6 +428,8 @@ class Runner:
             if self._clock_injected:
                 kwargs["now"] = self.now
             collector = self._factory(name)(self.config, self._stores[name], **kwargs)
+            if self.alerts is not None:
+                collector.after_page = self.alerts.on_stored
             self._collectors[name] = collector
         return collector
 
@@ -459,6 +469,8 @@ class Runner:
             record = collector.run_pass()
         self.records.setdefault(name, deque(maxlen=100)).append(record)
         self._count_failure(record)
+        if self.alerts is not None:
+            self.alerts.after_pass(record)
         return record
 
     def _record_cannot_start(self, name: str, store: Store, exc: Exception) -> RunRecord:
@@ -700,6 +712,9 @@ class Runner:
             log.info("runner stopped")
 
     def close(self) -> None:
+        if self.alerts is not None:
+            self.alerts.stop()  # evaluates what is pending and sends what is queued first
+            self.alerts = None
         for store in [*self._stores.values(), *([self.control] if self.control else [])]:
             store.close()
         self._stores.clear()
@@ -779,8 +794,9 @@ def run_until_stopped(
             runner = Runner(config, factories=factories)
             if not runner.platforms():
                 log.warning(
-                    "no collector is enabled: set enabled = true under [bluesky], [x] or "
-                    "[mastodon]; running the digest%s only",
+                    "no collector is enabled: set enabled = true under %s; running the digest%s"
+                    " only",
+                    sections_hint(),
                     " and wall" if config.schedule.serve_wall else "",
                 )
             with _signals_set(on_signal):

@@ -16,8 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from collectors import PLATFORMS
+from collectors.meta_status import status_data as meta_status_data
+from collectors.meta_status import status_text as meta_status_text
 from collectors.streams.status import stream_states, stream_text
 from collectors.x_budget import BudgetState, ledger_state
+from monitor.alerts.summary import alerts_status, alerts_text
 from monitor.config import Config
 from monitor.health import read_schedule, runner_status, runner_text
 from monitor.lock import lock_holder
@@ -57,6 +60,7 @@ def gather(config: Config, now: datetime) -> dict[str, Any]:
         alive = lock_holder(config.db_path) is not None
         streams = stream_states(store.conn, now, alive=alive)
         budget = ledger_state(store.conn, config, now)
+        alerts = alerts_status(store.conn, enabled=config.alerts.enabled, now=now)
     schedule = read_schedule(config.db_path)
     ev = config.event
     collectors: dict[str, dict[str, Any]] = {}
@@ -83,6 +87,10 @@ def gather(config: Config, now: datetime) -> dict[str, Any]:
             "last_error": health.get("last_error"),
             "failures_in_a_row": health.get("failures_in_a_row", 0),
         }
+    # Threads' and Instagram's ledgers (queries per 24 h, hashtags per 7 days), token expiry
+    # and their warnings, under their platforms.
+    for name, quota in meta_status_data(config, now).items():
+        platforms.setdefault(name, {}).update(quota=quota)
     if "x" in platforms:
         x = config.sections["x"]
         platforms["x"].update(
@@ -117,6 +125,7 @@ def gather(config: Config, now: datetime) -> dict[str, Any]:
         "runner": runner_status(config.db_path),
         "backup": _backup(config),
         "streams": streams,
+        "alerts": alerts,
     }
 
 
@@ -169,7 +178,10 @@ def text_lines(data: dict[str, Any], config: Config) -> list[str]:
     lines += runner_text(data["runner"], tz=config.event.tz)
     lines.append(_backup_text(data["backup"]))
     lines += stream_text(data["streams"])
+    lines += alerts_text(data["alerts"])
     x = data["platforms"].get("x") or {}
     if x.get("enabled") and x.get("budget") is not None:
         lines += BudgetState.from_dict(x["budget"]).lines()
+    quotas = {n: p["quota"] for n, p in data["platforms"].items() if p.get("quota") is not None}
+    lines += meta_status_text(quotas)
     return lines

@@ -28,6 +28,7 @@ from typing import TypeVar
 from monitor.config import EventConfig
 from reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, SessionMatcher
 from reports.figures import (
+    ENGAGEMENT_COUNTS,
     Analysis,
     Counts,
     DayFigures,
@@ -154,21 +155,44 @@ class Period:
 
 
 def _counts(rows: Iterable[Row]) -> Counts:
-    posts = likes = reposts = replies = quotes = views = with_views = 0
+    posts = likes = reposts = replies = quotes = views = with_views = authorless = 0
+    known = [0, 0, 0, 0]  # posts that gave likes, reposts, replies, quotes
     authors: set[int] = set()
     for r in rows:
         posts += 1
-        if r[AUTHOR] is not None:  # a post without a known author adds no author
+        if r[AUTHOR] is not None:
             authors.add(r[AUTHOR])
+        else:  # a post without a known author adds no author
+            authorless += 1
         # Unknown counts (None) add nothing: `figures.engagement` over the sums.
-        likes += r[LIKES] or 0
-        reposts += r[REPOSTS] or 0
-        replies += r[REPLIES] or 0
-        quotes += r[QUOTES] or 0
+        if r[LIKES] is not None:
+            likes += r[LIKES]
+            known[0] += 1
+        if r[REPOSTS] is not None:
+            reposts += r[REPOSTS]
+            known[1] += 1
+        if r[REPLIES] is not None:
+            replies += r[REPLIES]
+            known[2] += 1
+        if r[QUOTES] is not None:
+            quotes += r[QUOTES]
+            known[3] += 1
         if r[VIEWS] is not None:
             views += r[VIEWS]
             with_views += 1
-    return Counts(posts, len(authors), likes, reposts, replies, quotes, views, with_views)
+    missing = tuple(c for c, n in zip(ENGAGEMENT_COUNTS, known, strict=True) if posts and not n)
+    return Counts(
+        posts,
+        len(authors),
+        likes,
+        reposts,
+        replies,
+        quotes,
+        views,
+        with_views,
+        authorless_posts=authorless,
+        counts_missing=missing,
+    )
 
 
 # -- figures from loaded rows -------------------------------------------------------
@@ -329,10 +353,10 @@ def post_refs(
                 author_name=row[5] or "",
                 text="" if restricted else (row[6] or ""),
                 created_at=parse_iso(row[7]),
-                likes=row[8] or 0,
-                reposts=row[9] or 0,
-                replies=row[10] or 0,
-                quotes=row[11] or 0,
+                likes=row[8],
+                reposts=row[9],
+                replies=row[10],
+                quotes=row[11],
                 lang=row[12],
                 session=(session or {}).get(row[0], row[13]),
                 restricted=restricted,

@@ -46,9 +46,17 @@ PLATFORM_COLORS: dict[str, str] = {
     "bluesky": "#1185fe",
     "x": "#14171a",
     "mastodon": "#6364ff",
+    "threads": "#101010",
+    "instagram": "#d62976",
 }
 # Legends name platforms as people write them.
-PLATFORM_LABELS: dict[str, str] = {"bluesky": "Bluesky", "x": "X", "mastodon": "Mastodon"}
+PLATFORM_LABELS: dict[str, str] = {
+    "bluesky": "Bluesky",
+    "x": "X",
+    "mastodon": "Mastodon",
+    "threads": "Threads",
+    "instagram": "Instagram",
+}
 PALETTE = ("#1f6f8b", "#e07a5f", "#81b29a", "#f2cc8f", "#3d405b", "#99a1a6", "#c06c84")
 OTHER = "#99a1a6"
 INK = "#222222"

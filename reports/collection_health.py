@@ -7,6 +7,7 @@ figures, or they will report a drop in conversation that never happened.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -40,6 +41,9 @@ class CollectorDay:
     last_error_at: datetime | None = None
     streak: int = 0  # consecutive failed passes at the end of the day
     alert_after: int = 3
+    # Longest time between two passes beyond what the platform's search reaches back
+    # (Instagram's recent_media: 24 hours), as the pass recorded it (`gap_hours`).
+    gap_hours: float | None = None
 
     @property
     def label(self) -> str:
@@ -57,6 +61,7 @@ class CollectorDay:
             or self.quota
             or self.rate_limited
             or self.flagged
+            or self.gap_hours
             or (self.enabled and not self.passes)
         )
 
@@ -80,6 +85,11 @@ class CollectorDay:
                 parts.append(f"all {self.passes} passes failed: nothing was collected")
             else:
                 parts.append(f"{self.failed} of {self.passes} passes failed")
+        if self.gap_hours:
+            parts.append(
+                f"{self.gap_hours:g} hours passed between two passes, more than the 24 hours "
+                "its search reaches back: posts from that gap may be lost"
+            )
         if self.rate_limited:
             parts.append(
                 f"{self.rate_limited} pass{'es' if self.rate_limited != 1 else ''}"
@@ -107,7 +117,7 @@ def collection_day(
     lo, hi = iso(start), iso(end)
     rows = list(
         conn.execute(
-            "select collector, started_at, status, new_posts, error from runs"
+            "select collector, started_at, status, new_posts, error, details from runs"
             " where started_at >= ? and started_at < ? and status != 'running'"
             " order by started_at, id",
             (lo, hi),
@@ -119,9 +129,13 @@ def collection_day(
         mine = [r for r in rows if r[0] == name]
         counts = {"ok": 0, "failed": 0, "rate_limited": 0, "quota": 0, "interrupted": 0}
         first_quota = last_error = last_error_at = None
+        gap_hours: float | None = None
         new_posts = 0
-        for _, started, status, new, error in mine:
+        for _, started, status, new, error, details in mine:
             new_posts += new or 0
+            gap = _gap_hours(details)
+            if gap is not None and (gap_hours is None or gap > gap_hours):
+                gap_hours = gap
             if status in ("ok", "partial"):
                 counts["ok"] += 1
             elif status in ("failed", "error"):
@@ -154,7 +168,19 @@ def collection_day(
                 last_error_at=last_error_at,
                 streak=streak,
                 alert_after=alert_after,
+                gap_hours=gap_hours,
                 **counts,
             )
         )
     return out
+
+
+def _gap_hours(details: str | None) -> float | None:
+    """The `gap_hours` a pass recorded in its details (Instagram), if any."""
+    if not details or "gap_hours" not in details:
+        return None
+    try:
+        value = json.loads(details).get("gap_hours")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) and value > 0 else None

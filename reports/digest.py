@@ -38,7 +38,7 @@ from reports.digest_model import (
     Share,
     ThemeView,
 )
-from reports.figures import ENGAGEMENT_LABEL, Analysis, PostRef, Summary, Theme
+from reports.figures import ENGAGEMENT_LABEL, Analysis, PostRef, Summary, Theme, unknown_figures
 from reports.rows import CREATED, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
 from storage.db import connect
 from storage.records import parse_iso, to_utc, utcnow
@@ -124,7 +124,8 @@ def _engagement_note(s: Summary) -> str:
     if not s.counts_unknown:
         return ENGAGEMENT_LABEL
     names = ", ".join(PLATFORM_NAMES.get(p, p) for p in s.counts_unknown)
-    return f"{ENGAGEMENT_LABEL}; counts {names} does not give are left out, not 0"
+    # Short: the note at the end of the digest says what each platform leaves out.
+    return f"{ENGAGEMENT_LABEL}; counts not given by {names} left out, not 0"
 
 
 def _language_name(code: str) -> str:
@@ -315,6 +316,8 @@ def build_digest(
     if digest.empty:
         return digest
     today = {p.platform: p.counts.posts for p in a.platforms}
+    # The same sentences as the impact report's methodology, from the same figures.
+    digest.notes = unknown_figures(a.summary.counts_unknown, a.summary.authorless_platforms)
     prev_platform = {p.platform: p.counts.posts for p in before_platforms}
     # A platform silent today but busy yesterday is news too: show it at 0.
     order = [p.platform for p in a.platforms] + sorted(set(prev_platform) - set(today))

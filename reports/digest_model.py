@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reports.charts import PLATFORM_LABELS
 from reports.collection_health import CollectorDay
-from reports.figures import engagement
+from reports.figures import author_label, engagement, known_counts
 
 __all__ = [
     "PLATFORMS",
@@ -27,7 +27,7 @@ __all__ = [
     "DigestResult",
 ]
 
-PLATFORMS = ("bluesky", "x", "mastodon")
+PLATFORMS = ("bluesky", "x", "mastodon", "threads", "instagram")
 PLATFORM_NAMES = PLATFORM_LABELS
 
 
@@ -74,15 +74,25 @@ class PostView:
     author_name: str
     text: str
     time: str  # local HH:MM
-    likes: int
-    reposts: int
-    replies: int
-    quotes: int
+    likes: int | None  # None: the platform does not give it (unknown, not zero)
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
     reason: str = ""  # why it is in "to look at"
 
     @property
     def engagement(self) -> int:
         return engagement(self.likes, self.reposts, self.replies, self.quotes)
+
+    @property
+    def who(self) -> str:
+        """The author's name, else handle, else "an Instagram account" (no author given)."""
+        return author_label(self.platform, self.author_handle, self.author_name)
+
+    @property
+    def counts(self) -> list[tuple[int, str, str]]:
+        """The counts the platform gave, for `plural`; unknown counts are not shown as 0."""
+        return known_counts(self.likes, self.reposts, self.replies, self.quotes)
 
     @property
     def platform_name(self) -> str:
@@ -153,6 +163,9 @@ class Digest:
     restricted_posts: int = 0
     reach: int = 0
     reach_label: str = ""
+    # Which figures leave which platform out (Threads: engagement; Instagram: authors,
+    # voices, reach), for the platforms with posts this day.
+    notes: list[str] = field(default_factory=list)
     charts: dict[str, bytes] = field(default_factory=dict)
 
     @property

@@ -64,13 +64,12 @@ def export_rows(
     end: str | None = None,
     platform: str | None = None,
     include_deleted: bool = False,
-    unknown_counts: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Posts in [start, end) (UTC ISO text), oldest first, as export records.
 
-    `unknown_counts`: a count the platform did not give stays None (the XLSX
-    leaves its cell empty); by default it is 0, as the CSV and JSONL have
-    always written it and the report's sums expect.
+    A count the platform does not give (Threads search, Instagram's hidden likes)
+    stays None: null in JSONL, an empty cell in CSV and XLSX, never a 0 that would
+    read as "nobody liked it".
     """
     where = ["1 = 1"]
     params: list[Any] = []
@@ -93,7 +92,6 @@ def export_rows(
         " from posts p left join authors a on a.id = p.author_id"
         f" where {' and '.join(where)} order by p.created_at, p.id"
     )
-    zero = None if unknown_counts else 0
     for row in conn.execute(sql, params):
         lang_detected = row["lang_detected"] or ""
         polarity = row["sentiment_polarity"]
@@ -108,10 +106,11 @@ def export_rows(
             "lang": row["lang"] or "",
             "hashtags": json.loads(row["hashtags"] or "[]"),
             "mentions": json.loads(row["mentions"] or "[]"),
-            "likes": _count(row["likes"], zero),
-            "reposts": _count(row["reposts"], zero),
-            "replies": _count(row["replies"], zero),
-            "quotes": _count(row["quotes"], zero),
+            # None: a count the platform does not give (Threads, Instagram); empty in CSV.
+            "likes": row["likes"],
+            "reposts": row["reposts"],
+            "replies": row["replies"],
+            "quotes": row["quotes"],
             "views": row["views"],
             "deleted": bool(row["deleted"]),
             "lang_detected": lang_detected,
@@ -122,10 +121,6 @@ def export_rows(
             "session": row["session"] or "",
             "author_id": row["author_platform_id"] or "",
         }
-
-
-def _count(value: int | None, unknown: int | None) -> int | None:
-    return unknown if value is None else value
 
 
 def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:

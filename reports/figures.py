@@ -8,6 +8,7 @@ up likes, reposts, replies and quotes goes through these two.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,12 @@ __all__ = [
     "engagement_sql",
     "ENGAGEMENT_COUNTS",
     "ENGAGEMENT_LABEL",
+    "UNKNOWN_AUTHOR_LABELS",
+    "author_label",
+    "known_counts",
+    "counts_text",
+    "UNKNOWN_FIGURES",
+    "unknown_figures",
     "Counts",
     "Summary",
     "PlatformFigures",
@@ -39,6 +46,78 @@ __all__ = [
     "FADING",
     "STEADY",
 ]
+
+# How outputs name the author of a post whose platform does not say who wrote it
+# (Instagram hashtag media): a neutral label, never a guess.
+UNKNOWN_AUTHOR_LABELS = {"instagram": "an Instagram account"}
+_COUNT_NAMES = (
+    ("likes", "like", "likes"),
+    ("reposts", "repost", "reposts"),
+    ("replies", "reply", "replies"),
+    ("quotes", "quote", "quotes"),
+)
+
+
+# Which figures leave a platform's posts out, because its API does not give what
+# they count. The one set of sentences: the digest (HTML, Markdown, text) and the
+# impact report's methodology (HTML and PDF) say them, for each platform whose
+# posts in the period lack counts or an author (`Summary.counts_unknown`,
+# `Summary.authorless_platforms`), and nothing when there is none.
+UNKNOWN_FIGURES = {
+    "threads": "Threads search results come without like, reply, repost and quote counts: "
+    "Threads posts count in posts and authors but add nothing to engagement (unknown, not 0).",
+    "instagram": "Instagram hashtag media come without their author: Instagram posts count in "
+    "posts and engagement but not in authors, top voices or estimated reach.",
+}
+
+
+def unknown_figures(counts_unknown: Iterable[str], authorless: Iterable[str] = ()) -> list[str]:
+    """The sentences for the platforms whose posts lack counts or an author, in a fixed order.
+
+    Threads and Instagram have their own (UNKNOWN_FIGURES); any other platform
+    whose posts lack something gets a sentence saying what, so no figure leaves
+    posts out without the output saying so.
+    """
+    no_counts, no_author = set(counts_unknown), set(authorless)
+    present = no_counts | no_author
+    notes = [text for name, text in UNKNOWN_FIGURES.items() if name in present]
+    for name in sorted(present - set(UNKNOWN_FIGURES)):
+        label = "X" if name == "x" else name.capitalize()
+        if name in no_counts:
+            notes.append(
+                f"Some {label} posts come without like, reply, repost or quote counts: "
+                "those counts add nothing to engagement (unknown, not 0)."
+            )
+        if name in no_author:
+            notes.append(
+                f"Some {label} posts come without their author: they count in posts and "
+                "engagement but not in authors, top voices or estimated reach."
+            )
+    return notes
+
+
+def author_label(platform: str, handle: str, name: str = "") -> str:
+    """Who wrote a post, for a reader: the name, else the handle, else a neutral label."""
+    return name or handle or UNKNOWN_AUTHOR_LABELS.get(platform, "an unknown account")
+
+
+def known_counts(
+    likes: int | None, reposts: int | None, replies: int | None, quotes: int | None
+) -> list[tuple[int, str, str]]:
+    """(count, singular, plural) of the counts the platform gave; unknown ones left out."""
+    values = (likes, reposts, replies, quotes)
+    pairs = zip(values, _COUNT_NAMES, strict=True)
+    return [(v, one, many) for v, (_, one, many) in pairs if v is not None]
+
+
+def counts_text(
+    likes: int | None, reposts: int | None, replies: int | None, quotes: int | None
+) -> str:
+    """ "3 likes · 1 reply" of the known counts; says so when the platform gave none."""
+    known = known_counts(likes, reposts, replies, quotes)
+    parts = [f"{n:,} {one if n == 1 else many}" for n, one, many in known]
+    return " · ".join(parts) if parts else "no counts given by the platform"
+
 
 REACH_LABEL = "Estimated potential reach: the sum of unique authors' latest follower counts"
 RISING, NEW, FADING, STEADY = "rising", "new", "fading", "steady"
@@ -84,6 +163,20 @@ class Counts:
     quotes: int = 0
     views: int = 0  # X only: see posts_with_views
     posts_with_views: int = 0
+    authorless_posts: int = 0  # counted in posts and engagement, never as authors
+    # ENGAGEMENT_COUNTS none of these posts gave (Threads: all four): a table shows
+    # them empty, unknown, not 0.
+    counts_missing: tuple[str, ...] = ()
+
+    @property
+    def authors_unknown(self) -> bool:
+        """Posts, none with a known author (Instagram): "authors" is unknown, not 0."""
+        return self.posts > 0 and self.authorless_posts == self.posts
+
+    @property
+    def engagement_unknown(self) -> bool:
+        """Posts, none with any count given (Threads): engagement is unknown, not 0."""
+        return self.posts > 0 and len(self.counts_missing) == len(ENGAGEMENT_COUNTS)
 
     @property
     def engagement(self) -> int:
@@ -223,10 +316,10 @@ class PostRef:
     author_name: str
     text: str
     created_at: datetime  # aware UTC
-    likes: int
-    reposts: int
-    replies: int
-    quotes: int
+    likes: int | None  # None: the platform does not give it (unknown, not zero)
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
     lang: str | None = None
     session: str | None = None
     restricted: bool = False  # no_unauthenticated: text blanked, never quote it publicly

@@ -30,6 +30,7 @@ from monitor.config import Config, EventConfig
 from reports import analysis
 from reports.export import period_bounds
 from reports.figures import (
+    ENGAGEMENT_COUNTS,
     ENGAGEMENT_LABEL,
     Analysis,
     Counts,
@@ -40,6 +41,8 @@ from reports.figures import (
     SessionReport,
     Summary,
     Voices,
+    author_label,
+    counts_text,
 )
 from reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
 from reports.impact_table import Table, period_where
@@ -59,6 +62,7 @@ __all__ = [
     "PROSE",
 ]
 
+PLATFORMS = ("bluesky", "x", "mastodon", "threads", "instagram")
 TOP_POSTS = 10
 TOP_VOICES = 10
 TOP_THEMES = 15
@@ -117,16 +121,17 @@ COUNT_COLUMNS = [
 ]
 
 
-def _count_cells(c: Counts) -> dict[str, int]:
-    """The COUNT_COLUMNS of one row of figures."""
+def _count_cells(c: Counts) -> dict[str, int | str]:
+    """The COUNT_COLUMNS of one row of figures.
+
+    Unknown is not zero: a group whose posts have no known author (Instagram) has
+    its authors empty, and a count none of its posts gave (Threads) is empty too.
+    """
     return {
         "posts": c.posts,
-        "authors": c.unique_authors,
-        "likes": c.likes,
-        "reposts": c.reposts,
-        "replies": c.replies,
-        "quotes": c.quotes,
-        "engagement": c.engagement,
+        "authors": "" if c.authors_unknown else c.unique_authors,
+        **{k: "" if k in c.counts_missing else getattr(c, k) for k in ENGAGEMENT_COUNTS},
+        "engagement": "" if c.engagement_unknown else c.engagement,
     }
 
 
@@ -220,6 +225,9 @@ def _growth(
     return table, [(pt.at, float(pt.engagement)) for pt in points]
 
 
+_SESSION_COUNTS = ("posts", "authors", "engagement")
+
+
 def _sessions(
     reports: list[SessionReport], event: EventConfig, lo: datetime, hi: datetime
 ) -> Table:
@@ -228,9 +236,8 @@ def _sessions(
             "session": s.title,
             "start_local": s.start.astimezone(event.tz).strftime("%Y-%m-%d %H:%M"),
             "room": s.room,
-            "posts": s.counts.posts,
-            "authors": s.counts.unique_authors,
-            "engagement": s.counts.engagement,
+            # Unknown stays empty, as in the other count tables.
+            **{k: v for k, v in _count_cells(s.counts).items() if k in _SESSION_COUNTS},
             "by_hashtag": s.by_hashtag,
             "by_speaker": s.by_speaker,
             "by_time": s.by_time,
@@ -278,6 +285,9 @@ def _top_posts(refs: list[PostRef], event: EventConfig) -> tuple[Table, list[dic
                 # Guarded here so the HTML, the PDF and top_posts.csv all carry the same link.
                 "url": safe_url(r.url),
                 "text": r.text,
+                # What the HTML and the PDF print: no made-up author, no 0 for unknown.
+                "who": author_label(r.platform, r.author_handle, r.author_name),
+                "counts": counts_text(r.likes, r.reposts, r.replies, r.quotes),
             }
         )
     table = Table(
@@ -451,7 +461,7 @@ def build_report(
         period, top=max(TOP_POSTS, TOP_VOICES), n_themes=TOP_THEMES, examples=0, with_growth=False
     )
     summary = a.summary
-    enabled = [p for p in ("bluesky", "x", "mastodon") if config.sections[p].enabled]
+    enabled = [p for p in PLATFORMS if config.sections[p].enabled]
     platforms = sorted(set(enabled) | set(summary.platforms))
     timeline, volume = _timeline(a.hours, list(summary.platforms), event)
     growth, growth_points = _growth(conn, event, lo, hi)
@@ -496,7 +506,7 @@ def build_report(
         series={"volume": volume, "growth": growth_points, "themes": theme_series, "days": days},
         methodology=Methodology(
             platforms_enabled=enabled,
-            platforms_not_collected=[p for p in ("bluesky", "x", "mastodon") if p not in enabled],
+            platforms_not_collected=[p for p in PLATFORMS if p not in enabled],
             mastodon_instances=list(config.mastodon.instances) if "mastodon" in enabled else [],
             passes=passes,
             gaps=gaps,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.config import EventConfig
+from reports.figures import unknown_figures
 from reports.impact_table import Table, period_where
 from storage.records import parse_iso
 
@@ -43,6 +44,7 @@ PROSE = {
     "may have been collected before the period, or imported).",
     "mastodon": "Posts from other instances are included only when they reached these instances "
     "through federation.",
+    "unknown": "What a platform's API does not give, tagwatch does not invent or scrape.",
     "engagement": "Engagement is likes + reposts + replies + quotes as the platforms reported "
     "them when tagwatch last refreshed each post; later engagement is not included. Views are "
     "counted only where a platform reports them.",
@@ -73,28 +75,24 @@ class Methodology:
     hidden_authors: int
     engagement_as_of: datetime | None
     timezone: str
-    counts_unknown: list[str] = field(default_factory=list)  # platforms giving no counts
+    # Platforms with posts in the period whose counts, or authors, the API does not
+    # give (Threads, Instagram): `Summary.counts_unknown` and `.authorless_platforms`.
+    counts_unknown: list[str] = field(default_factory=list)
     authorless_posts: int = 0
     authorless_platforms: list[str] = field(default_factory=list)
 
     def unknown_text(self) -> str:
-        """Which figures leave what out: unknown is not zero, and says so."""
-        parts = []
-        if self.counts_unknown:
-            parts.append(
-                "Likes, reposts, replies or quotes not given by the platform ("
-                + ", ".join(self.counts_unknown)
-                + ") are left out of the engagement figures, not counted as 0."
-            )
+        """Which figures leave which platform out (the digest's sentences); empty if none."""
+        notes = unknown_figures(self.counts_unknown, self.authorless_platforms)
+        if not notes:
+            return ""
         if self.authorless_posts:
-            parts.append(
-                f"{plural(self.authorless_posts, 'post')} without a known author ("
-                + ", ".join(self.authorless_platforms)
-                + ") "
-                + ("is" if self.authorless_posts == 1 else "are")
-                + " counted in posts and engagement, but left out of authors, voices and reach."
+            notes.append(
+                f"In this report, {plural(self.authorless_posts, 'post')} "
+                + ("has" if self.authorless_posts == 1 else "have")
+                + " no known author."
             )
-        return " ".join(parts)
+        return " ".join([PROSE["unknown"], *notes])
 
     def deleted_text(self) -> str:
         return (

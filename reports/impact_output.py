@@ -154,7 +154,7 @@ def write_posts_xlsx(report: ImpactReport, conn: Any, config: Any, data_dir: Pat
     """posts.xlsx beside posts.csv: the same posts for partners who open a spreadsheet."""
     start, end = period_bounds(config.event, report.start_day, report.end_day)
     path = data_dir / "posts.xlsx"
-    write_xlsx(export_rows(conn, start=start, end=end, unknown_counts=True), path)
+    write_xlsx(export_rows(conn, start=start, end=end), path)
     return path
 
 

@@ -306,13 +306,11 @@ def _posts(r: ImpactReport) -> list[Any]:
     story: list[Any] = []
     for p in r.top_posts:
         meta = (
-            f"#{p['rank']} · {p['platform']} · <b>{_text(p['author_name'] or p['author'])}</b>"
-            f" ({_text(p['author'])}) · {_text(p['posted_local'])}"
+            f"#{p['rank']} · {p['platform']} · <b>{_text(p['who'])}</b>"
+            + (f" ({_text(p['author'])})" if p["author"] else "")
+            + f" · {_text(p['posted_local'])}"
         )
-        counts = (
-            f"{p['likes']:,} likes · {p['reposts']:,} reposts · {p['replies']:,} replies · "
-            f"{p['quotes']:,} quotes"
-        )
+        counts = _text(p["counts"])
         if url := safe_url(p["url"]):
             counts += f" · {_text(url)}"
         box = RLTable(
@@ -380,6 +378,8 @@ def _methodology(r: ImpactReport) -> list[Any]:
                 )
             )
         )
+    if m.unknown_text():
+        story.append(_p(_text(m.unknown_text())))
     story.append(_p("Collection passes and gaps", "h3"))
     if m.passes.rows:
         story += _table(m.passes)
@@ -409,7 +409,6 @@ def _methodology(r: ImpactReport) -> list[Any]:
         _p(_text(m.restricted_text())),
         _p("Engagement and reach", "h3"),
         _p(_text(PROSE["engagement"]) + as_of),
-        *([_p(_text(m.unknown_text()))] if m.unknown_text() else []),
         _p(_text(REACH_DEFINITION)),
         _p("Not collected", "h3"),
         _p(_text(PROSE["not_collected"])),

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from monitor.config import Config
-from monitor.errors import ConfigError, DeliveryError
+from monitor.errors import ConfigError, DeliveryError, DeliveryRateLimited
 
 __all__ = [
     "InlineImage",
@@ -228,18 +228,42 @@ def webhook_url(config: Config) -> str | None:
     return config.secret(env) if env else None
 
 
-def post_webhook(url: str, payload: dict[str, Any], *, timeout: float = 30.0) -> None:
-    """POST Slack-compatible JSON. Errors never quote the URL: it carries the token."""
+def post_webhook(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float = 30.0,
+    what: str = "the digest summary",
+    setting: str = "digest.webhook_url_env",
+) -> None:
+    """POST Slack-compatible JSON. Errors never quote the URL: it carries the token.
+
+    A 429 raises `DeliveryRateLimited` with the server's Retry-After (seconds),
+    so a caller that retries (the alert sender) waits as long as it was asked.
+    """
     try:
         response = httpx.post(url, json=payload, timeout=timeout)
     except httpx.HTTPError as exc:
         raise DeliveryError(
-            f"Could not post the digest summary to the chat webhook: {type(exc).__name__}. "
-            "Check the URL in the environment variable named by digest.webhook_url_env."
+            f"Could not post {what} to the chat webhook: {type(exc).__name__}. "
+            f"Check the URL in the environment variable named by {setting}."
         ) from None
+    if response.status_code == 429:
+        raise DeliveryRateLimited(
+            f"The chat webhook answered HTTP 429 (too many messages) to {what}.",
+            retry_after=_seconds(response.headers.get("retry-after")),
+        )
     if response.status_code >= 400:
         raise DeliveryError(
             f"The chat webhook answered HTTP {response.status_code} "
             f"({response.text[:200].strip() or 'no reason given'}); check the URL in the "
-            "environment variable named by digest.webhook_url_env."
+            f"environment variable named by {setting}."
         )
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is not used by chat servers)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

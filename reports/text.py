@@ -10,7 +10,8 @@ TextBlob's NLTK corpora are not needed (we use the bundled pattern parser via
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,6 +25,7 @@ from reports.bcms import FAMILY, standard_of
 __all__ = [
     "TextFeatures",
     "LanguageGuesser",
+    "AuthorHistory",
     "analyze_text",
     "analyze_many",
     "clean_text",
@@ -133,6 +135,12 @@ _FAMILY_MODELS = {"sr": ("sr", "hr"), "hr": ("hr",), "bs": ("bs", "hr"), "cnr": 
 _CONTRAST = ("en", "es", "fr", "de", "pt", "it", "ru", "sr", "tr", "ar")
 
 
+# Given the authors asked about, the texts of their earlier posts (at most a few dozen
+# each) that were labelled one of the family's standards. The caller (enrichment) reads
+# them from storage; this module only decides from text.
+AuthorHistory = Callable[[Collection[Hashable]], Mapping[Hashable, Sequence[str]]]
+
+
 def _known(code: str | None) -> bool:
     return code is not None and (code in FAMILY or _lingua_language(code) is not None)
 
@@ -193,11 +201,21 @@ class LanguageGuesser:
         return self.guess_many([text], [platform_tag])[0]
 
     def guess_many(
-        self, texts: Sequence[str], platform_tags: Sequence[str | None]
+        self,
+        texts: Sequence[str],
+        platform_tags: Sequence[str | None],
+        *,
+        authors: Sequence[Hashable | None] | None = None,
+        history: AuthorHistory | None = None,
     ) -> list[tuple[str | None, bool]]:
         """`guess` for a batch: lingua runs over the batch on all cores (it releases the GIL).
 
-        The family rule runs only on the posts lingua put in the family.
+        The family rule runs only on the posts lingua put in the family. With
+        `authors` (one key per text, None when unknown), a post whose standard its
+        text does not decide takes its author's majority among the author's posts
+        the text did decide, in this batch and (through `history`) stored earlier;
+        that beats the platform tag and the event's order, and is still marked as
+        not decided by the text.
         """
         hints = [_iso(t) for t in platform_tags]
         out: list[tuple[str | None, bool]] = [(h, False) for h in hints]
@@ -207,6 +225,7 @@ class LanguageGuesser:
                 hint = hints[i]
                 extra = hint if _known(hint) else None
                 groups.setdefault(extra, []).append(i)
+        families: dict[int, tuple[str, ...]] = {}  # posts lingua put in the family
         for extra, indices in groups.items():
             detector, mapping, family = self._detector(extra)
             batch = [texts[i] for i in indices]
@@ -223,9 +242,49 @@ class LanguageGuesser:
                 code = mapping[language]
                 if code == _FAMILY:
                     out[i] = standard_of(texts[i], family, hints[i])
+                    families[i] = family
                 else:
                     out[i] = (code, True)
+        if authors is not None and families:
+            self._settle_by_author(out, families, authors, history)
         return out
+
+    def _settle_by_author(
+        self,
+        out: list[tuple[str | None, bool]],
+        families: Mapping[int, tuple[str, ...]],
+        authors: Sequence[Hashable | None],
+        history: AuthorHistory | None,
+    ) -> None:
+        """Ties within the family go to the author's majority of text-decided posts.
+
+        People write in one standard: a Croatian participant's short `Hvala svima!`
+        is Croatian because her longer posts are. Only posts the text decided vote,
+        so one guess never feeds another.
+        """
+        tied = [i for i in families if not out[i][1] and authors[i] is not None]
+        if not tied:
+            return
+        wanted = {authors[i] for i in tied}
+        votes: dict[Hashable, Counter[str]] = {}
+        for i in families:
+            lang, by_text = out[i]
+            if by_text and lang is not None and authors[i] in wanted:
+                votes.setdefault(authors[i], Counter())[lang] += 1
+        if history is not None:
+            family = self._detector(None)[2]
+            for author, earlier in history(wanted).items():
+                for text in earlier:
+                    lang, by_text = standard_of(text, family) if family else (None, False)
+                    if by_text and lang is not None:
+                        votes.setdefault(author, Counter())[lang] += 1
+        for i in tied:
+            counted = votes.get(authors[i])
+            if not counted:
+                continue
+            ranked = sorted(((counted[c], c) for c in families[i] if counted[c]), reverse=True)
+            if ranked and (len(ranked) == 1 or ranked[0][0] > ranked[1][0]):
+                out[i] = (ranked[0][1], False)
 
 
 Tagged = list[list[list[str]]]  # sentences of [word, tag, chunk, ...] tokens
@@ -410,14 +469,29 @@ def analyze_many(
     *,
     guesser: LanguageGuesser,
     tracked: Iterable[str] = (),
+    authors: Sequence[Hashable | None] | None = None,
+    history: AuthorHistory | None = None,
 ) -> list[TextFeatures]:
-    """`analyze_text` for a batch (language detection runs in parallel)."""
+    """`analyze_text` for a batch (language detection runs in parallel).
+
+    `authors` and `history`: see `LanguageGuesser.guess_many`; earlier texts are
+    cleaned the same way as the batch's.
+    """
     tracked = tuple(tracked)
     cleaned = [clean_text(text or "", tracked) for text in texts]
+    cleaned_history: AuthorHistory | None = None
+    if history is not None:
+        raw_history = history
+
+        def cleaned_history(wanted: Collection[Hashable]) -> Mapping[Hashable, Sequence[str]]:
+            return {
+                author: [clean_text(text or "", tracked) for text in earlier]
+                for author, earlier in raw_history(wanted).items()
+            }
+
+    guesses = guesser.guess_many(cleaned, platform_tags, authors=authors, history=cleaned_history)
     out = []
-    for text, (lang, from_text) in zip(
-        cleaned, guesser.guess_many(cleaned, platform_tags), strict=True
-    ):
+    for text, (lang, from_text) in zip(cleaned, guesses, strict=True):
         if not (lang == "en" and from_text) or not text:
             # Noun phrases and sentiment come from an English model: applying it to
             # other languages would produce confident nonsense.

@@ -23,7 +23,7 @@ from storage.migrations import SCHEMA_VERSION, current_version, migrate
 from storage.records import Post, iso, utcnow
 from storage.writes import ENGAGEMENT_FIELDS, WriteResult, write_page
 
-__all__ = ["Store", "WriteResult", "connect", "ENGAGEMENT_FIELDS"]
+__all__ = ["Store", "WriteResult", "connect", "require_database_folder", "ENGAGEMENT_FIELDS"]
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -66,6 +66,17 @@ def _damaged_hint(exc: sqlite3.Error) -> str:
 WALL_EVENTS_KEPT = 10_000
 
 
+def require_database_folder(path: str | Path) -> None:
+    """The database's folder must exist: tagwatch never creates it, so a typo in
+    `[storage] path` is named instead of silently starting a new, empty event."""
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.exists():
+        raise StorageError(
+            f"Directory {parent} for the database does not exist: create it or "
+            "change [storage] path in the config."
+        )
+
+
 class Store:
     """Read/write access to one tagwatch database."""
 
@@ -78,12 +89,7 @@ class Store:
     def open(cls, path: str | Path, *, migrate_schema: bool = True) -> Store:
         path = str(path)
         if path != ":memory:":
-            parent = Path(path).expanduser().resolve().parent
-            if not parent.exists():
-                raise StorageError(
-                    f"Directory {parent} for the database does not exist: create it or "
-                    "change [storage] path in the config."
-                )
+            require_database_folder(path)
         conn = connect(path)
         try:
             version = current_version(conn)
@@ -164,10 +170,10 @@ class Store:
         platform: str,
         platform_id: str,
         *,
-        likes: int,
-        reposts: int,
-        replies: int,
-        quotes: int,
+        likes: int | None,
+        reposts: int | None,
+        replies: int | None,
+        quotes: int | None,
         views: int | None = None,
         at: datetime | None = None,
     ) -> bool:

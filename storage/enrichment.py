@@ -10,23 +10,50 @@ half a post).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 
 from monitor.config import Config
 from reports.agenda import SessionMatcher
-from reports.text import LanguageGuesser, analyze_many
+from reports.bcms import FAMILY
+from reports.text import AuthorHistory, LanguageGuesser, analyze_many
 from storage.db import Store
 from storage.records import iso, utcnow
 
-__all__ = ["enrich_pending", "pending_count", "BATCH_SIZE"]
+__all__ = ["enrich_pending", "pending_count", "BATCH_SIZE", "HISTORY_PER_AUTHOR"]
 
 BATCH_SIZE = 2000
 
 _SELECT = (
-    "select id, text, lang, hashtags, mentions, created_at, deleted from posts"
+    "select id, author_id, text, lang, hashtags, mentions, created_at, deleted from posts"
     " where enriched_at is null and id > ? order by id limit ?"
 )
+# An author's latest posts already labelled Serbian, Croatian, Bosnian or Montenegrin:
+# their texts settle the author's posts whose own text does not tell the standard.
+HISTORY_PER_AUTHOR = 50
+_CHUNK = 500  # authors per query, well under SQLite's limit on parameters
+
+
+def _author_history(store: Store) -> AuthorHistory:
+    def texts_of(authors: Collection[Hashable]) -> Mapping[Hashable, Sequence[str]]:
+        ids = sorted(a for a in authors if isinstance(a, int))
+        out: dict[Hashable, list[str]] = {}
+        family = ", ".join("?" * len(FAMILY))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = store.conn.execute(
+                "select author_id, text from (select author_id, text, row_number() over"
+                " (partition by author_id order by id desc) as n from posts"
+                f" where author_id in ({', '.join('?' * len(chunk))})"
+                " and enriched_at is not null and not coalesce(deleted, 0)"
+                f" and lang_detected in ({family})) where n <= ?",
+                (*chunk, *FAMILY, HISTORY_PER_AUTHOR),
+            )
+            for row in rows:
+                out.setdefault(row["author_id"], []).append(row["text"] or "")
+        return out
+
+    return texts_of
 
 
 def pending_count(store: Store) -> int:
@@ -52,6 +79,7 @@ def enrich_pending(
     guesser = LanguageGuesser(event.languages)
     tracked = tuple(event.tags)
     matcher = SessionMatcher(event.sessions)
+    history = _author_history(store)
     done = 0
     last_id = 0
     while limit is None or done < limit:
@@ -70,6 +98,8 @@ def enrich_pending(
             [row["lang"] for row in live],
             guesser=guesser,
             tracked=tracked,
+            authors=[row["author_id"] for row in live],
+            history=history,
         )
         features_of = {row["id"]: f for row, f in zip(live, analysed, strict=True)}
         for row in rows:

@@ -316,6 +316,77 @@ def _m008_posts_refreshed_at(db: sqlite_utils.Database) -> None:
         db.table("posts").add_column("refreshed_at", str)
 
 
+def _m009_meta_ledgers(db: sqlite_utils.Database) -> None:
+    """Ledgers of Meta's query limits, and Instagram's hashtag ids (issue #20).
+
+    `quota_queries`: one row per query a platform counts against a rolling
+    window (Threads: each keyword search that returned posts, 2,200 per 24 h;
+    Instagram: each hashtag the first time it is queried, 30 unique per 7 days).
+    `hashtag_ids`: ig_hashtag_search answers, asked once per hashtag ever.
+    Self-contained and idempotent, so it can be renumbered on merge.
+    """
+    if "quota_queries" not in db.table_names():
+        db.table("quota_queries").create(
+            {"id": int, "platform": str, "at": str, "query": str}, pk="id"
+        )
+        db.table("quota_queries").create_index(["platform", "at"])
+    if "hashtag_ids" not in db.table_names():
+        db.table("hashtag_ids").create(
+            {"platform": str, "tag": str, "hashtag_id": str, "found_at": str},
+            pk=("platform", "tag"),
+        )
+
+
+def _m010_alerts(db: sqlite_utils.Database) -> None:
+    """Alerts raised while the event happens (issue 22), and each channel's delivery of them.
+
+    An alert row lives from the moment its cause appears until it is back to
+    normal (`resolved_at`); a cause with a row still firing raises no second
+    alert. Deliveries are rows of their own so that a failed or suppressed send
+    (quiet hours, the daily cap) stays on record beside the alert.
+    """
+    if "alerts" not in db.table_names():
+        db.table("alerts").create(
+            {
+                "id": int,
+                "kind": str,
+                "cause": str,
+                "target": str,
+                "title": str,
+                "lines": str,
+                "examples": str,
+                "facts": str,
+                "fired_at": str,
+                "resolved_at": str,
+            },
+            pk="id",
+            not_null={"kind", "cause", "title", "fired_at"},
+        )
+        db.table("alerts").create_index(["cause", "resolved_at"])
+        db.table("alerts").create_index(["fired_at"])
+    if "alert_deliveries" not in db.table_names():
+        db.table("alert_deliveries").create(
+            {
+                "id": int,
+                "alert_id": int,
+                "channel": str,
+                "message": str,
+                "status": str,
+                "reason": str,
+                "attempts": int,
+                "queued_at": str,
+                "sent_at": str,
+                "local_day": str,
+            },
+            pk="id",
+            not_null={"channel", "message", "status", "queued_at"},
+            defaults={"attempts": 0},
+            foreign_keys=[("alert_id", "alerts", "id")],
+        )
+        db.table("alert_deliveries").create_index(["alert_id"])
+        db.table("alert_deliveries").create_index(["channel", "local_day", "status"])
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -327,6 +398,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "X posts' text unescaped as their authors wrote it", _m006_x_text_as_written),
     (7, "paid read ledger by resource kind", _m007_paid_reads_by_resource),
     (8, "when each post's counts were last re-read", _m008_posts_refreshed_at),
+    (9, "Threads and Instagram query ledgers, Instagram hashtag ids", _m009_meta_ledgers),
+    (10, "alerts and their deliveries", _m010_alerts),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -83,7 +83,9 @@ class Post:
     platform: str
     platform_id: str
     url: str
-    author: Author
+    # None: the platform does not say who wrote it (Instagram hashtag media). Stored
+    # with no author row, so author counts, voices and reach leave the post out.
+    author: Author | None
     text: str
     created_at: datetime
     collected_at: datetime = field(default_factory=utcnow)
@@ -94,10 +96,12 @@ class Post:
     reply_to: str | None = None
     quote_of: str | None = None
     repost_of: str | None = None
-    likes: int = 0
-    reposts: int = 0
-    replies: int = 0
-    quotes: int = 0
+    # None: the platform does not give this count (Threads search gives none): unknown,
+    # stored as NULL, never as a zero that would read as "nobody liked it".
+    likes: int | None = 0
+    reposts: int | None = 0
+    replies: int | None = 0
+    quotes: int | None = 0
     views: int | None = None
     media_count: int = 0
     sensitive: bool = False
@@ -130,7 +134,7 @@ _FIELD_KINDS: dict[str, tuple[type, ...]] = {
     "platform": (str,),
     "platform_id": (str,),
     "url": (str,),
-    "author": (Author,),
+    "author": (Author, type(None)),
     "text": (str,),
     "created_at": (datetime,),
     "collected_at": (datetime,),
@@ -138,10 +142,10 @@ _FIELD_KINDS: dict[str, tuple[type, ...]] = {
     "reply_to": _OPTIONAL_STR,
     "quote_of": _OPTIONAL_STR,
     "repost_of": _OPTIONAL_STR,
-    "likes": (int,),
-    "reposts": (int,),
-    "replies": (int,),
-    "quotes": (int,),
+    "likes": (int, type(None)),
+    "reposts": (int, type(None)),
+    "replies": (int, type(None)),
+    "quotes": (int, type(None)),
     "views": (int, type(None)),
     "media_count": (int,),
     "sensitive": (bool, int),

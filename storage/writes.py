@@ -30,7 +30,7 @@ ENGAGEMENT_FIELDS = ("likes", "reposts", "replies", "quotes", "views")
 # Ids bound in one `in (...)`: well under SQLite's limit on parameters (999 before 3.32).
 _CHUNK = 500
 
-Counts = tuple[int, int, int, int, int | None]
+Counts = tuple[int | None, int | None, int | None, int | None, int | None]
 
 
 @dataclass
@@ -178,6 +178,8 @@ def _note_author(authors: dict[tuple[str, str], _AuthorRow], post: Post, seen_at
     "followers checked today" means the same day as the collector's own day check.
     """
     a = post.author
+    if a is None:  # the platform does not say who wrote it (Instagram hashtag media)
+        return
     known = authors.get((post.platform, a.platform_id))
     if known is None:
         authors[(post.platform, a.platform_id)] = _AuthorRow(
@@ -253,7 +255,11 @@ def _write_posts(
         last = row.last
         if last is None:  # stored and not in the page, or a tombstone
             continue
-        author_id = author_ids[(last.platform, last.author.platform_id)]
+        # No author (unknown to the platform's API): no author row, so author counts,
+        # voices and reach leave the post out.
+        author = last.author
+        author_id = None if author is None else author_ids[(last.platform, author.platform_id)]
+        handle, name = (None, None) if author is None else (author.handle, author.display_name)
         likes, reposts, replies, quotes, views = row.counts
         if not row.stored:
             first, derived = row.first, row.derived
@@ -265,8 +271,8 @@ def _write_posts(
                     first.platform_id,
                     first.url,
                     author_id,
-                    last.author.handle,
-                    last.author.display_name,
+                    handle,
+                    name,
                     last.text,
                     iso(first.created_at),
                     iso(first.collected_at),
@@ -294,8 +300,8 @@ def _write_posts(
         updates.append(
             (
                 author_id,
-                last.author.handle,
-                last.author.display_name,
+                handle,
+                name,
                 last.text,
                 now,
                 likes,

@@ -554,7 +554,8 @@ def test_simulated_event_on_a_2016_clock(
     tmp_path: Path, config_dict: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The demo's path: a simulated event fed to the fake, collected as it unfolds."""
-    event = simulate_event(seed=3, n_posts=400, n_authors=60)
+    # A seed whose Bluesky posts include one deleted between the two passes.
+    event = simulate_event(seed=1, n_posts=400, n_authors=60)
     clock = Clock()
     clock.t = event.begins + timedelta(hours=36)
     sims = [p for p in event.by_platform("bluesky") if not p.repost_of]

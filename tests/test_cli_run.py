@@ -302,7 +302,7 @@ def test_collect_with_no_collector_enabled(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.output == (
         f"Error: No collector is enabled in {config}: set enabled = true under "
-        "[bluesky], [x] or [mastodon].\n"
+        "[bluesky], [x], [mastodon], [threads] or [instagram].\n"
     )
 
 

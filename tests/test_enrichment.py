@@ -155,3 +155,42 @@ def test_full_text_index_follows_text_changes_not_enrichment(fresh_store: Store,
         "select sql from sqlite_master where name = 'posts_au'"
     ).fetchone()[0]
     assert "update of" in trigger.lower()  # enrichment and engagement updates skip the index
+
+
+def test_ties_in_the_family_follow_the_authors_other_posts(fresh_store: Store, tmp_path):
+    """A Croatian author's short post, which Serbian shares word for word, is stored as
+    Croatian because her earlier post (already stored) and a longer one in the same
+    batch were Croatian by their text; an author with nothing else goes to `sr`, listed
+    first for Belgrade."""
+    from conftest import base_config_dict
+
+    from monitor.config import parse_config
+    from storage.records import Author
+
+    data = base_config_dict(tmp_path)
+    data["event"]["languages"] = ["en", "sr", "hr"]
+    config = parse_config(data, path=tmp_path / "config.toml")
+    ana = Author("did:plc:ana", "ana.bsky.social", "Ana", 10)
+    marko = Author("did:plc:marko", "marko.bsky.social", "Marko", 10)
+    neutral = "Mediji su pod ogromnim pritiskom #HRHN2016"
+    fresh_store.write_posts(
+        [make_post(1, author=ana, text="Deset tisuća ljudi potpisalo je peticiju #HRHN2016")]
+    )
+    assert enrich_pending(fresh_store, config) == 1
+    fresh_store.write_posts(
+        [
+            make_post(2, author=ana, text=neutral, lang=None),
+            make_post(3, author=marko, text=neutral, lang=None),
+            make_post(4, author=marko, text="Tko zna gdje je sljedeća sesija?", lang=None),
+            make_post(5, text=neutral, lang=None),
+        ]
+    )
+    assert enrich_pending(fresh_store, config) == 4
+    rows = fresh_store.conn.execute("select id, lang_detected from posts order by id")
+    assert {row["id"]: row["lang_detected"] for row in rows} == {
+        1: "hr",
+        2: "hr",  # from Ana's stored post
+        3: "hr",  # from Marko's post in the same batch
+        4: "hr",
+        5: "sr",  # nobody else to go by
+    }

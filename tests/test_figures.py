@@ -15,7 +15,7 @@ import pytest
 from monitor.config import Config
 from reports import analysis
 from reports.digest import build_digest
-from reports.figures import engagement
+from reports.figures import UNKNOWN_FIGURES, engagement
 from reports.impact import build_report
 from reports.wall.feed import WallFeed
 from reports.wall.rules import WallRules
@@ -100,8 +100,9 @@ def test_handle_change_is_one_author_with_one_reach_in_the_report(seeded):
         for r in report.tables["per_platform"].rows
     }
     assert per_platform["bluesky"] == (4, 2, 8)
-    assert per_platform["instagram"] == (1, 0, 7)
-    assert per_platform["threads"] == (1, 1, 0)
+    # Unknown is not zero (#20): no known author, no counts given, left empty.
+    assert per_platform["instagram"] == (1, "", 7)
+    assert per_platform["threads"] == (1, 1, "")
 
 
 def test_unknown_counts_are_left_out_and_named(seeded):
@@ -115,8 +116,8 @@ def test_unknown_counts_are_left_out_and_named(seeded):
     digest = build_digest(seeded, date(2016, 11, 26), now=NOW)
     assert "threads" in {f.label: f for f in digest.headline}["Engagement"].note.lower()
     text = report.methodology.unknown_text()
-    assert "threads" in text and "left out" in text
-    assert "instagram" in text and "1 post" in text
+    assert UNKNOWN_FIGURES["threads"] in text and UNKNOWN_FIGURES["instagram"] in text
+    assert "1 post has no known author" in text
     assert engagement(None, None, None, None) == 0
     assert engagement(2, None, 1, None) == 3
 
@@ -181,14 +182,10 @@ def test_the_report_says_which_figures_leave_what_out(seeded):
     with Store.open(seeded.db_path) as store:
         report = build_report(store.conn, seeded, now=NOW)
     html = " ".join(render_html(report, make_charts(report, seeded.event.sessions)).split())
-    assert (
-        "Likes, reposts, replies or quotes not given by the platform (threads) are left out of "
-        "the engagement figures, not counted as 0." in html
-    )
-    assert (
-        "1 post without a known author (instagram) is counted in posts and engagement, but "
-        "left out of authors, voices and reach." in html
-    )
+    # One set of sentences, said once: the digest's (`UNKNOWN_FIGURES`).
+    for sentence in (UNKNOWN_FIGURES["threads"], UNKNOWN_FIGURES["instagram"]):
+        assert html.count(sentence) == 1
+    assert "In this report, 1 post has no known author." in html
 
 
 def test_nothing_unknown_says_nothing(config: Config):

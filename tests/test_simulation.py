@@ -21,7 +21,10 @@ def test_same_seed_same_event():
 def test_event_has_the_variety_tagwatch_must_handle():
     ev = simulate_event(n_posts=3000)
     assert len(ev.posts) == 3000
-    assert {p.platform for p in ev.posts} == {"bluesky", "mastodon", "x"}
+    assert {p.platform for p in ev.posts} == {"bluesky", "mastodon", "x", "threads", "instagram"}
+    instagram = ev.by_platform("instagram")
+    assert instagram and all(p.media_count == 1 and p.reply_to is None for p in instagram)
+    assert not any(p.repost_of for p in ev.by_platform("threads"))
     langs = Counter(p.lang for p in ev.posts)
     assert {"en", "sr", "pl", "hu", "hr", "az", "no"} <= set(langs)
     # Serbian in both scripts

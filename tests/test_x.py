@@ -452,7 +452,8 @@ def test_a_403_that_is_not_about_the_access_level(x_config, store, fake, clock):
 def test_a_simulated_event_is_collected_as_published_then_deletions_honoured(
     x_config, store, fake, clock
 ):
-    sims = simulate_event(seed=4, n_posts=600, n_authors=80).by_platform("x")
+    # A seed whose X posts include one deleted between the two passes.
+    sims = simulate_event(seed=16, n_posts=600, n_authors=80).by_platform("x")
     keys = fake.add_simulated(sims, now=clock())
 
     def expected(now: datetime) -> set[str]:

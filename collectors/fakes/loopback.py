@@ -26,6 +26,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self.server.owner.handle(self, "POST")
 
+    def do_PUT(self) -> None:  # noqa: N802 - Matrix sends messages with PUT
+        self.server.owner.handle(self, "PUT")
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True

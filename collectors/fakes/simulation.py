@@ -30,18 +30,32 @@ __all__ = [
     "TROLL_WORDS",
 ]
 
-PLATFORMS = ("bluesky", "mastodon", "x")
+PLATFORMS = ("bluesky", "mastodon", "x", "threads", "instagram")
+# Share of the assembly's voices on each platform: Threads and Instagram are small
+# beside the others among human-rights networks (and Instagram posts are photos).
+PLATFORM_WEIGHTS = (40, 31, 17, 7, 5)
 MASTODON_INSTANCES = ("mastodon.example", "social.example")
 
 # Words the demo's config blocks on the wall; the trolls use them.
 TROLL_WORDS = ("foreign agents", "traitors", "izdajnici", "grantožderi")
+
+# The raid (`simulate_event(raid=True)`): freshly made accounts pile onto a speaker of
+# the evening panel of the second day, what tagwatch's pile-on alert is for (#22).
+RAID_TARGET = "marija-panelist.bsky.social"
+RAID_START = (1, 18.5)  # (day index, local hour)
+RAID_TEXTS = [
+    "@{t} Traitors paid by foreign money, shame on you",
+    "@{t} foreign agents like you should leave, disgusting lies",
+    "@{t} liar. Traitors, all of you, a shameful panel",
+    "@{t} nobody believes your foreign agents propaganda, pathetic",
+]
 
 
 @dataclass(frozen=True)
 class SimAuthor:
     key: str
     platform: str
-    handle: str  # bluesky: name.bsky.social; mastodon: user@instance; x: username
+    handle: str  # bluesky: name.bsky.social; mastodon: user@instance; others: username
     display_name: str
     followers: int
     lang: str
@@ -269,8 +283,13 @@ def simulate_event(
     n_posts: int = 3000,
     n_authors: int = 400,
     sessions: list[tuple[int, float, float, float]] | None = None,
+    raid: bool = False,
 ) -> SimulatedEvent:
-    """Build the simulated event (deterministic for a given seed and arguments)."""
+    """Build the simulated event (deterministic for a given seed and arguments).
+
+    `raid` adds eight posts from eight new accounts aimed at `RAID_TARGET` within
+    twenty minutes, after the other posts are drawn (they stay as they were).
+    """
     rng = random.Random(seed)
     tz = ZoneInfo(timezone)
     sessions = DEFAULT_SESSIONS if sessions is None else sessions
@@ -280,7 +299,7 @@ def simulate_event(
     weights = list(LANG_WEIGHTS.values())
     for i in range(n_authors):
         lang = rng.choices(langs, weights)[0]
-        platform = rng.choices(PLATFORMS, (45, 35, 20))[0]
+        platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
         name = f"{rng.choice(FIRST[lang])} {rng.choice(LAST[lang])}"
         troll = i % 97 == 13  # a handful of trolls
         handle_base = _ascii_handle(name, i)
@@ -389,19 +408,22 @@ def simulate_event(
             final_replies=int(base * rng.uniform(0.0, 0.3)),
             final_quotes=int(base * rng.uniform(0.0, 0.1)),
             final_views=int(base * rng.uniform(20, 80)) if author.platform == "x" else 0,
-            media_count=1 if rng.random() < 0.12 else 0,
+            # Every Instagram post is a photo (or a video, or an album).
+            media_count=1 if rng.random() < 0.12 or author.platform == "instagram" else 0,
             sensitive=is_troll and rng.random() < 0.3,
             troll=bool(is_troll),
         )
         earlier = keys_by_platform[author.platform]
-        if earlier and not is_troll:
+        # Hashtag media on Instagram are top-level posts only: no replies, quotes or reposts.
+        if earlier and not is_troll and author.platform != "instagram":
             roll = rng.random()
             target = rng.choice(earlier[-50:])
             if roll < 0.12:
                 post.reply_to = target.key
             elif roll < 0.16:
                 post.quote_of = target.key
-            elif roll < 0.22 and target.author is not author:
+            # A Threads repost carries no text or topic tag of its own: search never finds it.
+            elif roll < 0.22 and target.author is not author and author.platform != "threads":
                 post.repost_of = target.key
                 post.text = target.text
                 post.lang = target.lang
@@ -410,6 +432,8 @@ def simulate_event(
             post.deleted_at = created + timedelta(minutes=rng.randrange(5, 600))
         keys_by_platform[author.platform].append(post)
         event.posts.append(post)
+    if raid:
+        _add_raid(event, random.Random(seed + 1), hashtag, tz)
     event.posts.sort(key=lambda p: (p.created_at, p.key))
     # Keep relations pointing backwards in time after sorting.
     order = {p.key: i for i, p in enumerate(event.posts)}
@@ -420,3 +444,35 @@ def simulate_event(
                 setattr(p, rel, None)
     assert all(begins <= p.created_at < event.ends for p in event.posts)
     return event
+
+
+def _add_raid(event: SimulatedEvent, rng: random.Random, hashtag: str, tz: ZoneInfo) -> None:
+    day, hour = RAID_START
+    begin = datetime.combine(event.start + timedelta(days=day), time(0), tzinfo=tz) + timedelta(
+        hours=hour
+    )
+    for i in range(8):
+        author = SimAuthor(
+            key=f"r{i:03d}",
+            platform="bluesky",
+            handle=f"patriot{rng.randrange(1000, 9999)}{i}.bsky.social",
+            display_name=f"Patriot {i}",
+            followers=rng.randrange(0, 5),
+            lang="en",
+            troll=True,
+        )
+        event.authors.append(author)
+        text = rng.choice(RAID_TEXTS).format(t=RAID_TARGET)
+        event.posts.append(
+            SimPost(
+                key=f"r{i:05d}",
+                platform="bluesky",
+                author=author,
+                text=f"{text} #{hashtag}",
+                lang="en",
+                created_at=(begin + timedelta(minutes=2.5 * i)).astimezone(UTC),
+                hashtags=(hashtag,),
+                mentions=(RAID_TARGET,),
+                troll=True,
+            )
+        )

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from collectors.base import Collector, backoff_delay
+from collectors.base import Collector, PageHook, backoff_delay
 from monitor.config import Config
 from storage.db import Store
 from storage.records import Post, iso, parse_iso, utcnow
@@ -141,6 +141,8 @@ class Stream(ABC):
     always_busy: ClassVar[bool] = False
     # How far back the server can replay from a cursor (None: it cannot).
     replay_window: timedelta | None = None
+    # Set by the runner (alerts, issue 22): called after each stored batch, returns at once.
+    after_batch: PageHook | None = None
 
     def __init__(
         self,
@@ -350,6 +352,8 @@ class Stream(ABC):
             result = self.store.write_posts(fresh)
             self._write_state(self.state.state)
         self.stored += result.new
+        if self.after_batch is not None and result.new:
+            self.after_batch(self.name, result, self.now())
         return result.new
 
     def delete(self, platform_id: str) -> bool:

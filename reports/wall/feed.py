@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reports.figures import engagement_sql
+from reports.figures import UNKNOWN_AUTHOR_LABELS, engagement_sql
 from reports.rows import live_totals, most_engaged
 from reports.wall.rules import PostRow, WallRules, visible_reason
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
+
 
 # Characters of a post sent to the wall: enough for any real post, bounded for hostile ones.
 MAX_TEXT = 1000
@@ -60,7 +61,10 @@ def payload(row: PostRow) -> dict[str, Any]:
     return {
         "id": row["id"],
         "platform": row["platform"],
-        "name": row["author_name"] or "",
+        # A platform that does not name the author (Instagram hashtag media) gets a
+        # neutral label, never a guess.
+        "name": row["author_name"]
+        or ("" if row["author_handle"] else UNKNOWN_AUTHOR_LABELS.get(row["platform"], "")),
         "handle": row["author_handle"] or "",
         "text": text,
         "created_at": row["created_at"],

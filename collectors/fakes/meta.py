@@ -1,0 +1,488 @@
+"""Loopback fakes of Meta's Threads API and Instagram API with Facebook Login.
+
+Real HTTP servers on 127.0.0.1 answering the few calls tagwatch makes, shaped
+from Meta's published reference (each behaviour notes its source):
+
+- Error bodies ``{"error": {"message", "type", "code", "error_subcode",
+  "fbtrace_id"}}`` with HTTP 400 (Graph API guide "Handling Errors": 190 token
+  expired, 4/17/32/613 throttling, 100 invalid parameter or object).
+- Usage headers: ``X-App-Usage`` ``{"call_count", "total_cputime",
+  "total_time"}`` (Graph API "Rate Limiting"), and on Instagram
+  ``X-Business-Use-Case-Usage`` ``{"<business id>": [{"type": "instagram",
+  "call_count", "total_cputime", "total_time",
+  "estimated_time_to_regain_access"}]}`` (same page; minutes).
+- Graph paging ``{"data": [...], "paging": {"cursors": {"before", "after"},
+  "next"}}``, ``next`` only while another page follows.
+- ``/debug_token?input_token=`` → ``{"data": {"type", "application",
+  "expires_at", "is_valid", "issued_at", "scopes", "user_id"}}`` (Threads
+  "Debug Access Token", Graph API "debug_token" reference).
+- Tokens in ``Authorization: Bearer`` or ``access_token=`` (Graph API accepts
+  both).
+
+Not modelled: the error Meta returns for a 31st Instagram hashtag (the
+reference does not show it; tagwatch refuses before asking), and the exact
+value of Instagram's hashtag-edge ``after`` cursor (the reference says it
+repeats on every page; here it encodes the offset, and tagwatch relies only on
+``next``, as the reference advises).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from collectors.fakes.loopback import LoopbackServer
+from storage.records import utcnow
+
+if TYPE_CHECKING:
+    from collectors.fakes.simulation import SimPost
+
+__all__ = ["FakeThreads", "FakeInstagram", "GraphRequest", "graph_time"]
+
+_TAG = re.compile(r"(?<![\w#])#(\w+)")
+
+
+def graph_time(at: datetime) -> str:
+    """Meta's timestamp format: ``2017-08-31T18:10:00+0000``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _parse_graph_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode()).decode().split(":")[1])
+    except (ValueError, IndexError):
+        return -1
+
+
+@dataclass
+class GraphRequest:
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _FakeGraph(LoopbackServer):
+    """What both fakes share: tokens, errors, usage headers, debug_token, the request log."""
+
+    usage_header = "X-App-Usage"
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        now: Callable[[], datetime] = utcnow,
+        scopes: tuple[str, ...] = (),
+        expires_at: datetime | None = None,
+    ):
+        self.token = token
+        self.now = now
+        self.scopes = scopes
+        self.expires_at = expires_at
+        self.revoked = False
+        self.usage_percent: int | None = None  # None: no usage header (few calls so far)
+        self.throttle_code: int | None = None  # answer every call with this throttling error
+        self.regain_minutes = 0
+        self.requests: list[GraphRequest] = []
+        self.lock = threading.Lock()
+
+    def count(self, prefix: str = "/") -> int:
+        return sum(1 for r in self.requests if r.path.startswith(prefix))
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _usage(self, percent: int) -> tuple[str, str]:
+        body = {"call_count": percent, "total_cputime": percent // 2, "total_time": percent // 2}
+        return self.usage_header, json.dumps(body)
+
+    def _send(
+        self, handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str]
+    ) -> None:
+        data = json.dumps(body).encode("utf-8")
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=UTF-8")
+        handler.send_header("Content-Length", str(len(data)))
+        for k, v in headers.items():
+            handler.send_header(k, v)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    @staticmethod
+    def error(code: int, message: str, kind: str = "OAuthException", subcode: int = 0) -> Any:
+        err: dict[str, Any] = {"message": message, "type": kind, "code": code}
+        if subcode:
+            err["error_subcode"] = subcode
+        err["fbtrace_id"] = "AbCdEfGhIjK"
+        return {"error": err}
+
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        with self.lock:
+            self.requests.append(GraphRequest(parts.path, query, dict(handler.headers.items())))
+        headers: dict[str, str] = {}
+        if self.usage_percent is not None:
+            name, value = self._usage(self.usage_percent)
+            headers[name] = value
+        auth = handler.headers.get("Authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else query.get("access_token", "")
+        if token != self.token or self.revoked:
+            # Graph API guide: 190 with subcode 463 "expired", 460 password changed, etc.
+            msg = "Error validating access token: Session has expired."
+            self._send(handler, 400, self.error(190, msg, subcode=463), headers)
+            return
+        if self.throttle_code is not None:
+            # Graph API guide: throttling codes; the BUC header says when access returns.
+            name, value = self._usage(100)
+            headers[name] = value
+            msg = {
+                4: "Application request limit reached",
+                17: "User request limit reached",
+                32: "Page request limit reached",
+                613: "Calls to this api have exceeded the rate limit.",
+            }.get(self.throttle_code, "Request limit reached")
+            self._send(handler, 400, self.error(self.throttle_code, msg), headers)
+            return
+        if parts.path.endswith("/debug_token"):
+            self._send(handler, 200, self.debug_info(query.get("input_token", "")), headers)
+            return
+        status, body = self.route(parts.path, query)
+        self._send(handler, status, body, headers)
+
+    def debug_info(self, token: str) -> Any:
+        now = self.now()
+        expires = int(self.expires_at.timestamp()) if self.expires_at else 0
+        return {
+            "data": {
+                "type": "USER",
+                "application": "tagwatch test app",
+                "data_access_expires_at": int((now + timedelta(days=90)).timestamp()),
+                "expires_at": expires,
+                "is_valid": token == self.token and not self.revoked,
+                "issued_at": int((now - timedelta(days=1)).timestamp()),
+                "scopes": list(self.scopes),
+                "user_id": "1000",
+            }
+        }
+
+    def route(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        raise NotImplementedError
+
+    def gone(self, object_id: str) -> tuple[int, Any]:
+        # Graph API: reading a deleted object answers code 100, subcode 33.
+        msg = (
+            f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+            "loaded due to missing permissions, or does not support this operation."
+        )
+        return 400, self.error(100, msg, kind="GraphMethodException", subcode=33)
+
+    def page(
+        self, items: list[dict[str, Any]], query: dict[str, str], limit: int, path: str
+    ) -> tuple[int, Any]:
+        start = _offset(query.get("after"))
+        if start < 0:
+            return 400, self.error(100, "Invalid parameter: after", kind="OAuthException")
+        chunk = items[start : start + limit]
+        body: dict[str, Any] = {"data": chunk}
+        if chunk:
+            body["paging"] = {
+                "cursors": {"before": _cursor(start), "after": _cursor(start + limit)}
+            }
+            if start + limit < len(items):
+                nxt = dict(query, after=_cursor(start + limit))
+                nxt.pop("access_token", None)
+                body["paging"]["next"] = f"{self.url}{path}?{urlencode(nxt)}"
+        return 200, body
+
+
+class FakeThreads(_FakeGraph):
+    """Threads: ``/v1.0/keyword_search``, ``/v1.0/me``, ``/v1.0/{media-id}``.
+
+    Keyword search (Threads "Keyword and Topic Tag Search"): ``search_mode=TAG``
+    matches the post's topic tag, ``search_type=RECENT`` newest first, ``since``
+    and ``until`` in Unix seconds, ``limit`` at most 100. Without the
+    ``threads_keyword_search`` approval (`approved=False`) only the token
+    owner's posts are searched. Results carry no counts (media object fields).
+    """
+
+    def __init__(self, *, owner: str = "tagwatch_owner", approved: bool = True, **kw: Any):
+        kw.setdefault("scopes", ("threads_basic", "threads_keyword_search") if approved else ())
+        super().__init__(**kw)
+        self.owner = owner
+        self.approved = approved
+        self.media: dict[str, dict[str, Any]] = {}
+        self.counted = 0  # searches that returned posts: what Meta counts against 2,200
+        self._next = 18000000000000000
+        self._sim_ids: dict[str, str] = {}
+
+    def post(
+        self,
+        username: str,
+        text: str,
+        *,
+        at: datetime,
+        topic_tag: str | None = None,
+        media_type: str = "TEXT_POST",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        self._next += 1
+        media_id = str(self._next)
+        media = {
+            "id": media_id,
+            "media_product_type": "THREADS",
+            "media_type": media_type,
+            "permalink": f"https://www.threads.net/@{username}/post/C{media_id[-8:]}",
+            "username": username,
+            "text": text,
+            "timestamp": graph_time(at),
+            "shortcode": f"C{media_id[-8:]}",
+            "is_quote_post": False,
+            "is_reply": False,
+            "has_replies": False,
+            **({"topic_tag": topic_tag} if topic_tag else {}),
+            **extra,
+        }
+        with self.lock:
+            self.media[media_id] = media
+        return media
+
+    def delete(self, media_id: str) -> None:
+        with self.lock:
+            self.media.pop(media_id, None)
+
+    def add_simulated(self, posts: Iterable[SimPost], *, now: datetime) -> dict[str, str]:
+        """Publish a simulation's Threads posts as they stand at `now`; returns key -> media id.
+
+        Call again with a later `now`: new posts appear, deleted ones go (and
+        answer code 100 from then on). A post's first hashtag is its topic tag:
+        Threads gives a post at most one ("Keyword and Topic Tag Search": TAG
+        mode matches the topic tag). Replies and quotes point at their parent
+        as the media object's ``replied_to``/``quoted_post`` ``{"id"}`` do.
+        Nothing else changes over time: search results carry no counts.
+        """
+        known = self._sim_ids
+        for sim in sorted(posts, key=lambda p: p.created_at):
+            if sim.platform != "threads" or sim.created_at > now:
+                continue
+            if sim.key not in known:
+                extra: dict[str, Any] = {}
+                if sim.reply_to and sim.reply_to in known:
+                    extra.update(is_reply=True, replied_to={"id": known[sim.reply_to]})
+                if sim.quote_of and sim.quote_of in known:
+                    extra.update(is_quote_post=True, quoted_post={"id": known[sim.quote_of]})
+                media = self.post(
+                    sim.author.handle,
+                    sim.text,
+                    at=sim.created_at,
+                    topic_tag=sim.hashtags[0] if sim.hashtags else None,
+                    media_type="IMAGE" if sim.media_count else "TEXT_POST",
+                    **extra,
+                )
+                known[sim.key] = media["id"]
+            if not sim.visible_at(now):
+                self.delete(known[sim.key])
+        return dict(known)
+
+    def route(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path == "/v1.0/me":
+            return 200, {"id": "1000", "username": self.owner}
+        if path == "/v1.0/keyword_search":
+            return self.search(query)
+        media_id = path.rsplit("/", 1)[-1]
+        if path.startswith("/v1.0/") and media_id.isdigit():
+            media = self.media.get(media_id)
+            return (200, dict(media)) if media is not None else self.gone(media_id)
+        return 400, self.error(100, f"Unknown path components: {path}", kind="OAuthException")
+
+    def search(self, query: dict[str, str]) -> tuple[int, Any]:
+        q = query.get("q", "").lstrip("#").casefold()
+        if not q:
+            return 400, self.error(100, "The parameter q is required", kind="OAuthException")
+        limit = int(query.get("limit") or 25)
+        if limit > 100:
+            return 400, self.error(100, "(#100) limit must be at most 100", kind="OAuthException")
+        since = int(query["since"]) if query.get("since") else None
+        until = int(query["until"]) if query.get("until") else None
+        tag_mode = query.get("search_mode", "KEYWORD") == "TAG"
+        with self.lock:
+            pool = list(self.media.values())
+        found = []
+        for m in pool:
+            if not self.approved and m["username"] != self.owner:
+                continue
+            ts = int(_parse_graph_time(m["timestamp"]).timestamp())
+            if (since is not None and ts < since) or (until is not None and ts > until):
+                continue
+            tags = {str(m.get("topic_tag") or "").casefold()}
+            if not tag_mode:
+                tags |= {t.casefold() for t in _TAG.findall(m.get("text") or "")}
+            if q in tags or (not tag_mode and q in (m.get("text") or "").casefold()):
+                found.append(m)
+        found.sort(key=lambda m: (m["timestamp"], m["id"]), reverse=True)
+        fields = set((query.get("fields") or "id").split(","))
+        shaped = [{k: v for k, v in m.items() if k in fields or k == "id"} for m in found]
+        status, body = self.page(shaped, query, limit, "/v1.0/keyword_search")
+        if body.get("data"):
+            self.counted += 1
+        return status, body
+
+
+class FakeInstagram(_FakeGraph):
+    """Instagram API with Facebook Login: ig_hashtag_search, hashtag edges, one media.
+
+    From the reference: recent_media holds media of the last 24 hours, newest
+    first; top_media the most popular; both at most 50 a page, ``user_id``
+    required, the ``username`` field refused; media without ``like_count`` when
+    their owner hides likes.
+    """
+
+    usage_header = "X-Business-Use-Case-Usage"
+
+    def __init__(self, *, version: str = "v21.0", user_id: str = "17841400000000001", **kw: Any):
+        kw.setdefault("scopes", ("instagram_basic", "pages_read_engagement"))
+        super().__init__(**kw)
+        self.version = version
+        self.user_id = user_id
+        self.hashtags: dict[str, str] = {}
+        self.media: dict[str, dict[str, Any]] = {}
+        self.searched: list[str] = []  # hashtags asked for through ig_hashtag_search
+        self._next = 17900000000000000
+        self._sim_ids: dict[str, str] = {}
+
+    def _usage(self, percent: int) -> tuple[str, str]:
+        entry = {
+            "type": "instagram",
+            "call_count": percent,
+            "total_cputime": percent // 2,
+            "total_time": percent // 2,
+            "estimated_time_to_regain_access": self.regain_minutes if percent >= 100 else 0,
+        }
+        return self.usage_header, json.dumps({"1784140000000000": [entry]})
+
+    def hashtag_id(self, name: str) -> str:
+        key = name.casefold()
+        if key not in self.hashtags:
+            self.hashtags[key] = str(17843000000000000 + len(self.hashtags) + 1)
+        return self.hashtags[key]
+
+    def post(
+        self,
+        caption: str,
+        *,
+        at: datetime,
+        likes: int | None = 0,
+        comments: int = 0,
+        media_type: str = "IMAGE",
+    ) -> dict[str, Any]:
+        self._next += 1
+        media_id = str(self._next)
+        media: dict[str, Any] = {
+            "id": media_id,
+            "caption": caption,
+            "comments_count": comments,
+            "media_type": media_type,
+            "media_url": f"https://scontent.cdninstagram.com/v/{media_id}.jpg",
+            "permalink": f"https://www.instagram.com/p/C{media_id[-9:]}/",
+            "timestamp": graph_time(at),
+        }
+        if likes is not None:
+            media["like_count"] = likes
+        with self.lock:
+            self.media[media_id] = media
+        return media
+
+    def delete(self, media_id: str) -> None:
+        with self.lock:
+            self.media.pop(media_id, None)
+
+    def add_simulated(self, posts: Iterable[SimPost], *, now: datetime) -> dict[str, str]:
+        """Publish a simulation's Instagram posts as they stand at `now`; returns key -> media id.
+
+        Call again with a later `now`: likes and comments grow, deleted posts
+        go, new ones appear. One post in ten hides its like count, which the
+        reference says leaves ``like_count`` out of the media object.
+        """
+        known = self._sim_ids
+        for sim in sorted(posts, key=lambda p: p.created_at):
+            if sim.platform != "instagram" or sim.created_at > now:
+                continue
+            counts = sim.engagement_at(now)
+            hides_likes = int(sim.key.lstrip("p") or 0) % 10 == 3
+            if sim.key not in known:
+                known[sim.key] = self.post(sim.text, at=sim.created_at)["id"]
+            with self.lock:
+                media = self.media.get(known[sim.key])
+                if media is not None:
+                    media["comments_count"] = counts["replies"]
+                    if hides_likes:
+                        media.pop("like_count", None)
+                    else:
+                        media["like_count"] = counts["likes"]
+            if not sim.visible_at(now):
+                self.delete(known[sim.key])
+        return dict(known)
+
+    def route(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        prefix = f"/{self.version}/"
+        if not path.startswith(prefix):
+            return 400, self.error(100, f"Unknown path components: {path}", kind="OAuthException")
+        rest = path[len(prefix) :]
+        if rest == "ig_hashtag_search":
+            if query.get("user_id") != self.user_id or not query.get("q"):
+                return 400, self.error(100, "(#100) user_id and q are required")
+            self.searched.append(query["q"].casefold())
+            return 200, {"data": [{"id": self.hashtag_id(query["q"])}]}
+        parts = rest.split("/")
+        if len(parts) == 2 and parts[1] in ("recent_media", "top_media"):
+            return self.edge(parts[0], parts[1], query, path)
+        if len(parts) == 1 and parts[0].isdigit():
+            media = self.media.get(parts[0])
+            if media is None:
+                return self.gone(parts[0])
+            fields = set((query.get("fields") or "id").split(","))
+            return 200, {k: v for k, v in media.items() if k in fields or k == "id"}
+        return 400, self.error(100, f"Unknown path components: {path}", kind="OAuthException")
+
+    def edge(self, hashtag_id: str, edge: str, query: dict[str, str], path: str) -> tuple[int, Any]:
+        if query.get("user_id") != self.user_id:
+            return 400, self.error(100, "(#100) The parameter user_id is required")
+        fields = set((query.get("fields") or "id").split(","))
+        if "username" in fields:
+            return 400, self.error(100, "(#100) Tried accessing nonexisting field (username)")
+        limit = int(query.get("limit") or 25)
+        if limit > 50:
+            return 400, self.error(100, "(#100) The parameter limit must be at most 50")
+        name = next((n for n, i in self.hashtags.items() if i == hashtag_id), None)
+        if name is None:
+            return self.gone(hashtag_id)
+        with self.lock:
+            pool = [
+                m
+                for m in self.media.values()
+                if name in {t.casefold() for t in _TAG.findall(m.get("caption") or "")}
+            ]
+        if edge == "recent_media":
+            cutoff = self.now() - timedelta(hours=24)
+            pool = [m for m in pool if _parse_graph_time(m["timestamp"]) >= cutoff]
+            pool.sort(key=lambda m: (m["timestamp"], m["id"]), reverse=True)
+        else:
+            pool.sort(key=lambda m: m.get("like_count", 0) + m["comments_count"], reverse=True)
+        shaped = [{k: v for k, v in m.items() if k in fields or k == "id"} for m in pool]
+        return self.page(shaped, query, limit, path)

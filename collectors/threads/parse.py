@@ -1,0 +1,84 @@
+"""A Threads media object (keyword search result) → `Post`: a pure function.
+
+Fields as Meta's Threads media object reference names them: ``id``, ``text``,
+``username``, ``permalink``, ``timestamp`` (``2024-07-01T12:00:00+0000``),
+``media_type`` (TEXT_POST, IMAGE, VIDEO, CAROUSEL_ALBUM, AUDIO, REPOST_FACADE),
+``alt_text``, ``is_reply``, ``is_quote_post``, ``quoted_post``,
+``reposted_post``, ``replied_to``, ``topic_tag``, ``link_attachment_url``,
+``children``. Search results carry no like, reply, repost or quote counts and
+no follower count: they are stored as unknown (None), never as 0.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from collectors.base import normalizer
+from storage.records import Author, Post, to_utc
+
+__all__ = ["parse_media", "FIELDS", "PLATFORM"]
+
+PLATFORM = "threads"
+FIELDS = (
+    "id,text,username,permalink,timestamp,media_type,media_url,alt_text,is_reply,"
+    "is_quote_post,quoted_post,reposted_post,replied_to,topic_tag,link_attachment_url,children"
+)
+_TAG = re.compile(r"(?<![\w#])#(\w+)")
+_MENTION = re.compile(r"(?<![\w@])@([\w.]+)")
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_MEDIA = {"IMAGE": 1, "VIDEO": 1, "AUDIO": 1}
+
+
+def _ref(value: Any) -> str | None:
+    """The id of a quoted/reposted/replied-to post, given as ``{"id": ...}``."""
+    if isinstance(value, dict) and value.get("id") is not None:
+        return str(value["id"])
+    return None
+
+
+@normalizer("Threads")
+def parse_media(media: dict[str, Any], *, collected_at: datetime | None = None) -> Post:
+    text = media.get("text") or ""
+    if not isinstance(text, str):
+        raise TypeError("text is not a string")
+    username = media["username"]
+    if not isinstance(username, str) or not username:
+        raise ValueError("username missing")
+    tags = list(_TAG.findall(text))
+    topic = media.get("topic_tag")
+    if isinstance(topic, str) and topic:
+        tags.insert(0, topic)
+    links = _URL.findall(text)
+    if media.get("link_attachment_url"):
+        links.append(str(media["link_attachment_url"]))
+    kind = str(media.get("media_type") or "")
+    children = (media.get("children") or {}).get("data") or []
+    media_count = len(children) if kind == "CAROUSEL_ALBUM" else _MEDIA.get(kind, 0)
+    extra: dict[str, Any] = {} if collected_at is None else {"collected_at": collected_at}
+    return Post(
+        platform=PLATFORM,
+        platform_id=str(media["id"]),
+        url=str(media.get("permalink") or f"https://www.threads.net/@{username}"),
+        # Search results name the author only by username; it is also the stable key
+        # Threads gives (no user id on another user's media).
+        author=Author(platform_id=username, handle=username, display_name="", followers=None),
+        text=text,
+        created_at=to_utc(datetime.fromisoformat(str(media["timestamp"]))),
+        hashtags=tuple(tags),
+        mentions=tuple(_MENTION.findall(text)),
+        links=tuple(links),
+        reply_to=_ref(media.get("replied_to")) if media.get("is_reply") else None,
+        quote_of=_ref(media.get("quoted_post")) if media.get("is_quote_post") else None,
+        repost_of=_ref(media.get("reposted_post")),
+        likes=None,
+        reposts=None,
+        replies=None,
+        quotes=None,
+        views=None,
+        media_count=media_count,
+        source="threads",
+        raw=media,
+        **extra,
+    )
