@@ -28,6 +28,7 @@ from typing import TypeVar
 from monitor.config import EventConfig
 from reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, SessionMatcher
 from reports.figures import (
+    ENGAGEMENT_COUNTS,
     Analysis,
     Counts,
     DayFigures,
@@ -63,7 +64,7 @@ from reports.rows import (
     REPOSTS,
     RESTRICTED,
     SUBJECTIVITY,
-    UNKNOWN_AUTHOR,
+    VIEWS,
     Row,
     engagement,
     load_period,
@@ -120,6 +121,8 @@ class Period:
         # A caller that loaded the period just before (the digest's "day before")
         # hands it over, so trends need no second read of the same posts.
         self.before = before
+        self._hours: dict[datetime, list[Row]] | None = None
+        self._days: dict[date, list[Row]] | None = None
 
     def previous(self) -> list[Row]:
         """Posts of the period of the same length just before this one (for trends only)."""
@@ -138,19 +141,58 @@ class Period:
         """Figures per platform, busiest first (`analysis.per_platform` without another read)."""
         return _per_platform(self)
 
+    def hour_groups(self) -> dict[datetime, list[Row]]:
+        """Rows by local hour (UTC start), grouped once for the summary and `per_hour`."""
+        if self._hours is None:
+            self._hours = _hour_groups(self)
+        return self._hours
+
+    def day_groups(self) -> dict[date, list[Row]]:
+        """Rows by local day, grouped once for the summary and `per_day`."""
+        if self._days is None:
+            self._days = _day_groups(self)
+        return self._days
+
 
 def _counts(rows: Iterable[Row]) -> Counts:
-    posts = likes = reposts = replies = quotes = 0
+    posts = likes = reposts = replies = quotes = views = with_views = authorless = 0
+    known = [0, 0, 0, 0]  # posts that gave likes, reposts, replies, quotes
     authors: set[int] = set()
     for r in rows:
         posts += 1
-        if r[AUTHOR] != UNKNOWN_AUTHOR:
+        if r[AUTHOR] is not None:
             authors.add(r[AUTHOR])
-        likes += r[LIKES] or 0
-        reposts += r[REPOSTS] or 0
-        replies += r[REPLIES] or 0
-        quotes += r[QUOTES] or 0
-    return Counts(posts, len(authors), likes, reposts, replies, quotes)
+        else:  # a post without a known author adds no author
+            authorless += 1
+        # Unknown counts (None) add nothing: `figures.engagement` over the sums.
+        if r[LIKES] is not None:
+            likes += r[LIKES]
+            known[0] += 1
+        if r[REPOSTS] is not None:
+            reposts += r[REPOSTS]
+            known[1] += 1
+        if r[REPLIES] is not None:
+            replies += r[REPLIES]
+            known[2] += 1
+        if r[QUOTES] is not None:
+            quotes += r[QUOTES]
+            known[3] += 1
+        if r[VIEWS] is not None:
+            views += r[VIEWS]
+            with_views += 1
+    missing = tuple(c for c, n in zip(ENGAGEMENT_COUNTS, known, strict=True) if posts and not n)
+    return Counts(
+        posts,
+        len(authors),
+        likes,
+        reposts,
+        replies,
+        quotes,
+        views,
+        with_views,
+        authorless_posts=authorless,
+        counts_missing=missing,
+    )
 
 
 # -- figures from loaded rows -------------------------------------------------------
@@ -158,12 +200,26 @@ def _counts(rows: Iterable[Row]) -> Counts:
 
 def _summary(p: Period) -> Summary:
     followers: dict[int, int | None] = {}
-    restricted = 0
+    restricted = authorless = 0
+    unknown: set[str] = set()
+    no_author: set[str] = set()
     for r in p.rows:
-        if r[AUTHOR] != UNKNOWN_AUTHOR:
+        if r[AUTHOR] is None:
+            authorless += 1
+            no_author.add(r[PLATFORM])
+        else:
+            # Rows come oldest first; the follower count is the author's latest anyway.
             followers[r[AUTHOR]] = r[FOLLOWERS]
         restricted += 1 if r[RESTRICTED] else 0
+        if r[LIKES] is None or r[REPOSTS] is None or r[REPLIES] is None or r[QUOTES] is None:
+            unknown.add(r[PLATFORM])
     known = [f for f in followers.values() if f is not None]
+    hours = p.hour_groups()
+    peak, peak_posts = None, 0
+    if hours:
+        # Earliest of equally busy hours, so the answer does not depend on dict order.
+        at, rows = min(hours.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        peak, peak_posts = at.astimezone(p.event.tz), len(rows)
     return Summary(
         start=p.start,
         end=p.end,
@@ -171,6 +227,13 @@ def _summary(p: Period) -> Summary:
         potential_reach=sum(known),
         authors_with_followers=len(known),
         restricted_posts=restricted,
+        peak_hour=peak,
+        peak_hour_posts=peak_posts,
+        platforms=tuple(sorted({r[PLATFORM] for r in p.rows})),
+        days_with_posts=len(p.day_groups()),
+        counts_unknown=tuple(sorted(unknown)),
+        authorless_posts=authorless,
+        authorless_platforms=tuple(sorted(no_author)),
     )
 
 
@@ -200,20 +263,34 @@ def _hour_start(created: str, tz: tzinfo, cache: dict[str, datetime]) -> datetim
     return found
 
 
-def _per_hour(p: Period) -> list[HourFigures]:
+def _hour_groups(p: Period) -> dict[datetime, list[Row]]:
+    """Rows by the local hour they fall in, keyed by its UTC start.
+
+    Keyed in UTC because local times compare by wall clock: the hour repeated
+    when daylight saving ends would otherwise count as one.
+    """
     tz = p.event.tz
     cache: dict[str, datetime] = {}
-    groups = _group(p.rows, lambda r: to_utc(_hour_start(r[CREATED], tz, cache)))
+    return _group(p.rows, lambda r: to_utc(_hour_start(r[CREATED], tz, cache)))
+
+
+def _per_hour(p: Period) -> list[HourFigures]:
+    tz = p.event.tz
+    groups = p.hour_groups()
     hours = []
     at = to_utc(p.start.astimezone(tz).replace(minute=0, second=0, microsecond=0))
     end = to_utc(p.end)
     while at < end:
-        hours.append(HourFigures(at.astimezone(tz), _counts(groups.get(at, ()))))
+        rows = groups.get(at, [])
+        hours.append(
+            HourFigures(at.astimezone(tz), _counts(rows), dict(Counter(r[PLATFORM] for r in rows)))
+        )
+        # Step in UTC so a daylight-saving change neither repeats nor skips an hour.
         at += timedelta(hours=1)
     return hours
 
 
-def _per_day(p: Period) -> list[DayFigures]:
+def _day_groups(p: Period) -> dict[date, list[Row]]:
     tz = p.event.tz
     cache: dict[str, date] = {}
 
@@ -224,7 +301,12 @@ def _per_day(p: Period) -> list[DayFigures]:
             found = cache[prefix] = parse_iso(r[CREATED]).astimezone(tz).date()
         return found
 
-    groups = _group(p.rows, day_of)
+    return _group(p.rows, day_of)
+
+
+def _per_day(p: Period) -> list[DayFigures]:
+    tz = p.event.tz
+    groups = p.day_groups()
     first = p.start.astimezone(tz).date()
     last = (p.end - timedelta(microseconds=1)).astimezone(tz).date()
     days = []
@@ -305,8 +387,8 @@ def _voices(p: Period, n: int, include_restricted: bool = False) -> Voices:
     restricted: set[int] = set()
     for r in p.rows:
         a = r[AUTHOR]
-        if a == UNKNOWN_AUTHOR:
-            continue  # no name to list: the platform does not give one
+        if a is None:
+            continue  # no known author: nobody to name
         posts[a] += 1
         received[a] += engagement(r)
         info[a] = r

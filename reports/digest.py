@@ -38,7 +38,7 @@ from reports.digest_model import (
     Share,
     ThemeView,
 )
-from reports.figures import Analysis, PostRef, Theme, unknown_figures
+from reports.figures import ENGAGEMENT_LABEL, Analysis, PostRef, Summary, Theme, unknown_figures
 from reports.rows import CREATED, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
 from storage.db import connect
 from storage.records import parse_iso, to_utc, utcnow
@@ -117,6 +117,15 @@ def _view(ref: PostRef, event: EventConfig, reason: str = "") -> PostView:
 def _views(refs: Sequence[PostRef], event: EventConfig, n: int) -> list[PostView]:
     # Belt and braces: restricted posts are counted, never quoted, whatever the caller asked.
     return [_view(r, event) for r in refs if not r.restricted][:n]
+
+
+def _engagement_note(s: Summary) -> str:
+    """What the engagement figure adds up, and which platforms' counts it leaves out."""
+    if not s.counts_unknown:
+        return ENGAGEMENT_LABEL
+    names = ", ".join(PLATFORM_NAMES.get(p, p) for p in s.counts_unknown)
+    # Short: the note at the end of the digest says what each platform leaves out.
+    return f"{ENGAGEMENT_LABEL}; counts not given by {names} left out, not 0"
 
 
 def _language_name(code: str) -> str:
@@ -295,9 +304,7 @@ def build_digest(
         headline=[
             Figure("Posts", cnt.posts, prev.posts),
             Figure("Unique authors", cnt.unique_authors, prev.unique_authors),
-            Figure(
-                "Engagement", cnt.engagement, prev.engagement, "likes, reposts, replies, quotes"
-            ),
+            Figure("Engagement", cnt.engagement, prev.engagement, _engagement_note(a.summary)),
             Figure("Estimated reach", a.summary.potential_reach, before.potential_reach),
         ],
         health=health,
@@ -309,7 +316,8 @@ def build_digest(
     if digest.empty:
         return digest
     today = {p.platform: p.counts.posts for p in a.platforms}
-    digest.notes = unknown_figures(name for name, posts in today.items() if posts)
+    # The same sentences as the impact report's methodology, from the same figures.
+    digest.notes = unknown_figures(a.summary.counts_unknown, a.summary.authorless_platforms)
     prev_platform = {p.platform: p.counts.posts for p in before_platforms}
     # A platform silent today but busy yesterday is news too: show it at 0.
     order = [p.platform for p in a.platforms] + sorted(set(prev_platform) - set(today))

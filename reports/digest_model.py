@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reports.charts import PLATFORM_LABELS
 from reports.collection_health import CollectorDay
-from reports.figures import author_label, known_counts
+from reports.figures import author_label, engagement, known_counts
 
 __all__ = [
     "PLATFORMS",
@@ -82,7 +82,7 @@ class PostView:
 
     @property
     def engagement(self) -> int:
-        return sum(n or 0 for n in (self.likes, self.reposts, self.replies, self.quotes))
+        return engagement(self.likes, self.reposts, self.replies, self.quotes)
 
     @property
     def who(self) -> str:

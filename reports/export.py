@@ -40,6 +40,9 @@ EXPORT_FIELDS = (
     "lang_detected",
     "sentiment",
     "session",
+    # Issue #19: the platform's stable account id (Bluesky DID, X user id, Mastodon
+    # account URI), so authors can be recounted across handle changes; empty when unknown.
+    "author_id",
 )
 # Counts a platform may not give; the CSV and JSONL contract (issue #2) writes them as 0.
 COUNT_FIELDS = ("likes", "reposts", "replies", "quotes")
@@ -71,21 +74,23 @@ def export_rows(
     where = ["1 = 1"]
     params: list[Any] = []
     if start:
-        where.append("created_at >= ?")
+        where.append("p.created_at >= ?")
         params.append(start)
     if end:
-        where.append("created_at < ?")
+        where.append("p.created_at < ?")
         params.append(end)
     if platform:
-        where.append("platform = ?")
+        where.append("p.platform = ?")
         params.append(platform)
     if not include_deleted:
-        where.append("deleted = 0")
+        where.append("p.deleted = 0")
     sql = (
-        "select platform, platform_id, url, author_handle, author_name, text, created_at, lang,"
-        " hashtags, mentions, likes, reposts, replies, quotes, views, deleted, lang_detected,"
-        " sentiment_polarity, session from posts"
-        f" where {' and '.join(where)} order by created_at, id"
+        "select p.platform, p.platform_id, p.url, p.author_handle, p.author_name, p.text,"
+        " p.created_at, p.lang, p.hashtags, p.mentions, p.likes, p.reposts, p.replies, p.quotes,"
+        " p.views, p.deleted, p.lang_detected, p.sentiment_polarity, p.session,"
+        " a.platform_id as author_platform_id"
+        " from posts p left join authors a on a.id = p.author_id"
+        f" where {' and '.join(where)} order by p.created_at, p.id"
     )
     for row in conn.execute(sql, params):
         lang_detected = row["lang_detected"] or ""
@@ -114,6 +119,7 @@ def export_rows(
                 round(polarity, 4) if polarity is not None and lang_detected == "en" else None
             ),
             "session": row["session"] or "",
+            "author_id": row["author_platform_id"] or "",
         }
 
 

@@ -36,7 +36,7 @@ __all__ = ["write_xlsx", "XLSX_HEADERS", "MAX_CELL_CHARS"]
 XLSX_HEADERS = tuple("created_at (UTC)" if f == "created_at" else f for f in EXPORT_FIELDS)
 NUMBERS = frozenset({"likes", "reposts", "replies", "quotes", "views", "sentiment"})
 WIDTHS = {"text": 80, "url": 40, "author_name": 24, "author_handle": 24, "id": 24}
-WIDTHS |= {"created_at": 20, "hashtags": 24, "mentions": 24, "session": 32}
+WIDTHS |= {"created_at": 20, "hashtags": 24, "mentions": 24, "session": 32, "author_id": 24}
 MAX_CELL_CHARS = 32_767  # Excel's limit for one cell; longer text would not open
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"
 

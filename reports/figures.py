@@ -1,7 +1,9 @@
 """The plain data the analysis returns: frozen dataclasses, no behaviour beyond arithmetic.
 
 Kept apart from the queries so templates (digest, wall, impact report) can
-import the shapes without pulling in SQL.
+import the shapes without pulling in SQL. Engagement is defined here, once
+(`engagement`, `engagement_sql`): every figure, ranking and query that adds
+up likes, reposts, replies and quotes goes through these two.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 __all__ = [
+    "engagement",
+    "engagement_sql",
+    "ENGAGEMENT_COUNTS",
+    "ENGAGEMENT_LABEL",
     "UNKNOWN_AUTHOR_LABELS",
     "author_label",
     "known_counts",
@@ -53,8 +59,10 @@ _COUNT_NAMES = (
 
 
 # Which figures leave a platform's posts out, because its API does not give what
-# they count. Said by the digest and the impact report (HTML and PDF) alike,
-# for each of these platforms with posts in the period.
+# they count. The one set of sentences: the digest (HTML, Markdown, text) and the
+# impact report's methodology (HTML and PDF) say them, for each platform whose
+# posts in the period lack counts or an author (`Summary.counts_unknown`,
+# `Summary.authorless_platforms`), and nothing when there is none.
 UNKNOWN_FIGURES = {
     "threads": "Threads search results come without like, reply, repost and quote counts: "
     "Threads posts count in posts and authors but add nothing to engagement (unknown, not 0).",
@@ -63,10 +71,29 @@ UNKNOWN_FIGURES = {
 }
 
 
-def unknown_figures(platforms: Iterable[str]) -> list[str]:
-    """The UNKNOWN_FIGURES sentences of `platforms` (those with posts), in a fixed order."""
-    present = set(platforms)
-    return [text for name, text in UNKNOWN_FIGURES.items() if name in present]
+def unknown_figures(counts_unknown: Iterable[str], authorless: Iterable[str] = ()) -> list[str]:
+    """The sentences for the platforms whose posts lack counts or an author, in a fixed order.
+
+    Threads and Instagram have their own (UNKNOWN_FIGURES); any other platform
+    whose posts lack something gets a sentence saying what, so no figure leaves
+    posts out without the output saying so.
+    """
+    no_counts, no_author = set(counts_unknown), set(authorless)
+    present = no_counts | no_author
+    notes = [text for name, text in UNKNOWN_FIGURES.items() if name in present]
+    for name in sorted(present - set(UNKNOWN_FIGURES)):
+        label = "X" if name == "x" else name.capitalize()
+        if name in no_counts:
+            notes.append(
+                f"Some {label} posts come without like, reply, repost or quote counts: "
+                "those counts add nothing to engagement (unknown, not 0)."
+            )
+        if name in no_author:
+            notes.append(
+                f"Some {label} posts come without their author: they count in posts and "
+                "engagement but not in authors, top voices or estimated reach."
+            )
+    return notes
 
 
 def author_label(platform: str, handle: str, name: str = "") -> str:
@@ -95,10 +122,38 @@ def counts_text(
 REACH_LABEL = "Estimated potential reach: the sum of unique authors' latest follower counts"
 RISING, NEW, FADING, STEADY = "rising", "new", "fading", "steady"
 
+# What engagement adds up, in this order, wherever it is written out.
+ENGAGEMENT_COUNTS = ("likes", "reposts", "replies", "quotes")
+ENGAGEMENT_LABEL = "likes, reposts, replies, quotes"
+
+
+def engagement(
+    likes: int | None, reposts: int | None, replies: int | None, quotes: int | None
+) -> int:
+    """The one definition: likes + reposts + replies + quotes, over the counts known.
+
+    A count the platform does not give (None: Threads gives none) is left out of
+    the sum rather than read as 0; outputs name the platforms it leaves out
+    (`Summary.counts_unknown`).
+    """
+    return sum(c for c in (likes, reposts, replies, quotes) if c is not None)
+
+
+def engagement_sql(alias: str = "") -> str:
+    """`engagement` as a SQL expression over the posts table (`alias`: "p." or "").
+
+    For the live wall, which must not load a period to rank or total it.
+    """
+    return "(" + " + ".join(f"coalesce({alias}{c}, 0)" for c in ENGAGEMENT_COUNTS) + ")"
+
 
 @dataclass(frozen=True)
 class Counts:
-    """Posts, authors and engagement of a set of posts (a period, platform, hour, session…)."""
+    """Posts, authors and engagement of a set of posts (a period, platform, hour, session…).
+
+    Authors are counted by stable account id (a handle change is the same author),
+    posts without a known author not at all; unknown counts add nothing.
+    """
 
     posts: int = 0
     unique_authors: int = 0
@@ -106,10 +161,26 @@ class Counts:
     reposts: int = 0
     replies: int = 0
     quotes: int = 0
+    views: int = 0  # X only: see posts_with_views
+    posts_with_views: int = 0
+    authorless_posts: int = 0  # counted in posts and engagement, never as authors
+    # ENGAGEMENT_COUNTS none of these posts gave (Threads: all four): a table shows
+    # them empty, unknown, not 0.
+    counts_missing: tuple[str, ...] = ()
+
+    @property
+    def authors_unknown(self) -> bool:
+        """Posts, none with a known author (Instagram): "authors" is unknown, not 0."""
+        return self.posts > 0 and self.authorless_posts == self.posts
+
+    @property
+    def engagement_unknown(self) -> bool:
+        """Posts, none with any count given (Threads): engagement is unknown, not 0."""
+        return self.posts > 0 and len(self.counts_missing) == len(ENGAGEMENT_COUNTS)
 
     @property
     def engagement(self) -> int:
-        return self.likes + self.reposts + self.replies + self.quotes
+        return engagement(self.likes, self.reposts, self.replies, self.quotes)
 
     def _per_post(self, value: int) -> float:
         return value / self.posts if self.posts else 0.0
@@ -159,6 +230,59 @@ class Summary:
     reach_label: str = REACH_LABEL
     authors_with_followers: int = 0  # authors whose follower count is known (the rest add 0)
     restricted_posts: int = 0  # counted, but their authors asked not to be shown logged-out
+    peak_hour: datetime | None = None  # start of the busiest hour, event timezone (earliest tie)
+    peak_hour_posts: int = 0
+    platforms: tuple[str, ...] = ()  # platforms with posts in the period, sorted
+    days_with_posts: int = 0
+    # Platforms with posts whose likes/reposts/replies/quotes are not given: left out of sums.
+    counts_unknown: tuple[str, ...] = ()
+    authorless_posts: int = 0  # counted as posts and engagement, never as authors or reach
+    authorless_platforms: tuple[str, ...] = ()
+
+    # The names the impact report's tables and templates use.
+    @property
+    def posts(self) -> int:
+        return self.counts.posts
+
+    @property
+    def authors(self) -> int:
+        return self.counts.unique_authors
+
+    @property
+    def engagement(self) -> int:
+        return self.counts.engagement
+
+    @property
+    def likes(self) -> int:
+        return self.counts.likes
+
+    @property
+    def reposts(self) -> int:
+        return self.counts.reposts
+
+    @property
+    def replies(self) -> int:
+        return self.counts.replies
+
+    @property
+    def quotes(self) -> int:
+        return self.counts.quotes
+
+    @property
+    def views(self) -> int:
+        return self.counts.views
+
+    @property
+    def posts_with_views(self) -> int:
+        return self.counts.posts_with_views
+
+    @property
+    def reach(self) -> int:
+        return self.potential_reach
+
+    @property
+    def authors_without_followers(self) -> int:
+        return self.counts.unique_authors - self.authors_with_followers
 
 
 @dataclass(frozen=True)
@@ -171,6 +295,7 @@ class PlatformFigures:
 class HourFigures:
     hour: datetime  # start of the hour, aware, in the event's timezone
     counts: Counts
+    by_platform: dict[str, int] = field(default_factory=dict)  # posts per platform
 
 
 @dataclass(frozen=True)
@@ -201,7 +326,7 @@ class PostRef:
 
     @property
     def engagement(self) -> int:
-        return sum(n or 0 for n in (self.likes, self.reposts, self.replies, self.quotes))
+        return engagement(self.likes, self.reposts, self.replies, self.quotes)
 
 
 @dataclass(frozen=True)
@@ -296,7 +421,7 @@ class GrowthPoint:
 
     @property
     def engagement(self) -> int:
-        return self.likes + self.reposts + self.replies + self.quotes
+        return engagement(self.likes, self.reposts, self.replies, self.quotes)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
 """The post-event impact report: the figures, as plain data, for donors and partners.
 
-Why it is built on `export_rows`: partners receive the export next to the
-report, and the report's numbers must be the numbers they can recount from it.
-So every post figure here (posts, authors, engagement, per day, per platform,
-languages, themes) is an aggregation of exactly the rows `tagwatch export`
-gives for the same period; the database is read directly only for what the
-export does not carry (follower counts, the no-unauthenticated flag,
-engagement snapshots, collection runs, deletions).
+Every figure comes from the figures layer (`reports.analysis`), the same one
+the digest and the wall read, from one read of the period's posts: authors
+counted by stable account id (a handle change is one author, with one reach),
+engagement by the one definition (`figures.engagement`). Partners receive the
+export next to the report (`posts.csv`), and its rows recount to the same
+totals: the export carries `author_id` for exactly that.
 
 Every table and chart is a `Table` with fixed columns, so the HTML, the PDF
 and the CSV files are three renderings of the same rows.
@@ -29,15 +28,28 @@ from lingua import IsoCode639_1, Language
 
 from monitor.config import Config, EventConfig
 from reports import analysis
-from reports.export import export_rows, period_bounds
-from reports.figures import author_label, counts_text
+from reports.export import period_bounds
+from reports.figures import (
+    ENGAGEMENT_COUNTS,
+    ENGAGEMENT_LABEL,
+    Analysis,
+    Counts,
+    DayFigures,
+    HourFigures,
+    PlatformFigures,
+    PostRef,
+    SessionReport,
+    Summary,
+    Voices,
+    author_label,
+    counts_text,
+)
 from reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
 from reports.impact_table import Table, period_where
 from reports.rows import CREATED
-from reports.rows import load_period as load_rows
 from reports.themes import ThemeKeys
 from reports.urls import safe_url
-from storage.records import iso, parse_iso
+from storage.records import iso, parse_iso, to_utc
 
 __all__ = [
     "Table",
@@ -46,11 +58,11 @@ __all__ = [
     "Methodology",
     "ImpactReport",
     "build_report",
-    "summarize",
     "REACH_DEFINITION",
     "PROSE",
 ]
 
+PLATFORMS = ("bluesky", "x", "mastodon", "threads", "instagram")
 TOP_POSTS = 10
 TOP_VOICES = 10
 TOP_THEMES = 15
@@ -64,27 +76,6 @@ REACH_DEFINITION = (
     "every post, and audiences reached through reposts are not included. Accounts whose "
     "follower count the platform did not report add nothing."
 )
-
-
-@dataclass
-class Summary:
-    """The executive summary in figures; also the unit of comparison between periods."""
-
-    posts: int = 0
-    authors: int = 0
-    engagement: int = 0
-    likes: int = 0
-    reposts: int = 0
-    replies: int = 0
-    quotes: int = 0
-    views: int = 0
-    posts_with_views: int = 0
-    reach: int = 0
-    authors_without_followers: int = 0
-    peak_hour: datetime | None = None  # local start of the busiest hour
-    peak_hour_posts: int = 0
-    platforms: list[str] = field(default_factory=list)
-    days_with_posts: int = 0
 
 
 @dataclass
@@ -119,75 +110,6 @@ def _day_label(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b %Y}"
 
 
-def _extras(
-    conn: sqlite3.Connection, start: str | None, end: str | None
-) -> dict[tuple, sqlite3.Row]:
-    """What the export does not carry, keyed by (platform, platform id)."""
-    where, params = period_where(start, end)
-    sql = (
-        "select p.platform, p.platform_id, p.no_unauthenticated, p.lang_detected,"
-        " a.followers from posts p left join authors a on a.id = p.author_id"
-        f" where p.deleted = 0 and {where}"
-    )
-    return {(r["platform"], r["platform_id"]): r for r in conn.execute(sql, params)}
-
-
-def _engagement(row: dict[str, Any]) -> int:
-    return sum(row[k] or 0 for k in ("likes", "reposts", "replies", "quotes"))
-
-
-def _hour(ts: str, event: EventConfig) -> datetime:
-    """The local hour a post falls in, as its UTC start instant.
-
-    Keyed in UTC because local times compare by wall clock: the hour repeated
-    when daylight saving ends would otherwise count as one.
-    """
-    local = parse_iso(ts).astimezone(event.tz)
-    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-def _local_day(ts: str, event: EventConfig) -> date:
-    return parse_iso(ts).astimezone(event.tz).date()
-
-
-def summarize(
-    rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row], event: EventConfig
-) -> Summary:
-    """Headline figures of a list of export rows."""
-    s = Summary(posts=len(rows))
-    followers: dict[tuple[str, str], int | None] = {}
-    hours: Counter[datetime] = Counter()
-    days: set[date] = set()
-    for row in rows:
-        s.likes += row["likes"] or 0  # unknown counts (None) add nothing
-        s.reposts += row["reposts"] or 0
-        s.replies += row["replies"] or 0
-        s.quotes += row["quotes"] or 0
-        if row["views"] is not None:
-            s.views += row["views"]
-            s.posts_with_views += 1
-        key = (row["platform"], row["author_handle"])
-        extra = extras.get((row["platform"], row["id"]))
-        hours[_hour(row["created_at"], event)] += 1
-        days.add(_local_day(row["created_at"], event))
-        if not row["author_handle"]:
-            continue  # no author given (Instagram): not an author, adds no reach
-        known = extra["followers"] if extra is not None else None
-        if known is not None or key not in followers:
-            followers[key] = known if known is not None else followers.get(key)
-    s.engagement = s.likes + s.reposts + s.replies + s.quotes
-    s.authors = len(followers)
-    s.reach = sum(n for n in followers.values() if n)
-    s.authors_without_followers = sum(1 for n in followers.values() if n is None)
-    if hours:
-        # Earliest of equally busy hours, so the answer does not depend on dict order.
-        peak, s.peak_hour_posts = min(hours.items(), key=lambda kv: (-kv[1], kv[0]))
-        s.peak_hour = peak.astimezone(event.tz)
-    s.platforms = sorted({r["platform"] for r in rows})
-    s.days_with_posts = len(days)
-    return s
-
-
 COUNT_COLUMNS = [
     ("posts", "Posts"),
     ("authors", "Authors"),
@@ -199,48 +121,37 @@ COUNT_COLUMNS = [
 ]
 
 
-def _known_sum(values: list[int | None]) -> int | str:
-    """The sum of the known values; empty (unknown) when posts exist but none gave one."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known or not values else ""
+def _count_cells(c: Counts) -> dict[str, int | str]:
+    """The COUNT_COLUMNS of one row of figures.
 
-
-def _counts(rows: list[dict[str, Any]]) -> dict[str, int | str]:
-    """The COUNT_COLUMNS of a group of export rows (authors by platform and handle).
-
-    Unknown is not zero: posts without an author (Instagram) are no author, and a
-    count no post of the group gave (Threads' likes) is empty, not 0.
+    Unknown is not zero: a group whose posts have no known author (Instagram) has
+    its authors empty, and a count none of its posts gave (Threads) is empty too.
     """
-    authors = {(r["platform"], r["author_handle"]) for r in rows if r["author_handle"]}
-    counted = ("likes", "reposts", "replies", "quotes")
-    engaged = [_engagement(r) for r in rows if any(r[k] is not None for k in counted)]
     return {
-        "posts": len(rows),
-        "authors": len(authors) if authors or not rows else "",
-        **{k: _known_sum([r[k] for r in rows]) for k in counted},
-        "engagement": sum(engaged) if engaged or not rows else "",
+        "posts": c.posts,
+        "authors": "" if c.authors_unknown else c.unique_authors,
+        **{k: "" if k in c.counts_missing else getattr(c, k) for k in ENGAGEMENT_COUNTS},
+        "engagement": "" if c.engagement_unknown else c.engagement,
     }
 
 
-def _per_day(rows: list[dict[str, Any]], event: EventConfig, days: list[date]) -> Table:
-    by_day: dict[date, list[dict[str, Any]]] = {d: [] for d in days}
-    for row in rows:
-        by_day.setdefault(_local_day(row["created_at"], event), []).append(row)
+def _per_day(days: list[DayFigures], event: EventConfig) -> Table:
     return Table(
         "per_day",
         "Posts per day",
         [("day", "Day"), *COUNT_COLUMNS],
-        [{"day": day.isoformat(), **_counts(by_day[day])} for day in sorted(by_day)],
+        [{"day": d.day.isoformat(), **_count_cells(d.counts)} for d in days],
         note=f"Days are calendar days in {event.timezone}.",
     )
 
 
-def _per_platform(rows: list[dict[str, Any]], platforms: list[str]) -> Table:
+def _per_platform(figures: list[PlatformFigures], platforms: list[str]) -> Table:
+    by_name = {f.platform: f.counts for f in figures}
     out = []
     for platform in platforms:
-        p_rows = [r for r in rows if r["platform"] == platform]
-        views = [r["views"] for r in p_rows if r["views"] is not None]
-        out.append({"platform": platform, **_counts(p_rows), "views": sum(views) if views else ""})
+        c = by_name.get(platform, Counts())
+        views = c.views if c.posts_with_views else ""
+        out.append({"platform": platform, **_count_cells(c), "views": views})
     return Table(
         "per_platform",
         "Posts per platform",
@@ -251,27 +162,19 @@ def _per_platform(rows: list[dict[str, Any]], platforms: list[str]) -> Table:
 
 
 def _timeline(
-    rows: list[dict[str, Any]], event: EventConfig, lo: datetime, hi: datetime
+    hours: list[HourFigures], platforms: list[str], event: EventConfig
 ) -> tuple[Table, dict[str, list[tuple[datetime, int]]]]:
-    platforms = sorted({r["platform"] for r in rows})
-    counts: dict[str, Counter[datetime]] = {p: Counter() for p in platforms}
-    for row in rows:
-        counts[row["platform"]][_hour(row["created_at"], event)] += 1
-    hours = []
-    t = lo.astimezone(UTC)
-    while t < hi:
-        hours.append(t)
-        # Step in UTC so a daylight-saving change neither repeats nor skips an hour.
-        t += timedelta(hours=1)
     table_rows = []
     for h in hours:
-        local = h.astimezone(event.tz).strftime("%Y-%m-%d %H:%M")
-        out: dict[str, Any] = {"hour_local": local, "hour_utc": iso(h)}
+        out: dict[str, Any] = {
+            "hour_local": h.hour.strftime("%Y-%m-%d %H:%M"),
+            "hour_utc": iso(h.hour),
+        }
         for p in platforms:
-            out[p] = counts[p][h]
-        out["total"] = sum(counts[p][h] for p in platforms)
+            out[p] = h.by_platform.get(p, 0)
+        out["total"] = h.counts.posts
         table_rows.append(out)
-    series = {p: [(h, counts[p][h]) for h in hours] for p in platforms}
+    series = {p: [(to_utc(h.hour), h.by_platform.get(p, 0)) for h in hours] for p in platforms}
     columns = [("hour_local", f"Hour ({event.timezone})"), ("hour_utc", "Hour (UTC)")]
     columns += [(p, p) for p in platforms] + [("total", "Total")]
     table = Table("timeline_hourly", "Posts per hour", columns, table_rows)
@@ -322,16 +225,19 @@ def _growth(
     return table, [(pt.at, float(pt.engagement)) for pt in points]
 
 
-def _sessions(conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: datetime) -> Table:
-    reports = analysis.sessions(conn, event, lo, hi, 0, n_themes=0, examples=0)
+_SESSION_COUNTS = ("posts", "authors", "engagement")
+
+
+def _sessions(
+    reports: list[SessionReport], event: EventConfig, lo: datetime, hi: datetime
+) -> Table:
     rows = [
         {
             "session": s.title,
             "start_local": s.start.astimezone(event.tz).strftime("%Y-%m-%d %H:%M"),
             "room": s.room,
-            "posts": s.counts.posts,
-            "authors": s.counts.unique_authors,
-            "engagement": s.counts.engagement,
+            # Unknown stays empty, as in the other count tables.
+            **{k: v for k, v in _count_cells(s.counts).items() if k in _SESSION_COUNTS},
             "by_hashtag": s.by_hashtag,
             "by_speaker": s.by_speaker,
             "by_time": s.by_time,
@@ -360,31 +266,28 @@ def _sessions(conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: da
     )
 
 
-def _top_posts(
-    rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row], event: EventConfig
-) -> tuple[Table, list[dict[str, Any]]]:
-    shown = [r for r in rows if not _hidden(extras, r)]
-    ranked = sorted(shown, key=lambda r: (-_engagement(r), r["created_at"], r["id"]))[:TOP_POSTS]
+def _top_posts(refs: list[PostRef], event: EventConfig) -> tuple[Table, list[dict[str, Any]]]:
+    """The analysis' top posts (restricted ones never among them), as table rows."""
     out = []
-    for i, r in enumerate(ranked, start=1):
+    for i, r in enumerate(refs[:TOP_POSTS], start=1):
         out.append(
             {
                 "rank": i,
-                "platform": r["platform"],
-                "author": r["author_handle"],
-                "author_name": r["author_name"],
-                "posted_local": _hour_min(r["created_at"], event),
-                "likes": r["likes"],
-                "reposts": r["reposts"],
-                "replies": r["replies"],
-                "quotes": r["quotes"],
-                "engagement": _engagement(r),
+                "platform": r.platform,
+                "author": r.author_handle,
+                "author_name": r.author_name,
+                "posted_local": r.created_at.astimezone(event.tz).strftime("%Y-%m-%d %H:%M"),
+                "likes": r.likes,
+                "reposts": r.reposts,
+                "replies": r.replies,
+                "quotes": r.quotes,
+                "engagement": r.engagement,
                 # Guarded here so the HTML, the PDF and top_posts.csv all carry the same link.
-                "url": safe_url(r["url"]),
-                "text": r["text"],
+                "url": safe_url(r.url),
+                "text": r.text,
                 # What the HTML and the PDF print: no made-up author, no 0 for unknown.
-                "who": author_label(r["platform"], r["author_handle"], r["author_name"]),
-                "counts": counts_text(r["likes"], r["reposts"], r["replies"], r["quotes"]),
+                "who": author_label(r.platform, r.author_handle, r.author_name),
+                "counts": counts_text(r.likes, r.reposts, r.replies, r.quotes),
             }
         )
     table = Table(
@@ -406,46 +309,25 @@ def _top_posts(
         ],
         out,
         note="Posts whose authors asked not to be shown to logged-out readers are counted "
-        "in every figure but never quoted.",
+        "in every figure but never quoted. Newer posts first on equal engagement.",
     )
     return table, out
 
 
-def _hour_min(ts: str, event: EventConfig) -> str:
-    return parse_iso(ts).astimezone(event.tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _hidden(extras: dict[tuple, sqlite3.Row], row: dict[str, Any]) -> bool:
-    extra = extras.get((row["platform"], row["id"]))
-    return bool(extra is not None and extra["no_unauthenticated"])
-
-
-def _voices(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> tuple[Table, int]:
-    stats: dict[tuple[str, str], dict[str, Any]] = {}
-    hidden: set[tuple[str, str]] = set()
-    for r in rows:
-        key = (r["platform"], r["author_handle"])
-        if _hidden(extras, r):
-            hidden.add(key)
-        s = stats.setdefault(
-            key,
-            {
-                "platform": r["platform"],
-                "author": r["author_handle"],
-                "name": r["author_name"],
-                "posts": 0,
-                "engagement": 0,
-                "followers": "",
-            },
-        )
-        s["posts"] += 1
-        s["engagement"] += _engagement(r)
-        extra = extras.get((r["platform"], r["id"]))
-        if extra is not None and extra["followers"] is not None:
-            s["followers"] = extra["followers"]
-    named = [s for k, s in stats.items() if k not in hidden]
-    ranked = sorted(named, key=lambda s: (-s["posts"], -s["engagement"], s["author"]))[:TOP_VOICES]
-    table = Table(
+def _voices(voices: Voices) -> Table:
+    """The analysis' voices by posts: authors by stable id, named by their latest handle."""
+    rows = [
+        {
+            "platform": v.platform,
+            "author": v.handle,
+            "name": v.display_name,
+            "posts": v.posts,
+            "engagement": v.engagement,
+            "followers": "" if v.followers is None else v.followers,
+        }
+        for v in voices.by_posts[:TOP_VOICES]
+    ]
+    return Table(
         "top_voices",
         "Top voices",
         [
@@ -456,18 +338,17 @@ def _voices(rows: list[dict[str, Any]], extras: dict[tuple, sqlite3.Row]) -> tup
             ("engagement", "Engagement received"),
             ("followers", "Followers"),
         ],
-        ranked,
-        note="Accounts that posted most, then by engagement their posts received.",
+        rows,
+        note="Accounts that posted most, then by engagement their posts received; an account "
+        "that changed its handle is one account, under its latest handle.",
     )
-    return table, len(hidden)
 
 
 def _themes(
-    conn: sqlite3.Connection, event: EventConfig, days: list[date]
+    a: Analysis, period: analysis.Period, days: list[date]
 ) -> tuple[Table, Table, dict[str, list[float]]]:
-    """From the analysis API, so the report's themes are the digest's and the wall's."""
-    lo, hi = event.day_bounds(days[0])[0], event.day_bounds(days[-1])[1]
-    whole = analysis.themes(conn, event, lo, hi, n=TOP_THEMES, examples=0)
+    """From the analysis, so the report's themes are the digest's."""
+    event, whole = period.event, a.themes
     ranked = sorted(whole.phrases + whole.hashtags, key=lambda th: (-th.posts, th.kind, th.label))
 
     def label(th: Any) -> str:
@@ -487,7 +368,7 @@ def _themes(
     # leave out themes under two posts, which would read as 0 on a quiet day).
     keys = ThemeKeys(event.tags)
     per_day: dict[date, Counter[tuple[str, str]]] = defaultdict(Counter)
-    for r in load_rows(conn, lo, hi):
+    for r in period.rows:
         day = parse_iso(r[CREATED]).astimezone(event.tz).date()
         per_day[day].update(("phrase", k) for k in keys.phrases(r))
         per_day[day].update(("hashtag", k) for k in keys.tags(r))
@@ -515,8 +396,8 @@ def _language_name(code: str) -> str:
         return "unknown" if code == "und" else code
 
 
-def _languages(conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: datetime) -> Table:
-    """From the analysis API: detected language, else the platform's tag, else "und"."""
+def _languages(a: Analysis) -> Table:
+    """From the analysis: detected language, else the platform's tag, else "und"."""
     rows = [
         {
             "language": lc.lang,
@@ -525,7 +406,7 @@ def _languages(conn: sqlite3.Connection, event: EventConfig, lo: datetime, hi: d
             "share": round(100 * lc.share, 1),
             "detected": lc.detected,
         }
-        for lc in analysis.languages(conn, event, lo, hi)
+        for lc in a.languages
     ]
     return Table(
         "languages",
@@ -547,13 +428,11 @@ def _count(conn: sqlite3.Connection, sql: str, params: list[Any]) -> int:
     return int(conn.execute(sql, params).fetchone()[0] or 0)
 
 
-def load_period(
-    conn: sqlite3.Connection, event: EventConfig, start_day: date | None, end_day: date | None
-) -> tuple[list[dict[str, Any]], dict[tuple, sqlite3.Row], str | None, str | None]:
-    """The export rows of local days [start_day, end_day] and their extras."""
-    start, end = period_bounds(event, start_day, end_day)
-    rows = list(export_rows(conn, start=start, end=end))
-    return rows, _extras(conn, start, end), start, end
+def _bounds(event: EventConfig, first: date | None, last: date | None) -> tuple[datetime, datetime]:
+    """Local days [first, last] as instants; None on either side: all of the database."""
+    lo = event.day_bounds(first)[0] if first else datetime(1, 1, 2, tzinfo=UTC)
+    hi = event.day_bounds(last)[1] if last else datetime(9999, 12, 30, tzinfo=UTC)
+    return lo, hi
 
 
 def build_report(
@@ -573,21 +452,21 @@ def build_report(
     event = config.event
     start_day = start_day or event.start
     end_day = end_day or event.end
-    rows, extras, start, end = load_period(conn, event, start_day, end_day)
+    start, end = period_bounds(event, start_day, end_day)
+    lo, hi = _bounds(event, start_day, end_day)
     days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days + 1)]
-    summary = summarize(rows, extras, event)
-    enabled = [
-        p
-        for p in ("bluesky", "x", "mastodon", "threads", "instagram")
-        if config.sections[p].enabled
-    ]
+    # One read of the period: every post figure below is the figures layer's.
+    period = analysis.Period(conn, event, lo, hi)
+    a = analysis.analyze_period(
+        period, top=max(TOP_POSTS, TOP_VOICES), n_themes=TOP_THEMES, examples=0, with_growth=False
+    )
+    summary = a.summary
+    enabled = [p for p in PLATFORMS if config.sections[p].enabled]
     platforms = sorted(set(enabled) | set(summary.platforms))
-    lo, hi = event.day_bounds(start_day)[0], event.day_bounds(end_day)[1]
-    timeline, volume = _timeline(rows, event, lo, hi)
+    timeline, volume = _timeline(a.hours, list(summary.platforms), event)
     growth, growth_points = _growth(conn, event, lo, hi)
-    top_table, top_posts = _top_posts(rows, extras, event)
-    voices, hidden_authors = _voices(rows, extras)
-    themes, themes_by_day, theme_series = _themes(conn, event, days)
+    top_table, top_posts = _top_posts(a.top_posts, event)
+    themes, themes_by_day, theme_series = _themes(a, period, days)
     passes, gaps = passes_and_gaps(conn, start, end, event)
     where, params = period_where(start, end)
     deleted = _count(conn, f"select count(*) from posts where deleted = 1 and {where}", params)
@@ -600,16 +479,16 @@ def build_report(
         t.name: t
         for t in [
             summary_table,
-            _per_day(rows, event, days),
-            _per_platform(rows, platforms),
+            _per_day(a.days, event),
+            _per_platform(a.platforms, platforms),
             timeline,
-            _sessions(conn, event, lo, hi),
+            _sessions(a.sessions, event, lo, hi),
             growth,
             top_table,
-            voices,
+            _voices(a.voices),
             themes,
             themes_by_day,
-            _languages(conn, event, lo, hi),
+            _languages(a),
             passes,
             gaps_table(gaps, event.timezone),
         ]
@@ -627,25 +506,24 @@ def build_report(
         series={"volume": volume, "growth": growth_points, "themes": theme_series, "days": days},
         methodology=Methodology(
             platforms_enabled=enabled,
-            platforms_not_collected=[
-                p for p in ("bluesky", "x", "mastodon", "threads", "instagram") if p not in enabled
-            ],
+            platforms_not_collected=[p for p in PLATFORMS if p not in enabled],
             mastodon_instances=list(config.mastodon.instances) if "mastodon" in enabled else [],
             passes=passes,
             gaps=gaps,
             deleted_removed=deleted,
-            hidden_posts=sum(1 for r in rows if _hidden(extras, r)),
-            hidden_authors=hidden_authors,
+            hidden_posts=summary.restricted_posts,
+            hidden_authors=a.voices.restricted_authors,
             engagement_as_of=parse_iso(as_of).astimezone(event.tz) if as_of else None,
             timezone=event.timezone,
-            platforms_with_posts=summary.platforms,
+            counts_unknown=list(summary.counts_unknown),
+            authorless_posts=summary.authorless_posts,
+            authorless_platforms=list(summary.authorless_platforms),
         ),
         top_posts=top_posts,
     )
     if compare is not None:
         other_conn, c_lo, c_hi = compare
-        c_rows, c_extras, _, _ = load_period(other_conn, event, c_lo, c_hi)
-        report.comparison = summarize(c_rows, c_extras, event)
+        report.comparison = analysis.summary(other_conn, event, *_bounds(event, c_lo, c_hi))
         report.comparison_label = _compare_label(c_lo, c_hi)
         tables["comparison"] = comparison_table(summary, report.comparison, report.comparison_label)
     return report
@@ -662,7 +540,7 @@ def _compare_label(lo: date | None, hi: date | None) -> str:
 SUMMARY_FIGURES = [
     ("posts", "Posts"),
     ("authors", "Unique authors"),
-    ("engagement", "Engagement (likes, reposts, replies, quotes)"),
+    ("engagement", f"Engagement ({ENGAGEMENT_LABEL})"),
     ("likes", "Likes"),
     ("reposts", "Reposts"),
     ("replies", "Replies"),

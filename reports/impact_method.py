@@ -75,13 +75,24 @@ class Methodology:
     hidden_authors: int
     engagement_as_of: datetime | None
     timezone: str
-    # Platforms with posts in the period whose API leaves figures unknown (Threads, Instagram).
-    platforms_with_posts: list[str] = field(default_factory=list)
+    # Platforms with posts in the period whose counts, or authors, the API does not
+    # give (Threads, Instagram): `Summary.counts_unknown` and `.authorless_platforms`.
+    counts_unknown: list[str] = field(default_factory=list)
+    authorless_posts: int = 0
+    authorless_platforms: list[str] = field(default_factory=list)
 
     def unknown_text(self) -> str:
-        """Which figures leave which platform out; empty when none of those has posts."""
-        notes = unknown_figures(self.platforms_with_posts)
-        return " ".join([PROSE["unknown"], *notes]) if notes else ""
+        """Which figures leave which platform out (the digest's sentences); empty if none."""
+        notes = unknown_figures(self.counts_unknown, self.authorless_platforms)
+        if not notes:
+            return ""
+        if self.authorless_posts:
+            notes.append(
+                f"In this report, {plural(self.authorless_posts, 'post')} "
+                + ("has" if self.authorless_posts == 1 else "have")
+                + " no known author."
+            )
+        return " ".join([PROSE["unknown"], *notes])
 
     def deleted_text(self) -> str:
         return (

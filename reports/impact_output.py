@@ -21,6 +21,7 @@ from monitor.errors import StorageError, TagwatchError
 from reports import charts
 from reports.export import export_rows, period_bounds, write_csv
 from reports.export_xlsx import write_xlsx
+from reports.figures import ENGAGEMENT_LABEL
 from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
 from reports.impact_charts import grouped_bars_png, session_legend, timeline_png
 from reports.urls import safe_url
@@ -92,9 +93,7 @@ def make_charts(report: ImpactReport, sessions: Any = ()) -> dict[str, Chart]:
         Chart(
             "engagement_growth",
             "Total engagement over time",
-            charts.lines_png(
-                {"engagement": report.series["growth"]}, tz, ylabel="likes+reposts+replies+quotes"
-            ),
+            charts.lines_png({"engagement": report.series["growth"]}, tz, ylabel=ENGAGEMENT_LABEL),
             "engagement_growth",
         ),
         Chart(

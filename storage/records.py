@@ -128,11 +128,6 @@ class Post:
         object.__setattr__(self, "mentions", tuple(dict.fromkeys(m for m in self.mentions if m)))
         object.__setattr__(self, "links", tuple(dict.fromkeys(u for u in self.links if u)))
 
-    @property
-    def engagement(self) -> int:
-        """Known counts only: an unknown count adds nothing (and the outputs say so)."""
-        return sum(c or 0 for c in (self.likes, self.reposts, self.replies, self.quotes))
-
 
 _OPTIONAL_STR = (str, type(None))
 _FIELD_KINDS: dict[str, tuple[type, ...]] = {

@@ -197,8 +197,8 @@ def seed_enriched(config_path: Path) -> None:
 
 def test_export_carries_the_enrichment_after_the_contracted_fields(event_config, tmp_path):
     seed_enriched(event_config)
-    assert EXPORT_FIELDS[-3:] == ("lang_detected", "sentiment", "session")
-    assert ",".join(EXPORT_FIELDS[:-3]) == OLD_FIELDS
+    assert EXPORT_FIELDS[-4:] == ("lang_detected", "sentiment", "session", "author_id")
+    assert ",".join(EXPORT_FIELDS[:-4]) == OLD_FIELDS
     result = run(["--config", str(event_config), "export"])
     english, serbian, fresh = (
         sorted(
@@ -212,16 +212,19 @@ def test_export_carries_the_enrichment_after_the_contracted_fields(event_config,
     assert serbian["lang_detected"] in ("sr", "hr")  # Latin-script Serbian and Croatian are close
     assert serbian["sentiment"] is None and serbian["session"] == ""
     assert (fresh["lang_detected"], fresh["sentiment"], fresh["session"]) == ("", None, "")
+    # The author's stable id, last: the DID here, whatever handle the post carried.
+    assert english["author_id"] == "did:plc:author1" and list(english)[-1] == "author_id"
 
     result = run(["--config", str(event_config), "export", "--format", "csv"])
     lines = result.stdout.splitlines()
-    assert lines[0] == OLD_FIELDS + ",lang_detected,sentiment,session"
+    assert lines[0] == OLD_FIELDS + ",lang_detected,sentiment,session,author_id"
     rows = {r["id"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert rows["1234567890123456789"]["sentiment"] == ""
     assert rows["1234567890123456789"]["session"] == ""
     by_text = {r["text"][:4]: r for r in rows.values()}
     assert float(by_text["What"]["sentiment"]) == english["sentiment"]
     assert by_text["What"]["views"] == ""
+    assert by_text["What"]["author_id"] == "did:plc:author1"
 
 
 def test_xlsx_keeps_text_as_text_counts_as_numbers_dates_as_dates(event_config, tmp_path):
@@ -253,6 +256,8 @@ def test_xlsx_keeps_text_as_text_counts_as_numbers_dates_as_dates(event_config, 
     assert english["sentiment"].data_type == "n" and english["sentiment"].value > 0.3
     assert english["session"].value == "Opening of the Assembly"
     assert english["hashtags"].value == "hrhn2016"
+    assert english["author_id"].value == "did:plc:author1"
+    assert english["author_id"].data_type == "s"
     assert all(
         c.data_type in ("s", "n", "b", "d") and c.data_type != "f" for r in rows for c in r.values()
     )

@@ -192,5 +192,5 @@ def test_a_report_without_threads_or_instagram_posts_says_nothing_of_them(
     before = DAY - timedelta(days=1)
     with Store.open(config.db_path) as store:
         report = build_report(store.conn, config, before, before, now=NOW)
-    assert report.summary.platforms == ["bluesky"]
+    assert report.summary.platforms == ("bluesky",)
     assert report.methodology.unknown_text() == ""

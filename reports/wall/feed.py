@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reports.figures import UNKNOWN_AUTHOR_LABELS
+from reports.figures import UNKNOWN_AUTHOR_LABELS, engagement_sql
+from reports.rows import live_totals, most_engaged
 from reports.wall.rules import PostRow, WallRules, visible_reason
-from storage.records import iso
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
 
@@ -30,10 +30,10 @@ __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
 # Characters of a post sent to the wall: enough for any real post, bounded for hostile ones.
 MAX_TEXT = 1000
 
-POST_SQL = """
+POST_SQL = f"""
 select p.id, p.platform, p.platform_id, p.url, p.author_handle, p.author_name, p.text,
   p.created_at, p.lang, p.sensitive, p.no_unauthenticated, p.deleted, p.repost_of,
-  p.media_count, p.likes + p.reposts + p.replies + p.quotes as engagement,
+  p.media_count, {engagement_sql("p.")} as engagement,
   m.state, coalesce(m.pinned, 0) as pinned, m.updated_at as moderated_at,
   case when b.platform is null then 0 else 1 end as blocked
 from posts p
@@ -298,37 +298,31 @@ class WallFeed:
         """Live counters for a period, and its most engaging posts that are on the wall.
 
         Counters count every collected post (numbers reveal no content), reposts
-        included, as the digest and the impact report do, so the wall and the
-        morning digest agree; the highlights come only from posts the rules let
-        onto the wall.
+        included, with the figures layer's rules (`reports.rows.live_totals`), so
+        the wall, the morning digest and the impact report agree; the highlights
+        come only from posts the rules let onto the wall.
         """
-        lo, hi = iso(start), iso(end)
-        posts, people = self.conn.execute(
-            "select count(*), count(distinct author_id) from posts"
-            " where deleted = 0 and created_at >= ? and created_at < ?",
-            (lo, hi),
-        ).fetchone()
+        # The figures layer's own SQL: the digest's and the report's counting rules
+        # (authors by stable id, one engagement), without loading the period.
+        totals = live_totals(self.conn, start, end)
         highlights: list[dict[str, Any]] = []
         if self.visible.count:
             candidates = [
-                (r["id"], r["engagement"])
-                for r in self.conn.execute(
-                    "select id, likes + reposts + replies + quotes as engagement from posts"
-                    " where deleted = 0 and created_at >= ? and created_at < ?"
-                    " and likes + reposts + replies + quotes > 0"
-                    " order by engagement desc, id limit ?",
-                    (lo, hi, top * 20),
-                ).fetchall()
-                if r["id"] in self.visible
+                (post_id, n)
+                for post_id, n in most_engaged(self.conn, start, end, top * 20)
+                if post_id in self.visible
             ][:top]
             rows = {r["id"]: r for r in post_rows(self.conn, [i for i, _ in candidates])}
-            for post_id, engagement in candidates:
+            for post_id, n in candidates:
                 p = self.shown.get(post_id) or (payload(rows[post_id]) if post_id in rows else None)
                 if p is not None:
-                    highlights.append({**p, "engagement": engagement})
+                    highlights.append({**p, "engagement": n})
         return {
-            "posts": posts,
-            "people": people,
+            "posts": totals.posts,
+            "people": totals.authors,
+            "engagement": totals.engagement,
+            # Platforms whose counts are unknown: left out of "engagement", not 0.
+            "engagement_leaves_out": list(totals.counts_unknown),
             "on_wall": self.visible.count,
             "top": highlights,
         }
