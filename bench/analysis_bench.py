@@ -379,7 +379,7 @@ def main() -> None:
         # Measure enrichment again on the same posts: forget it for the first --enrich.
         with store.transaction() as conn:
             conn.execute("update posts set enriched_at = null where id <= ?", (args.enrich,))
-    from storage.enrichment import enrich_pending
+    from monitor.enrichment import enrich_pending
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     done = enrich_pending(store, config, limit=args.enrich)

@@ -14,12 +14,12 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from monitor.config import Config
+from monitor.enrichment import enrich_pending
 from reports.digest import send_daily_digest
 from reports.text import LanguageGuesser, analyze_many
 from reports.wall.app import bind_address, create_app
 from storage.backup import BackupResult, take_backup
 from storage.db import Store
-from storage.enrichment import enrich_pending
 
 __all__ = [
     "daily_digest",

@@ -6,7 +6,7 @@ agenda) and a period [start, end) of aware datetimes, and returns the
 dataclasses of `reports.figures`. `analyze()` computes everything for a period
 in one read of the posts; the single functions are for outputs that need one
 figure. Enrichment (language, sentiment, noun phrases) was stored once by
-`storage.enrichment.enrich_pending`; nothing here writes or re-analyses text.
+`monitor.enrichment.enrich_pending`; nothing here writes or re-analyses text.
 
 Deleted posts are excluded everywhere. Posts whose authors asked not to be
 shown to logged-out viewers (`no_unauthenticated`) are counted but never

@@ -1,6 +1,6 @@
 """Pure text analysis of one post: language, sentiment, noun phrases.
 
-No database here: storage/enrichment.py runs these functions once per post and
+No database here: monitor/enrichment.py runs these functions once per post and
 stores the result, so reports never recompute them. Everything works offline:
 TextBlob's NLTK corpora are not needed (we use the bundled pattern parser via
 `textblob.en.parse(..., chunks=True)` and its sentiment lexicon, never

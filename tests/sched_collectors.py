@@ -112,7 +112,7 @@ def record_digest(config: Any, day: Any, *, conn: Any, send: bool) -> None:
 
 
 def record_enrichment(store: Any, config: Any) -> int:
-    """Stands in for `storage.enrichment.enrich_pending`: counts what it would enrich."""
+    """Stands in for `monitor.enrichment.enrich_pending`: counts what it would enrich."""
     n = store.conn.execute("select count(*) from posts").fetchone()[0]
     ENRICHED.append(n)
     ENRICHED_ON.append(threading.current_thread().name)

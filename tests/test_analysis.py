@@ -10,10 +10,10 @@ import pytest
 from conftest import make_post
 
 from monitor.config import Config, parse_config
+from monitor.enrichment import enrich_pending
 from reports import analysis
 from reports.figures import FADING, NEW, RISING, STEADY
 from storage.db import Store
-from storage.enrichment import enrich_pending
 from storage.records import Author
 
 DAY2 = datetime(2016, 11, 25, 10, 0, tzinfo=UTC)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from conftest import make_post
 
 from monitor.config import Config
+from monitor.enrichment import enrich_pending
 from reports.text import (
     LanguageGuesser,
     analyze_text,
@@ -16,7 +17,7 @@ from reports.text import (
     tag,
 )
 from storage.db import Store
-from storage.enrichment import enrich_pending, pending_count
+from storage.enrichment import pending_count
 
 
 def test_clean_text_strips_urls_mentions_and_tracked_tags_only():

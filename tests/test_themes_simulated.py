@@ -15,11 +15,11 @@ import pytest
 from collectors.fakes.simulation import SimulatedEvent, simulate_event
 from monitor.config import Config, load_config
 from monitor.demo import demo_config_text
+from monitor.enrichment import enrich_pending
 from reports import analysis
 from reports.figures import Theme
 from reports.text import singularize
 from storage.db import Store
-from storage.enrichment import enrich_pending
 from storage.records import Author, Post
 
 UNUSED = "http://127.0.0.1:9"  # the config needs platform URLs; nothing is collected here
