@@ -14,9 +14,8 @@ from monitor.config import REQUIRED, SESSION_SETTINGS, SETTINGS, Setting, _type_
 
 __all__ = ["config_reference", "update_readme"]
 
-START = (
-    "<!-- config-reference: generated from monitor/config.py SETTINGS; a test keeps it in step -->"
-)
+SOURCE = "monitor/config.py"
+START = f"<!-- config-reference: generated from {SOURCE} SETTINGS; a test keeps it in step -->"
 END = "<!-- /config-reference -->"
 
 
