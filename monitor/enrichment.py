@@ -38,7 +38,8 @@ HISTORY_PER_AUTHOR = 50
 def _author_history(store: Store) -> AuthorHistory:
     def texts_of(authors: Collection[Hashable]) -> Mapping[Hashable, Sequence[str]]:
         ids = [a for a in authors if isinstance(a, int)]
-        return dict(latest_texts_by_author(store, ids, FAMILY, HISTORY_PER_AUTHOR))
+        found = latest_texts_by_author(store, ids, FAMILY, HISTORY_PER_AUTHOR)
+        return {author: texts for author, texts in found.items()}
 
     return texts_of
 
