@@ -31,11 +31,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.analysis_bench import AGENDA_DAY, bench_config, build  # noqa: E402
-from monitor.alerts import AlertEngine  # noqa: E402
-from monitor.alerts.fakes import FakeSlackWebhook  # noqa: E402
-from monitor.config import Config, parse_config  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.records import Author, Post  # noqa: E402
+from tagwatch.monitor.alerts import AlertEngine  # noqa: E402
+from tagwatch.monitor.alerts.fakes import FakeSlackWebhook  # noqa: E402
+from tagwatch.records import Author, Post  # noqa: E402
+from tagwatch.settings import Config, parse_config  # noqa: E402
+from tagwatch.storage.db import Store  # noqa: E402
 
 TARGET_STREAM_SECONDS = 5.0
 ENV = "TAGWATCH_BENCH_ALERTS_WEBHOOK"

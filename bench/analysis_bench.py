@@ -33,11 +33,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.config import Config, parse_config  # noqa: E402
-from reports.agenda import attribute_session  # noqa: E402
-from reports.text import LanguageGuesser, analyze_text, clean_text  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.records import iso  # noqa: E402
+from tagwatch.records import iso  # noqa: E402
+from tagwatch.reports.agenda import attribute_session  # noqa: E402
+from tagwatch.reports.text import LanguageGuesser, analyze_text, clean_text  # noqa: E402
+from tagwatch.settings import Config, parse_config  # noqa: E402
+from tagwatch.storage.db import Store  # noqa: E402
 
 TOPICS = [
     "human rights defenders",
@@ -246,7 +246,7 @@ def fill_enrichment(store: Store, config: Config) -> int:
     tracked = tuple(config.event.tags)
     memo: dict[tuple[str, str | None], tuple[Any, ...]] = {}
     done = 0
-    from storage.records import parse_iso
+    from tagwatch.records import parse_iso
 
     while True:
         rows = store.conn.execute(
@@ -317,8 +317,8 @@ def peak_rss_mb() -> float:
 
 def run_analysis(db: str, day: str) -> None:
     """Child process: one day's full analysis; prints JSON with time and peak memory."""
-    from reports import analysis
-    from storage.db import connect
+    from tagwatch.reports import analysis
+    from tagwatch.storage.db import connect
 
     config = bench_config(db)
     conn = connect(db, readonly=True)
@@ -379,7 +379,7 @@ def main() -> None:
         # Measure enrichment again on the same posts: forget it for the first --enrich.
         with store.transaction() as conn:
             conn.execute("update posts set enriched_at = null where id <= ?", (args.enrich,))
-    from monitor.enrichment import enrich_pending
+    from tagwatch.monitor.enrichment import enrich_pending
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     done = enrich_pending(store, config, limit=args.enrich)

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import os  # noqa: E402
 
-from collectors.bluesky import BlueskyCollector  # noqa: E402
-from collectors.fakes.bluesky import FakeBluesky  # noqa: E402
-from monitor.config import parse_config  # noqa: E402
-from storage.db import Store  # noqa: E402
+from tagwatch.collectors.bluesky import BlueskyCollector  # noqa: E402
+from tagwatch.collectors.fakes.bluesky import FakeBluesky  # noqa: E402
+from tagwatch.settings import parse_config  # noqa: E402
+from tagwatch.storage.db import Store  # noqa: E402
 
 HANDLE, PASSWORD = "bench.bsky.social", "bench-pass-word-0000"
 

@@ -46,8 +46,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage.db import Store  # noqa: E402
-from storage.records import Author, Post, iso  # noqa: E402
+from tagwatch.records import Author, Post, iso  # noqa: E402
+from tagwatch.storage.db import Store  # noqa: E402
 
 TARGET = 0.6
 WORDS = (

@@ -1,6 +1,6 @@
 """Soak test: the demo event at high speed for N minutes with 50 wall clients connected.
 
-Runs `monitor.demo.run_demo` (the real scheduler, collectors, enrichment and
+Runs `tagwatch.monitor.demo.run_demo` (the real scheduler, collectors, enrichment and
 wall against the loopback fakes, on a simulated clock) in this process, while
 50 event-stream clients stay connected to the wall, reconnecting with
 Last-Event-ID like a browser when a stream ends. The fake platforms and the
@@ -39,8 +39,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.demo import describe, run_demo  # noqa: E402
-from monitor.memory import release_free_memory, resident_mb  # noqa: E402
+from tagwatch.monitor.demo import describe, run_demo  # noqa: E402
+from tagwatch.monitor.memory import release_free_memory, resident_mb  # noqa: E402
 
 
 def _sqlite_memory() -> Callable[[], float]:

@@ -41,13 +41,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from wall_latency import ARRIVALS, CHROMIUM_ARGS, TOKEN, free_port, pct, summary  # noqa: E402
 
-from collectors.fakes.bluesky import FakeBluesky  # noqa: E402
-from collectors.fakes.jetstream import FakeJetstream, wait_for  # noqa: E402
-from collectors.streams.base import StreamThread  # noqa: E402
-from collectors.streams.jetstream import JetstreamStream  # noqa: E402
-from monitor.config import Config, parse_config  # noqa: E402
-from reports.wall.app import make_server  # noqa: E402
-from storage.db import Store  # noqa: E402
+from tagwatch.collectors.fakes.bluesky import FakeBluesky  # noqa: E402
+from tagwatch.collectors.fakes.jetstream import FakeJetstream, wait_for  # noqa: E402
+from tagwatch.collectors.streams.base import StreamThread  # noqa: E402
+from tagwatch.collectors.streams.jetstream import JetstreamStream  # noqa: E402
+from tagwatch.reports.wall.app import make_server  # noqa: E402
+from tagwatch.settings import Config, parse_config  # noqa: E402
+from tagwatch.storage.db import Store  # noqa: E402
 
 FIXTURE = ROOT / "tests/fixtures/recorded/bluesky/jetstream_v1_subscribe_events.jsonl"
 TAG = "HRHN2016"

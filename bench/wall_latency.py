@@ -37,10 +37,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.config import parse_config  # noqa: E402
-from reports.wall.app import make_server  # noqa: E402
-from storage.db import Store  # noqa: E402
-from storage.records import Author, Post, utcnow  # noqa: E402
+from tagwatch.records import Author, Post, utcnow  # noqa: E402
+from tagwatch.reports.wall.app import make_server  # noqa: E402
+from tagwatch.settings import parse_config  # noqa: E402
+from tagwatch.storage.db import Store  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 TOKEN = "bench-token-" + "x" * 20
@@ -204,7 +204,7 @@ def run_mode(mode: str, posts: int, clients: int, browser: Any) -> dict[str, Any
     for post_id in sorted(committed)[-4:]:
         hidden[post_id] = time.time()
         if mode == "post":
-            from storage.moderation import apply_action
+            from tagwatch.storage.moderation import apply_action
 
             apply_action(store, "hide", post_id)
         else:

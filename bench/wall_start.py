@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.memory import resident_mb  # noqa: E402
-from reports.wall.feed import WallFeed  # noqa: E402
-from reports.wall.rules import WallRules, WordFilter  # noqa: E402
-from storage.db import connect  # noqa: E402
+from tagwatch.monitor.memory import resident_mb  # noqa: E402
+from tagwatch.reports.wall.feed import WallFeed  # noqa: E402
+from tagwatch.reports.wall.rules import WallRules, WordFilter  # noqa: E402
+from tagwatch.storage.db import connect  # noqa: E402
 
 
 def main() -> int:

@@ -18,13 +18,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collectors.fakes.simulation import simulate_event  # noqa: E402
-from collectors.fakes.x import FakeX, make_tweet, snowflake  # noqa: E402
-from collectors.fakes.x_data import unescape_text  # noqa: E402
-from collectors.x import XCollector  # noqa: E402
-from monitor.config import load_config  # noqa: E402
-from monitor.status_report import gather  # noqa: E402
-from storage.db import Store  # noqa: E402
+from tagwatch.collectors.fakes.simulation import simulate_event  # noqa: E402
+from tagwatch.collectors.fakes.x import FakeX, make_tweet, snowflake  # noqa: E402
+from tagwatch.collectors.fakes.x_data import unescape_text  # noqa: E402
+from tagwatch.collectors.x import XCollector  # noqa: E402
+from tagwatch.monitor.status_report import gather  # noqa: E402
+from tagwatch.settings import load_config  # noqa: E402
+from tagwatch.storage.db import Store  # noqa: E402
 
 TOKEN = "bench-token"
 

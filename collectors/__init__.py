@@ -1,4 +1,4 @@
-"""Collectors: one module per platform on the shared base in `collectors.base`."""
+"""Collectors: one module per platform on the shared base in `tagwatch.collectors.base`."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collectors.base import Collector
-    from monitor.config import Config
+    from tagwatch.collectors.base import Collector
+    from tagwatch.settings import Config
 
 __all__ = ["PLATFORMS", "collector_class", "enabled_platforms", "sections_hint"]
 
 # platform name -> "module:Class"; imported lazily so one platform's missing
 # dependency or bug never stops the others from loading.
 PLATFORMS: dict[str, str] = {
-    "bluesky": "collectors.bluesky:BlueskyCollector",
-    "x": "collectors.x:XCollector",
-    "mastodon": "collectors.mastodon:MastodonCollector",
-    "threads": "collectors.threads:ThreadsCollector",
-    "instagram": "collectors.instagram:InstagramCollector",
+    "bluesky": "tagwatch.collectors.bluesky:BlueskyCollector",
+    "x": "tagwatch.collectors.x:XCollector",
+    "mastodon": "tagwatch.collectors.mastodon:MastodonCollector",
+    "threads": "tagwatch.collectors.threads:ThreadsCollector",
+    "instagram": "tagwatch.collectors.instagram:InstagramCollector",
 }
 
 
@@ -32,10 +32,9 @@ def enabled_platforms(config: Config) -> list[str]:
 
 
 def sections_hint() -> str:
-    """"[bluesky], [x], ... or [instagram]": where to enable a collector, for messages.
+    """ "[bluesky], [x], ... or [instagram]": where to enable a collector, for messages.
 
     Derived from PLATFORMS so a new platform is named the day it is added.
     """
     names = [f"[{p}]" for p in PLATFORMS]
     return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
-

@@ -22,16 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from monitor.config import Config
-from monitor.errors import (
-    AuthError,
-    MalformedResponse,
-    PlatformError,
-    QuotaExhausted,
-    RateLimited,
-)
-from storage.db import Store, WriteResult
-from storage.records import Post, utcnow
+from tagwatch.errors import AuthError, MalformedResponse, PlatformError, QuotaExhausted, RateLimited
+from tagwatch.records import Post, utcnow
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store, WriteResult
 
 __all__ = [
     "Collector",

@@ -2,7 +2,7 @@
 
 Two halves, kept apart so each can be tested on its own terms:
 
-* `collectors.bluesky_parse.parse_post` is a pure function of one
+* `tagwatch.collectors.bluesky_parse.parse_post` is a pure function of one
   `app.bsky.feed.defs#postView` (the JSON the AppView returns) to a `Post`;
   facet byte offsets, self-labels and embeds never leave the Bluesky modules.
 * `BlueskyCollector` does the network part: log in, search each hashtag,
@@ -52,8 +52,8 @@ from atproto_client.models.utils import get_or_create
 from atproto_client.request import Request
 from atproto_core.exceptions import AtProtocolError
 
-from collectors.base import Collector
-from collectors.bluesky_parse import (
+from tagwatch.collectors.base import Collector
+from tagwatch.collectors.bluesky_parse import (
     NO_UNAUTHENTICATED,
     atproto_datetime,
     facet_entities,
@@ -62,10 +62,10 @@ from collectors.bluesky_parse import (
     post_url,
     sort_at,
 )
-from monitor.config import Config
-from monitor.errors import AuthError, MalformedResponse, PlatformError, RateLimited
-from storage.db import Store
-from storage.records import Post, iso
+from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
+from tagwatch.records import Post, iso
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
 
 __all__ = [
     "BlueskyCollector",

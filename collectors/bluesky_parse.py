@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from collectors.base import normalizer
-from monitor.errors import MalformedResponse
-from storage.records import Author, Post, parse_iso, storable_text
+from tagwatch.collectors.base import normalizer
+from tagwatch.errors import MalformedResponse
+from tagwatch.records import Author, Post, parse_iso, storable_text
 
 __all__ = [
     "parse_post",

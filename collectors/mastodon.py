@@ -3,7 +3,7 @@
 Three layers, so each can be tested on its own:
 
 - `parse_status` / `html_to_text`: pure functions, Status JSON → `Post`.
-- `MastodonClient` (in `collectors.mastodon_client`): a small REST client on
+- `MastodonClient` (in `tagwatch.collectors.mastodon_client`): a small REST client on
   httpx (tag timeline, one status, instance info) that reads `Link` and
   `X-RateLimit-*` headers; it knows nothing of tagwatch.
 - `MastodonCollector`: the pass. For each instance and hashtag it pages the
@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 import httpx
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
-from collectors.base import Collector, normalizer
-from collectors.mastodon_client import (
+from tagwatch.collectors.base import Collector, normalizer
+from tagwatch.collectors.mastodon_client import (
     TIMELINE_LIMIT,
     MastodonAPIError,
     MastodonClient,
@@ -43,9 +43,9 @@ from collectors.mastodon_client import (
     Page,
     server_version,
 )
-from collectors.mastodon_refresh import refresh_engagement, refresh_target
-from monitor.errors import AuthError, MalformedResponse, PlatformError, RateLimited
-from storage.records import Author, Post, parse_iso
+from tagwatch.collectors.mastodon_refresh import refresh_engagement, refresh_target
+from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
+from tagwatch.records import Author, Post, parse_iso
 
 __all__ = [
     "MastodonCollector",
@@ -502,7 +502,7 @@ class MastodonCollector(Collector):
                 return
             max_id = state["backfill"]
 
-    # -- engagement refresh (collectors.mastodon_refresh) ------------------------------
+    # -- engagement refresh (tagwatch.collectors.mastodon_refresh) ------------------------------
 
     def edited_version(self, status: dict[str, Any], origin: str, row: Any) -> Post | None:
         """The new version of a post its author edited since it was stored, else None.

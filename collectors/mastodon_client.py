@@ -3,7 +3,7 @@
 It reads what Mastodon puts in headers (the `Link` header's ``max_id`` /
 ``min_id`` for paging, ``X-RateLimit-Reset`` as an ISO timestamp) and raises
 its own exceptions (`MastodonAPIError`, `MastodonGarbage`; httpx's own for
-the network); `collectors.mastodon` turns them into tagwatch's errors.
+the network); `tagwatch.collectors.mastodon` turns them into tagwatch's errors.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from storage.records import parse_iso
+from tagwatch.records import parse_iso
 
 __all__ = [
     "MastodonClient",

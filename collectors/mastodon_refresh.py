@@ -26,11 +26,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from collectors.mastodon_client import BATCH_SINCE, STATUSES_BATCH, server_version
-from monitor.errors import MalformedResponse, PlatformError
+from tagwatch.collectors.mastodon_client import BATCH_SINCE, STATUSES_BATCH, server_version
+from tagwatch.errors import MalformedResponse, PlatformError
 
 if TYPE_CHECKING:
-    from collectors.mastodon import MastodonCollector
+    from tagwatch.collectors.mastodon import MastodonCollector
 
 __all__ = ["refresh_engagement", "refresh_target"]
 

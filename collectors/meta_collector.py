@@ -1,6 +1,6 @@
 """The pass steps Threads and Instagram share: token, usage headers, refresh and purge.
 
-Each platform's collector (`collectors.threads`, `collectors.instagram`)
+Each platform's collector (`tagwatch.collectors.threads`, `tagwatch.collectors.instagram`)
 supplies its client, its searches and its parser; this base reads the token
 from the environment variable its section names, checks when the token
 expires (debug_token), slows down as Meta's usage headers near their limit,
@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from collectors.base import Collector
-from collectors.meta_graph import (
+from tagwatch.collectors.base import Collector
+from tagwatch.collectors.meta_graph import (
     SLOW_DOWN_AT,
     GraphClient,
     Usage,
@@ -23,8 +23,8 @@ from collectors.meta_graph import (
     token_expiry,
     translate,
 )
-from monitor.errors import AuthError, PlatformError, RateLimited
-from storage.records import iso
+from tagwatch.errors import AuthError, PlatformError, RateLimited
+from tagwatch.records import iso
 
 __all__ = ["MetaCollector", "RENEW_HINT"]
 
@@ -218,7 +218,7 @@ def expires_soon(expires_at: str | None, now: datetime, days: int) -> datetime |
     """The expiry when it falls within `days` of `now` (or has passed), else None."""
     if not expires_at:
         return None
-    from storage.records import parse_iso
+    from tagwatch.records import parse_iso
 
     when = parse_iso(expires_at)
     return when if when - now <= timedelta(days=days) else None

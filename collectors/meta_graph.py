@@ -8,7 +8,7 @@ limits: ``{"call_count", "total_cputime", "total_time"}`` in percent) and
 ``{"<business id>": [{"type", "call_count", "total_cputime", "total_time",
 "estimated_time_to_regain_access"}]}``, the last in minutes). This module turns
 those into `GraphAPIError` / `Usage`, and `translate` turns a `GraphAPIError`
-into tagwatch's errors (`monitor.errors`), naming the token's variable.
+into tagwatch's errors (`tagwatch.errors`), naming the token's variable.
 
 Codes (same guide): 190 token expired or revoked; 4, 17, 32, 613 and the
 80001-80009 business use case codes are throttling; 10 and 200-299 a missing
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from monitor.errors import AuthError, MalformedResponse, PlatformError, RateLimited
+from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
 
 __all__ = [
     "GraphAPIError",

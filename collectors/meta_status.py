@@ -11,15 +11,15 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from collectors.instagram.collector import RECENT_REACH, gap_warning
-from collectors.instagram.collector import WINDOW as IG_WINDOW
-from collectors.meta_collector import RENEW_HINT, expires_soon
-from collectors.meta_graph import TOKEN_WARN_DAYS
-from collectors.threads.collector import OWN_POSTS_ONLY
-from collectors.threads.collector import WINDOW as THREADS_WINDOW
-from monitor.config import Config
-from storage import quotas
-from storage.records import iso
+from tagwatch.collectors.instagram.collector import RECENT_REACH, gap_warning
+from tagwatch.collectors.instagram.collector import WINDOW as IG_WINDOW
+from tagwatch.collectors.meta_collector import RENEW_HINT, expires_soon
+from tagwatch.collectors.meta_graph import TOKEN_WARN_DAYS
+from tagwatch.collectors.threads.collector import OWN_POSTS_ONLY
+from tagwatch.collectors.threads.collector import WINDOW as THREADS_WINDOW
+from tagwatch.records import iso
+from tagwatch.settings import Config
+from tagwatch.storage import quotas
 
 __all__ = ["status_data", "status_lines"]
 
@@ -95,7 +95,7 @@ def _instagram(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[
 
 def status_data(config: Config, now: datetime) -> dict[str, dict[str, Any]]:
     """``{"threads": {...}, "instagram": {...}}`` for the enabled ones with a database."""
-    from storage.db import connect
+    from tagwatch.storage.db import connect
 
     enabled = [p for p in ("threads", "instagram") if config.sections[p].enabled]
     if not enabled or not config.db_path.exists():

@@ -1,7 +1,7 @@
 """X (Twitter) collector: recent search per hashtag through tweepy, within a paid budget.
 
 Reading X costs money per post, so every request first asks the budget guard
-(`collectors.x_budget`) whether a page still fits, and every answer is entered
+(`tagwatch.collectors.x_budget`) whether a page still fits, and every answer is entered
 in the ledger before it is parsed. Parsing is a pure function of one v2
 response page (`data` + `includes`) into `Post`s (`parse_page`); the network
 code (`XCollector`) is separate and talks to X through the real tweepy client,
@@ -29,17 +29,11 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from collectors.base import Collector, normalizer
-from collectors.x_budget import Prices, Reads, budget_state, record_resources, worst_case
-from monitor.config import Config
-from monitor.errors import (
-    AuthError,
-    ConfigError,
-    MalformedResponse,
-    PlatformError,
-    RateLimited,
-)
-from storage.records import Author, Post, parse_iso
+from tagwatch.collectors.base import Collector, normalizer
+from tagwatch.collectors.x_budget import Prices, Reads, budget_state, record_resources, worst_case
+from tagwatch.errors import AuthError, ConfigError, MalformedResponse, PlatformError, RateLimited
+from tagwatch.records import Author, Post, parse_iso
+from tagwatch.settings import Config
 
 __all__ = [
     "XCollector",
@@ -58,7 +52,7 @@ log = logging.getLogger("tagwatch.collect.x")
 
 TWITTER_HOST = "https://api.twitter.com"
 # Only what tagwatch uses, because X bills every object a page returns (see
-# collectors.x_budget). The authors (`author_id`: a user each) name the posts and
+# tagwatch.collectors.x_budget). The authors (`author_id`: a user each) name the posts and
 # carry their followers. Referenced posts are not expanded: the `referenced_tweets`
 # field already gives what a post replies to, quotes or reposts, and a tagged
 # original inside the period is found by the search itself; expanding them would

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from monitor.config import Config, Section
-from monitor.errors import QuotaExhausted
-from storage.records import iso
+from tagwatch.errors import QuotaExhausted
+from tagwatch.records import iso
+from tagwatch.settings import Config, Section
 
 __all__ = [
     "BudgetState",
@@ -397,7 +397,7 @@ def status_lines(config: Config, now: datetime) -> list[str]:
 
 def read_budget(config: Config, now: datetime) -> BudgetState | None:
     """The budget from the database on disk, read-only; None when X is off or never ran."""
-    from storage.db import connect
+    from tagwatch.storage.db import connect
 
     if not config.sections["x"].enabled or not config.db_path.exists():
         return None

@@ -22,8 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Config
-from monitor.errors import UsageError
+from tagwatch.errors import UsageError
+from tagwatch.settings import Config
 
 __all__ = [
     "INSTALL_HINT",
@@ -60,7 +60,7 @@ def _day_shift(config: Config) -> str:
 
 def browse_metadata(config: Config) -> dict[str, Any]:
     """Datasette metadata for this event's database."""
-    text = resources.files("monitor").joinpath("browse_metadata.json").read_text("utf-8")
+    text = resources.files("tagwatch.monitor").joinpath("browse_metadata.json").read_text("utf-8")
     base = json.loads(text)
     base.pop("_comment", None)
     db: dict[str, Any] = {

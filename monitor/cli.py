@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from collectors import PLATFORMS
-from monitor.config import Config, load_config
-from monitor.errors import TagwatchError, UsageError
+from tagwatch.collectors import PLATFORMS
+from tagwatch.errors import TagwatchError, UsageError
+from tagwatch.settings import Config, load_config
 
 __all__ = ["cli", "main"]
 
@@ -82,8 +82,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Posts per platform, authors, each collector's health, database size."""
     import json
 
-    from monitor.status_report import gather, text_lines
-    from storage.records import utcnow
+    from tagwatch.monitor.status_report import gather, text_lines
+    from tagwatch.records import utcnow
 
     config = get_config(ctx)
     data = gather(config, utcnow())
@@ -127,8 +127,8 @@ def export(
     include_deleted: bool,
 ) -> None:
     """Posts as JSONL, CSV or XLSX, one record per post."""
-    from reports.export import export_rows, period_bounds, write_csv, write_jsonl
-    from storage.db import Store
+    from tagwatch.reports.export import export_rows, period_bounds, write_csv, write_jsonl
+    from tagwatch.storage.db import Store
 
     if fmt == "xlsx" and out is None:
         raise UsageError(
@@ -149,7 +149,7 @@ def export(
             include_deleted=include_deleted,
         )
         if fmt == "xlsx":
-            from reports.export_xlsx import write_xlsx
+            from tagwatch.reports.export_xlsx import write_xlsx
 
             assert out is not None
             try:
@@ -172,9 +172,9 @@ def export(
 @click.pass_context
 def estimate(ctx: click.Context, platform: str, first: str | None, last: str | None) -> None:
     """Forecast the posts and money a backfill would cost, before reading anything."""
-    from collectors.x_estimate import estimate_backfill, format_estimate
-    from storage.db import Store
-    from storage.records import utcnow
+    from tagwatch.collectors.x_estimate import estimate_backfill, format_estimate
+    from tagwatch.records import utcnow
+    from tagwatch.storage.db import Store
 
     config = get_config(ctx)
     with Store.open(config.db_path) as store:
@@ -200,9 +200,9 @@ def estimate(ctx: click.Context, platform: str, first: str | None, last: str | N
 @click.pass_context
 def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
     """Run one collection pass of every enabled collector (for cron)."""
-    from collectors import enabled_platforms, sections_hint
-    from monitor.progress import ProgressLine
-    from monitor.scheduler import collect_now
+    from tagwatch.collectors import enabled_platforms, sections_hint
+    from tagwatch.monitor.progress import ProgressLine
+    from tagwatch.monitor.scheduler import collect_now
 
     config = get_config(ctx)
     enabled = enabled_platforms(config)
@@ -213,8 +213,7 @@ def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
             )
     if not enabled:
         raise UsageError(
-            f"No collector is enabled in {config.path}: set enabled = true under "
-            f"{sections_hint()}."
+            f"No collector is enabled in {config.path}: set enabled = true under {sections_hint()}."
         )
     progress = ProgressLine(sys.stderr)
     records = collect_now(config, list(platforms) or None, progress=progress)
@@ -236,7 +235,7 @@ def collect(ctx: click.Context, platforms: tuple[str, ...]) -> None:
 @click.pass_context
 def backup(ctx: click.Context, out_dir: Path | None) -> None:
     """Copy the database now, verified (safe while `tagwatch run` collects)."""
-    from monitor import jobs
+    from tagwatch.monitor import jobs
 
     config = get_config(ctx)
     result = jobs.backup(config, directory=out_dir)
@@ -261,8 +260,8 @@ def backup(ctx: click.Context, out_dir: Path | None) -> None:
 @click.pass_context
 def restore(ctx: click.Context, source: Path | None) -> None:
     """Put a backup in the database's place; the replaced file is kept aside."""
-    from monitor.lock import RunnerLock
-    from storage.backup import list_backups, restore_backup
+    from tagwatch.monitor.lock import RunnerLock
+    from tagwatch.storage.backup import list_backups, restore_backup
 
     config = get_config(ctx)
     if source is None:
@@ -288,8 +287,8 @@ def restore(ctx: click.Context, source: Path | None) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Collect on schedule, send the daily digest, serve the wall; stop with Ctrl-C."""
-    from monitor.preflight import check_run
-    from monitor.scheduler import run_until_stopped
+    from tagwatch.monitor.preflight import check_run
+    from tagwatch.monitor.scheduler import run_until_stopped
 
     config = get_config(ctx)
     check_run(config)  # a bad [digest] or [smtp] refuses now, not at 07:30 tomorrow
@@ -315,9 +314,9 @@ def run(ctx: click.Context) -> None:
 @click.pass_context
 def digest(ctx: click.Context, day: str | None, out: Path | None, send: bool) -> None:
     """Write (and send) the daily digest."""
-    from monitor.errors import ConfigError
-    from reports.digest import send_daily_digest
-    from reports.mailer import smtp_settings, webhook_url
+    from tagwatch.errors import ConfigError
+    from tagwatch.reports.digest import send_daily_digest
+    from tagwatch.reports.mailer import smtp_settings, webhook_url
 
     config = get_config(ctx)
     chosen = parse_day(day, "--date")
@@ -374,7 +373,7 @@ def report(
     compare_db: Path | None,
 ) -> None:
     """Write the post-event impact report: HTML, PDF, chart PNGs and CSVs."""
-    from reports.impact_output import make_report
+    from tagwatch.reports.impact_output import make_report
 
     config = get_config(ctx)
     lo = parse_day(from_day, "--from") or config.event.start
@@ -406,8 +405,8 @@ def report(
 @click.pass_context
 def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the moderated live wall (full screen) and its moderation page."""
-    from monitor.preflight import check_wall
-    from reports.wall.app import bind_address, make_server
+    from tagwatch.monitor.preflight import check_wall
+    from tagwatch.reports.wall.app import bind_address, make_server
 
     config = get_config(ctx)
     check_wall(config, host, port)
@@ -437,10 +436,10 @@ def alerts() -> None:
 @click.pass_context
 def alerts_test(ctx: click.Context) -> None:
     """Send one test message to every configured alert channel; say which worked."""
-    from monitor.alerts import AlertEngine
-    from monitor.alerts.channels import channels_from_config
-    from storage.db import Store
-    from storage.records import utcnow
+    from tagwatch.monitor.alerts import AlertEngine
+    from tagwatch.monitor.alerts.channels import channels_from_config
+    from tagwatch.records import utcnow
+    from tagwatch.storage.db import Store
 
     config = get_config(ctx)
     channels = channels_from_config(config)
@@ -507,7 +506,7 @@ def demo(
     fast simulated clock, serves the moderated wall, then writes each day's digest
     and the impact report.
     """
-    from monitor.demo import describe, run_demo
+    from tagwatch.monitor.demo import describe, run_demo
 
     result = run_demo(
         out_dir,
@@ -564,7 +563,7 @@ def init(
     no_input: bool,
 ) -> None:
     """Write a commented config.toml and .env.example, asking what the flags do not say."""
-    from monitor.init_config import (
+    from tagwatch.monitor.init_config import (
         check_can_write,
         env_example_path,
         gather_answers,
@@ -617,7 +616,7 @@ def browse(
     """Explore the database in Datasette, read-only (needs: pip install 'tagwatch[browse]')."""
     import json
 
-    from monitor.browse import browse_metadata, database_name, make_datasette, serve
+    from tagwatch.monitor.browse import browse_metadata, database_name, make_datasette, serve
 
     config = get_config(ctx)
     if print_metadata:
@@ -645,7 +644,7 @@ def browse(
 @click.pass_context
 def service(ctx: click.Context, systemd: bool, user: str | None, env_file: Path | None) -> None:
     """Print a service definition that keeps `tagwatch run` going (install steps: README)."""
-    from monitor.service import ENV_FILE_NAME, systemd_unit
+    from tagwatch.monitor.service import ENV_FILE_NAME, systemd_unit
 
     if not systemd:
         raise UsageError("Say which service manager: tagwatch service --systemd.")

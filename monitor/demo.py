@@ -24,17 +24,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collectors.fakes.simulation import (
+from tagwatch.collectors.fakes.simulation import (
     DEFAULT_SESSIONS,
     RAID_TARGET,
     TROLL_WORDS,
     SimulatedEvent,
     simulate_event,
 )
-from monitor.alerts.fakes import FakeSlackWebhook
-from monitor.config import Config, load_config
-from monitor.errors import UsageError
-from monitor.logs import remove_logging, setup_logging
+from tagwatch.errors import UsageError
+from tagwatch.monitor.alerts.fakes import FakeSlackWebhook
+from tagwatch.monitor.logs import remove_logging, setup_logging
+from tagwatch.settings import Config, load_config
 
 __all__ = ["SimClock", "DemoResult", "run_demo", "demo_config_text"]
 
@@ -272,10 +272,10 @@ class _Fakes:
     """The six fake servers and the feeder that lets the simulated event happen on them."""
 
     def __init__(self, event: SimulatedEvent, clock: SimClock):
-        from collectors.fakes.bluesky import FakeBluesky
-        from collectors.fakes.mastodon import FakeMastodon
-        from collectors.fakes.meta import FakeInstagram, FakeThreads
-        from collectors.fakes.x import FakeX
+        from tagwatch.collectors.fakes.bluesky import FakeBluesky
+        from tagwatch.collectors.fakes.mastodon import FakeMastodon
+        from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
+        from tagwatch.collectors.fakes.x import FakeX
 
         self.event = event
         self.clock = clock
@@ -326,7 +326,7 @@ class _Fakes:
 
     def publish(self, now: datetime) -> None:
         """Bring every platform up to `now`: new posts, grown counts, deletions."""
-        from collectors.fakes.mastodon import publish_simulated
+        from tagwatch.collectors.fakes.mastodon import publish_simulated
 
         with self._lock:
             posts = self.event.posts
@@ -408,7 +408,7 @@ class _FakesProcess:
 
 
 def _count_posts(config: Config) -> dict[str, int]:
-    from storage.db import connect
+    from tagwatch.storage.db import connect
 
     conn = connect(config.db_path, readonly=True)
     try:
@@ -462,8 +462,8 @@ def run_demo(
     `fakes_process` hosts the fake platforms in a child process (the soak test
     measures the monitor's own memory that way; the fakes keep every post).
     """
-    from monitor.scheduler import Runner
-    from storage.db import Store
+    from tagwatch.monitor.scheduler import Runner
+    from tagwatch.storage.db import Store
 
     if minutes <= 0:
         raise UsageError("--minutes must be greater than 0.")
@@ -608,8 +608,8 @@ def run_demo(
 
 
 def _write_outputs(config: Config, result: DemoResult) -> None:
-    from reports.digest import send_daily_digest
-    from reports.impact_output import make_report
+    from tagwatch.reports.digest import send_daily_digest
+    from tagwatch.reports.impact_output import make_report
 
     last_day = result.simulated_until.astimezone(config.event.tz).date()
     for day in config.event.days():

@@ -1,6 +1,6 @@
 """The README's config reference, generated from `SETTINGS` so the two never drift.
 
-`python -m monitor.docs` rewrites the section of README.md between the
+`python -m tagwatch.monitor.docs` rewrites the section of README.md between the
 config-reference markers; tests fail when README.md is out of date.
 """
 
@@ -10,11 +10,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from monitor.config import REQUIRED, SESSION_SETTINGS, SETTINGS, Setting, _type_name
+from tagwatch.settings import REQUIRED, SESSION_SETTINGS, SETTINGS, Setting, _type_name
 
 __all__ = ["config_reference", "update_readme"]
 
-SOURCE = "monitor/config.py"
+SOURCE = "tagwatch/settings.py"
 START = f"<!-- config-reference: generated from {SOURCE} SETTINGS; a test keeps it in step -->"
 END = "<!-- /config-reference -->"
 

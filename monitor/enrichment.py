@@ -1,7 +1,7 @@
 """Enrichment: language, sentiment, noun phrases and session, worked out once per post.
 
 This is application work, not storage: it runs the reports' text analysis
-(`reports.text`) and agenda matching (`reports.agenda`) and hands the results
+(`tagwatch.reports.text`) and agenda matching (`tagwatch.reports.agenda`) and hands the results
 to `storage/enrichment.py`, the one place that writes the enrichment columns.
 It is cheap to call after every collection pass: only posts without
 `enriched_at` are touched, in batches, each batch one transaction (a killed
@@ -14,18 +14,18 @@ import json
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from datetime import datetime
 
-from monitor.config import Config
-from reports.agenda import SessionMatcher
-from reports.bcms import FAMILY
-from reports.text import AuthorHistory, LanguageGuesser, analyze_many
-from storage.db import Store
-from storage.enrichment import (
+from tagwatch.records import iso, utcnow
+from tagwatch.reports.agenda import SessionMatcher
+from tagwatch.reports.bcms import FAMILY
+from tagwatch.reports.text import AuthorHistory, LanguageGuesser, analyze_many
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
+from tagwatch.storage.enrichment import (
     EnrichmentRow,
     latest_texts_by_author,
     pending_batch,
     write_enrichment,
 )
-from storage.records import iso, utcnow
 
 __all__ = ["enrich_pending", "BATCH_SIZE", "HISTORY_PER_AUTHOR"]
 

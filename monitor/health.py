@@ -4,7 +4,7 @@ The runner writes `<db>.schedule.json` whenever a job's next run changes
 (written to a temporary file and renamed, so a reader never sees half of it).
 A file rather than a table: the schedule belongs to one live process, not to
 the data, and a stale file is harmless because readers trust it only while
-the runner's lock is held (`monitor.lock.lock_holder`).
+the runner's lock is held (`tagwatch.monitor.lock.lock_holder`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.lock import lock_holder
-from storage.records import iso, parse_iso
+from tagwatch.monitor.lock import lock_holder
+from tagwatch.records import iso, parse_iso
 
 __all__ = [
     "JobState",
@@ -35,7 +35,7 @@ __all__ = [
 @dataclass
 class JobState:
     job: str  # "collect:bluesky", "digest", ...
-    next_run_at: str | None  # fixed-width UTC text (storage.records.iso)
+    next_run_at: str | None  # fixed-width UTC text (tagwatch.records.iso)
     interval_seconds: float | None = None
 
 

@@ -3,7 +3,7 @@
 The person setting tagwatch up is often not a developer, so every answer is
 checked here, when it can still be asked again, rather than by `load_config`
 later with a message about a file they did not write. The comments in the
-written file are the descriptions in `monitor.config.SETTINGS`, so the file
+written file are the descriptions in `tagwatch.settings.SETTINGS`, so the file
 and the README's config reference say the same thing.
 """
 
@@ -20,8 +20,8 @@ from typing import TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
-from monitor.config import SETTINGS, Setting, parse_config
-from monitor.errors import UsageError
+from tagwatch.errors import UsageError
+from tagwatch.settings import SETTINGS, Setting, parse_config
 
 __all__ = [
     "PLATFORM_CHOICES",

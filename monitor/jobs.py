@@ -13,13 +13,13 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
-from monitor.config import Config
-from monitor.enrichment import enrich_pending
-from reports.digest import send_daily_digest
-from reports.text import LanguageGuesser, analyze_many
-from reports.wall.app import bind_address, create_app
-from storage.backup import BackupResult, take_backup
-from storage.db import Store
+from tagwatch.monitor.enrichment import enrich_pending
+from tagwatch.reports.digest import send_daily_digest
+from tagwatch.reports.text import LanguageGuesser, analyze_many
+from tagwatch.reports.wall.app import bind_address, create_app
+from tagwatch.settings import Config
+from tagwatch.storage.backup import BackupResult, take_backup
+from tagwatch.storage.db import Store
 
 __all__ = [
     "daily_digest",

@@ -17,8 +17,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import AlreadyRunning, StorageError
-from storage.records import iso, utcnow
+from tagwatch.errors import AlreadyRunning, StorageError
+from tagwatch.records import iso, utcnow
 
 try:  # POSIX
     import fcntl

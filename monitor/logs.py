@@ -1,7 +1,7 @@
 """Logging for a monitor that runs for days: stderr plus a rotating file, no secrets ever.
 
 A runner left alone during an event is judged afterwards by its log, so every
-pass writes one line with its figures (see `collectors.base`). The log file
+pass writes one line with its figures (see `tagwatch.collectors.base`). The log file
 rotates so it cannot fill the disk, and a filter scrubs the value of every
 secret the config names (tokens, app passwords) from messages and tracebacks:
 client libraries like to put request headers and URLs into their exceptions.
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from monitor.config import SETTINGS, Config
-from monitor.errors import ConfigError
+from tagwatch.errors import ConfigError
+from tagwatch.settings import SETTINGS, Config
 
 __all__ = [
     "RedactSecrets",

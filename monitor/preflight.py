@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.config import Config
-from monitor.errors import ConfigError
+from tagwatch.errors import ConfigError
+from tagwatch.settings import Config
 
 __all__ = ["check_run", "check_wall", "check_digest"]
 
 
 def check_digest(config: Config, *, send: bool) -> None:
     """[digest] (and [smtp] when the digest is mailed) as the daily job will use them."""
-    from reports.digest import check_top_n, out_dir
-    from reports.mailer import check_smtp_values, smtp_settings
-    from reports.urls import safe_url
+    from tagwatch.reports.digest import check_top_n, out_dir
+    from tagwatch.reports.mailer import check_smtp_values, smtp_settings
+    from tagwatch.reports.urls import safe_url
 
     check_top_n(config)
     check_smtp_values(config)
@@ -40,8 +40,8 @@ def check_digest(config: Config, *, send: bool) -> None:
 
 def check_wall(config: Config, host: str | None = None, port: int | None = None) -> None:
     """[wall] as the server will use it: address, moderation mode, sizes."""
-    from reports.wall.app import bind_address
-    from reports.wall.rules import WallRules
+    from tagwatch.reports.wall.app import bind_address
+    from tagwatch.reports.wall.rules import WallRules
 
     bind_address(config, host, port)
     WallRules.from_config(config, token=None)
@@ -60,10 +60,10 @@ def check_run(config: Config) -> None:
     The collectors' own sections are checked by the runner, which builds every
     collector when it opens (`tagwatch collect` too), before the first pass.
     """
-    from collectors.streams import check_streams
-    from monitor.alerts import check_alerts
-    from monitor.scheduler import digest_time
-    from storage.db import require_database_folder
+    from tagwatch.collectors.streams import check_streams
+    from tagwatch.monitor.alerts import check_alerts
+    from tagwatch.monitor.scheduler import digest_time
+    from tagwatch.storage.db import require_database_folder
 
     # First: the folders created below (backups beside the database) must not
     # create the database's own missing folder as a side effect.

@@ -18,7 +18,7 @@ SPINNER = "|/-\\"
 
 
 class ProgressLine:
-    """A `collectors.base.Progress` callback: (collector, query, new posts so far)."""
+    """A `tagwatch.collectors.base.Progress` callback: (collector, query, new posts so far)."""
 
     def __init__(
         self,

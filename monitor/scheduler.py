@@ -8,7 +8,7 @@ for the life of the runner: logins and sessions are reused across passes, and
 no two threads ever share a SQLite connection.
 
 Stopping (SIGINT/SIGTERM) sets one event: collectors see it before their next
-request (`collectors.base.PassStopped`) and end the pass with every page they
+request (`tagwatch.collectors.base.PassStopped`) and end the pass with every page they
 stored committed, and waits (rate limits, backoff) wake up at once. Then the
 scheduler shuts down, waiting for those passes to record themselves.
 """
@@ -42,19 +42,19 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collectors import collector_class, enabled_platforms, sections_hint
-from collectors.base import Collector, Progress, RunRecord
-from monitor import jobs
-from monitor.alerts import AlertEngine
-from monitor.config import Config
-from monitor.errors import ConfigError
-from monitor.health import schedule_path, write_schedule
-from monitor.lock import RunnerLock
-from monitor.logs import RedactSecrets, remove_logging, secret_values, setup_logging
-from monitor.memory import release_free_memory
-from storage.db import Store
-from storage.records import iso, utcnow
-from storage.status import FAILED, collector_health
+from tagwatch.collectors import collector_class, enabled_platforms, sections_hint
+from tagwatch.collectors.base import Collector, Progress, RunRecord
+from tagwatch.errors import ConfigError
+from tagwatch.monitor import jobs
+from tagwatch.monitor.alerts import AlertEngine
+from tagwatch.monitor.health import schedule_path, write_schedule
+from tagwatch.monitor.lock import RunnerLock
+from tagwatch.monitor.logs import RedactSecrets, remove_logging, secret_values, setup_logging
+from tagwatch.monitor.memory import release_free_memory
+from tagwatch.records import iso, utcnow
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
+from tagwatch.storage.status import FAILED, collector_health
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -286,7 +286,7 @@ class Runner:
         self._enricher: threading.Thread | None = None
         self._redact = RedactSecrets(secret_values(config))
         self.wall: WallServer | None = None
-        self.streams: list[Any] = []  # collectors.streams.base.StreamThread
+        self.streams: list[Any] = []  # tagwatch.collectors.streams.base.StreamThread
         self.control: Store | None = None
         self.alerts: AlertEngine | None = None  # [alerts] enabled: rules after each page
         self.scheduler = BackgroundScheduler(
@@ -394,8 +394,8 @@ class Runner:
 
     def _start_streams(self) -> None:
         """Each live stream in its own thread with its own store (issue 13)."""
-        from collectors.streams import stream_specs
-        from collectors.streams.base import StreamThread
+        from tagwatch.collectors.streams import stream_specs
+        from tagwatch.collectors.streams.base import StreamThread
 
         for cls, kwargs in stream_specs(self.config):
             extra: dict[str, Any] = {"now": self.now} if self._clock_injected else {}

@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from monitor.config import Config
+from tagwatch.settings import Config
 
 __all__ = ["ENV_FILE_NAME", "RESTART_SEC", "find_executable", "systemd_unit"]
 
@@ -39,14 +39,14 @@ def _path_setting(path: Path) -> str:
 
 def find_executable() -> list[str]:
     """The command that runs this tagwatch: the `tagwatch` script beside this Python, or on
-    PATH; else this Python with `-m monitor.cli` (systemd needs an absolute path)."""
+    PATH; else this Python with `-m tagwatch.monitor.cli` (systemd needs an absolute path)."""
     beside = Path(sys.executable).parent / "tagwatch"
     if beside.is_file():
         return [str(beside)]
     found = shutil.which("tagwatch")
     if found:
         return [str(Path(found).resolve())]
-    return [str(Path(sys.executable).absolute()), "-m", "monitor.cli"]
+    return [str(Path(sys.executable).absolute()), "-m", "tagwatch.monitor.cli"]
 
 
 def systemd_unit(

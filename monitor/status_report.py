@@ -15,19 +15,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from collectors import PLATFORMS
-from collectors.meta_status import status_data as meta_status_data
-from collectors.meta_status import status_text as meta_status_text
-from collectors.streams.status import stream_states, stream_text
-from collectors.x_budget import BudgetState, ledger_state
-from monitor.alerts.summary import alerts_status, alerts_text
-from monitor.config import Config
-from monitor.health import read_schedule, runner_status, runner_text
-from monitor.lock import lock_holder
-from storage.backup import list_backups
-from storage.db import Store
-from storage.records import iso
-from storage.status import read_status
+from tagwatch.collectors import PLATFORMS
+from tagwatch.collectors.meta_status import status_data as meta_status_data
+from tagwatch.collectors.meta_status import status_text as meta_status_text
+from tagwatch.collectors.streams.status import stream_states, stream_text
+from tagwatch.collectors.x_budget import BudgetState, ledger_state
+from tagwatch.monitor.alerts.summary import alerts_status, alerts_text
+from tagwatch.monitor.health import read_schedule, runner_status, runner_text
+from tagwatch.monitor.lock import lock_holder
+from tagwatch.records import iso
+from tagwatch.settings import Config
+from tagwatch.storage.backup import list_backups
+from tagwatch.storage.db import Store
+from tagwatch.storage.status import read_status
 
 __all__ = ["gather", "text_lines", "human_size"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from monitor.config import AgendaSession
-from storage.records import iso, parse_iso
+from tagwatch.records import iso, parse_iso
+from tagwatch.settings import AgendaSession
 
 __all__ = ["attribute_session", "SessionMatcher", "BY_HASHTAG", "BY_SPEAKER", "BY_TIME"]
 

@@ -1,12 +1,12 @@
 """The one query API every output uses (digest, wall, impact report): read-only, plain data.
 
-Every function takes a read connection (`storage.db.connect(path, readonly=True)`
+Every function takes a read connection (`tagwatch.storage.db.connect(path, readonly=True)`
 or `store.conn`), the event (`config.event`: timezone, tracked hashtags,
 agenda) and a period [start, end) of aware datetimes, and returns the
-dataclasses of `reports.figures`. `analyze()` computes everything for a period
+dataclasses of `tagwatch.reports.figures`. `analyze()` computes everything for a period
 in one read of the posts; the single functions are for outputs that need one
 figure. Enrichment (language, sentiment, noun phrases) was stored once by
-`monitor.enrichment.enrich_pending`; nothing here writes or re-analyses text.
+`tagwatch.monitor.enrichment.enrich_pending`; nothing here writes or re-analyses text.
 
 Deleted posts are excluded everywhere. Posts whose authors asked not to be
 shown to logged-out viewers (`no_unauthenticated`) are counted but never
@@ -25,9 +25,9 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import TypeVar
 
-from monitor.config import EventConfig
-from reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, SessionMatcher
-from reports.figures import (
+from tagwatch.records import parse_iso, to_utc
+from tagwatch.reports.agenda import BY_HASHTAG, BY_SPEAKER, BY_TIME, SessionMatcher
+from tagwatch.reports.figures import (
     ENGAGEMENT_COUNTS,
     Analysis,
     Counts,
@@ -44,8 +44,8 @@ from reports.figures import (
     Voice,
     Voices,
 )
-from reports.growth import engagement_growth
-from reports.rows import (
+from tagwatch.reports.growth import engagement_growth
+from tagwatch.reports.rows import (
     AUTHOR,
     CREATED,
     FOLLOWERS,
@@ -69,8 +69,8 @@ from reports.rows import (
     engagement,
     load_period,
 )
-from reports.themes import ThemeKeys, compute_themes
-from storage.records import parse_iso, to_utc
+from tagwatch.reports.themes import ThemeKeys, compute_themes
+from tagwatch.settings import EventConfig
 
 __all__ = [
     "analyze",

@@ -65,7 +65,7 @@ descriptions of the standards (not from any event's posts):
 What it cannot do: a post whose every word both standards use (`Hvala svima!`,
 `Solidarnost!`) has no answer in its text; `standard_of` reports it as not decided
 by the text, and enrichment then looks at the author's other posts (see
-`reports.text.LanguageGuesser.guess_many`).
+`tagwatch.reports.text.LanguageGuesser.guess_many`).
 
 Sources:
 - Wikipedia, "Comparison of standard Bosnian, Croatian, Montenegrin and Serbian"

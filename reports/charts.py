@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from monitor.config import AgendaSession  # noqa: E402
+from tagwatch.settings import AgendaSession  # noqa: E402
 
 __all__ = [
     "PLATFORM_COLORS",

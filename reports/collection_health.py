@@ -12,12 +12,12 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from reports.charts import PLATFORM_LABELS
-from storage.records import iso, parse_iso
+from tagwatch.records import iso, parse_iso
+from tagwatch.reports.charts import PLATFORM_LABELS
 
 __all__ = ["CollectorDay", "collection_day", "FAILED_STATUSES"]
 
-# As storage.status counts a failure streak; "interrupted" (a clean stop) is not a failure.
+# As tagwatch.storage.status counts a failure streak; "interrupted" (a clean stop) is not a failure.
 FAILED_STATUSES = ("failed", "error", "quota", "rate_limited")
 
 

@@ -1,9 +1,9 @@
 """The daily digest: what happened on the hashtag yesterday, readable in two minutes.
 
-Why it is built this way: the analysis (`reports.analysis`) returns plain
+Why it is built this way: the analysis (`tagwatch.reports.analysis`) returns plain
 figures; this module chooses what a communications team needs in the morning
 and puts it into a `Digest` of plain values, which templates turn into HTML
-(for e-mail and the file on disk), Markdown and text (`reports.digest_render`).
+(for e-mail and the file on disk), Markdown and text (`tagwatch.reports.digest_render`).
 Reading only: the digest never writes to the database.
 
 The scheduler's daily job calls `send_daily_digest`; `tagwatch digest` uses the
@@ -21,12 +21,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from statistics import median
 
-from monitor.config import Config, EventConfig
-from monitor.errors import ConfigError, TagwatchError
-from reports import analysis
-from reports.charts import bars_png, volume_per_hour_png
-from reports.collection_health import collection_day
-from reports.digest_model import (
+from tagwatch.errors import ConfigError, TagwatchError
+from tagwatch.records import parse_iso, to_utc, utcnow
+from tagwatch.reports import analysis
+from tagwatch.reports.charts import bars_png, volume_per_hour_png
+from tagwatch.reports.collection_health import collection_day
+from tagwatch.reports.digest_model import (
     PLATFORM_NAMES,
     PLATFORMS,
     Account,
@@ -38,10 +38,17 @@ from reports.digest_model import (
     Share,
     ThemeView,
 )
-from reports.figures import ENGAGEMENT_LABEL, Analysis, PostRef, Summary, Theme, unknown_figures
-from reports.rows import CREATED, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
-from storage.db import connect
-from storage.records import parse_iso, to_utc, utcnow
+from tagwatch.reports.figures import (
+    ENGAGEMENT_LABEL,
+    Analysis,
+    PostRef,
+    Summary,
+    Theme,
+    unknown_figures,
+)
+from tagwatch.reports.rows import CREATED, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
+from tagwatch.settings import Config, EventConfig
+from tagwatch.storage.db import connect
 
 __all__ = [
     "check_top_n",
@@ -83,7 +90,7 @@ def _reader(config: Config, conn: sqlite3.Connection | None) -> Iterator[sqlite3
     if conn is not None:
         yield conn
         return
-    from storage.db import Store
+    from tagwatch.storage.db import Store
 
     # Store.open migrates an older file; then read through a separate read-only connection.
     Store.open(config.db_path).close()
@@ -378,7 +385,7 @@ def write_digest(digest: Digest, out_dir: Path) -> dict[str, Path]:
 
     Rendered first, written last: a template error never leaves half a set of files.
     """
-    from reports.digest_render import render_html, render_markdown, render_text
+    from tagwatch.reports.digest_render import render_html, render_markdown, render_text
 
     files: dict[str, tuple[Path, str | bytes]] = {
         f"chart:{name}": (out_dir / f"{digest.file_stem}-{name}.png", png)
@@ -417,8 +424,8 @@ def out_dir(config: Config) -> Path:
 
 def send_digest(config: Config, digest: Digest) -> list[str]:
     """E-mail the digest to [digest] recipients; returns who the server accepted."""
-    from reports.digest_render import email_parts
-    from reports.mailer import build_message, send_message, smtp_settings
+    from tagwatch.reports.digest_render import email_parts
+    from tagwatch.reports.mailer import build_message, send_message, smtp_settings
 
     recipients = list(config.digest.recipients)
     if not recipients:
@@ -443,8 +450,8 @@ def send_digest(config: Config, digest: Digest) -> list[str]:
 
 def post_digest_webhook(config: Config, digest: Digest) -> bool:
     """Post the short summary when the webhook variable is set; False when it is not."""
-    from reports.digest_render import webhook_text
-    from reports.mailer import post_webhook, webhook_url
+    from tagwatch.reports.digest_render import webhook_text
+    from tagwatch.reports.mailer import post_webhook, webhook_url
 
     url = webhook_url(config)
     if not url:

@@ -3,7 +3,7 @@
 Why templates with these filters: every post text, name and handle is someone
 else's words. HTML autoescaping turns a `<script>` into visible text; the
 Markdown filter also escapes what Markdown would interpret (and raw HTML,
-which Markdown passes through); links pass the one URL guard (`reports.urls.safe_url`,
+which Markdown passes through); links pass the one URL guard (`tagwatch.reports.urls.safe_url`,
 http and https only), so a `javascript:` URL in a payload can never become a
 clickable link.
 """
@@ -17,10 +17,10 @@ from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from reports.charts import data_uri
-from reports.digest_model import Digest
-from reports.mailer import InlineImage
-from reports.urls import safe_url
+from tagwatch.reports.charts import data_uri
+from tagwatch.reports.digest_model import Digest
+from tagwatch.reports.mailer import InlineImage
+from tagwatch.reports.urls import safe_url
 
 __all__ = [
     "render_html",

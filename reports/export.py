@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import IO, Any
 
-from monitor.config import EventConfig
-from storage.records import iso
+from tagwatch.records import iso
+from tagwatch.settings import EventConfig
 
 __all__ = ["EXPORT_FIELDS", "export_rows", "write_jsonl", "write_csv", "period_bounds"]
 

@@ -27,8 +27,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from reports.export import EXPORT_FIELDS
-from storage.records import parse_iso
+from tagwatch.records import parse_iso
+from tagwatch.reports.export import EXPORT_FIELDS
 
 __all__ = ["write_xlsx", "XLSX_HEADERS", "MAX_CELL_CHARS"]
 

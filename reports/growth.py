@@ -1,6 +1,6 @@
 """Engagement growth of a period's posts, replayed from the snapshots taken on each refresh.
 
-Part of the analysis API (re-exported by `reports.analysis`); apart only to keep
+Part of the analysis API (re-exported by `tagwatch.reports.analysis`); apart only to keep
 that module small.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from monitor.config import EventConfig
-from reports.figures import GrowthPoint
-from storage.records import iso, to_utc
+from tagwatch.records import iso, to_utc
+from tagwatch.reports.figures import GrowthPoint
+from tagwatch.settings import EventConfig
 
 __all__ = ["engagement_growth"]
 

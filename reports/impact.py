@@ -1,6 +1,6 @@
 """The post-event impact report: the figures, as plain data, for donors and partners.
 
-Every figure comes from the figures layer (`reports.analysis`), the same one
+Every figure comes from the figures layer (`tagwatch.reports.analysis`), the same one
 the digest and the wall read, from one read of the period's posts: authors
 counted by stable account id (a handle change is one author, with one reach),
 engagement by the one definition (`figures.engagement`). Partners receive the
@@ -26,10 +26,10 @@ from typing import Any
 
 from lingua import IsoCode639_1, Language
 
-from monitor.config import Config, EventConfig
-from reports import analysis
-from reports.export import period_bounds
-from reports.figures import (
+from tagwatch.records import iso, parse_iso, to_utc
+from tagwatch.reports import analysis
+from tagwatch.reports.export import period_bounds
+from tagwatch.reports.figures import (
     ENGAGEMENT_COUNTS,
     ENGAGEMENT_LABEL,
     Analysis,
@@ -44,12 +44,12 @@ from reports.figures import (
     author_label,
     counts_text,
 )
-from reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
-from reports.impact_table import Table, period_where
-from reports.rows import CREATED
-from reports.themes import ThemeKeys
-from reports.urls import safe_url
-from storage.records import iso, parse_iso, to_utc
+from tagwatch.reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
+from tagwatch.reports.impact_table import Table, period_where
+from tagwatch.reports.rows import CREATED
+from tagwatch.reports.themes import ThemeKeys
+from tagwatch.reports.urls import safe_url
+from tagwatch.settings import Config, EventConfig
 
 __all__ = [
     "Table",

@@ -1,4 +1,4 @@
-"""Charts only the impact report needs, in the style of `reports.charts`.
+"""Charts only the impact report needs, in the style of `tagwatch.reports.charts`.
 
 Why not `charts.volume_png`: the report spans several days, where an hourly
 axis needs one label per day and session titles would collide; here sessions
@@ -14,8 +14,17 @@ from datetime import datetime, timedelta, tzinfo
 from matplotlib import dates as mdates
 from matplotlib.ticker import MaxNLocator
 
-from monitor.config import AgendaSession
-from reports.charts import INK, MUTED, PALETTE, _figure, _no_data, _png, _style, platform_color
+from tagwatch.reports.charts import (
+    INK,
+    MUTED,
+    PALETTE,
+    _figure,
+    _no_data,
+    _png,
+    _style,
+    platform_color,
+)
+from tagwatch.settings import AgendaSession
 
 __all__ = ["timeline_png", "grouped_bars_png", "session_legend"]
 

@@ -13,10 +13,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.config import EventConfig
-from reports.figures import unknown_figures
-from reports.impact_table import Table, period_where
-from storage.records import parse_iso
+from tagwatch.records import parse_iso
+from tagwatch.reports.figures import unknown_figures
+from tagwatch.reports.impact_table import Table, period_where
+from tagwatch.settings import EventConfig
 
 __all__ = [
     "FAILED_STATUSES",

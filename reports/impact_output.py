@@ -17,15 +17,15 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from monitor.errors import StorageError, TagwatchError
-from reports import charts
-from reports.export import export_rows, period_bounds, write_csv
-from reports.export_xlsx import write_xlsx
-from reports.figures import ENGAGEMENT_LABEL
-from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
-from reports.impact_charts import grouped_bars_png, session_legend, timeline_png
-from reports.urls import safe_url
-from storage.records import utcnow
+from tagwatch.errors import StorageError, TagwatchError
+from tagwatch.records import utcnow
+from tagwatch.reports import charts
+from tagwatch.reports.export import export_rows, period_bounds, write_csv
+from tagwatch.reports.export_xlsx import write_xlsx
+from tagwatch.reports.figures import ENGAGEMENT_LABEL
+from tagwatch.reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
+from tagwatch.reports.impact_charts import grouped_bars_png, session_legend, timeline_png
+from tagwatch.reports.urls import safe_url
 
 __all__ = [
     "Chart",
@@ -160,7 +160,7 @@ def write_posts_xlsx(report: ImpactReport, conn: Any, config: Any, data_dir: Pat
 
 def _env() -> Environment:
     env = Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=PackageLoader("tagwatch.reports", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -187,7 +187,7 @@ def render_html(report: ImpactReport, chart_map: dict[str, Chart]) -> str:
 
 def write_report(report: ImpactReport, conn: Any, config: Any, out_dir: Path) -> dict[str, Any]:
     """Write every output; returns their paths ("html", "pdf", "charts", "csv", "xlsx")."""
-    from reports.impact_pdf import write_pdf
+    from tagwatch.reports.impact_pdf import write_pdf
 
     out_dir.mkdir(parents=True, exist_ok=True)
     chart_map = make_charts(report, config.event.sessions)
@@ -222,8 +222,8 @@ def make_report(
     `compare` is (first, last) day of the earlier period, in `compare_db` when
     given (None days: all of that database), else in this database.
     """
-    from reports.impact import build_report
-    from storage.db import Store, connect
+    from tagwatch.reports.impact import build_report
+    from tagwatch.storage.db import Store, connect
 
     with Store.open(config.db_path) as store:
         other = None

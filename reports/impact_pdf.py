@@ -38,9 +38,9 @@ from reportlab.platypus import (
 )
 from reportlab.platypus import Table as RLTable
 
-from reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
-from reports.impact_method import plural
-from reports.urls import safe_url
+from tagwatch.reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
+from tagwatch.reports.impact_method import plural
+from tagwatch.reports.urls import safe_url
 
 __all__ = ["write_pdf", "SECTION_TITLES"]
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from monitor.config import Config
-from monitor.errors import ConfigError, DeliveryError, DeliveryRateLimited
+from tagwatch.errors import ConfigError, DeliveryError, DeliveryRateLimited
+from tagwatch.settings import Config
 
 __all__ = [
     "InlineImage",

@@ -13,9 +13,9 @@ import sqlite3
 from datetime import datetime
 from typing import NamedTuple
 
-from reports.figures import ENGAGEMENT_COUNTS, engagement_sql
-from reports.figures import engagement as _engagement
-from storage.records import iso
+from tagwatch.records import iso
+from tagwatch.reports.figures import ENGAGEMENT_COUNTS, engagement_sql
+from tagwatch.reports.figures import engagement as _engagement
 
 __all__ = ["load_period", "Row", "engagement", "live_totals", "LiveTotals", "most_engaged"]
 

@@ -20,7 +20,7 @@ from textblob.en import parse as _parse
 from textblob.en import sentiment as _sentiment
 from textblob.en.inflect import singularize
 
-from reports.bcms import FAMILY, standard_of
+from tagwatch.reports.bcms import FAMILY, standard_of
 
 __all__ = [
     "TextFeatures",
@@ -124,7 +124,7 @@ def _lingua_language(code: str) -> Language | None:
 
 # One lingua answer for the Serbo-Croatian family: lingua tells it from other languages
 # well but not its standards from one another (its Croatian model takes any Serbian in
-# Latin script), so `reports.bcms` decides the standard. Croatian's model always
+# Latin script), so `tagwatch.reports.bcms` decides the standard. Croatian's model always
 # stands in for the family's Latin script, Serbian's for Cyrillic. (Bosnian's model
 # is used only when `bs` is configured: as a further stand-in it changed no result on
 # our samples and cost 15% of the speed.)
@@ -153,7 +153,7 @@ class LanguageGuesser:
     candidate, so a German post tagged 'de' can still be found German, while a
     wrong tag cannot override what the text says. Serbian, Croatian, Bosnian and
     Montenegrin (`cnr`) are one family to lingua; when more than one of them is a
-    candidate, `reports.bcms.standard_of` tells them apart from the text, the
+    candidate, `tagwatch.reports.bcms.standard_of` tells them apart from the text, the
     tag only breaking ties.
     """
 

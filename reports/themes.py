@@ -13,9 +13,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
-from reports.figures import FADING, NEW, RISING, STEADY, PostRef, Theme, Themes
-from reports.rows import CREATED, HASHTAGS, ID, PHRASES, RESTRICTED, Row, engagement
-from reports.text import STOPWORDS, phrase_key, singularize
+from tagwatch.reports.figures import FADING, NEW, RISING, STEADY, PostRef, Theme, Themes
+from tagwatch.reports.rows import CREATED, HASHTAGS, ID, PHRASES, RESTRICTED, Row, engagement
+from tagwatch.reports.text import STOPWORDS, phrase_key, singularize
 
 __all__ = ["compute_themes", "ThemeKeys", "trend", "MIN_POSTS", "TREND_FACTOR", "TREND_MIN_CHANGE"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Store
-from storage.records import iso
+from tagwatch.records import iso
+from tagwatch.storage.db import Store
 
 __all__ = [
     "AlertRow",

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitor.errors import StorageError
-from storage.db import Store, connect
-from storage.records import utcnow
+from tagwatch.errors import StorageError
+from tagwatch.records import utcnow
+from tagwatch.storage.db import Store, connect
 
 __all__ = ["Backup", "BackupResult", "list_backups", "restore_backup", "take_backup"]
 

@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from monitor.errors import StorageError
-from storage.migrations import SCHEMA_VERSION, current_version, migrate
-from storage.records import Post, iso, utcnow
-from storage.writes import ENGAGEMENT_FIELDS, WriteResult, write_page
+from tagwatch.errors import StorageError
+from tagwatch.records import Post, iso, utcnow
+from tagwatch.storage.migrations import SCHEMA_VERSION, current_version, migrate
+from tagwatch.storage.writes import ENGAGEMENT_FIELDS, WriteResult, write_page
 
 __all__ = ["Store", "WriteResult", "connect", "require_database_folder", "ENGAGEMENT_FIELDS"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Sequence
 
-from storage.db import Store
+from tagwatch.storage.db import Store
 
 __all__ = [
     "pending_count",

@@ -417,7 +417,7 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection, *, target: int | None = None) -> list[int]:
     """Bring the database up to `target` (default: latest); returns versions applied."""
-    from storage.records import iso, utcnow
+    from tagwatch.records import iso, utcnow
 
     target = SCHEMA_VERSION if target is None else target
     conn.execute(

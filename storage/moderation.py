@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.errors import UsageError
-from storage.db import Store
-from storage.records import iso, utcnow
+from tagwatch.errors import UsageError
+from tagwatch.records import iso, utcnow
+from tagwatch.storage.db import Store
 
 __all__ = [
     "ACTIONS",

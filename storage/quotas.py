@@ -18,7 +18,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from storage.records import iso, parse_iso
+from tagwatch.records import iso, parse_iso
 
 __all__ = [
     "has_ledger",

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.records import Post, iso, storable_text, utcnow
+from tagwatch.records import Post, iso, storable_text, utcnow
 
 __all__ = ["WriteResult", "write_page", "ENGAGEMENT_FIELDS"]
 

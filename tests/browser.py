@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Config
-from reports.wall.app import make_server
+from tagwatch.reports.wall.app import make_server
+from tagwatch.settings import Config
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

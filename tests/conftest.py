@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from monitor.config import Config, parse_config
-from storage.db import Store
-from storage.records import Author, Post
+from tagwatch.records import Author, Post
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real recorded platform answers, copied in with their provenance (fixtures/recorded/README.md):

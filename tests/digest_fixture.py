@@ -26,9 +26,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.config import Config, parse_config
-from storage.db import Store
-from storage.records import Author, Post, iso
+from tagwatch.records import Author, Post, iso
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 
 DAY = date(2016, 11, 25)
 HOSTILE_TEXT = 'Opening panel on illiberal democracy <script>alert("x")</script> & more'

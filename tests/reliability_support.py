@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from collectors.bluesky import forget_sessions
-from collectors.fakes.bluesky import FakeBluesky
-from monitor.cli import cli
+from tagwatch.collectors.bluesky import forget_sessions
+from tagwatch.collectors.fakes.bluesky import FakeBluesky
+from tagwatch.monitor.cli import cli
 from tests.conftest import base_config_dict, write_config_toml
 
 HANDLE = "tagwatch-rel.bsky.social"

@@ -14,9 +14,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collectors.base import Collector
-from monitor.errors import PlatformError
-from storage.records import Author, Post
+from tagwatch.collectors.base import Collector
+from tagwatch.errors import PlatformError
+from tagwatch.records import Author, Post
 
 PASSES: list[tuple[str, float, float]] = []  # (collector, started, ended) monotonic
 PASSES_LOCK = threading.Lock()
@@ -107,12 +107,12 @@ def unbuildable(*_args: Any, **_kwargs: Any) -> Collector:
 
 
 def record_digest(config: Any, day: Any, *, conn: Any, send: bool) -> None:
-    """Stands in for `reports.digest.send_daily_digest`."""
+    """Stands in for `tagwatch.reports.digest.send_daily_digest`."""
     DIGESTS.append({"day": day, "event": config.event.name, "conn": conn, "send": send})
 
 
 def record_enrichment(store: Any, config: Any) -> int:
-    """Stands in for `monitor.enrichment.enrich_pending`: counts what it would enrich."""
+    """Stands in for `tagwatch.monitor.enrichment.enrich_pending`: counts what it would enrich."""
     n = store.conn.execute("select count(*) from posts").fetchone()[0]
     ENRICHED.append(n)
     ENRICHED_ON.append(threading.current_thread().name)

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from collectors.base import Collector
-from monitor.alerts import AlertEngine
-from monitor.alerts.fakes import FakeMatrix, FakeSlackWebhook
-from monitor.config import Config, parse_config
-from monitor.errors import ConfigError, PlatformError
-from storage import alerts as db
-from storage.db import Store
-from storage.records import Author, Post
+from tagwatch.collectors.base import Collector
+from tagwatch.errors import ConfigError, PlatformError
+from tagwatch.monitor.alerts import AlertEngine
+from tagwatch.monitor.alerts.fakes import FakeMatrix, FakeSlackWebhook
+from tagwatch.records import Author, Post
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage import alerts as db
+from tagwatch.storage.db import Store
 from tests.conftest import base_config_dict
 
 SPEAKER = "marija.bsky.social"
@@ -304,7 +304,7 @@ def test_restricted_authors_are_linked_never_quoted(tmp_path: Path) -> None:
         )
         engine.evaluate(store, DAY2 + timedelta(minutes=1))
         (alert,) = db.recent_alerts(store.conn)
-    from monitor.alerts.render import render
+    from tagwatch.monitor.alerts.render import render
 
     message = render(alert, "Test")
     assert "my words stay mine" not in message.text + message.slack + message.html
@@ -327,7 +327,7 @@ def test_post_to_look_at_fires_for_one_post_far_above_the_typical(tmp_path: Path
 
 
 def test_budget_alerts_at_80_and_100_percent(tmp_path: Path) -> None:
-    from monitor.alerts.rules import evaluate_collection
+    from tagwatch.monitor.alerts.rules import evaluate_collection
 
     class Budget:
         month_limit, day_limit, money_limit = 100, None, None
@@ -355,7 +355,7 @@ def test_alerts_test_command_says_which_channel_worked(
 ) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from tagwatch.monitor.cli import cli
     from tests.conftest import write_config_toml
 
     monkeypatch.setenv(MATRIX_ENV, "wrong-token")
@@ -380,7 +380,7 @@ def test_alerts_test_command_says_which_channel_worked(
 def test_alerts_test_without_channels_is_a_usage_error(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from tagwatch.monitor.cli import cli
     from tests.conftest import write_config_toml
 
     data = base_config_dict(tmp_path)
@@ -409,7 +409,7 @@ def test_bad_alert_settings_are_refused_with_the_key_named(
     tmp_path: Path, alerts: dict[str, Any], message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TAGWATCH_ALERTS_MATRIX_TOKEN", raising=False)
-    from monitor.alerts import check_alerts
+    from tagwatch.monitor.alerts import check_alerts
 
     data = base_config_dict(tmp_path)
     data["alerts"] = {"enabled": True, **alerts}
@@ -490,13 +490,13 @@ def test_migration_and_storage_round_trip(fresh_store: Store) -> None:
 def test_status_lists_alerts_in_text_and_json(tmp_path: Path, webhook: FakeSlackWebhook) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from tagwatch.monitor.cli import cli
     from tests.conftest import write_config_toml
 
     data = base_config_dict(tmp_path)
     data["alerts"] = {"enabled": True, "webhook_url_env": WEBHOOK_ENV, "surge_min_posts": 2}
     path = write_config_toml(tmp_path / "config.toml", data)
-    from monitor.config import load_config
+    from tagwatch.settings import load_config
 
     config = load_config(path)
     now = datetime.now(UTC)
@@ -518,9 +518,9 @@ def test_runner_wires_pages_and_stream_batches_to_the_rules(
     tmp_path: Path, webhook: FakeSlackWebhook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The runner passes the hook in; a stream batch alone raises the alert, within seconds."""
-    from collectors.streams.base import Stream, StreamConnection
-    from monitor import jobs
-    from monitor.scheduler import Runner
+    from tagwatch.collectors.streams.base import Stream, StreamConnection
+    from tagwatch.monitor import jobs
+    from tagwatch.monitor.scheduler import Runner
 
     monkeypatch.setattr(jobs, "enrich_after_pass", lambda config, store: 0)
     config = alerts_config(tmp_path, surge_min_posts=3)

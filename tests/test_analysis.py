@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from conftest import make_post
 
-from monitor.config import Config, parse_config
-from monitor.enrichment import enrich_pending
-from reports import analysis
-from reports.figures import FADING, NEW, RISING, STEADY
-from storage.db import Store
-from storage.records import Author
+from tagwatch.monitor.enrichment import enrich_pending
+from tagwatch.records import Author
+from tagwatch.reports import analysis
+from tagwatch.reports.figures import FADING, NEW, RISING, STEADY
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 
 DAY2 = datetime(2016, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -346,7 +346,7 @@ def test_session_attribution_hashtag_then_speaker_then_time(
 
 
 def test_trend_labels_need_a_real_change():
-    from reports.themes import trend
+    from tagwatch.reports.themes import trend
 
     assert trend(3, 0) == NEW
     assert trend(5, 2) == RISING

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from monitor import jobs
-from monitor.cli import cli
-from monitor.config import parse_config
-from monitor.errors import ConfigError, StorageError
-from monitor.scheduler import Runner
-from storage.backup import list_backups, take_backup
-from storage.db import Store
+from tagwatch.errors import ConfigError, StorageError
+from tagwatch.monitor import jobs
+from tagwatch.monitor.cli import cli
+from tagwatch.monitor.scheduler import Runner
+from tagwatch.settings import parse_config
+from tagwatch.storage.backup import list_backups, take_backup
+from tagwatch.storage.db import Store
 from tests.conftest import base_config_dict, make_post, write_config_toml
 
 T0 = datetime(2016, 11, 24, 6, 0, tzinfo=UTC)
@@ -220,7 +220,7 @@ def test_restore_puts_the_newest_backup_back_and_keeps_the_damaged_file(tmp_path
 
 
 def test_restore_refuses_while_a_runner_writes_and_checks_the_backup(tmp_path: Path):
-    from monitor.lock import RunnerLock
+    from tagwatch.monitor.lock import RunnerLock
 
     data = base_config_dict(tmp_path)
     path = write_config_toml(tmp_path / "config.toml", data)

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from collectors.base import RunRecord
-from collectors.bluesky import APP_PASSWORD_URL, BlueskyCollector, forget_sessions
-from collectors.fakes.bluesky import FakeBluesky
-from collectors.fakes.simulation import simulate_event
-from monitor.config import Config, parse_config
-from storage.db import Store
+from tagwatch.collectors.base import RunRecord
+from tagwatch.collectors.bluesky import APP_PASSWORD_URL, BlueskyCollector, forget_sessions
+from tagwatch.collectors.fakes.bluesky import FakeBluesky
+from tagwatch.collectors.fakes.simulation import simulate_event
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 
 HANDLE = "tagwatch.bsky.social"
 PASSWORD = "abcd-efgh-ijkl-mnop"

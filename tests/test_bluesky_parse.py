@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from collectors.bluesky_parse import facet_entities, parse_post, sort_at
-from monitor.errors import MalformedResponse
+from tagwatch.collectors.bluesky_parse import facet_entities, parse_post, sort_at
+from tagwatch.errors import MalformedResponse
 from tests.conftest import RECORDED
 
 BLUESKY = RECORDED / "bluesky"

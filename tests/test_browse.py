@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from monitor.browse import HIDDEN_COLUMNS, browse_metadata, make_datasette
-from monitor.cli import cli
-from monitor.config import Config, parse_config
-from storage.db import Store
-from storage.records import Author
+from tagwatch.monitor.browse import HIDDEN_COLUMNS, browse_metadata, make_datasette
+from tagwatch.monitor.cli import cli
+from tagwatch.records import Author
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 from tests.conftest import base_config_dict, make_post, write_config_toml
 
 pytest.importorskip("datasette")

@@ -7,8 +7,14 @@ import struct
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.config import AgendaSession
-from reports.charts import bars_png, data_uri, lines_png, volume_per_day_png, volume_per_hour_png
+from tagwatch.reports.charts import (
+    bars_png,
+    data_uri,
+    lines_png,
+    volume_per_day_png,
+    volume_per_hour_png,
+)
+from tagwatch.settings import AgendaSession
 
 TZ = ZoneInfo("Europe/Belgrade")
 DAY = datetime(2016, 11, 24, tzinfo=TZ)

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import monitor.preflight  # noqa: F401 - warm imports (see the docstring)
-import monitor.scheduler  # noqa: F401
-import reports.digest  # noqa: F401
-import reports.wall.app  # noqa: F401
-from monitor.cli import cli
+import tagwatch.monitor.preflight  # noqa: F401 - warm imports (see the docstring)
+import tagwatch.monitor.scheduler  # noqa: F401
+import tagwatch.reports.digest  # noqa: F401
+import tagwatch.reports.wall.app  # noqa: F401
+from tagwatch.monitor.cli import cli
 
 BASE = """\
 [event]
@@ -157,7 +157,7 @@ def test_collect_refuses_a_collector_setting_before_any_pass(tmp_path: Path) -> 
     result = CliRunner().invoke(cli, ["--config", str(config), "collect"])
     assert result.exit_code == 2, result.output
     assert "x.query '#HRHN2016' must contain {tag}" in result.output
-    from storage.db import connect
+    from tagwatch.storage.db import connect
 
     conn = connect(tmp_path / "test.db")
     try:

@@ -23,13 +23,13 @@ import pytest
 import sched_collectors as sc
 from click.testing import CliRunner
 
-import collectors
-from monitor import jobs
-from monitor.cli import cli
-from monitor.health import schedule_path
-from monitor.lock import RunnerLock
-from monitor.progress import ProgressLine
-from storage.db import connect
+from tagwatch import collectors
+from tagwatch.monitor import jobs
+from tagwatch.monitor.cli import cli
+from tagwatch.monitor.health import schedule_path
+from tagwatch.monitor.lock import RunnerLock
+from tagwatch.monitor.progress import ProgressLine
+from tagwatch.storage.db import connect
 
 TESTS = Path(__file__).resolve().parent
 TOTAL = 40
@@ -77,14 +77,14 @@ def tagwatch(
         f"""\
         import sys
         sys.path.insert(0, {str(TESTS)!r})
-        import collectors
-        from monitor import jobs
+        from tagwatch import collectors
+        from tagwatch.monitor import jobs
         collectors.PLATFORMS["bluesky"] = "sched_collectors:{collector}"
         import sched_collectors
         jobs.enrich_pending = sched_collectors.record_enrichment
         jobs.warm_enrichment = sched_collectors.record_warm_up
         jobs.send_daily_digest = sched_collectors.record_digest
-        from monitor.cli import cli
+        from tagwatch.monitor.cli import cli
         cli(["--config", {str(config)!r}, *sys.argv[1:]], prog_name="tagwatch")
         """
     )

@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.config import parse_config
-from reports import analysis
-from reports.export import export_rows
-from reports.wall.app import create_app
-from storage.db import Store, connect
-from storage.records import Author, Post
-from storage.status import read_status
+from tagwatch.monitor.cli import cli
+from tagwatch.records import Author, Post
+from tagwatch.reports import analysis
+from tagwatch.reports.export import export_rows
+from tagwatch.reports.wall.app import create_app
+from tagwatch.settings import parse_config
+from tagwatch.storage.db import Store, connect
+from tagwatch.storage.status import read_status
 from tests.conftest import write_config_toml
 
 with warnings.catch_warnings():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.config import SETTINGS, load_config, parse_config
-from monitor.errors import ConfigError
+from tagwatch.errors import ConfigError
+from tagwatch.monitor.cli import cli
+from tagwatch.settings import SETTINGS, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from collectors.fakes.bluesky import FakeBluesky
-from monitor.lock import RunnerLock
+from tagwatch.collectors.fakes.bluesky import FakeBluesky
+from tagwatch.monitor.lock import RunnerLock
 from tests.conftest import ROOT, base_config_dict, write_config_toml
 
 HANDLE = "crash.bsky.social"
@@ -71,7 +71,7 @@ def _collect(config: Path) -> subprocess.Popen[bytes]:
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "--config", str(config), "collect"],
+        [sys.executable, "-m", "tagwatch.monitor.cli", "--config", str(config), "collect"],
         env=env,
         cwd=str(config.parent),
         stdout=subprocess.PIPE,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
-from reports.wall.app import create_app
+from tagwatch.reports.wall.app import create_app
+from tagwatch.settings import load_config
 from tests.reliability_support import bluesky_event
 
 with warnings.catch_warnings():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.demo import SimClock, run_demo
+from tagwatch.monitor.cli import cli
+from tagwatch.monitor.demo import SimClock, run_demo
 from tests.conftest import free_port
 
 
@@ -141,7 +141,7 @@ def test_demo_with_the_fakes_in_their_own_process(tmp_path):
 
 def test_demo_trolls_raise_a_pile_on_alert_that_the_demo_prints(demo_run):
     """The raid on the evening panel's speaker reaches the chat webhook, once (#22)."""
-    from collectors.fakes.simulation import RAID_TARGET
+    from tagwatch.collectors.fakes.simulation import RAID_TARGET
 
     result, lines = demo_run
     pile_ons = [t for t in result.alerts if t.startswith(f"Pile-on against @{RAID_TARGET}")]

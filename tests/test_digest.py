@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config
-from reports.digest import Digest, build_digest, default_day, write_digest
-from reports.digest_render import md_escape, render_html, render_markdown, render_text
-from storage.db import Store, connect
+from tagwatch.reports.digest import Digest, build_digest, default_day, write_digest
+from tagwatch.reports.digest_render import md_escape, render_html, render_markdown, render_text
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store, connect
 from tests.digest_fixture import (
     DAY,
     DELETED_TEXT,
@@ -272,9 +272,9 @@ def test_default_day_is_yesterday_in_the_event_timezone(cfg: Config) -> None:
 
 
 def test_hours_of_a_daylight_saving_day_are_counted_once(tmp_path: Path) -> None:
-    from reports import analysis
-    from reports.digest import _hourly_by_platform
-    from storage.records import Author, Post
+    from tagwatch.records import Author, Post
+    from tagwatch.reports import analysis
+    from tagwatch.reports.digest import _hourly_by_platform
 
     config = digest_config(tmp_path)
     # 30 October 2016, Belgrade: clocks go back at 03:00, so 02:00-03:00 happens twice.
@@ -289,13 +289,13 @@ def test_hours_of_a_daylight_saving_day_are_counted_once(tmp_path: Path) -> None
     assert len(hours) == 25
     series = _hourly_by_platform(period, hours)
     assert sum(n for _, n in series["bluesky"]) == 2
-    from reports.charts import volume_per_hour_png
+    from tagwatch.reports.charts import volume_per_hour_png
 
     assert volume_per_hour_png(series, config.event.tz).startswith(b"\x89PNG")
 
 
 def test_an_unwritable_out_dir_is_a_clear_error(digest: Digest, tmp_path: Path) -> None:
-    from monitor.errors import TagwatchError
+    from tagwatch.errors import TagwatchError
 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the directory should be", encoding="utf-8")

@@ -19,10 +19,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.config import Config
-from monitor.errors import ConfigError, DeliveryError
-from reports.digest import build_digest, send_daily_digest, send_digest
+from tagwatch.errors import ConfigError, DeliveryError
+from tagwatch.monitor.cli import cli
+from tagwatch.reports.digest import build_digest, send_daily_digest, send_digest
+from tagwatch.settings import Config
 from tests.conftest import free_port
 from tests.digest_fixture import DAY, SECRET_TEXT, build_fixture_db, digest_config
 
@@ -377,9 +377,9 @@ sender = "digest@example.org"
 def test_the_scheduler_daily_job_reaches_the_digest(
     smtp: tuple[Inbox, int, Authenticator], tmp_path: Path
 ) -> None:
-    """Through the runner's own seam (monitor.jobs), with the runner's store."""
-    from monitor.jobs import daily_digest
-    from storage.db import Store
+    """Through the runner's own seam (tagwatch.monitor.jobs), with the runner's store."""
+    from tagwatch.monitor.jobs import daily_digest
+    from tagwatch.storage.db import Store
 
     inbox, port, _ = smtp
     config = mail_config(tmp_path, port)

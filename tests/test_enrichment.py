@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 from conftest import make_post
 
-from monitor.config import Config
-from monitor.enrichment import enrich_pending
-from reports.text import (
+from tagwatch.monitor.enrichment import enrich_pending
+from tagwatch.reports.text import (
     LanguageGuesser,
     analyze_text,
     clean_text,
@@ -16,8 +15,9 @@ from reports.text import (
     phrase_key,
     tag,
 )
-from storage.db import Store
-from storage.enrichment import pending_count
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
+from tagwatch.storage.enrichment import pending_count
 
 
 def test_clean_text_strips_urls_mentions_and_tracked_tags_only():
@@ -165,8 +165,8 @@ def test_ties_in_the_family_follow_the_authors_other_posts(fresh_store: Store, t
     first for Belgrade."""
     from conftest import base_config_dict
 
-    from monitor.config import parse_config
-    from storage.records import Author
+    from tagwatch.records import Author
+    from tagwatch.settings import parse_config
 
     data = base_config_dict(tmp_path)
     data["event"]["languages"] = ["en", "sr", "hr"]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from reports.export import EXPORT_FIELDS
-from storage.db import Store
+from tagwatch.monitor.cli import cli
+from tagwatch.reports.export import EXPORT_FIELDS
+from tagwatch.storage.db import Store
 from tests.conftest import make_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,8 +159,8 @@ OLD_FIELDS = (
 def seed_enriched(config_path: Path) -> None:
     """An English post in the opening session, a Serbian one outside every session, then one
     stored after enrichment ran (not yet enriched)."""
-    from monitor.config import load_config
-    from storage.enrichment import enrich_pending
+    from tagwatch.monitor.enrichment import enrich_pending
+    from tagwatch.settings import load_config
 
     config = load_config(config_path)
     with Store.open(config.db_path) as store:
@@ -271,7 +271,7 @@ def test_xlsx_keeps_text_as_text_counts_as_numbers_dates_as_dates(event_config, 
 def test_xlsx_never_turns_a_leading_sign_into_a_formula(tmp_path, lead):
     import openpyxl
 
-    from reports.export_xlsx import write_xlsx
+    from tagwatch.reports.export_xlsx import write_xlsx
 
     row = dict.fromkeys(EXPORT_FIELDS, "")
     row.update(

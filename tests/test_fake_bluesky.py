@@ -10,7 +10,7 @@ import pytest
 from atproto import Client
 from atproto_client.exceptions import BadRequestError, UnauthorizedError
 
-from collectors.fakes.bluesky import FakeBluesky
+from tagwatch.collectors.fakes.bluesky import FakeBluesky
 
 T0 = datetime.now(UTC).replace(microsecond=0)
 

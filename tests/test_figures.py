@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config
-from reports import analysis
-from reports.digest import build_digest
-from reports.figures import UNKNOWN_FIGURES, engagement
-from reports.impact import build_report
-from reports.wall.feed import WallFeed
-from reports.wall.rules import WallRules
-from storage.db import Store, connect
-from storage.records import Author
+from tagwatch.records import Author
+from tagwatch.reports import analysis
+from tagwatch.reports.digest import build_digest
+from tagwatch.reports.figures import UNKNOWN_FIGURES, engagement
+from tagwatch.reports.impact import build_report
+from tagwatch.reports.wall.feed import WallFeed
+from tagwatch.reports.wall.rules import WallRules
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store, connect
 from tests.conftest import make_post
 
 NOW = datetime(2016, 11, 28, 9, 0, tzinfo=UTC)
@@ -161,7 +161,7 @@ def test_the_whole_event_agrees_too(seeded):
 
 
 def test_export_carries_the_stable_author_id_last(seeded, tmp_path: Path):
-    from reports.export import EXPORT_FIELDS, export_rows
+    from tagwatch.reports.export import EXPORT_FIELDS, export_rows
 
     assert EXPORT_FIELDS[-1] == "author_id"
     with Store.open(seeded.db_path) as store:
@@ -177,7 +177,7 @@ def test_export_carries_the_stable_author_id_last(seeded, tmp_path: Path):
 
 
 def test_the_report_says_which_figures_leave_what_out(seeded):
-    from reports.impact_output import make_charts, render_html
+    from tagwatch.reports.impact_output import make_charts, render_html
 
     with Store.open(seeded.db_path) as store:
         report = build_report(store.conn, seeded, now=NOW)

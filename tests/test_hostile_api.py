@@ -22,17 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.bluesky import BlueskyCollector, forget_sessions
-from collectors.bluesky_parse import parse_post
-from collectors.fakes.bluesky import FakeBluesky
-from collectors.fakes.mastodon import FakeMastodon, Fault
-from collectors.fakes.x import FakeX
-from collectors.mastodon import MastodonCollector, html_to_text, parse_status
-from collectors.x import XCollector, parse_page
-from monitor.config import parse_config
-from monitor.errors import MalformedResponse
-from storage.db import Store
-from storage.records import Post
+from tagwatch.collectors.bluesky import BlueskyCollector, forget_sessions
+from tagwatch.collectors.bluesky_parse import parse_post
+from tagwatch.collectors.fakes.bluesky import FakeBluesky
+from tagwatch.collectors.fakes.mastodon import FakeMastodon, Fault
+from tagwatch.collectors.fakes.x import FakeX
+from tagwatch.collectors.mastodon import MastodonCollector, html_to_text, parse_status
+from tagwatch.collectors.x import XCollector, parse_page
+from tagwatch.errors import MalformedResponse
+from tagwatch.records import Post
+from tagwatch.settings import parse_config
+from tagwatch.storage.db import Store
 from tests.conftest import RECORDED, base_config_dict
 
 NOW = datetime(2026, 7, 4, 15, 0, tzinfo=UTC)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
-from reports.wall.app import create_app
-from reports.wall.feed import MAX_TEXT
+from tagwatch.reports.wall.app import create_app
+from tagwatch.reports.wall.feed import MAX_TEXT
+from tagwatch.settings import load_config
 from tests.reliability_support import bluesky_event
 
 with warnings.catch_warnings():

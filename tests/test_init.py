@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from collectors.fakes.mastodon import FakeMastodon
-from monitor.cli import cli
-from monitor.config import SETTINGS, load_config
-from monitor.init_config import (
+from tagwatch.collectors.fakes.mastodon import FakeMastodon
+from tagwatch.monitor.cli import cli
+from tagwatch.monitor.init_config import (
     InitAnswers,
     check_hashtags,
     check_instances,
     render_config,
     render_env_example,
 )
+from tagwatch.settings import SETTINGS, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENT = [
@@ -250,7 +250,7 @@ class Terminal:
         self.master, slave = pty.openpty()
         env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from monitor.cli import main; main()", "init", *args],
+            [sys.executable, "-c", "from tagwatch.monitor.cli import main; main()", "init", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -368,7 +368,7 @@ def test_init_config_collects_from_a_fake_mastodon(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["--config", str(out), "collect"])
     assert result.exit_code == 0, result.output
     assert "mastodon" in result.output
-    from storage.db import connect
+    from tagwatch.storage.db import connect
 
     conn = connect(tmp_path / "tagwatch.db", readonly=True)
     try:

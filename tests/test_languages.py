@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from collectors.fakes.simulation import simulate_event
-from monitor.config import parse_config
-from monitor.demo import LANGUAGES as DEMO_LANGUAGES
-from reports.bcms import scores, standard_of
-from reports.text import LanguageGuesser, clean_text
+from tagwatch.collectors.fakes.simulation import simulate_event
+from tagwatch.monitor.demo import LANGUAGES as DEMO_LANGUAGES
+from tagwatch.reports.bcms import scores, standard_of
+from tagwatch.reports.text import LanguageGuesser, clean_text
+from tagwatch.settings import parse_config
 
 CORPUS = Path(__file__).parent / "fixtures" / "languages"
 # A Belgrade event: the host country's language first, Bosnian expected too.

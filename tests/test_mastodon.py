@@ -11,12 +11,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from collectors.base import RunRecord
-from collectors.fakes.mastodon import FakeMastodon, Fault
-from collectors.mastodon import MastodonCollector, html_to_text, parse_status, refresh_target
-from monitor.config import Config, parse_config
-from monitor.errors import ConfigError
-from storage.db import Store
+from tagwatch.collectors.base import RunRecord
+from tagwatch.collectors.fakes.mastodon import FakeMastodon, Fault
+from tagwatch.collectors.mastodon import (
+    MastodonCollector,
+    html_to_text,
+    parse_status,
+    refresh_target,
+)
+from tagwatch.errors import ConfigError
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 from tests.conftest import RECORDED, base_config_dict, write_config_toml
 
 FIXTURES = RECORDED / "mastodon"
@@ -703,8 +708,8 @@ def test_access_token_envs_accepts_url_or_host(tmp_path: Path) -> None:
 def test_a_simulated_event_federated_over_two_instances_is_stored_once(
     tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
 ) -> None:
-    from collectors.fakes.mastodon import publish_simulated
-    from collectors.fakes.simulation import simulate_event
+    from tagwatch.collectors.fakes.mastodon import publish_simulated
+    from tagwatch.collectors.fakes.simulation import simulate_event
 
     event = simulate_event(n_posts=300, n_authors=60)
     a, b = fakes(), fakes()
@@ -782,7 +787,7 @@ def test_a_server_without_link_headers_is_paged_by_ids(
 def test_mastodon_tokens_are_redacted_from_the_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor.logs import secret_values
+    from tagwatch.monitor.logs import secret_values
 
     monkeypatch.setenv("TW_SOCIAL_TOKEN", "tok-social-1234567")
     data = base_config_dict(tmp_path)
@@ -799,7 +804,7 @@ def test_tagwatch_collect_runs_the_mastodon_pass(
 ) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from tagwatch.monitor.cli import cli
 
     alive, dead = fakes(), fakes()
     toot(alive, 1)

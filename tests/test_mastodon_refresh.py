@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collectors.base import RunRecord
-from collectors.fakes.mastodon import FakeMastodon, Fault
-from collectors.mastodon import MastodonCollector
-from collectors.mastodon_client import server_version
-from monitor.config import Config
-from storage.db import Store
-from storage.status import collector_health
+from tagwatch.collectors.base import RunRecord
+from tagwatch.collectors.fakes.mastodon import FakeMastodon, Fault
+from tagwatch.collectors.mastodon import MastodonCollector
+from tagwatch.collectors.mastodon_client import server_version
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
+from tagwatch.storage.status import collector_health
 from tests.test_mastodon import NOW, T0, fakes, make_config, rows, tag_link
 
 __all__ = ["fakes"]  # the fixture, shared with test_mastodon

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from monitor import memory
+from tagwatch.monitor import memory
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
 

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from collectors.base import RunRecord
-from collectors.fakes.meta import FakeInstagram, FakeThreads
-from collectors.instagram import InstagramCollector
-from collectors.meta_status import status_data, status_lines
-from collectors.threads import ThreadsCollector
-from monitor.config import Config, parse_config
-from monitor.errors import ConfigError
-from reports.analysis import analyze
-from reports.export import export_rows
-from storage import quotas
-from storage.db import Store
+from tagwatch.collectors.base import RunRecord
+from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
+from tagwatch.collectors.instagram import InstagramCollector
+from tagwatch.collectors.meta_status import status_data, status_lines
+from tagwatch.collectors.threads import ThreadsCollector
+from tagwatch.errors import ConfigError
+from tagwatch.reports.analysis import analyze
+from tagwatch.reports.export import export_rows
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage import quotas
+from tagwatch.storage.db import Store
 from tests.conftest import base_config_dict
 
 # A present-day event: Threads takes no `since` before it opened (2023-07-05).
@@ -418,7 +418,7 @@ def test_instagram_needs_a_user_id(tmp_path: Path) -> None:
 def test_the_wall_names_an_unknown_author_neutrally(
     tmp_path: Path, instagram: FakeInstagram, clock: Clock
 ) -> None:
-    from reports.wall.feed import payload, post_rows
+    from tagwatch.reports.wall.feed import payload, post_rows
 
     instagram.post("Photo #HRHN2016", at=NOW - timedelta(minutes=1))
     config = ig_config(tmp_path, instagram)

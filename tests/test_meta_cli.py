@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from collectors import sections_hint
-from collectors.fakes.meta import FakeInstagram, FakeThreads
-from monitor.cli import cli
-from monitor.config import load_config
-from monitor.scheduler import Runner, collect_trigger, run_until_stopped
-from storage.db import connect
+from tagwatch.collectors import sections_hint
+from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
+from tagwatch.monitor.cli import cli
+from tagwatch.monitor.scheduler import Runner, collect_trigger, run_until_stopped
+from tagwatch.settings import load_config
+from tagwatch.storage.db import connect
 from tests.conftest import base_config_dict, write_config_toml
 from tests.test_meta import IG_TOKEN, IG_USER, THREADS_TOKEN
 

@@ -14,17 +14,17 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from collectors.fakes.meta import FakeInstagram, FakeThreads
-from collectors.instagram import InstagramCollector
-from collectors.threads import ThreadsCollector
-from monitor.config import Config
-from reports.digest import build_digest
-from reports.digest_render import render_html, render_markdown, render_text
-from reports.figures import UNKNOWN_FIGURES
-from reports.impact import build_report
-from reports.impact_output import make_report
-from storage.db import Store
-from storage.records import Author
+from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
+from tagwatch.collectors.instagram import InstagramCollector
+from tagwatch.collectors.threads import ThreadsCollector
+from tagwatch.records import Author
+from tagwatch.reports.digest import build_digest
+from tagwatch.reports.digest_render import render_html, render_markdown, render_text
+from tagwatch.reports.figures import UNKNOWN_FIGURES
+from tagwatch.reports.impact import build_report
+from tagwatch.reports.impact_output import make_report
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
 from tests.conftest import make_post
 from tests.test_meta import IG_TOKEN, IG_USER, NOW, THREADS_TOKEN, Clock, make_config, run
 

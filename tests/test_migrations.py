@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from monitor.errors import StorageError
-from storage.db import Store, connect
-from storage.migrations import SCHEMA_VERSION, current_version, migrate
+from tagwatch.errors import StorageError
+from tagwatch.storage.db import Store, connect
+from tagwatch.storage.migrations import SCHEMA_VERSION, current_version, migrate
 
 
 def test_fresh_database_is_at_latest_version(tmp_path):
@@ -51,7 +51,7 @@ def test_reopening_does_not_migrate_twice(tmp_path):
 
 
 def test_failed_migration_leaves_previous_version(tmp_path, monkeypatch):
-    from storage import migrations
+    from tagwatch.storage import migrations
 
     path = tmp_path / "c.db"
     conn = connect(path)

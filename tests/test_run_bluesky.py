@@ -2,7 +2,7 @@
 
 Nothing of ours is replaced here: `tagwatch run` and `tagwatch collect` run as
 subprocesses with the registry's BlueskyCollector and the real atproto client,
-pointed at `collectors.fakes.bluesky.FakeBluesky` in this process.
+pointed at `tagwatch.collectors.fakes.bluesky.FakeBluesky` in this process.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from collectors.bluesky import forget_sessions
-from collectors.fakes.bluesky import FakeBluesky
-from monitor.config import load_config
-from monitor.scheduler import Runner
-from storage.db import connect
+from tagwatch.collectors.bluesky import forget_sessions
+from tagwatch.collectors.fakes.bluesky import FakeBluesky
+from tagwatch.monitor.scheduler import Runner
+from tagwatch.settings import load_config
+from tagwatch.storage.db import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLE = "tagwatch.bsky.social"
@@ -91,7 +91,7 @@ def tagwatch(config: Path, *args: str) -> subprocess.Popen[str]:
         "TAGWATCH_BLUESKY_APP_PASSWORD": PASSWORD,
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "tagwatch.monitor.cli", "--config", str(config), *args],
         cwd=config.parent,
         env=env,
         stdout=subprocess.PIPE,
@@ -206,7 +206,7 @@ def test_runner_keeps_collecting_new_posts_with_one_login(
 def test_a_dead_mastodon_instance_does_not_stop_bluesky(
     tmp_path: Path, fake: FakeBluesky, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from collectors.fakes.mastodon import FakeMastodon
+    from tagwatch.collectors.fakes.mastodon import FakeMastodon
 
     monkeypatch.setenv("TAGWATCH_BLUESKY_HANDLE", HANDLE)
     monkeypatch.setenv("TAGWATCH_BLUESKY_APP_PASSWORD", PASSWORD)

@@ -19,12 +19,12 @@ import pytest
 import sched_collectors as sc
 from conftest import base_config_dict
 
-from monitor import jobs
-from monitor.config import Config, parse_config
-from monitor.errors import AlreadyRunning, ConfigError
-from monitor.lock import RunnerLock, lock_holder
-from monitor.logs import remove_logging, setup_logging
-from monitor.scheduler import Runner, WallServer, collect_now
+from tagwatch.errors import AlreadyRunning, ConfigError
+from tagwatch.monitor import jobs
+from tagwatch.monitor.lock import RunnerLock, lock_holder
+from tagwatch.monitor.logs import remove_logging, setup_logging
+from tagwatch.monitor.scheduler import Runner, WallServer, collect_now
+from tagwatch.settings import Config, parse_config
 from tests.conftest import free_port
 
 SECRET = "s3cr3t-bearer-token-value"
@@ -64,7 +64,7 @@ def test_a_killed_holder_does_not_leave_the_lock_stuck(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""\
         import sys, time
-        from monitor.lock import RunnerLock
+        from tagwatch.monitor.lock import RunnerLock
         RunnerLock({str(db)!r}).acquire()
         print("locked", flush=True)
         time.sleep(60)
@@ -177,7 +177,7 @@ def test_wall_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
 def test_run_in_a_missing_directory_says_so(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from tagwatch.monitor.cli import cli
 
     config = tmp_path / "config.toml"
     config.write_text(
@@ -229,7 +229,7 @@ def test_an_open_wall_does_not_hold_up_stopping(tmp_path: Path) -> None:
 
 
 def test_wall_inside_run_stays_on_loopback_unless_public(tmp_path: Path) -> None:
-    from monitor.errors import UsageError
+    from tagwatch.errors import UsageError
 
     runner = wall_runner(tmp_path, host="0.0.0.0")
     try:

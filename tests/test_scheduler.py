@@ -14,17 +14,17 @@ import pytest
 import sched_collectors as sc
 from conftest import base_config_dict
 
-from monitor import jobs
-from monitor.config import Config, parse_config
-from monitor.errors import ConfigError
-from monitor.scheduler import (
+from tagwatch.errors import ConfigError
+from tagwatch.monitor import jobs
+from tagwatch.monitor.scheduler import (
     CollectTrigger,
     Runner,
     collect_trigger,
     digest_day,
     digest_trigger,
 )
-from storage.db import Store, connect
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store, connect
 
 INTERVAL_S = 0.3
 
@@ -178,9 +178,9 @@ def test_enrichment_runs_after_a_pass_that_stored_posts(
 def test_the_runner_prunes_wall_events_older_than_a_day(
     tmp_path: Path, running: list[Runner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import storage.db
+    import tagwatch.storage.db
 
-    monkeypatch.setattr(storage.db, "WALL_EVENTS_KEPT", 2)
+    monkeypatch.setattr(tagwatch.storage.db, "WALL_EVENTS_KEPT", 2)
     config = make_config(tmp_path)
     store = Store.open(config.db_path)
     try:
@@ -209,11 +209,11 @@ def test_the_runner_prunes_wall_events_older_than_a_day(
 def test_freed_memory_is_handed_back_after_each_enrichment_run(
     tmp_path: Path, running: list[Runner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import monitor.scheduler
+    import tagwatch.monitor.scheduler
 
     trimmed: list[tuple[int, str]] = []
     monkeypatch.setattr(
-        monitor.scheduler,
+        tagwatch.monitor.scheduler,
         "release_free_memory",
         lambda: trimmed.append((len(sc.ENRICHED), threading.current_thread().name)) or True,
     )

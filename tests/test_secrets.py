@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from collectors.bluesky import forget_sessions
-from collectors.fakes.mastodon import FakeMastodon
-from collectors.fakes.x import FakeX
-from monitor.config import SETTINGS, load_config
-from reports.wall.app import create_app
+from tagwatch.collectors.bluesky import forget_sessions
+from tagwatch.collectors.fakes.mastodon import FakeMastodon
+from tagwatch.collectors.fakes.x import FakeX
+from tagwatch.reports.wall.app import create_app
+from tagwatch.settings import SETTINGS, load_config
 from tests.reliability_support import bluesky_event
 
 with warnings.catch_warnings():

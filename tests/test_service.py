@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.config import load_config
-from monitor.service import find_executable, systemd_unit
+from tagwatch.monitor.cli import cli
+from tagwatch.monitor.service import find_executable, systemd_unit
+from tagwatch.settings import load_config
 from tests.conftest import base_config_dict, write_config_toml
 
 
@@ -113,4 +113,4 @@ def test_find_executable_is_this_python_s_tagwatch() -> None:
     if len(command) == 1:
         assert Path(command[0]).name == "tagwatch"
     else:
-        assert command == [str(Path(sys.executable).absolute()), "-m", "monitor.cli"]
+        assert command == [str(Path(sys.executable).absolute()), "-m", "tagwatch.monitor.cli"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from collectors.fakes.simulation import THEMES, simulate_event
+from tagwatch.collectors.fakes.simulation import THEMES, simulate_event
 
 
 def test_same_seed_same_event():

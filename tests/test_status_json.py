@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from collectors.fakes.x import FakeX, make_tweet, snowflake
-from collectors.x import XCollector
-from monitor.cli import cli
-from monitor.config import load_config
-from storage.db import Store
+from tagwatch.collectors.fakes.x import FakeX, make_tweet, snowflake
+from tagwatch.collectors.x import XCollector
+from tagwatch.monitor.cli import cli
+from tagwatch.settings import load_config
+from tagwatch.storage.db import Store
 
 TOKEN = "status-json-token"
 

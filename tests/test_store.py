@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from storage.db import Store
+from tagwatch.storage.db import Store
 from tests.conftest import make_post
 
 
@@ -179,7 +179,7 @@ def test_runs_are_recorded(fresh_store: Store):
 
 
 def test_author_followers_kept_when_not_reported(fresh_store: Store):
-    from storage.records import Author
+    from tagwatch.records import Author
 
     fresh_store.write_posts([make_post(1)])  # followers 100
     fresh_store.write_posts(
@@ -190,7 +190,7 @@ def test_author_followers_kept_when_not_reported(fresh_store: Store):
 
 
 def test_wal_mode_lets_a_reader_read_while_a_writer_holds_a_transaction(tmp_path):
-    from storage.db import connect
+    from tagwatch.storage.db import connect
 
     path = tmp_path / "w.db"
     writer = Store.open(path)

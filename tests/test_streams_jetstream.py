@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from collectors.fakes.bluesky import FakeBluesky
-from collectors.fakes.jetstream import FakeJetstream, wait_for
-from collectors.streams import stream_specs
-from collectors.streams.base import StreamThread, load_state
-from collectors.streams.jetstream import JetstreamStream, parse_event, record_tags
-from monitor.config import Config, parse_config
-from storage.db import Store
-from storage.records import utcnow
+from tagwatch.collectors.fakes.bluesky import FakeBluesky
+from tagwatch.collectors.fakes.jetstream import FakeJetstream, wait_for
+from tagwatch.collectors.streams import stream_specs
+from tagwatch.collectors.streams.base import StreamThread, load_state
+from tagwatch.collectors.streams.jetstream import JetstreamStream, parse_event, record_tags
+from tagwatch.records import utcnow
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 from tests.conftest import RECORDED
 
 FIXTURE_EVENTS = RECORDED / "bluesky" / "jetstream_v1_subscribe_events.jsonl"
@@ -132,7 +132,7 @@ def test_the_handle_cache_stays_bounded(
     js: FakeJetstream,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import collectors.streams.jetstream as jetstream
+    import tagwatch.collectors.streams.jetstream as jetstream
 
     monkeypatch.setattr(jetstream, "HANDLES_KEPT", 4)
     config = stream_config(tmp_path, config_dict, jetstream_endpoints=[js.url])
@@ -279,8 +279,8 @@ def test_the_runner_runs_streams_and_status_shows_them(
 ) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
-    from monitor.scheduler import Runner
+    from tagwatch.monitor.cli import cli
+    from tagwatch.monitor.scheduler import Runner
     from tests.conftest import write_config_toml
 
     config = stream_config(tmp_path, config_dict, jetstream_endpoints=[js.url])
@@ -303,7 +303,7 @@ def test_the_runner_runs_streams_and_status_shows_them(
 
 
 def test_status_says_when_a_stream_never_heard_an_event(store: Store) -> None:
-    from collectors.streams.status import status_lines
+    from tagwatch.collectors.streams.status import status_lines
 
     assert status_lines(store.conn, utcnow()) == []
     store.conn.execute(
@@ -349,7 +349,7 @@ def test_while_every_endpoint_is_down_search_fills_meanwhile(
 def test_unusable_stream_settings_are_config_errors(
     tmp_path: Path, config_dict: dict[str, Any], key: str, value: Any, message: str
 ) -> None:
-    from monitor.errors import ConfigError
+    from tagwatch.errors import ConfigError
 
     settings: dict[str, Any] = {"jetstream_endpoints": ["ws://127.0.0.1:9"], key: value}
     config = stream_config(tmp_path, config_dict, **settings)
@@ -363,7 +363,7 @@ def test_tagwatch_run_says_which_stream_setting_is_wrong(
 ) -> None:
     from click.testing import CliRunner
 
-    from monitor.cli import cli
+    from tagwatch.monitor.cli import cli
     from tests.conftest import write_config_toml
 
     config_dict["streams"] = {"jetstream_enabled": True, "silence_seconds": 0}

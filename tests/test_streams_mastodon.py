@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from collectors.fakes.jetstream import wait_for
-from collectors.fakes.mastodon import FakeMastodon
-from collectors.fakes.mastodon_streaming import FakeMastodonStreaming
-from collectors.streams import stream_specs
-from collectors.streams.base import StreamThread, load_state
-from collectors.streams.mastodon_stream import MastodonStream, sse_events
-from monitor.config import Config, parse_config
-from storage.db import Store
-from storage.records import utcnow
+from tagwatch.collectors.fakes.jetstream import wait_for
+from tagwatch.collectors.fakes.mastodon import FakeMastodon
+from tagwatch.collectors.fakes.mastodon_streaming import FakeMastodonStreaming
+from tagwatch.collectors.streams import stream_specs
+from tagwatch.collectors.streams.base import StreamThread, load_state
+from tagwatch.collectors.streams.mastodon_stream import MastodonStream, sse_events
+from tagwatch.records import utcnow
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 
 
 @pytest.fixture

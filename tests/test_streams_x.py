@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from collectors.fakes.jetstream import wait_for
-from collectors.fakes.x import make_tweet, snowflake
-from collectors.fakes.x_stream import RULES, STREAM, FakeXStream
-from collectors.streams import stream_specs
-from collectors.streams.base import StreamThread, load_state
-from collectors.streams.x_stream import XStream
-from monitor.config import Config, parse_config
-from storage.db import Store
+from tagwatch.collectors.fakes.jetstream import wait_for
+from tagwatch.collectors.fakes.x import make_tweet, snowflake
+from tagwatch.collectors.fakes.x_stream import RULES, STREAM, FakeXStream
+from tagwatch.collectors.streams import stream_specs
+from tagwatch.collectors.streams.base import StreamThread, load_state
+from tagwatch.collectors.streams.x_stream import XStream
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 from tests.conftest import RECORDED
 
 TOKEN = "stream-bearer-7c1d"

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from collectors.fakes.simulation import SimulatedEvent, simulate_event
-from monitor.config import Config, load_config
-from monitor.demo import demo_config_text
-from monitor.enrichment import enrich_pending
-from reports import analysis
-from reports.figures import Theme
-from reports.text import singularize
-from storage.db import Store
-from storage.records import Author, Post
+from tagwatch.collectors.fakes.simulation import SimulatedEvent, simulate_event
+from tagwatch.monitor.demo import demo_config_text
+from tagwatch.monitor.enrichment import enrich_pending
+from tagwatch.records import Author, Post
+from tagwatch.reports import analysis
+from tagwatch.reports.figures import Theme
+from tagwatch.reports.text import singularize
+from tagwatch.settings import Config, load_config
+from tagwatch.storage.db import Store
 
 UNUSED = "http://127.0.0.1:9"  # the config needs platform URLs; nothing is collected here
 

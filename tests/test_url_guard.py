@@ -17,15 +17,15 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-import reports.impact
-from collectors.fakes.mastodon import FakeMastodon
-from collectors.mastodon import MastodonCollector
-from monitor.config import parse_config
-from reports.digest import send_daily_digest
-from reports.impact_output import make_report
-from reports.urls import safe_url
-from reports.wall.app import create_app
-from storage.db import Store
+import tagwatch.reports.impact
+from tagwatch.collectors.fakes.mastodon import FakeMastodon
+from tagwatch.collectors.mastodon import MastodonCollector
+from tagwatch.reports.digest import send_daily_digest
+from tagwatch.reports.impact_output import make_report
+from tagwatch.reports.urls import safe_url
+from tagwatch.reports.wall.app import create_app
+from tagwatch.settings import parse_config
+from tagwatch.storage.db import Store
 from tests.conftest import base_config_dict
 
 with warnings.catch_warnings():
@@ -102,7 +102,7 @@ def test_hostile_post_urls_are_no_link_in_any_output(
             stored = {r[0] for r in store.conn.execute("select url from posts")}
     assert stored == {*HOSTILE, GOOD}  # kept exactly as the instance sent them
 
-    monkeypatch.setattr(reports.impact, "TOP_POSTS", 20)  # every post quoted, each its URL
+    monkeypatch.setattr(tagwatch.reports.impact, "TOP_POSTS", 20)  # every post quoted, each its URL
     report = make_report(config, day, day, tmp_path / "report")
     digest = send_daily_digest(config, day, send=False, out=tmp_path / "digest")
     outputs = {

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.config import parse_config
-from monitor.errors import ConfigError, UsageError
-from reports.analysis import summary
-from reports.wall.app import CSP, bind_address, create_app
-from reports.wall.feed import WallFeed
-from reports.wall.rules import WallRules, WordFilter, fold
-from storage import moderation as mod
-from storage.db import Store, connect
-from storage.records import Author
+from tagwatch.errors import ConfigError, UsageError
+from tagwatch.monitor.cli import cli
+from tagwatch.records import Author
+from tagwatch.reports.analysis import summary
+from tagwatch.reports.wall.app import CSP, bind_address, create_app
+from tagwatch.reports.wall.feed import WallFeed
+from tagwatch.reports.wall.rules import WallRules, WordFilter, fold
+from tagwatch.settings import parse_config
+from tagwatch.storage import moderation as mod
+from tagwatch.storage.db import Store, connect
 from tests.conftest import make_post
 
 with warnings.catch_warnings():
@@ -752,7 +752,7 @@ def test_cli_wall_serves_until_interrupted_and_warns_without_a_token(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k != "TAGWATCH_WALL_TOKEN"}
-    cmd = [sys.executable, "-m", "monitor.cli", "--config", str(write_config(tmp_path))]
+    cmd = [sys.executable, "-m", "tagwatch.monitor.cli", "--config", str(write_config(tmp_path))]
     proc = subprocess.Popen(
         [*cmd, "wall", "--port", str(port)],
         env=env,

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from monitor.config import Config, parse_config
-from storage.db import Store
-from storage.records import Author
+from tagwatch.records import Author
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, RunningWall
 from tests.conftest import ROOT, free_port, make_post
 
@@ -168,7 +168,7 @@ def test_wall_reconnects_by_itself_after_the_server_restarts(browser, setup):
     wall.stop()
     page.wait_for_selector("#status:not([hidden])", timeout=5000)  # the wall noticed the drop
     later = store_post(store, 2, text="Approved while the wall was down")
-    from storage.moderation import apply_action
+    from tagwatch.storage.moderation import apply_action
 
     apply_action(store, "approve", later)
     apply_action(store, "hide", first)

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.db import Store, WriteResult
-from storage.records import Author, Post
+from tagwatch.records import Author, Post
+from tagwatch.storage.db import Store, WriteResult
 from tests.conftest import make_post
 
 

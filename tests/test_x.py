@@ -17,9 +17,9 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from collectors.fakes.simulation import simulate_event
-from collectors.fakes.x import FakeX, make_tweet, snowflake
-from collectors.x import (
+from tagwatch.collectors.fakes.simulation import simulate_event
+from tagwatch.collectors.fakes.x import FakeX, make_tweet, snowflake
+from tagwatch.collectors.x import (
     EXPANSIONS,
     XCollector,
     lookup_errors,
@@ -27,11 +27,11 @@ from collectors.x import (
     parse_page,
     snowflake_time,
 )
-from collectors.x_budget import budget_state, budget_warning, record_reads, worst_case
-from monitor.cli import cli
-from monitor.config import Config, parse_config
-from monitor.errors import ConfigError, MalformedResponse
-from storage.db import Store
+from tagwatch.collectors.x_budget import budget_state, budget_warning, record_reads, worst_case
+from tagwatch.errors import ConfigError, MalformedResponse
+from tagwatch.monitor.cli import cli
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store
 from tests.conftest import RECORDED
 
 TOKEN = "test-bearer-9f3a"

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from collectors.fakes.x import FakeX, make_tweet, snowflake
-from collectors.x import EXPANSIONS, XCollector, page_resources
-from collectors.x_budget import Prices, Reads, budget_state, record_resources, worst_case
-from collectors.x_estimate import Estimate, format_estimate
-from monitor.cli import cli
-from monitor.config import Config, parse_config
-from monitor.errors import ConfigError
-from storage.db import Store, connect
-from storage.migrations import MIGRATIONS, _m007_paid_reads_by_resource, migrate
+from tagwatch.collectors.fakes.x import FakeX, make_tweet, snowflake
+from tagwatch.collectors.x import EXPANSIONS, XCollector, page_resources
+from tagwatch.collectors.x_budget import Prices, Reads, budget_state, record_resources, worst_case
+from tagwatch.collectors.x_estimate import Estimate, format_estimate
+from tagwatch.errors import ConfigError
+from tagwatch.monitor.cli import cli
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store, connect
+from tagwatch.storage.migrations import MIGRATIONS, _m007_paid_reads_by_resource, migrate
 
 TOKEN = "cost-bearer-7"
 SEARCH = "/2/tweets/search/recent"

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from collectors.fakes.x import FakeX, make_tweet, snowflake
-from collectors.x import XCollector, parse_page, unescape_text
-from monitor.config import Config, parse_config
-from storage.db import Store, connect
-from storage.migrations import MIGRATIONS, _m006_x_text_as_written, migrate
+from tagwatch.collectors.fakes.x import FakeX, make_tweet, snowflake
+from tagwatch.collectors.x import XCollector, parse_page, unescape_text
+from tagwatch.settings import Config, parse_config
+from tagwatch.storage.db import Store, connect
+from tagwatch.storage.migrations import MIGRATIONS, _m006_x_text_as_written, migrate
 from tests.conftest import RECORDED
 
 TOKEN = "text-bearer-41"

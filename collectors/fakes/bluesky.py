@@ -18,7 +18,7 @@ are offsets into a list that shifts when new posts arrive (so pages overlap),
 carries the `ratelimit-*` headers.
 
 It is data-driven (`add_post`, `delete_post`, `set_engagement`, `add_simulated`;
-the data and its JSON views live in `collectors.fakes.bluesky_data`), counts
+the data and its JSON views live in `tagwatch.collectors.fakes.bluesky_data`), counts
 requests per method (`count`), and injects faults (`fail`, `rate_limit`,
 `malformed_json`, `schema_violation`, `expire_access_tokens`).
 
@@ -41,14 +41,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.fakes.bluesky_data import (
+from tagwatch.collectors.fakes.bluesky_data import (
     NO_UNAUTHENTICATED,
     BlueskyNetwork,
     FakeAuthor,
     FakePost,
     parse_at_datetime,
 )
-from collectors.fakes.loopback import LoopbackServer
+from tagwatch.collectors.fakes.loopback import LoopbackServer
 
 __all__ = [
     "FakeBluesky",

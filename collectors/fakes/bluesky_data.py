@@ -4,7 +4,7 @@
 labels) and renders the real lexicon shapes from it: `post_view` is an
 `app.bsky.feed.defs#postView` as searchPosts/getPosts return it,
 `profile_view` an `app.bsky.actor.defs#profileViewDetailed`. The HTTP side is
-`collectors.fakes.bluesky.FakeBluesky`.
+`tagwatch.collectors.fakes.bluesky.FakeBluesky`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from atproto_client.utils.facet_detection import detect_facets, detect_mentions
 
 if TYPE_CHECKING:
-    from collectors.fakes.simulation import SimPost
+    from tagwatch.collectors.fakes.simulation import SimPost
 
 __all__ = [
     "BlueskyNetwork",

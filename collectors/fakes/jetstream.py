@@ -38,7 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from collectors.fakes.bluesky_data import FakePost
+from tagwatch.collectors.fakes.bluesky_data import FakePost
 
 __all__ = ["FakeJetstream"]
 

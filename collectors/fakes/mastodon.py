@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from collectors.fakes.loopback import LoopbackServer
-from storage.records import utcnow
+from tagwatch.collectors.fakes.loopback import LoopbackServer
+from tagwatch.records import utcnow
 
 if TYPE_CHECKING:
-    from collectors.fakes.simulation import SimPost
+    from tagwatch.collectors.fakes.simulation import SimPost
 
 __all__ = ["FakeMastodon", "Fault", "LoggedRequest", "snowflake_id", "publish_simulated"]
 
@@ -654,7 +654,7 @@ def publish_simulated(
     the event move on (counts grow, deletions happen, new posts appear).
     Boosts are left out: hashtag timelines never list them.
     """
-    from collectors.fakes.simulation import MASTODON_INSTANCES
+    from tagwatch.collectors.fakes.simulation import MASTODON_INSTANCES
 
     known = {} if known is None else known
     home = {name: instances[i % len(instances)] for i, name in enumerate(MASTODON_INSTANCES)}

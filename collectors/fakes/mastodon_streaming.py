@@ -26,8 +26,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.fakes.loopback import LoopbackServer
-from collectors.fakes.mastodon import FakeMastodon
+from tagwatch.collectors.fakes.loopback import LoopbackServer
+from tagwatch.collectors.fakes.mastodon import FakeMastodon
 
 __all__ = ["FakeMastodonStreaming"]
 

@@ -39,11 +39,11 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from collectors.fakes.loopback import LoopbackServer
-from storage.records import utcnow
+from tagwatch.collectors.fakes.loopback import LoopbackServer
+from tagwatch.records import utcnow
 
 if TYPE_CHECKING:
-    from collectors.fakes.simulation import SimPost
+    from tagwatch.collectors.fakes.simulation import SimPost
 
 __all__ = ["FakeThreads", "FakeInstagram", "GraphRequest", "graph_time"]
 

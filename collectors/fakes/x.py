@@ -27,8 +27,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.fakes.loopback import LoopbackServer
-from collectors.fakes.x_data import (
+from tagwatch.collectors.fakes.loopback import LoopbackServer
+from tagwatch.collectors.fakes.x_data import (
     CLIENT_NOT_ENROLLED,
     SERVER_ERROR,
     SUBSET_ACCESS_453,
@@ -47,7 +47,7 @@ from collectors.fakes.x_data import (
 )
 
 if TYPE_CHECKING:
-    from collectors.fakes.simulation import SimPost
+    from tagwatch.collectors.fakes.simulation import SimPost
 
 __all__ = [
     "FakeX",

@@ -1,6 +1,6 @@
 """What the fake X API serves: v2 objects built like X builds them, and X's real error bodies.
 
-Kept apart from the server (`collectors.fakes.x`) so the demo and tests can
+Kept apart from the server (`tagwatch.collectors.fakes.x`) so the demo and tests can
 build tweets and users without starting anything. Error bodies are the real
 ones (see tests/fixtures/recorded/README.md and the issue threads quoted there).
 """

@@ -26,7 +26,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from collectors.fakes.x import FakeRequest, FakeX
+from tagwatch.collectors.fakes.x import FakeRequest, FakeX
 
 __all__ = ["FakeXStream"]
 

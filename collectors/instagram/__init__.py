@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.instagram.collector import InstagramCollector
-from collectors.instagram.parse import parse_media
+from tagwatch.collectors.instagram.collector import InstagramCollector
+from tagwatch.collectors.instagram.parse import parse_media
 
 __all__ = ["InstagramCollector", "parse_media"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.instagram.parse import FIELDS
-from collectors.meta_graph import GraphClient, GraphGarbage
+from tagwatch.collectors.instagram.parse import FIELDS
+from tagwatch.collectors.meta_graph import GraphClient, GraphGarbage
 
 __all__ = ["InstagramClient", "PAGE_LIMIT"]
 

@@ -1,7 +1,7 @@
 """The Instagram pass: each hashtag's recent (and top) media, inside Meta's hashtag limit.
 
 Meta allows an account 30 unique hashtags per rolling 7 days; querying one
-again within its 7 days costs nothing. The ledger (`storage.quotas`) holds the
+again within its 7 days costs nothing. The ledger (`tagwatch.storage.quotas`) holds the
 first query of each hashtag in its window, and a hashtag that would be the
 31st is refused here, before any request. Hashtag ids are kept in the
 database (`hashtag_ids`), so ig_hashtag_search is asked once per hashtag.
@@ -18,13 +18,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from collectors.instagram.client import InstagramClient
-from collectors.instagram.parse import PLATFORM, parse_media
-from collectors.meta_collector import MetaCollector
-from collectors.meta_graph import GraphClient
-from monitor.errors import MalformedResponse, QuotaExhausted
-from storage import quotas
-from storage.records import Post, iso, parse_iso
+from tagwatch.collectors.instagram.client import InstagramClient
+from tagwatch.collectors.instagram.parse import PLATFORM, parse_media
+from tagwatch.collectors.meta_collector import MetaCollector
+from tagwatch.collectors.meta_graph import GraphClient
+from tagwatch.errors import MalformedResponse, QuotaExhausted
+from tagwatch.records import Post, iso, parse_iso
+from tagwatch.storage import quotas
 
 __all__ = ["InstagramCollector", "WINDOW", "RECENT_REACH", "gap_warning"]
 

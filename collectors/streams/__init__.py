@@ -3,7 +3,7 @@
 `STREAMS` maps a stream kind to its `Stream` class and the `[streams]` switch
 that enables it; `stream_specs(config)` lists every stream to run as
 (class, keyword arguments): one Jetstream, one Mastodon stream per instance
-and hashtag. The runner (`monitor.scheduler.Runner`) runs each in its own
+and hashtag. The runner (`tagwatch.monitor.scheduler.Runner`) runs each in its own
 thread with its own store (SQLite connections are not shared across threads).
 """
 
@@ -13,17 +13,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collectors.streams.base import Stream
-    from monitor.config import Config
+    from tagwatch.collectors.streams.base import Stream
+    from tagwatch.settings import Config
 
 __all__ = ["STREAMS", "stream_class", "stream_specs", "check_streams"]
 
 # kind -> ("module:Class", the [streams] switch that enables it); imported lazily
 # so one stream's missing dependency never stops the others.
 STREAMS: dict[str, tuple[str, str]] = {
-    "jetstream": ("collectors.streams.jetstream:JetstreamStream", "jetstream_enabled"),
-    "mastodon": ("collectors.streams.mastodon_stream:MastodonStream", "mastodon_streaming"),
-    "x": ("collectors.streams.x_stream:XStream", "x_stream"),
+    "jetstream": ("tagwatch.collectors.streams.jetstream:JetstreamStream", "jetstream_enabled"),
+    "mastodon": (
+        "tagwatch.collectors.streams.mastodon_stream:MastodonStream",
+        "mastodon_streaming",
+    ),
+    "x": ("tagwatch.collectors.streams.x_stream:XStream", "x_stream"),
 }
 
 
@@ -35,7 +38,7 @@ def stream_class(kind: str) -> type[Stream]:
 
 def check_streams(config: Config) -> None:
     """Refuse [streams] values that would spin, never reconnect, or have nowhere to go."""
-    from monitor.errors import ConfigError
+    from tagwatch.errors import ConfigError
 
     cfg = config.sections["streams"]
     if cfg.silence_seconds <= 0:

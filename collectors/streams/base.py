@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from collectors.base import Collector, PageHook, backoff_delay
-from monitor.config import Config
-from storage.db import Store
-from storage.records import Post, iso, parse_iso, utcnow
+from tagwatch.collectors.base import Collector, PageHook, backoff_delay
+from tagwatch.records import Post, iso, parse_iso, utcnow
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
 
 __all__ = [
     "Stream",

@@ -37,13 +37,13 @@ from atproto_client.request import Request
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from collectors.bluesky import BlueskyCollector
-from collectors.bluesky_parse import atproto_datetime, parse_post
-from collectors.streams.base import Stream, StreamConnection
-from monitor.config import Config
-from monitor.errors import AuthError, PlatformError
-from storage.db import Store
-from storage.records import Post
+from tagwatch.collectors.bluesky import BlueskyCollector
+from tagwatch.collectors.bluesky_parse import atproto_datetime, parse_post
+from tagwatch.collectors.streams.base import Stream, StreamConnection
+from tagwatch.errors import AuthError, PlatformError
+from tagwatch.records import Post
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
 
 __all__ = ["JetstreamStream", "parse_event", "event_time", "POST_COLLECTION"]
 

@@ -25,12 +25,12 @@ from typing import Any
 
 import httpx
 
-from collectors.mastodon import MastodonCollector, _normalize_instance, parse_status
-from collectors.mastodon_client import USER_AGENT
-from collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
-from monitor.config import Config
-from monitor.errors import MalformedResponse
-from storage.db import Store
+from tagwatch.collectors.mastodon import MastodonCollector, _normalize_instance, parse_status
+from tagwatch.collectors.mastodon_client import USER_AGENT
+from tagwatch.collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
+from tagwatch.errors import MalformedResponse
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
 
 __all__ = ["MastodonStream", "sse_events"]
 

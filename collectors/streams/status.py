@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from storage.records import parse_iso
+from tagwatch.records import parse_iso
 
 __all__ = ["status_lines", "stream_states", "stream_text"]
 

@@ -13,16 +13,16 @@ Budget: X bills every resource a stream delivers, like a search result: the
 post and the includes of its line (its author in `includes.users`), each once
 per UTC day (docs.x.com x-api/fundamentals/post-cap, FAQ: each unique post a
 filtered stream delivers counts toward usage, under the daily de-duplication).
-The guard of `collectors.x_budget` is checked before connecting and after
+The guard of `tagwatch.collectors.x_budget` is checked before connecting and after
 every line, against the worst case of one more line (the line is billed in the
 transaction that stores it); an exhausted budget closes the stream until the
 budget has room again. Its text is parsed by the search's `parse_page`, so it
 is unescaped the same way.
 
 tweepy runs its own reconnect loop; here it is told to give up at the first
-failure (`max_retries=0`) so that the shared loop in `collectors.streams.base`
+failure (`max_retries=0`) so that the shared loop in `tagwatch.collectors.streams.base`
 decides, with the same backoff, state and gap filling as every stream. A gap
-is filled by a search pass (`collectors.x.XCollector`) without its refresh:
+is filled by a search pass (`tagwatch.collectors.x.XCollector`) without its refresh:
 its `since_id` cursor covers everything newer than what it stored.
 """
 
@@ -36,8 +36,8 @@ from typing import Any
 
 import tweepy
 
-from collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
-from collectors.x import (
+from tagwatch.collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
+from tagwatch.collectors.x import (
     EXPANSIONS,
     TWEET_FIELDS,
     TWITTER_HOST,
@@ -47,10 +47,10 @@ from collectors.x import (
     page_resources,
     parse_page,
 )
-from collectors.x_budget import budget_state, record_resources, worst_case
-from monitor.config import Config
-from monitor.errors import MalformedResponse, QuotaExhausted
-from storage.db import Store
+from tagwatch.collectors.x_budget import budget_state, record_resources, worst_case
+from tagwatch.errors import MalformedResponse, QuotaExhausted
+from tagwatch.settings import Config
+from tagwatch.storage.db import Store
 
 __all__ = ["XStream", "RULE_LABEL"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.threads.collector import ThreadsCollector
-from collectors.threads.parse import parse_media
+from tagwatch.collectors.threads.collector import ThreadsCollector
+from tagwatch.collectors.threads.parse import parse_media
 
 __all__ = ["ThreadsCollector", "parse_media"]

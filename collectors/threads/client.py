@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from collectors.meta_graph import GraphClient
-from collectors.threads.parse import FIELDS
+from tagwatch.collectors.meta_graph import GraphClient
+from tagwatch.collectors.threads.parse import FIELDS
 
 __all__ = ["ThreadsClient", "VERSION", "SEARCH_LIMIT", "THREADS_EPOCH"]
 

@@ -1,7 +1,7 @@
 """The Threads pass: keyword search by topic tag per hashtag, inside Meta's query limit.
 
 Meta allows 2,200 searches per user per rolling 24 hours, across apps; a
-search that returns nothing does not count. The ledger (`storage.quotas`)
+search that returns nothing does not count. The ledger (`tagwatch.storage.quotas`)
 holds each counted search; before every request the collector checks the
 window (minus `query_reserve`, left for the user's other apps) and this
 pass's share of it (the room spread over the passes of a day), so a long
@@ -20,12 +20,12 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from collectors.meta_collector import MetaCollector
-from collectors.threads.client import THREADS_EPOCH, VERSION, ThreadsClient
-from collectors.threads.parse import PLATFORM, parse_media
-from monitor.errors import MalformedResponse, QuotaExhausted
-from storage import quotas
-from storage.records import Post, iso, parse_iso
+from tagwatch.collectors.meta_collector import MetaCollector
+from tagwatch.collectors.threads.client import THREADS_EPOCH, VERSION, ThreadsClient
+from tagwatch.collectors.threads.parse import PLATFORM, parse_media
+from tagwatch.errors import MalformedResponse, QuotaExhausted
+from tagwatch.records import Post, iso, parse_iso
+from tagwatch.storage import quotas
 
 __all__ = ["ThreadsCollector", "WINDOW", "OWN_POSTS_ONLY", "pass_allowance"]
 

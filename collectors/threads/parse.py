@@ -15,8 +15,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from collectors.base import normalizer
-from storage.records import Author, Post, to_utc
+from tagwatch.collectors.base import normalizer
+from tagwatch.records import Author, Post, to_utc
 
 __all__ = ["parse_media", "FIELDS", "PLATFORM"]
 

@@ -5,7 +5,7 @@ page) and streams (after each batch); `rules` says what raises an alert,
 `render` how each channel shows it, `channels` where it goes.
 """
 
-from monitor.alerts.engine import AlertEngine, TestResult, check_alerts
-from monitor.alerts.rules import Finding, protected_accounts
+from tagwatch.monitor.alerts.engine import AlertEngine, TestResult, check_alerts
+from tagwatch.monitor.alerts.rules import Finding, protected_accounts
 
 __all__ = ["AlertEngine", "TestResult", "Finding", "check_alerts", "protected_accounts"]

@@ -5,7 +5,7 @@ Each channel sends one `Message` or raises `DeliveryError` (a 429 as
 engine's sender thread retries. Secrets (the webhook URL, the Matrix token,
 the SMTP password) come from environment variables and never appear in an
 error: the webhook and e-mail reuse the digest's senders in
-`reports.mailer`, which already keep to that.
+`tagwatch.reports.mailer`, which already keep to that.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from urllib.parse import quote
 
 import httpx
 
-from monitor.alerts.render import Message
-from monitor.config import Config
-from monitor.errors import ConfigError, DeliveryError, DeliveryRateLimited
-from reports.mailer import build_message, post_webhook, send_message, smtp_settings
+from tagwatch.errors import ConfigError, DeliveryError, DeliveryRateLimited
+from tagwatch.monitor.alerts.render import Message
+from tagwatch.reports.mailer import build_message, post_webhook, send_message, smtp_settings
+from tagwatch.settings import Config
 
 __all__ = ["Channel", "WebhookChannel", "MatrixChannel", "EmailChannel", "channels_from_config"]
 

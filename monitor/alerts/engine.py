@@ -28,21 +28,21 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from monitor.alerts.channels import Channel, channels_from_config, new_key_prefix
-from monitor.alerts.render import Message, render, render_test
-from monitor.alerts.rules import (
+from tagwatch.errors import ConfigError, DeliveryError, DeliveryRateLimited
+from tagwatch.monitor.alerts.channels import Channel, channels_from_config, new_key_prefix
+from tagwatch.monitor.alerts.render import Message, render, render_test
+from tagwatch.monitor.alerts.rules import (
     COLLECTION_KIND,
     Finding,
     RuleState,
     evaluate_collection,
     evaluate_posts,
 )
-from monitor.config import Config
-from monitor.errors import ConfigError, DeliveryError, DeliveryRateLimited
-from reports.wall.rules import WordFilter
-from storage import alerts as db
-from storage.db import Store, WriteResult
-from storage.records import parse_iso, utcnow
+from tagwatch.records import parse_iso, utcnow
+from tagwatch.reports.wall.rules import WordFilter
+from tagwatch.settings import Config
+from tagwatch.storage import alerts as db
+from tagwatch.storage.db import Store, WriteResult
 
 __all__ = ["AlertEngine", "TestResult", "quiet_hours"]
 
@@ -232,12 +232,12 @@ class AlertEngine:
     def _budget(self, store: Store, now: datetime) -> Any:
         if not self.config.x.enabled:
             return None
-        from collectors.x_budget import ledger_state
+        from tagwatch.collectors.x_budget import ledger_state
 
         return ledger_state(store.conn, self.config, now)
 
     def _streams(self, store: Store, now: datetime) -> dict[str, dict[str, Any]]:
-        from collectors.streams.status import stream_states
+        from tagwatch.collectors.streams.status import stream_states
 
         return stream_states(store.conn, now)
 

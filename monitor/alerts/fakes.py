@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from collectors.fakes.loopback import LoopbackServer
+from tagwatch.collectors.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeSlackWebhook", "FakeMatrix"]
 

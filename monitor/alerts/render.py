@@ -5,7 +5,7 @@ text, never markup: Slack mrkdwn escapes `&`, `<` and `>` (the three characters
 Slack itself decodes: https://api.slack.com/reference/surfaces/formatting#escaping),
 which also disarms `<!channel>` and forged `<url|label>` links; Matrix's
 `formatted_body` is HTML-escaped. Links pass the one URL guard
-(`reports.urls.safe_url`), and a restricted author's words are never quoted.
+(`tagwatch.reports.urls.safe_url`), and a restricted author's words are never quoted.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from reports.urls import safe_url
-from storage.alerts import AlertRow, StoredExample
+from tagwatch.reports.urls import safe_url
+from tagwatch.storage.alerts import AlertRow, StoredExample
 
 __all__ = ["Message", "render", "render_test", "slack_escape"]
 

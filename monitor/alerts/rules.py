@@ -1,6 +1,6 @@
 """What raises an alert: four rules over the last minutes, as plain findings.
 
-Each rule reads a bounded window through `storage.alerts` (never the whole
+Each rule reads a bounded window through `tagwatch.storage.alerts` (never the whole
 table) and returns `Finding`s: a cause (one alert per cause at a time), the
 target, the figures that tripped it and the posts that drive it. A rule that
 finds nothing for a cause that has an open alert is what makes that alert
@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from monitor.config import Config
-from storage import alerts as db
-from storage.alerts import StoredExample
-from storage.records import iso
+from tagwatch.records import iso
+from tagwatch.settings import Config
+from tagwatch.storage import alerts as db
+from tagwatch.storage.alerts import StoredExample
 
 __all__ = [
     "Finding",
@@ -61,7 +61,7 @@ BUDGET_LEVELS = (80, 100)
 # Posts stamped a little ahead of our clock (a platform's clock, a phone's) still count
 # in the current window.
 SKEW = timedelta(minutes=5)
-NEGATIVE_BELOW = -0.1  # reports.analysis.NEGATIVE_BELOW: one definition of negative tone
+NEGATIVE_BELOW = -0.1  # tagwatch.reports.analysis.NEGATIVE_BELOW: one definition of negative tone
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -215,7 +215,7 @@ def _negative(row: dict[str, Any]) -> bool | None:
     """Negative tone, from enrichment when done, else from the English lexicon; None: unknown."""
     polarity = row.get("sentiment_polarity")
     if polarity is None and (row.get("lang") or "").lower().startswith("en") and row.get("text"):
-        from reports.text import sentiment_of
+        from tagwatch.reports.text import sentiment_of
 
         polarity, _ = sentiment_of(_WORD.findall(row["text"]))
     if polarity is None:
@@ -364,7 +364,7 @@ def evaluate_collection(
     `budget` (an X `BudgetState`, or None) and `streams` (`stream_states`) are
     read by the caller, which may import the collectors' modules.
     """
-    from storage.status import collector_health
+    from tagwatch.storage.status import collector_health
 
     if not config.alerts.collection:
         return []

@@ -9,8 +9,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage import alerts as db
-from storage.records import iso
+from tagwatch.records import iso
+from tagwatch.storage import alerts as db
 
 __all__ = ["alerts_status", "alerts_text", "alerts_between"]
 

@@ -1,5 +1,5 @@
 """The moderated live wall: `create_app(config)` is the ASGI app behind `tagwatch wall`."""
 
-from reports.wall.app import create_app, make_server
+from tagwatch.reports.wall.app import create_app, make_server
 
 __all__ = ["create_app", "make_server"]

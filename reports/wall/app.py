@@ -33,14 +33,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.config import AgendaSession, Config
-from monitor.errors import TagwatchError, UsageError
-from reports.urls import safe_url
-from reports.wall.feed import POST_SQL, WallFeed, payload
-from reports.wall.rules import WallRules, visible_reason
-from storage.db import Store, connect
-from storage.moderation import ACTIONS, apply_action
-from storage.records import iso, utcnow
+from tagwatch.errors import TagwatchError, UsageError
+from tagwatch.records import iso, utcnow
+from tagwatch.reports.urls import safe_url
+from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
+from tagwatch.reports.wall.rules import WallRules, visible_reason
+from tagwatch.settings import AgendaSession, Config
+from tagwatch.storage.db import Store, connect
+from tagwatch.storage.moderation import ACTIONS, apply_action
 
 __all__ = ["create_app", "make_server", "bind_address", "current_session", "CSP"]
 

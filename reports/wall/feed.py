@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reports.figures import UNKNOWN_AUTHOR_LABELS, engagement_sql
-from reports.rows import live_totals, most_engaged
-from reports.wall.rules import PostRow, WallRules, visible_reason
+from tagwatch.reports.figures import UNKNOWN_AUTHOR_LABELS, engagement_sql
+from tagwatch.reports.rows import live_totals, most_engaged
+from tagwatch.reports.wall.rules import PostRow, WallRules, visible_reason
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
 
@@ -298,7 +298,7 @@ class WallFeed:
         """Live counters for a period, and its most engaging posts that are on the wall.
 
         Counters count every collected post (numbers reveal no content), reposts
-        included, with the figures layer's rules (`reports.rows.live_totals`), so
+        included, with the figures layer's rules (`tagwatch.reports.rows.live_totals`), so
         the wall, the morning digest and the impact report agree; the highlights
         come only from posts the rules let onto the wall.
         """

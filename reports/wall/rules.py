@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
-from monitor.errors import ConfigError
+from tagwatch.errors import ConfigError
+from tagwatch.settings import Config
 
 __all__ = ["MODES", "PostRow", "WallRules", "fold", "WordFilter", "visible_reason"]
 
