@@ -46,7 +46,8 @@ PLATFORM_COLORS: dict[str, str] = {
     "bluesky": "#1185fe",
     "x": "#14171a",
     "mastodon": "#6364ff",
-    "threads": "#101010",
+    # Threads is black in its own brand, like X: a mid grey keeps the two apart in a stacked chart.
+    "threads": "#8a8d91",
     "instagram": "#d62976",
 }
 # Legends name platforms as people write them.

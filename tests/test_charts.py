@@ -86,3 +86,24 @@ def test_day_buckets_and_lines() -> None:
 
 def test_data_uri() -> None:
     assert data_uri(b"\x89PNG").startswith("data:image/png;base64,iVBO")
+
+
+def test_every_platform_has_its_own_colour_far_from_the_others():
+    """Stacked bars are read by colour: two platforms in near-identical shades read as one."""
+    from tagwatch.reports.charts import PLATFORM_COLORS
+
+    def rgb(hex_colour: str) -> tuple[int, int, int]:
+        h = hex_colour.lstrip("#")
+        return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+    names = sorted(PLATFORM_COLORS)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            distance = (
+                sum(
+                    (p - q) ** 2
+                    for p, q in zip(rgb(PLATFORM_COLORS[a]), rgb(PLATFORM_COLORS[b]), strict=True)
+                )
+                ** 0.5
+            )
+            assert distance > 80, f"{a} and {b} are too alike ({distance:.0f})"
