@@ -137,6 +137,12 @@ def last_resolved(conn: sqlite3.Connection, cause: str) -> str | None:
     return row[0] if row else None
 
 
+def last_fired(conn: sqlite3.Connection, kind: str) -> str | None:
+    """When the newest alert of this kind fired (UTC ISO text), or None."""
+    row = conn.execute("select max(fired_at) from alerts where kind = ?", (kind,)).fetchone()
+    return row[0] if row and row[0] else None
+
+
 def insert_alert(
     store: Store,
     *,

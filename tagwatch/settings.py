@@ -630,6 +630,14 @@ SETTINGS: list[Setting] = [
     ),
     _s(
         "alerts",
+        "post_every_minutes",
+        float,
+        60.0,
+        "At most one 'post to look at' alert this often, so busy days do not spend the"
+        " daily cap that a surge or pile-on may need.",
+    ),
+    _s(
+        "alerts",
         "post_min_engagement",
         int,
         50,

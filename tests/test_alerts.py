@@ -14,7 +14,7 @@ from tagwatch.collectors.base import Collector
 from tagwatch.errors import ConfigError, PlatformError
 from tagwatch.monitor.alerts import AlertEngine
 from tagwatch.monitor.alerts.fakes import FakeMatrix, FakeSlackWebhook
-from tagwatch.records import Author, Post
+from tagwatch.records import Author, Post, iso
 from tagwatch.settings import Config, parse_config
 from tagwatch.storage import alerts as db
 from tagwatch.storage.db import Store
@@ -326,6 +326,25 @@ def test_post_to_look_at_fires_for_one_post_far_above_the_typical(tmp_path: Path
         assert len(db.recent_alerts(store.conn)) == 1
 
 
+def test_posts_to_look_at_are_spaced_so_they_cannot_spend_the_daily_cap(tmp_path: Path) -> None:
+    """Each post is its own cause: without spacing a lively hour sends one alert per post."""
+    config = alerts_config(tmp_path, surge=False, post_min_engagement=50, post_every_minutes=60)
+    engine = AlertEngine(config, [])
+    with Store.open(config.db_path) as store:
+        store.write_posts([post(DAY2 - timedelta(minutes=m), likes=3) for m in range(30)])
+        store.write_posts([post(DAY2, author="first.bsky.social", likes=400)])
+        engine.evaluate(store, DAY2 + timedelta(minutes=1))
+        store.write_posts(
+            [post(DAY2 + timedelta(minutes=5), author="second.bsky.social", likes=500)]
+        )
+        engine.evaluate(store, DAY2 + timedelta(minutes=10))
+        assert [a.target for a in db.recent_alerts(store.conn)] == ["first.bsky.social"]
+        # An hour after the first, the next post far above the typical one is announced.
+        engine.evaluate(store, DAY2 + timedelta(minutes=62))
+        targets = [a.target for a in db.recent_alerts(store.conn)]
+        assert targets == ["second.bsky.social", "first.bsky.social"]
+
+
 def test_budget_alerts_at_80_and_100_percent(tmp_path: Path) -> None:
     from tagwatch.monitor.alerts.rules import evaluate_collection
 
@@ -348,6 +367,27 @@ def test_budget_alerts_at_80_and_100_percent(tmp_path: Path) -> None:
         ["collection:budget:x:80"],
         ["collection:budget:x:100", "collection:budget:x:80"],
     ]
+
+
+def test_a_meta_token_alerts_a_week_before_it_expires(tmp_path: Path) -> None:
+    """Meta's long-lived tokens last 60 days; the team hears before collection stops."""
+    from tagwatch.monitor.alerts.rules import evaluate_collection
+
+    data = base_config_dict(tmp_path)
+    data["alerts"] = {"enabled": True, "webhook_url_env": WEBHOOK_ENV}
+    data["instagram"] = {"enabled": True, "user_id": "17841400000000000"}
+    config = parse_config(data, path=tmp_path / "config.toml")
+
+    def causes(expires: datetime | None) -> list[str]:
+        with Store.open(config.db_path) as store:
+            tokens = {"instagram": iso(expires) if expires else None}
+            found = evaluate_collection(store.conn, config, DAY2, tokens=tokens)
+        return [f.cause for f in found]
+
+    assert causes(None) == []
+    assert causes(DAY2 + timedelta(days=30)) == []
+    assert causes(DAY2 + timedelta(days=6)) == ["collection:token:instagram"]
+    assert causes(DAY2 - timedelta(hours=1)) == ["collection:token:instagram"]
 
 
 def test_alerts_test_command_says_which_channel_worked(

@@ -194,6 +194,7 @@ class AlertEngine:
                 now,
                 budget=self._budget(store, now),
                 streams=self._streams(store, now),
+                tokens=self._tokens(now),
             )
             kinds.add(COLLECTION_KIND)
         queued: list[int] = []
@@ -203,6 +204,10 @@ class AlertEngine:
                 continue
             last = db.last_resolved(store.conn, f.cause)
             if last is not None and now - parse_iso(last) < self.cooldown:
+                continue
+            if f.kind == "post" and not self._post_due(store, now):
+                # Each post is its own cause, so the per-cause rule alone lets a lively
+                # day send dozens: space them out.
                 continue
             alert_id = db.insert_alert(
                 store,
@@ -228,6 +233,19 @@ class AlertEngine:
             if alert.facts.get("announce_end", True):
                 queued += self._queue(store, alert.id, "resolved", now)
         return queued
+
+    def _tokens(self, now: datetime) -> dict[str, str | None]:
+        """Threads' and Instagram's token expiry, as their collectors last read it."""
+        from tagwatch.collectors.meta_status import status_data
+
+        return {
+            name: d.get("token_expires_at") for name, d in status_data(self.config, now).items()
+        }
+
+    def _post_due(self, store: Store, now: datetime) -> bool:
+        last = db.last_fired(store.conn, "post")
+        spacing = timedelta(minutes=self.config.alerts.post_every_minutes)
+        return last is None or now - parse_iso(last) >= spacing
 
     def _budget(self, store: Store, now: datetime) -> Any:
         if not self.config.x.enabled:

@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from tagwatch.records import iso
+from tagwatch.collectors.meta_graph import TOKEN_WARN_DAYS
+from tagwatch.records import iso, parse_iso
 from tagwatch.settings import Config
 from tagwatch.storage import alerts as db
 from tagwatch.storage.alerts import StoredExample
@@ -358,11 +359,15 @@ def evaluate_collection(
     *,
     budget: Any = None,
     streams: dict[str, dict[str, Any]] | None = None,
+    tokens: dict[str, str | None] | None = None,
 ) -> list[Finding]:
-    """Collection that stopped or is about to: failing passes, the X budget, silent streams.
+    """Collection that stopped or is about to: failing passes, the X budget, silent streams,
+    tokens about to expire.
 
-    `budget` (an X `BudgetState`, or None) and `streams` (`stream_states`) are
-    read by the caller, which may import the collectors' modules.
+    `budget` (an X `BudgetState`, or None), `streams` (`stream_states`) and
+    `tokens` (platform → the token's expiry, UTC ISO text, where the platform
+    tells it: Meta's debug_token) are read by the caller, which may import the
+    collectors' modules.
     """
     from tagwatch.storage.status import collector_health
 
@@ -389,6 +394,27 @@ def evaluate_collection(
             )
     if budget is not None:
         out += _budget(budget)
+    for name, expires_at in (tokens or {}).items():
+        if not expires_at:
+            continue
+        when = parse_iso(expires_at)
+        if when - now > timedelta(days=TOKEN_WARN_DAYS):
+            continue
+        verb = "has expired" if when <= now else "expires"
+        env = config.sections[name].access_token_env
+        out.append(
+            Finding(
+                kind=COLLECTION_KIND,
+                cause=f"collection:token:{name}",
+                target=name,
+                title=f"The {name} token in {env} {verb} {when:%Y-%m-%d %H:%M} UTC",
+                lines=(
+                    "Renew the long-lived token (it lasts 60 days) and restart tagwatch run;"
+                    " see `tagwatch status`.",
+                ),
+                facts={"expires_at": expires_at},
+            )
+        )
     for name, s in (streams or {}).items():
         error = s.get("last_error") or ""
         lag = s.get("lag_seconds")
