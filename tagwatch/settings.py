@@ -112,7 +112,6 @@ def is_address(value: str) -> bool:
 
 
 _ADDRESS_SAYS = '{key} entry {value!r} is not an e-mail address; write each as "name@example.org".'
-_INTERVAL = above(0, "{key} must be greater than 0.")
 _NO_LIMIT = at_least(0, "{key} must be 0 (no limit) or more.")
 _POSITIVE = above(0, "{key} must be greater than 0.")
 _AT_LEAST_1 = at_least(1, "{key} must be at least 1.")
@@ -262,7 +261,7 @@ SETTINGS: list[Setting] = [
         float,
         5.0,
         "Minutes between two Bluesky passes.",
-        check=_INTERVAL,
+        check=_POSITIVE,
     ),
     # [x]
     _s("x", "enabled", bool, False, "Collect from X (paid API)."),
@@ -275,7 +274,7 @@ SETTINGS: list[Setting] = [
         "Environment variable holding the X API bearer token.",
         secret_env=True,
     ),
-    _s("x", "interval_minutes", float, 15.0, "Minutes between two X passes.", check=_INTERVAL),
+    _s("x", "interval_minutes", float, 15.0, "Minutes between two X passes.", check=_POSITIVE),
     _s(
         "x",
         "query",
@@ -380,7 +379,7 @@ SETTINGS: list[Setting] = [
         float,
         5.0,
         "Minutes between two Mastodon passes.",
-        check=_INTERVAL,
+        check=_POSITIVE,
     ),
     _s(
         "mastodon",
@@ -410,7 +409,7 @@ SETTINGS: list[Setting] = [
         float,
         15.0,
         "Minutes between two Threads passes.",
-        check=_INTERVAL,
+        check=_POSITIVE,
     ),
     _s(
         "threads",
@@ -452,7 +451,7 @@ SETTINGS: list[Setting] = [
         float,
         30.0,
         "Minutes between two Instagram passes.",
-        check=_INTERVAL,
+        check=_POSITIVE,
     ),
     _s(
         "instagram",
