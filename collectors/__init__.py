@@ -28,7 +28,7 @@ def collector_class(platform: str) -> type[Collector]:
 
 
 def enabled_platforms(config: Config) -> list[str]:
-    return [p for p in PLATFORMS if config.sections[p].enabled]
+    return [p for p in PLATFORMS if config.platform(p).enabled]
 
 
 def sections_hint() -> str:

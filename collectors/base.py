@@ -137,7 +137,7 @@ class Collector(ABC):
         self.sleep = sleep
         self.progress = progress
         self.stop = stop
-        self.collect_cfg = config.sections["collect"]
+        self.collect_cfg = config.collect
         self.record = RunRecord(self.name)
         self._deadline: datetime | None = None
 

@@ -175,7 +175,7 @@ class BlueskyCollector(Collector):
 
     def __init__(self, config: Config, store: Store, **kwargs: Any):
         super().__init__(config, store, **kwargs)
-        self.cfg = config.sections["bluesky"]
+        self.cfg = config.bluesky
         self.service = str(self.cfg.service).rstrip("/")
         self.handle_env = self.cfg.handle_env
         self.password_env = self.cfg.password_env

@@ -26,7 +26,7 @@ text, no hashtags, `repost_of` = the original's uri, author = who boosted.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +46,7 @@ from tagwatch.collectors.mastodon_client import (
 from tagwatch.collectors.mastodon_refresh import refresh_engagement, refresh_target
 from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
 from tagwatch.records import Author, Post, parse_iso
+from tagwatch.settings import Config
 
 __all__ = [
     "MastodonCollector",
@@ -231,7 +232,7 @@ def _normalize_instance(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def token_env_for(table: dict[str, str], instance: str) -> str | None:
+def token_env_for(table: Mapping[str, str], instance: str) -> str | None:
     """The environment variable named for `instance` in mastodon.access_token_envs.
 
     Keys may be the instance's URL or its host name (``"mastodon.social"``).
@@ -249,9 +250,9 @@ class MastodonCollector(Collector):
 
     name = "mastodon"
 
-    def __init__(self, config: Any, store: Any, **kwargs: Any):
+    def __init__(self, config: Config, store: Any, **kwargs: Any):
         super().__init__(config, store, **kwargs)
-        self.mastodon_cfg = config.sections["mastodon"]
+        self.mastodon_cfg = config.mastodon
         self.instances = list(
             dict.fromkeys(_normalize_instance(u) for u in self.mastodon_cfg.instances)
         )
@@ -263,7 +264,7 @@ class MastodonCollector(Collector):
     # -- secrets and errors ---------------------------------------------------------
 
     def _token_env(self, instance: str) -> str | None:
-        return token_env_for(self.mastodon_cfg.get("access_token_envs") or {}, instance)
+        return token_env_for(self.mastodon_cfg.access_token_envs, instance)
 
     def token(self, instance: str) -> str | None:
         env = self._token_env(instance)

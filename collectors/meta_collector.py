@@ -25,6 +25,8 @@ from tagwatch.collectors.meta_graph import (
 )
 from tagwatch.errors import AuthError, PlatformError, RateLimited
 from tagwatch.records import iso
+from tagwatch.settings import Config
+from tagwatch.settings_types import InstagramSection, ThreadsSection
 
 __all__ = ["MetaCollector", "RENEW_HINT"]
 
@@ -46,9 +48,11 @@ class MetaCollector(Collector):
     def debug_path(self) -> str:
         return "/debug_token"
 
-    def __init__(self, config: Any, store: Any, **kwargs: Any):
+    def __init__(self, config: Config, store: Any, **kwargs: Any):
         super().__init__(config, store, **kwargs)
-        self.section = config.sections[self.name]
+        self.section: ThreadsSection | InstagramSection = (
+            config.threads if self.name == "threads" else config.instagram
+        )
         self._client: GraphClient | None = None
 
     # -- token and errors -------------------------------------------------------------

@@ -30,7 +30,7 @@ def _token_warning(
     when = expires_soon(details.get("token_expires_at"), now, TOKEN_WARN_DAYS)
     if when is None:
         return None
-    env = config.sections[name].access_token_env
+    env = (config.threads if name == "threads" else config.instagram).access_token_env
     verb = "expired" if when <= now else "expires"
     return f"the {label} token in {env} {verb} {when:%Y-%m-%d %H:%M} UTC. " + RENEW_HINT.format(
         label=label
@@ -38,7 +38,7 @@ def _token_warning(
 
 
 def _threads(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
-    section = config.sections["threads"]
+    section = config.threads
     limit, reserve = int(section.daily_query_limit), int(section.query_reserve)
     since = now - THREADS_WINDOW
     used = quotas.queries_since(conn, "threads", since)
@@ -63,7 +63,7 @@ def _threads(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[st
 
 
 def _instagram(conn: sqlite3.Connection, config: Config, now: datetime) -> dict[str, Any]:
-    section = config.sections["instagram"]
+    section = config.instagram
     limit = int(section.weekly_hashtag_limit)
     since = now - IG_WINDOW
     used = quotas.distinct_queries_since(conn, "instagram", since)
@@ -97,7 +97,7 @@ def status_data(config: Config, now: datetime) -> dict[str, dict[str, Any]]:
     """``{"threads": {...}, "instagram": {...}}`` for the enabled ones with a database."""
     from tagwatch.storage.db import connect
 
-    enabled = [p for p in ("threads", "instagram") if config.sections[p].enabled]
+    enabled = [p for p in ("threads", "instagram") if config.platform(p).enabled]
     if not enabled or not config.db_path.exists():
         return {}
     conn = connect(config.db_path, readonly=True)

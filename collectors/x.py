@@ -31,7 +31,7 @@ from requests.adapters import HTTPAdapter
 
 from tagwatch.collectors.base import Collector, normalizer
 from tagwatch.collectors.x_budget import Prices, Reads, budget_state, record_resources, worst_case
-from tagwatch.errors import AuthError, ConfigError, MalformedResponse, PlatformError, RateLimited
+from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
 from tagwatch.records import Author, Post, parse_iso
 from tagwatch.settings import Config
 
@@ -296,7 +296,7 @@ class _BaseURLAdapter(HTTPAdapter):
 
 def make_client(config: Config) -> tweepy.Client:
     """A tweepy client on the configured base URL; raises AuthError if the token is missing."""
-    section = config.sections["x"]
+    section = config.x
     token = config.secret(section.bearer_token_env)
     if not token:
         raise AuthError(
@@ -306,7 +306,7 @@ def make_client(config: Config) -> tweepy.Client:
     # return_type=dict: the parser works on the raw v2 JSON, exactly as recorded.
     client = tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
     adapter = _BaseURLAdapter(
-        section.api_base_url, config.sections["collect"].timeout_seconds, client.session.trust_env
+        section.api_base_url, config.collect.timeout_seconds, client.session.trust_env
     )
     client.session.mount(TWITTER_HOST, adapter)
     return client
@@ -402,23 +402,7 @@ class XCollector(Collector):
 
     def __init__(self, config: Config, store: Any, **kwargs: Any):
         super().__init__(config, store, **kwargs)
-        self.x = config.sections["x"]
-        if "{tag}" not in self.x.query:
-            raise ConfigError(
-                f"x.query {self.x.query!r} must contain {{tag}}, where each hashtag goes, "
-                'e.g. "#{tag} -is:retweet".'
-            )
-        for kind in ("post", "user", "media"):
-            if self.x.get(f"price_per_{kind}_usd") <= 0:
-                raise ConfigError(
-                    f"x.price_per_{kind}_usd must be greater than 0 (X's price per {kind} read; "
-                    "see the X developer console)."
-                )
-        if not 0 <= self.x.refresh_budget_share <= 1:
-            raise ConfigError("x.refresh_budget_share must be between 0 and 1.")
-        for key in ("monthly_post_budget", "daily_post_budget", "budget_usd"):
-            if self.x.get(key) < 0:
-                raise ConfigError(f"x.{key} must be 0 (no limit) or more.")
+        self.x = config.x  # query, prices and budgets checked by the loader
         self._client: tweepy.Client | None = None
         self._read_this_pass: set[str] = set()
 

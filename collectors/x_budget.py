@@ -37,7 +37,8 @@ from typing import Any
 
 from tagwatch.errors import QuotaExhausted
 from tagwatch.records import iso
-from tagwatch.settings import Config, Section
+from tagwatch.settings import Config
+from tagwatch.settings_types import XSection
 
 __all__ = [
     "BudgetState",
@@ -91,7 +92,7 @@ class Prices:
     media: float = 0.005
 
     @classmethod
-    def of(cls, section: Section) -> Prices:
+    def of(cls, section: XSection) -> Prices:
         return cls(
             float(section.price_per_post_usd),
             float(section.price_per_user_usd),
@@ -297,7 +298,7 @@ class BudgetState:
         return None
 
 
-def refresh_limit(section: Section) -> int | None:
+def refresh_limit(section: XSection) -> int | None:
     """Posts refreshes may read a month: their share of the month's budget, in posts.
 
     A refresh asks for no expansions, so it reads posts only; the money budget
@@ -327,7 +328,7 @@ def _counts(conn: sqlite3.Connection, where: str, value: str) -> Reads:
 
 def budget_state(conn: sqlite3.Connection, config: Config, now: datetime) -> BudgetState:
     """The budget as of `now`, read from the ledger (works on a read-only connection)."""
-    section = config.sections["x"]
+    section = config.x
     day = now.astimezone(UTC).date()
     refresh = conn.execute(
         "select coalesce(sum(json_extract(details, '$.refresh_reads')), 0) from runs"
@@ -399,7 +400,7 @@ def read_budget(config: Config, now: datetime) -> BudgetState | None:
     """The budget from the database on disk, read-only; None when X is off or never ran."""
     from tagwatch.storage.db import connect
 
-    if not config.sections["x"].enabled or not config.db_path.exists():
+    if not config.x.enabled or not config.db_path.exists():
         return None
     conn = connect(config.db_path, readonly=True)
     try:

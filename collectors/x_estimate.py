@@ -66,7 +66,7 @@ def period(
 ) -> tuple[datetime, datetime]:
     """The period to forecast: event start (minus backfill_days) to event end, up to now."""
     ev = config.event
-    first = first or ev.start - timedelta(days=config.sections["collect"].backfill_days)
+    first = first or ev.start - timedelta(days=config.collect.backfill_days)
     last = last or ev.end
     if last < first:
         raise UsageError(f"--to {last} is before --from {first}.")
@@ -90,7 +90,7 @@ def estimate_backfill(
     client: tweepy.Client | None = None,
 ) -> Estimate:
     """Ask the counts endpoint how many posts each hashtag query has over the period."""
-    section = config.sections["x"]
+    section = config.x
     start, end = period(config, first, last, now)
     recent = start >= now - RECENT_WINDOW
     client = client or make_client(config)

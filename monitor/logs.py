@@ -13,7 +13,7 @@ import logging
 import logging.handlers
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -43,8 +43,8 @@ def secret_values(config: Config) -> list[str]:
             continue
         named = config.sections[spec.section].get(spec.key)
         # One variable, or a table of them (mastodon.access_token_envs: instance -> variable).
-        for env_name in named.values() if isinstance(named, dict) else [named]:
-            value = os.environ.get(env_name, "") if env_name else ""
+        for env_name in named.values() if isinstance(named, Mapping) else [named]:
+            value = os.environ.get(env_name, "") if isinstance(env_name, str) and env_name else ""
             if len(value) >= MIN_SECRET_LENGTH:
                 values.append(value)
     # Longest first, so a secret containing another is replaced whole.

@@ -21,37 +21,22 @@ __all__ = ["check_run", "check_wall", "check_digest"]
 
 def check_digest(config: Config, *, send: bool) -> None:
     """[digest] (and [smtp] when the digest is mailed) as the daily job will use them."""
-    from tagwatch.reports.digest import check_top_n, out_dir
-    from tagwatch.reports.mailer import check_smtp_values, smtp_settings
-    from tagwatch.reports.urls import safe_url
+    from tagwatch.reports.digest import out_dir
+    from tagwatch.reports.mailer import smtp_settings
 
-    check_top_n(config)
-    check_smtp_values(config)
-    public = config.digest.public_url
-    if public and not safe_url(public):
-        raise ConfigError(
-            f"{config.path}: digest.public_url {public!r} is not an http(s) URL; give the web "
-            'address where the digests are published, e.g. "https://example.org/digests".'
-        )
     if send and config.digest.recipients:
         smtp_settings(config)
     _writable_dir(out_dir(config), "digest.out_dir", config)
 
 
 def check_wall(config: Config, host: str | None = None, port: int | None = None) -> None:
-    """[wall] as the server will use it: address, moderation mode, sizes."""
+    """[wall] as the server will use it: the address, with --host and --port applied.
+
+    The moderation mode and sizes are refused by the loader, for every command.
+    """
     from tagwatch.reports.wall.app import bind_address
-    from tagwatch.reports.wall.rules import WallRules
 
     bind_address(config, host, port)
-    WallRules.from_config(config, token=None)
-    wall = config.wall
-    if wall.max_posts < 1:
-        raise ConfigError(f"{config.path}: wall.max_posts must be 1 or more, got {wall.max_posts}.")
-    if wall.rotate_seconds <= 0:
-        raise ConfigError(
-            f"{config.path}: wall.rotate_seconds must be more than 0, got {wall.rotate_seconds}."
-        )
 
 
 def check_run(config: Config) -> None:
@@ -60,7 +45,6 @@ def check_run(config: Config) -> None:
     The collectors' own sections are checked by the runner, which builds every
     collector when it opens (`tagwatch collect` too), before the first pass.
     """
-    from tagwatch.collectors.streams import check_streams
     from tagwatch.monitor.alerts import check_alerts
     from tagwatch.monitor.scheduler import digest_time
     from tagwatch.storage.db import require_database_folder
@@ -68,7 +52,6 @@ def check_run(config: Config) -> None:
     # First: the folders created below (backups beside the database) must not
     # create the database's own missing folder as a side effect.
     require_database_folder(config.db_path)
-    check_streams(config)
     check_alerts(config)
     if config.schedule.serve_wall:
         check_wall(config)

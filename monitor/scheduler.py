@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import threading
 from collections import deque
@@ -52,7 +51,7 @@ from tagwatch.monitor.lock import RunnerLock
 from tagwatch.monitor.logs import RedactSecrets, remove_logging, secret_values, setup_logging
 from tagwatch.monitor.memory import release_free_memory
 from tagwatch.records import iso, utcnow
-from tagwatch.settings import Config
+from tagwatch.settings import Config, time_of_day
 from tagwatch.storage.db import Store
 from tagwatch.storage.status import FAILED, collector_health
 
@@ -82,32 +81,13 @@ DIGEST_ATTEMPTS = 3
 PRUNE_EVERY_SECONDS = 3600.0
 BACKUP_FIRST_AFTER = timedelta(minutes=5)
 
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
 
 def digest_time(config: Config) -> time | None:
-    """`[schedule] digest_time` as a time, None when the daily digest is switched off."""
-    value = config.schedule.digest_time.strip()
-    if not value:
-        return None
-    match = _HHMM.match(value)
-    if match is None:
-        raise ConfigError(
-            f"{config.path}: schedule.digest_time {value!r} is not a time of day; "
-            'write it as HH:MM in the event\'s timezone, e.g. digest_time = "07:30".'
-        )
-    return time(int(match[1]), int(match[2]))
+    """`[schedule] digest_time` as a time, None when the daily digest is switched off.
 
-
-def _check_schedule(config: Config) -> None:
-    sched = config.schedule
-    if sched.session_interval_minutes < 0:
-        raise ConfigError(f"{config.path}: schedule.session_interval_minutes must be 0 or more.")
-    if sched.jitter_seconds < 0:
-        raise ConfigError(f"{config.path}: schedule.jitter_seconds must be 0 or more.")
-    if sched.failure_alert_after < 1:
-        raise ConfigError(f"{config.path}: schedule.failure_alert_after must be 1 or more.")
-    digest_time(config)
+    The loader refuses anything but '' or HH:MM, so None here always means "off".
+    """
+    return time_of_day(config.schedule.digest_time)
 
 
 class CollectTrigger(BaseTrigger):
@@ -165,7 +145,7 @@ def collect_trigger(
     sched = config.schedule
     session = sched.session_interval_minutes
     return CollectTrigger(
-        timedelta(minutes=config.sections[platform].interval_minutes),
+        timedelta(minutes=config.platform(platform).interval_minutes),
         session_interval=timedelta(minutes=session) if session > 0 else None,
         sessions=tuple((s.start, s.end) for s in config.event.sessions),
         jitter=sched.jitter_seconds,
@@ -259,7 +239,6 @@ class Runner:
         now: Callable[[], datetime] | None = None,
         progress: Progress | None = None,
     ):
-        _check_schedule(config)
         self.config = config
         self.factories = dict(factories) if factories is not None else None
         self.now = now or utcnow

@@ -79,7 +79,7 @@ def gather(config: Config, now: datetime) -> dict[str, Any]:
     for name in [*PLATFORMS, *sorted(set(st.posts_by_platform) - set(PLATFORMS))]:
         health = collectors.get(name, {})
         platforms[name] = {
-            "enabled": bool(name in PLATFORMS and config.sections[name].enabled),
+            "enabled": bool(name in PLATFORMS and config.platform(name).enabled),
             "posts": st.posts_by_platform.get(name, 0),
             "deleted_upstream": st.deleted_by_platform.get(name, 0),
             "last_status": health.get("last_status"),
@@ -92,7 +92,7 @@ def gather(config: Config, now: datetime) -> dict[str, Any]:
     for name, quota in meta_status_data(config, now).items():
         platforms.setdefault(name, {}).update(quota=quota)
     if "x" in platforms:
-        x = config.sections["x"]
+        x = config.x
         platforms["x"].update(
             # The ledger's spend this calendar month (UTC), at the configured prices.
             spent_usd_month=round(budget.spent_usd, 6) if budget is not None else 0.0,

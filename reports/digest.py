@@ -51,7 +51,6 @@ from tagwatch.settings import Config, EventConfig
 from tagwatch.storage.db import connect
 
 __all__ = [
-    "check_top_n",
     "Digest",
     "Figure",
     "PostView",
@@ -81,8 +80,7 @@ def default_day(event: EventConfig, now: datetime | None = None) -> date:
 
 def _alert_after(config: Config) -> int:
     """`[schedule] failure_alert_after` (the scheduler's setting, #6), shared with `status`."""
-    section = config.sections.get("schedule")
-    return int(section.get("failure_alert_after", 3)) if section is not None else 3
+    return config.schedule.failure_alert_after
 
 
 @contextmanager
@@ -278,10 +276,10 @@ def build_digest(
     event = config.event
     now = now or utcnow()
     day = day or default_day(event, now)
-    n = check_top_n(config)
+    n = config.digest.top_n  # 1 or more: the loader refuses less
     start, end = event.day_bounds(day)
     prev_start, prev_end = event.day_bounds(day - timedelta(days=1))
-    enabled = tuple(p for p in PLATFORMS if config.sections[p].enabled)
+    enabled = tuple(p for p in PLATFORMS if config.platform(p).enabled)
     with _reader(config, conn) as c:
         # Each day is read once: the day before gives its totals and the themes' trends.
         previous = analysis.Period(c, event, prev_start, prev_end)
@@ -407,14 +405,6 @@ def write_digest(digest: Digest, out_dir: Path) -> dict[str, Path]:
             " (or --out): it must be a directory you can write to."
         ) from None
     return {kind: path for kind, (path, _) in files.items()}
-
-
-def check_top_n(config: Config) -> int:
-    """`digest.top_n`, refused when no list could hold it (also checked when a runner starts)."""
-    n: int = config.digest.top_n
-    if n < 1:
-        raise ConfigError(f"{config.path}: digest.top_n must be 1 or more, got {n}.")
-    return n
 
 
 def out_dir(config: Config) -> Path:

@@ -461,7 +461,7 @@ def build_report(
         period, top=max(TOP_POSTS, TOP_VOICES), n_themes=TOP_THEMES, examples=0, with_growth=False
     )
     summary = a.summary
-    enabled = [p for p in PLATFORMS if config.sections[p].enabled]
+    enabled = [p for p in PLATFORMS if config.platform(p).enabled]
     platforms = sorted(set(enabled) | set(summary.platforms))
     timeline, volume = _timeline(a.hours, list(summary.platforms), event)
     growth, growth_points = _growth(conn, event, lo, hi)

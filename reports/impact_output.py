@@ -26,6 +26,7 @@ from tagwatch.reports.figures import ENGAGEMENT_LABEL
 from tagwatch.reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
 from tagwatch.reports.impact_charts import grouped_bars_png, session_legend, timeline_png
 from tagwatch.reports.urls import safe_url
+from tagwatch.settings import Config
 
 __all__ = [
     "Chart",
@@ -134,7 +135,7 @@ def write_table_csv(table: Table, path: Path) -> None:
             writer.writerow([_cell(row.get(k)) for k in table.keys])
 
 
-def write_csvs(report: ImpactReport, conn: Any, config: Any, data_dir: Path) -> list[Path]:
+def write_csvs(report: ImpactReport, conn: Any, config: Config, data_dir: Path) -> list[Path]:
     """One CSV per table, plus posts.csv: the export of the same period, to recount from."""
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -150,7 +151,7 @@ def write_csvs(report: ImpactReport, conn: Any, config: Any, data_dir: Path) -> 
     return paths
 
 
-def write_posts_xlsx(report: ImpactReport, conn: Any, config: Any, data_dir: Path) -> Path:
+def write_posts_xlsx(report: ImpactReport, conn: Any, config: Config, data_dir: Path) -> Path:
     """posts.xlsx beside posts.csv: the same posts for partners who open a spreadsheet."""
     start, end = period_bounds(config.event, report.start_day, report.end_day)
     path = data_dir / "posts.xlsx"
@@ -185,7 +186,7 @@ def render_html(report: ImpactReport, chart_map: dict[str, Chart]) -> str:
     )
 
 
-def write_report(report: ImpactReport, conn: Any, config: Any, out_dir: Path) -> dict[str, Any]:
+def write_report(report: ImpactReport, conn: Any, config: Config, out_dir: Path) -> dict[str, Any]:
     """Write every output; returns their paths ("html", "pdf", "charts", "csv", "xlsx")."""
     from tagwatch.reports.impact_pdf import write_pdf
 
@@ -208,7 +209,7 @@ def write_report(report: ImpactReport, conn: Any, config: Any, out_dir: Path) ->
 
 
 def make_report(
-    config: Any,
+    config: Config,
     start_day: date,
     end_day: date,
     out_dir: Path,

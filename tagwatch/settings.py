@@ -9,7 +9,9 @@ Secrets never live here: the config names environment variables, and
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -17,6 +19,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tagwatch.errors import ConfigError
+from tagwatch.settings_types import (
+    SECTION_TYPES,
+    AlertsSection,
+    EventSection,
+    InstagramSection,
+    MastodonSection,
+    SectionBase,
+    SmtpSection,
+    StreamsSection,
+    TypedSections,
+)
+from tagwatch.urls import safe_url
 
 __all__ = [
     "Setting",
@@ -25,13 +39,29 @@ __all__ = [
     "Config",
     "EventConfig",
     "AgendaSession",
-    "Section",
+    "Check",
+    "SectionBase",
+    "time_of_day",
+    "time_range",
+    "is_address",
     "load_config",
     "parse_config",
     "default_config_path",
 ]
 
 REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule one setting's value must keep, and what the loader says when it does not.
+
+    `says` is formatted with `key` (e.g. `x.query`) and `value` (for a list:
+    the offending entry); the loader puts the config file's name in front.
+    """
+
+    ok: Callable[[Any], bool]
+    says: str
 
 
 @dataclass(frozen=True)
@@ -42,10 +72,49 @@ class Setting:
     default: Any
     description: str
     secret_env: bool = False  # the value names an environment variable holding a secret
+    check: Check | None = None  # for a list: applied to each entry
 
 
 def _s(section: str, key: str, type_: Any, default: Any, description: str, **kw: Any) -> Setting:
     return Setting(section, key, type_, default, description, **kw)
+
+
+def above(low: float, says: str) -> Check:
+    return Check(lambda v: v > low, says)
+
+
+def at_least(low: float, says: str) -> Check:
+    return Check(lambda v: v >= low, says)
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# One address, no display name: what SMTP's RCPT TO takes.
+_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+def time_of_day(value: str) -> time | None:
+    """'HH:MM' as a time; None for '' or anything else (the loader refuses anything else)."""
+    match = _HHMM.match(value.strip())
+    return time(int(match[1]), int(match[2])) if match else None
+
+
+def time_range(value: str) -> tuple[time, time] | None:
+    """'HH:MM-HH:MM' as (start, end); None for '' or anything else (refused by the loader)."""
+    parts = value.split("-")
+    if len(parts) != 2:
+        return None
+    start, end = time_of_day(parts[0]), time_of_day(parts[1])
+    return (start, end) if start is not None and end is not None else None
+
+
+def is_address(value: str) -> bool:
+    return bool(_ADDRESS.match(value.strip()))
+
+
+_ADDRESS_SAYS = '{key} entry {value!r} is not an e-mail address; write each as "name@example.org".'
+_NO_LIMIT = at_least(0, "{key} must be 0 (no limit) or more.")
+_POSITIVE = above(0, "{key} must be greater than 0.")
+_AT_LEAST_1 = at_least(1, "{key} must be at least 1.")
 
 
 LIST_STR = (str,)
@@ -113,8 +182,16 @@ SETTINGS: list[Setting] = [
         float,
         6.0,
         "`tagwatch run` copies the database this often (verified, while collecting); 0 = never.",
+        check=at_least(0, "{key} must be 0 (no backups) or more."),
     ),
-    _s("storage", "backup_keep", int, 8, "Backups kept; the oldest beyond this are deleted."),
+    _s(
+        "storage",
+        "backup_keep",
+        int,
+        8,
+        "Backups kept; the oldest beyond this are deleted.",
+        check=at_least(1, "{key} must be at least 1."),
+    ),
     _s(
         "storage",
         "backup_dir",
@@ -178,7 +255,14 @@ SETTINGS: list[Setting] = [
         "Environment variable holding a Bluesky app password.",
         secret_env=True,
     ),
-    _s("bluesky", "interval_minutes", float, 5.0, "Minutes between two Bluesky passes."),
+    _s(
+        "bluesky",
+        "interval_minutes",
+        float,
+        5.0,
+        "Minutes between two Bluesky passes.",
+        check=_POSITIVE,
+    ),
     # [x]
     _s("x", "enabled", bool, False, "Collect from X (paid API)."),
     _s("x", "api_base_url", str, "https://api.twitter.com", "X API base URL."),
@@ -190,13 +274,18 @@ SETTINGS: list[Setting] = [
         "Environment variable holding the X API bearer token.",
         secret_env=True,
     ),
-    _s("x", "interval_minutes", float, 15.0, "Minutes between two X passes."),
+    _s("x", "interval_minutes", float, 15.0, "Minutes between two X passes.", check=_POSITIVE),
     _s(
         "x",
         "query",
         str,
         "#{tag} -is:retweet",
         "Search query per hashtag; {tag} is replaced by each event hashtag.",
+        check=Check(
+            lambda v: "{tag}" in v,
+            "{key} {value!r} must contain {{tag}}, where each hashtag goes,"
+            ' e.g. "#{{tag}} -is:retweet".',
+        ),
     ),
     _s(
         "x",
@@ -211,6 +300,7 @@ SETTINGS: list[Setting] = [
         int,
         10000,
         "Posts read per calendar month before collection stops (0 = no post limit).",
+        check=_NO_LIMIT,
     ),
     _s(
         "x",
@@ -218,6 +308,7 @@ SETTINGS: list[Setting] = [
         int,
         0,
         "Posts read per UTC day before collection pauses until tomorrow (0 = no daily limit).",
+        check=_NO_LIMIT,
     ),
     _s(
         "x",
@@ -226,6 +317,7 @@ SETTINGS: list[Setting] = [
         0.0,
         "Money to spend per calendar month on posts, users and media read, at the prices"
         " below (0 = no money limit).",
+        check=_NO_LIMIT,
     ),
     _s(
         "x",
@@ -233,6 +325,10 @@ SETTINGS: list[Setting] = [
         float,
         0.005,
         "Price X charges per post read, expanded posts included (once per post per UTC day).",
+        check=above(
+            0,
+            "{key} must be greater than 0 (X's price per post read; see the X developer console).",
+        ),
     ),
     _s(
         "x",
@@ -240,6 +336,10 @@ SETTINGS: list[Setting] = [
         float,
         0.010,
         "Price X charges per user read, e.g. a post's author (once per user per UTC day).",
+        check=above(
+            0,
+            "{key} must be greater than 0 (X's price per user read; see the X developer console).",
+        ),
     ),
     _s(
         "x",
@@ -247,6 +347,10 @@ SETTINGS: list[Setting] = [
         float,
         0.005,
         "Price X charges per media item read (once per item per UTC day).",
+        check=above(
+            0,
+            "{key} must be greater than 0 (X's price per media read; see the X developer console).",
+        ),
     ),
     _s(
         "x",
@@ -254,6 +358,7 @@ SETTINGS: list[Setting] = [
         float,
         0.2,
         "Share of the monthly budget that engagement refreshes may use (0 = never refresh).",
+        check=Check(lambda v: 0 <= v <= 1, "{key} must be between 0 and 1."),
     ),
     # [mastodon]
     _s("mastodon", "enabled", bool, False, "Collect from Mastodon."),
@@ -263,8 +368,19 @@ SETTINGS: list[Setting] = [
         LIST_STR,
         ["https://mastodon.social"],
         "Instances whose public hashtag timelines are read.",
+        check=Check(
+            lambda v: v.startswith(("http://", "https://")),
+            "{key} entry {value!r} must start with https://",
+        ),
     ),
-    _s("mastodon", "interval_minutes", float, 5.0, "Minutes between two Mastodon passes."),
+    _s(
+        "mastodon",
+        "interval_minutes",
+        float,
+        5.0,
+        "Minutes between two Mastodon passes.",
+        check=_POSITIVE,
+    ),
     _s(
         "mastodon",
         "access_token_envs",
@@ -287,7 +403,14 @@ SETTINGS: list[Setting] = [
         " threads_keyword_search (long-lived: 60 days).",
         secret_env=True,
     ),
-    _s("threads", "interval_minutes", float, 15.0, "Minutes between two Threads passes."),
+    _s(
+        "threads",
+        "interval_minutes",
+        float,
+        15.0,
+        "Minutes between two Threads passes.",
+        check=_POSITIVE,
+    ),
     _s(
         "threads",
         "daily_query_limit",
@@ -322,7 +445,14 @@ SETTINGS: list[Setting] = [
         " Instagram Public Content Access (long-lived: 60 days).",
         secret_env=True,
     ),
-    _s("instagram", "interval_minutes", float, 30.0, "Minutes between two Instagram passes."),
+    _s(
+        "instagram",
+        "interval_minutes",
+        float,
+        30.0,
+        "Minutes between two Instagram passes.",
+        check=_POSITIVE,
+    ),
     _s(
         "instagram",
         "top_media",
@@ -345,6 +475,7 @@ SETTINGS: list[Setting] = [
         0.0,
         "Minutes between passes of every collector while an agenda session runs"
         " (0 = no faster rhythm during sessions).",
+        check=at_least(0, "{key} must be 0 or more."),
     ),
     _s(
         "schedule",
@@ -352,6 +483,7 @@ SETTINGS: list[Setting] = [
         float,
         20.0,
         "Each pass starts up to this many seconds late at random, so runs do not align.",
+        check=at_least(0, "{key} must be 0 or more."),
     ),
     _s(
         "schedule",
@@ -360,6 +492,11 @@ SETTINGS: list[Setting] = [
         "07:30",
         "Local time (HH:MM, event timezone) of the daily digest of the day before"
         " ('' = no daily digest).",
+        check=Check(
+            lambda v: not v.strip() or time_of_day(v) is not None,
+            "{key} {value!r} is not a time of day; write it as HH:MM in the event's"
+            ' timezone, e.g. digest_time = "07:30".',
+        ),
     ),
     _s(
         "schedule",
@@ -367,6 +504,7 @@ SETTINGS: list[Setting] = [
         int,
         3,
         "A collector failing this many passes in a row is flagged in status and the digest.",
+        check=at_least(1, "{key} must be 1 or more."),
     ),
     _s(
         "schedule",
@@ -420,6 +558,10 @@ SETTINGS: list[Setting] = [
         float,
         120.0,
         "A stream silent this long is reconnected and reported (hashtag streams: in sessions).",
+        check=above(
+            0,
+            "{key} must be more than 0 (seconds without an event before a stream is reconnected).",
+        ),
     ),
     _s(
         "streams",
@@ -427,6 +569,7 @@ SETTINGS: list[Setting] = [
         float,
         1440.0,
         "How far back Jetstream replays from a cursor; longer gaps are filled by search.",
+        check=at_least(0, "{key} must be 0 or more."),
     ),
     _s(
         "streams",
@@ -434,6 +577,7 @@ SETTINGS: list[Setting] = [
         float,
         60.0,
         "Longest wait between reconnect attempts (exponential backoff with jitter).",
+        check=above(0, "{key} must be more than 0."),
     ),
     # [digest]: `tagwatch digest` and the scheduler's daily digest
     _s(
@@ -450,8 +594,16 @@ SETTINGS: list[Setting] = [
         LIST_STR,
         [],
         "E-mail addresses the digest is sent to (by `digest --send` and the daily job).",
+        check=Check(is_address, _ADDRESS_SAYS),
     ),
-    _s("digest", "top_n", int, 5, "Posts, voices, themes and accounts listed in each section."),
+    _s(
+        "digest",
+        "top_n",
+        int,
+        5,
+        "Posts, voices, themes and accounts listed in each section.",
+        check=at_least(1, "{key} must be 1 or more, got {value}."),
+    ),
     _s(
         "digest",
         "webhook_url_env",
@@ -467,10 +619,25 @@ SETTINGS: list[Setting] = [
         str,
         "",
         "Web address where out_dir is published; the chat summary links to the day's HTML there.",
+        check=Check(
+            lambda v: not v or bool(safe_url(v)),
+            "{key} {value!r} is not an http(s) URL; give the web address where the"
+            ' digests are published, e.g. "https://example.org/digests".',
+        ),
     ),
     # [smtp]: how the digest is mailed
     _s("smtp", "host", str, "", "SMTP server that sends the digest ('' = e-mail not set up)."),
-    _s("smtp", "port", int, 587, "SMTP port: 587 with STARTTLS, 465 with ssl, 25 plain."),
+    _s(
+        "smtp",
+        "port",
+        int,
+        587,
+        "SMTP port: 587 with STARTTLS, 465 with ssl, 25 plain.",
+        check=Check(
+            lambda v: 0 < v < 65536,
+            "{key} {value} is not a TCP port; use 587 (STARTTLS), 465 (ssl = true) or 25.",
+        ),
+    ),
     _s("smtp", "starttls", bool, True, "Upgrade the connection with STARTTLS before logging in."),
     _s("smtp", "ssl", bool, False, "Use TLS from the first byte (port 465) instead of STARTTLS."),
     _s("smtp", "user", str, "", "SMTP login name ('' = no login)."),
@@ -489,10 +656,26 @@ SETTINGS: list[Setting] = [
         "",
         "From address of the digest e-mails, e.g. 'Comms <comms@example.org>'.",
     ),
-    _s("smtp", "timeout_seconds", float, 30.0, "Timeout of the SMTP conversation."),
+    _s(
+        "smtp",
+        "timeout_seconds",
+        float,
+        30.0,
+        "Timeout of the SMTP conversation.",
+        check=above(0, "{key} must be more than 0, got {value}."),
+    ),
     # [wall]
     _s("wall", "host", str, "127.0.0.1", "Address the wall listens on (loopback unless public)."),
-    _s("wall", "port", int, 8080, "Port the wall listens on."),
+    _s(
+        "wall",
+        "port",
+        int,
+        8080,
+        "Port the wall listens on.",
+        check=Check(
+            lambda v: 0 < v < 65536, "{key} {value} is not a TCP port; use 1-65535 (e.g. 8080)."
+        ),
+    ),
     _s(
         "wall",
         "public",
@@ -506,6 +689,9 @@ SETTINGS: list[Setting] = [
         str,
         "pre",
         "'pre': a post appears only once approved; 'post': at once, moderators remove.",
+        check=Check(
+            lambda v: v in ("pre", "post"), "{key} must be 'pre' or 'post', got {value!r}."
+        ),
     ),
     _s(
         "wall",
@@ -530,8 +716,22 @@ SETTINGS: list[Setting] = [
         "Keep posts flagged sensitive (or with flagged media) off the wall unless approved.",
     ),
     _s("wall", "highlights", bool, True, "Show the strip of the day's top posts and counters."),
-    _s("wall", "max_posts", int, 30, "Most recent posts the wall keeps in its rotation."),
-    _s("wall", "rotate_seconds", float, 8.0, "Seconds each featured post stays on screen."),
+    _s(
+        "wall",
+        "max_posts",
+        int,
+        30,
+        "Most recent posts the wall keeps in its rotation.",
+        check=at_least(1, "{key} must be 1 or more, got {value}."),
+    ),
+    _s(
+        "wall",
+        "rotate_seconds",
+        float,
+        8.0,
+        "Seconds each featured post stays on screen.",
+        check=above(0, "{key} must be more than 0, got {value}."),
+    ),
     # [alerts]: alerts while it happens (issue 22); rules and channels in monitor/alerts/
     _s("alerts", "enabled", bool, False, "Raise alerts as posts arrive (needs a channel below)."),
     _s(
@@ -549,6 +749,10 @@ SETTINGS: list[Setting] = [
         str,
         "",
         "Matrix homeserver URL, e.g. https://matrix.org ('' = no Matrix room).",
+        check=Check(
+            lambda v: not v or v.startswith(("http://", "https://")),
+            "{key} {value!r} must start with https://.",
+        ),
     ),
     _s("alerts", "matrix_room", str, "", "Matrix room id the alerts go to, e.g. !abc:matrix.org."),
     _s(
@@ -565,6 +769,7 @@ SETTINGS: list[Setting] = [
         LIST_STR,
         [],
         "E-mail addresses alerts are mailed to, through the [smtp] settings ([] = no e-mail).",
+        check=Check(is_address, _ADDRESS_SAYS),
     ),
     _s(
         "alerts",
@@ -574,13 +779,21 @@ SETTINGS: list[Setting] = [
         "Handles watched for pile-ons besides the agenda's speakers (the organisation, guests).",
     ),
     _s("alerts", "surge", bool, True, "Alert when posts in the last minutes far exceed the usual."),
-    _s("alerts", "surge_window_minutes", float, 15.0, "Minutes a surge is counted over."),
+    _s(
+        "alerts",
+        "surge_window_minutes",
+        float,
+        15.0,
+        "Minutes a surge is counted over.",
+        check=_POSITIVE,
+    ),
     _s(
         "alerts",
         "surge_factor",
         float,
         3.0,
         "A surge: posts in the window at least this many times the same window on earlier days.",
+        check=_POSITIVE,
     ),
     _s(
         "alerts",
@@ -588,15 +801,24 @@ SETTINGS: list[Setting] = [
         int,
         20,
         "Floor: fewer posts than this in the window never make a surge, whatever the baseline.",
+        check=_AT_LEAST_1,
     ),
     _s("alerts", "pile_on", bool, True, "Alert when replies and mentions pile onto one account."),
-    _s("alerts", "pile_on_window_minutes", float, 30.0, "Minutes a pile-on is counted over."),
+    _s(
+        "alerts",
+        "pile_on_window_minutes",
+        float,
+        30.0,
+        "Minutes a pile-on is counted over.",
+        check=_POSITIVE,
+    ),
     _s(
         "alerts",
         "pile_on_min_posts",
         int,
         5,
         "Fewest posts aimed at one account (replies, mentions) before a pile-on is considered.",
+        check=_AT_LEAST_1,
     ),
     _s(
         "alerts",
@@ -627,6 +849,7 @@ SETTINGS: list[Setting] = [
         float,
         10.0,
         "A post to look at: engagement at least this many times the typical recent post.",
+        check=_POSITIVE,
     ),
     _s(
         "alerts",
@@ -642,6 +865,7 @@ SETTINGS: list[Setting] = [
         int,
         50,
         "Floor: a post with less engagement (likes, reposts, replies, quotes) never alerts.",
+        check=_AT_LEAST_1,
     ),
     _s(
         "alerts",
@@ -649,6 +873,7 @@ SETTINGS: list[Setting] = [
         float,
         30.0,
         "After a cause is back to normal, the same cause does not alert again for this long.",
+        check=at_least(0, "{key} must be 0 or more."),
     ),
     _s(
         "alerts",
@@ -657,6 +882,11 @@ SETTINGS: list[Setting] = [
         "",
         "Local times (HH:MM-HH:MM, event timezone) when alerts are stored but not sent,"
         " e.g. '23:00-07:00' ('' = none).",
+        check=Check(
+            lambda v: not v.strip() or time_range(v) is not None,
+            "{key} {value!r} is not a range of local times; write it as HH:MM-HH:MM in"
+            ' the event\'s timezone, e.g. quiet_hours = "23:00-07:00".',
+        ),
     ),
     _s(
         "alerts",
@@ -664,6 +894,7 @@ SETTINGS: list[Setting] = [
         int,
         20,
         "Most alerts sent per channel per local day; the rest are stored, not sent.",
+        check=_AT_LEAST_1,
     ),
 ]
 
@@ -715,7 +946,7 @@ def _check_type(value: Any, t: Any, where: str, source: str) -> Any:
         for item in value:
             if not isinstance(item, t[0]) or isinstance(item, bool) and t[0] is not bool:
                 raise fail()
-        return list(value)
+        return tuple(value)
     if t is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise fail()
@@ -736,26 +967,6 @@ def _check_type(value: Any, t: Any, where: str, source: str) -> Any:
     if not isinstance(value, t):
         raise fail()
     return value
-
-
-class Section:
-    """Attribute access over one validated section (defaults filled in)."""
-
-    def __init__(self, name: str, values: dict[str, Any]):
-        self._name = name
-        self._values = values
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(f"[{self._name}] has no setting {key!r}") from None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._values.get(key, default)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
 
 
 @dataclass(frozen=True)
@@ -801,27 +1012,27 @@ class EventConfig:
 
 
 @dataclass
-class Config:
+class Config(TypedSections):
+    """A validated config: `config.event` parsed, `config.<section>` typed (settings_types.py).
+
+    `sections` keeps the same section objects by name, for code that picks a
+    platform by name: `config.platform("x")` gives its enabled and interval.
+    """
+
     path: Path
     event: EventConfig
-    sections: dict[str, Section] = field(default_factory=dict)
+    sections: dict[str, SectionBase] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
-
-    def __getattr__(self, name: str) -> Section:
-        sections = self.__dict__.get("sections", {})
-        if name in sections:
-            return sections[name]
-        raise AttributeError(name)
 
     @property
     def db_path(self) -> Path:
-        p = Path(self.sections["storage"].path).expanduser()
+        p = Path(self.storage.path).expanduser()
         return p if p.is_absolute() else (self.path.parent / p)
 
     @property
     def backup_dir(self) -> Path:
         """`[storage] backup_dir` (relative to the config file), or beside the database."""
-        configured = self.sections["storage"].backup_dir
+        configured = self.storage.backup_dir
         if not configured:
             return self.db_path.parent / f"{self.db_path.stem}-backups"
         p = Path(configured).expanduser()
@@ -864,16 +1075,21 @@ def _validate_table(
     values: dict[str, Any] = {}
     for spec in specs:
         if spec.key in table:
-            values[spec.key] = _check_type(
-                table[spec.key], spec.type, f"{where}.{spec.key}", source
-            )
+            key = f"{where}.{spec.key}"
+            value = values[spec.key] = _check_type(table[spec.key], spec.type, key, source)
+            if spec.check is not None:
+                for item in value if isinstance(value, tuple) else [value]:
+                    if not spec.check.ok(item):
+                        raise ConfigError(
+                            f"{source}: {spec.check.says.format(key=key, value=item)}"
+                        )
         elif spec.default is REQUIRED:
             raise ConfigError(
                 f"{source}: missing required key '{where}.{spec.key}' ({spec.description})"
             )
         else:
             default = spec.default
-            values[spec.key] = list(default) if isinstance(default, list) else default
+            values[spec.key] = tuple(default) if isinstance(default, list) else default
     return values
 
 
@@ -885,7 +1101,11 @@ def _clean_tag(tag: str) -> str:
     return tag.strip().lstrip("#").strip()
 
 
-def _check_mastodon_tokens(section: Section, source: str) -> None:
+# Checks that read more than one setting of a section; a setting's own range,
+# choices and form are its `check` in SETTINGS.
+
+
+def _check_mastodon(section: MastodonSection, source: str) -> None:
     """Each access_token_envs entry names a listed instance and an environment variable."""
     known: set[str] = set()
     for url in section.instances:
@@ -902,6 +1122,48 @@ def _check_mastodon_tokens(section: Section, source: str) -> None:
                 f"{source}: mastodon.access_token_envs has {key!r}, which is not in "
                 "mastodon.instances; use an instance's URL or host name."
             )
+
+
+def _check_instagram(ig: InstagramSection, source: str) -> None:
+    if ig.enabled and not ig.user_id.strip():
+        raise ConfigError(
+            f"{source}: instagram.user_id is empty: set it to the Instagram user id of the"
+            " Business or Creator account (GET /me/accounts?fields=instagram_business_account"
+            " gives it)."
+        )
+
+
+def _check_streams(cfg: StreamsSection, source: str) -> None:
+    if cfg.jetstream_enabled and not cfg.jetstream_endpoints:
+        raise ConfigError(
+            f"{source}: streams.jetstream_endpoints is empty: list at least one Jetstream"
+            " host (wss://…/subscribe) or set streams.jetstream_enabled = false."
+        )
+
+
+def _check_smtp(smtp: SmtpSection, source: str) -> None:
+    if smtp.ssl and smtp.starttls:
+        raise ConfigError(
+            f"{source}: smtp.ssl and smtp.starttls are both true; use ssl = true for port 465 "
+            "or starttls = true for port 587, not both."
+        )
+
+
+def _check_alerts(cfg: AlertsSection, source: str) -> None:
+    if bool(cfg.matrix_homeserver) != bool(cfg.matrix_room):
+        raise ConfigError(
+            f"{source}: alerts.matrix_homeserver and alerts.matrix_room go together; set"
+            ' both (e.g. matrix_homeserver = "https://matrix.org",'
+            ' matrix_room = "!abc:matrix.org") or neither.'
+        )
+
+
+def _check_sections(config: Config, source: str) -> None:
+    _check_mastodon(config.mastodon, source)
+    _check_instagram(config.instagram, source)
+    _check_streams(config.streams, source)
+    _check_smtp(config.smtp, source)
+    _check_alerts(config.alerts, source)
 
 
 def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> Config:
@@ -921,11 +1183,12 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
             raise ConfigError(f"{source}: [{name}] must be a table (a [{name}] section).")
     if "event" not in data:
         raise ConfigError(f"{source}: missing [event] section with name, hashtags, start, end.")
-    sections = {
-        name: Section(name, _validate_table(data.get(name, {}), specs, name, source))
+    sections: dict[str, SectionBase] = {
+        name: SECTION_TYPES[name](**_validate_table(data.get(name, {}), specs, name, source))
         for name, specs in by_section.items()
     }
     ev = sections["event"]
+    assert isinstance(ev, EventSection)
     hashtags = tuple(
         {_clean_tag(t).casefold(): _clean_tag(t) for t in ev.hashtags if _clean_tag(t)}.values()
     )
@@ -981,25 +1244,6 @@ def parse_config(data: dict[str, Any], *, path: str | Path = "config.toml") -> C
         call_to_post=ev.call_to_post,
         sessions=tuple(sorted(sessions, key=lambda s: s.start)),
     )
-    if sections["storage"].backup_every_hours < 0:
-        raise ConfigError(f"{source}: storage.backup_every_hours must be 0 (no backups) or more.")
-    if sections["storage"].backup_keep < 1:
-        raise ConfigError(f"{source}: storage.backup_keep must be at least 1.")
-    for name in ("bluesky", "x", "mastodon", "threads", "instagram"):
-        sec = sections[name]
-        if sec.interval_minutes <= 0:
-            raise ConfigError(f"{source}: {name}.interval_minutes must be greater than 0.")
-    for url in sections["mastodon"].instances:
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"{source}: mastodon.instances entry {url!r} must start with https://"
-            )
-    _check_mastodon_tokens(sections["mastodon"], source)
-    ig = sections["instagram"]
-    if ig.enabled and not ig.user_id.strip():
-        raise ConfigError(
-            f"{source}: instagram.user_id is empty: set it to the Instagram user id of the"
-            " Business or Creator account (GET /me/accounts?fields=instagram_business_account"
-            " gives it)."
-        )
-    return Config(path=path, event=event, sections=sections, raw=data)
+    config = Config(path=path, event=event, sections=sections, raw=data)
+    _check_sections(config, source)
+    return config

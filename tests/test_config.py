@@ -32,7 +32,7 @@ def test_example_config_is_valid():
 def test_defaults_filled_in(config):
     assert config.x.enabled is False
     assert config.x.api_base_url == "https://api.twitter.com"
-    assert config.mastodon.instances == ["https://mastodon.social"]
+    assert config.mastodon.instances == ("https://mastodon.social",)  # lists are frozen: tuples
 
 
 def test_hashtags_lose_hash_and_dedupe_case_insensitively(config_dict):

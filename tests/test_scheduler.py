@@ -378,15 +378,13 @@ def test_no_digest_job_when_digest_time_is_empty(tmp_path: Path, running: list[R
     ],
 )
 def test_bad_digest_time_is_a_config_error(tmp_path: Path, value: str, message: str) -> None:
-    config = make_config(tmp_path, digest_time=value)
-    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
-        Runner(config)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):  # by the loader (#19)
+        make_config(tmp_path, digest_time=value)
 
 
 def test_negative_session_interval_is_a_config_error(tmp_path: Path) -> None:
-    config = make_config(tmp_path, session_interval_minutes=-1.0)
     with pytest.raises(ConfigError, match="schedule.session_interval_minutes must be 0 or more"):
-        Runner(config)
+        make_config(tmp_path, session_interval_minutes=-1.0)
 
 
 def test_stop_ends_a_pass_between_pages(tmp_path: Path, running: list[Runner]) -> None:

@@ -352,10 +352,9 @@ def test_unusable_stream_settings_are_config_errors(
     from tagwatch.errors import ConfigError
 
     settings: dict[str, Any] = {"jetstream_endpoints": ["ws://127.0.0.1:9"], key: value}
-    config = stream_config(tmp_path, config_dict, **settings)
-    with pytest.raises(ConfigError, match=message) as err:
-        stream_specs(config)
-    assert str(config.path) in str(err.value)
+    with pytest.raises(ConfigError, match=message) as err:  # by the loader (#19)
+        stream_config(tmp_path, config_dict, **settings)
+    assert str(tmp_path / "config.toml") in str(err.value)
 
 
 def test_tagwatch_run_says_which_stream_setting_is_wrong(

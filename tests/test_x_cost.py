@@ -170,9 +170,8 @@ def test_ledger_records_kinds_and_prices_them(store: Store):
 def test_a_price_that_is_not_positive_is_a_config_error(
     config_dict, tmp_path, fake, store, kind: str
 ):
-    config = make_config(config_dict, tmp_path, fake, **{f"price_per_{kind}_usd": 0})
     with pytest.raises(ConfigError, match=f"x.price_per_{kind}_usd must be greater than 0"):
-        XCollector(config, store)
+        make_config(config_dict, tmp_path, fake, **{f"price_per_{kind}_usd": 0})
 
 
 def test_old_ledger_rows_become_posts(tmp_path: Path):

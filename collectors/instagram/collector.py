@@ -24,6 +24,7 @@ from tagwatch.collectors.meta_collector import MetaCollector
 from tagwatch.collectors.meta_graph import GraphClient
 from tagwatch.errors import MalformedResponse, QuotaExhausted
 from tagwatch.records import Post, iso, parse_iso
+from tagwatch.settings_types import InstagramSection
 from tagwatch.storage import quotas
 
 __all__ = ["InstagramCollector", "WINDOW", "RECENT_REACH", "gap_warning"]
@@ -34,6 +35,7 @@ RECENT_REACH = timedelta(hours=24)
 
 class InstagramCollector(MetaCollector):
     name = PLATFORM
+    section: InstagramSection
     label = "Instagram"
     client_class = InstagramClient
 

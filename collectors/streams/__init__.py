@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from tagwatch.collectors.streams.base import Stream
     from tagwatch.settings import Config
 
-__all__ = ["STREAMS", "stream_class", "stream_specs", "check_streams"]
+__all__ = ["STREAMS", "stream_class", "stream_specs"]
 
 # kind -> ("module:Class", the [streams] switch that enables it); imported lazily
 # so one stream's missing dependency never stops the others.
@@ -36,31 +36,12 @@ def stream_class(kind: str) -> type[Stream]:
     return cls
 
 
-def check_streams(config: Config) -> None:
-    """Refuse [streams] values that would spin, never reconnect, or have nowhere to go."""
-    from tagwatch.errors import ConfigError
-
-    cfg = config.sections["streams"]
-    if cfg.silence_seconds <= 0:
-        raise ConfigError(
-            f"{config.path}: streams.silence_seconds must be more than 0 (seconds without an"
-            " event before a stream is reconnected)."
-        )
-    if cfg.reconnect_max_seconds <= 0:
-        raise ConfigError(f"{config.path}: streams.reconnect_max_seconds must be more than 0.")
-    if cfg.replay_window_minutes < 0:
-        raise ConfigError(f"{config.path}: streams.replay_window_minutes must be 0 or more.")
-    if cfg.jetstream_enabled and not cfg.jetstream_endpoints:
-        raise ConfigError(
-            f"{config.path}: streams.jetstream_endpoints is empty: list at least one Jetstream"
-            " host (wss://…/subscribe) or set streams.jetstream_enabled = false."
-        )
-
-
 def stream_specs(config: Config) -> list[tuple[type[Stream], dict[str, Any]]]:
-    """Every stream to run: (class, keyword arguments for it beside config/store)."""
-    check_streams(config)
-    cfg = config.sections["streams"]
+    """Every stream to run: (class, keyword arguments for it beside config/store).
+
+    [streams] values that would spin or never reconnect are refused by the loader.
+    """
+    cfg = config.streams
     specs: list[tuple[type[Stream], dict[str, Any]]] = []
     for kind, (_, switch) in STREAMS.items():
         if getattr(cfg, switch):

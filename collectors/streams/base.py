@@ -155,7 +155,7 @@ class Stream(ABC):
     ):
         self.config = config
         self.store = store
-        self.cfg = config.sections["streams"]
+        self.cfg = config.streams
         self.stop = stop or threading.Event()
         self.now = now
         self.state = load_state(store, name)

@@ -177,7 +177,7 @@ class JetstreamStream(Stream):
         self._session_failed = False
         if service:
             # Short: the lookup runs in the stream's thread, and a DID will do meanwhile.
-            timeout = min(5.0, float(config.sections["collect"].timeout_seconds))
+            timeout = min(5.0, float(config.collect.timeout_seconds))
             self._profiles = Client(base_url=service, request=Request(timeout=timeout))
         # A tracked tag always appears as "#tag" in the text or in the `tags` field.
         self._needles = tuple(self.tags)
@@ -194,7 +194,7 @@ class JetstreamStream(Stream):
         ws = stack.enter_context(
             ws_connect(
                 f"{endpoint}{sep}{urlencode(params)}",
-                open_timeout=float(self.config.sections["collect"].timeout_seconds),
+                open_timeout=float(self.config.collect.timeout_seconds),
                 max_size=2**22,
                 compression=None,
                 proxy=None,
@@ -265,7 +265,7 @@ class JetstreamStream(Stream):
         """The handle through the `[bluesky]` login; "" (and status says why) without one."""
         if self._session_failed:
             return ""
-        bluesky = self.config.sections["bluesky"]
+        bluesky = self.config.bluesky
         missing = [
             env for env in (bluesky.handle_env, bluesky.password_env) if not self.config.secret(env)
         ]

@@ -135,7 +135,7 @@ class MastodonStream(Stream):
         token = self._helper.token(self.instance)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        timeout = float(self.config.sections["collect"].timeout_seconds)
+        timeout = float(self.config.collect.timeout_seconds)
         client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout, read=None))
         try:
             request = client.build_request(

@@ -113,7 +113,7 @@ class XStream(Stream):
 
     def __init__(self, config: Config, store: Store, **kwargs: Any):
         super().__init__(config, store, name="x filtered stream", **kwargs)
-        self.x = config.sections["x"]
+        self.x = config.x
         self.rules_changed = 0
 
     def endpoints(self) -> list[str]:
@@ -126,7 +126,7 @@ class XStream(Stream):
                 f"no X bearer token: set the environment variable {self.x.bearer_token_env}"
             )
         client = _Client(token, sink)
-        timeout = float(self.config.sections["collect"].timeout_seconds)
+        timeout = float(self.config.collect.timeout_seconds)
         adapter = _BaseURLAdapter(self.x.api_base_url, timeout, client.session.trust_env)
         client.session.mount(TWITTER_HOST, adapter)
         return client

@@ -25,6 +25,7 @@ from tagwatch.collectors.threads.client import THREADS_EPOCH, VERSION, ThreadsCl
 from tagwatch.collectors.threads.parse import PLATFORM, parse_media
 from tagwatch.errors import MalformedResponse, QuotaExhausted
 from tagwatch.records import Post, iso, parse_iso
+from tagwatch.settings_types import ThreadsSection
 from tagwatch.storage import quotas
 
 __all__ = ["ThreadsCollector", "WINDOW", "OWN_POSTS_ONLY", "pass_allowance"]
@@ -45,6 +46,7 @@ def pass_allowance(room: int, interval_minutes: float, tags: int) -> int:
 
 class ThreadsCollector(MetaCollector):
     name = PLATFORM
+    section: ThreadsSection
     label = "Threads"
     client_class = ThreadsClient
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +39,7 @@ from tagwatch.monitor.alerts.rules import (
 )
 from tagwatch.records import parse_iso, utcnow
 from tagwatch.reports.wall.rules import WordFilter
-from tagwatch.settings import Config
+from tagwatch.settings import Config, time_range
 from tagwatch.storage import alerts as db
 from tagwatch.storage.db import Store, WriteResult
 
@@ -54,43 +53,19 @@ MAX_RETRY_WAIT = 60.0
 # a dead collector or a silent stream stores nothing that would wake the rules.
 COLLECTION_EVERY = 30.0
 
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
 
 def quiet_hours(config: Config) -> tuple[dtime, dtime] | None:
-    """`[alerts] quiet_hours` as (start, end) local times; None when not set."""
-    value = config.alerts.quiet_hours.strip()
-    if not value:
-        return None
-    parts = [p.strip() for p in value.split("-")]
-    matches = [_HHMM.match(p) for p in parts] if len(parts) == 2 else []
-    if len(matches) != 2 or not all(matches):
-        raise ConfigError(
-            f"{config.path}: alerts.quiet_hours {value!r} is not a range of local times; write"
-            ' it as HH:MM-HH:MM in the event\'s timezone, e.g. quiet_hours = "23:00-07:00".'
-        )
-    start, end = (dtime(int(m[1]), int(m[2])) for m in matches if m)
-    return start, end
+    """`[alerts] quiet_hours` as (start, end) local times; None when not set (form: the loader)."""
+    return time_range(config.alerts.quiet_hours)
 
 
 def check_alerts(config: Config) -> None:
-    """[alerts] settings that are wrong whatever happens; for `tagwatch run` at start."""
-    cfg = config.alerts
-    for key in (
-        "surge_window_minutes",
-        "pile_on_window_minutes",
-        "surge_factor",
-        "post_factor",
-    ):
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"{config.path}: alerts.{key} must be greater than 0.")
-    for key in ("surge_min_posts", "pile_on_min_posts", "post_min_engagement", "daily_cap"):
-        if getattr(cfg, key) < 1:
-            raise ConfigError(f"{config.path}: alerts.{key} must be at least 1.")
-    if cfg.cooldown_minutes < 0:
-        raise ConfigError(f"{config.path}: alerts.cooldown_minutes must be 0 or more.")
-    quiet_hours(config)
-    if cfg.enabled:
+    """What the loader cannot know: the channels' secrets in the environment (`run` at start).
+
+    The [alerts] values themselves (windows, floors, quiet_hours, Matrix, addresses)
+    are refused by the loader, for every command.
+    """
+    if config.alerts.enabled:
         channels_from_config(config)
 
 
@@ -112,11 +87,10 @@ class AlertEngine:
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Any] | None = None,
     ):
-        check_alerts_values = quiet_hours(config)
         self.config = config
         self.channels = {c.name: c for c in channels}
         self.now = now
-        self.quiet = check_alerts_values
+        self.quiet = quiet_hours(config)
         self.cooldown = timedelta(minutes=config.alerts.cooldown_minutes)
         self.state = RuleState()
         self.blocked = WordFilter(config.wall.blocked_words)
@@ -139,7 +113,6 @@ class AlertEngine:
 
     @classmethod
     def from_config(cls, config: Config, **kwargs: Any) -> AlertEngine:
-        check_alerts(config)
         channels = channels_from_config(config)
         if not channels:
             log.warning(

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tagwatch.errors import ConfigError
 from tagwatch.settings import Config
 
 __all__ = ["MODES", "PostRow", "WallRules", "fold", "WordFilter", "visible_reason"]
@@ -83,11 +82,7 @@ class WallRules:
 
     @classmethod
     def from_config(cls, config: Config, *, token: str | None) -> WallRules:
-        wall = config.wall
-        if wall.moderation not in MODES:
-            raise ConfigError(
-                f"{config.path}: wall.moderation must be 'pre' or 'post', got {wall.moderation!r}."
-            )
+        wall = config.wall  # moderation is one of MODES: the loader refuses others
         return cls(
             mode=wall.moderation,
             open=bool(token),
