@@ -248,6 +248,7 @@ class AlertsSection(SectionBase):
     collection: bool
     post_to_look_at: bool
     post_factor: float
+    post_every_minutes: float
     post_min_engagement: int
     cooldown_minutes: float
     quiet_hours: str

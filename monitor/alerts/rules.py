@@ -401,7 +401,7 @@ def evaluate_collection(
         if when - now > timedelta(days=TOKEN_WARN_DAYS):
             continue
         verb = "has expired" if when <= now else "expires"
-        env = config.sections[name].access_token_env
+        env = {"threads": config.threads, "instagram": config.instagram}[name].access_token_env
         out.append(
             Finding(
                 kind=COLLECTION_KIND,
