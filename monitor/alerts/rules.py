@@ -401,7 +401,11 @@ def evaluate_collection(
         if when - now > timedelta(days=TOKEN_WARN_DAYS):
             continue
         verb = "has expired" if when <= now else "expires"
-        env = {"threads": config.threads, "instagram": config.instagram}[name].access_token_env
+        env = (
+            config.threads.access_token_env
+            if name == "threads"
+            else config.instagram.access_token_env
+        )
         out.append(
             Finding(
                 kind=COLLECTION_KIND,
