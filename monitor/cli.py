@@ -373,7 +373,7 @@ def report(
     compare_db: Path | None,
 ) -> None:
     """Write the post-event impact report: HTML, PDF, chart PNGs and CSVs."""
-    from tagwatch.reports.impact_output import make_report
+    from tagwatch.reports.impact import make_report
 
     config = get_config(ctx)
     lo = parse_day(from_day, "--from") or config.event.start

@@ -609,7 +609,7 @@ def run_demo(
 
 def _write_outputs(config: Config, result: DemoResult) -> None:
     from tagwatch.reports.digest import send_daily_digest
-    from tagwatch.reports.impact_output import make_report
+    from tagwatch.reports.impact import make_report
 
     last_day = result.simulated_until.astimezone(config.event.tz).date()
     for day in config.event.days():

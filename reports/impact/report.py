@@ -44,8 +44,8 @@ from tagwatch.reports.figures import (
     author_label,
     counts_text,
 )
-from tagwatch.reports.impact_method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
-from tagwatch.reports.impact_table import Table, period_where
+from tagwatch.reports.impact.method import PROSE, Gap, Methodology, gaps_table, passes_and_gaps
+from tagwatch.reports.impact.table import Table, period_where
 from tagwatch.reports.rows import CREATED
 from tagwatch.reports.themes import ThemeKeys
 from tagwatch.reports.urls import safe_url
