@@ -406,12 +406,13 @@ def report(
 def wall(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the moderated live wall (full screen) and its moderation page."""
     from tagwatch.monitor.preflight import check_wall
-    from tagwatch.reports.wall.app import bind_address, make_server
+    from tagwatch.reports.wall.app import bind_address
+    from tagwatch.reports.wall.server import WallServer
 
     config = get_config(ctx)
     check_wall(config, host, port)
     host, port = bind_address(config, host, port)
-    server = make_server(config, host, port)
+    server = WallServer.for_config(config, host, port)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     click.echo(f"Wall: {url}/   moderation: {url}/moderate   (Ctrl+C to stop)", err=True)
     if not config.secret(config.wall.token_env):

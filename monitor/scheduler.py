@@ -57,13 +57,12 @@ from tagwatch.storage.db import Store
 from tagwatch.storage.status import FAILED, collector_health
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from tagwatch.reports.wall.server import WallServer
 
 __all__ = [
     "CollectorFactory",
     "CollectTrigger",
     "Runner",
-    "WallServer",
     "digest_time",
     "digest_trigger",
     "collect_trigger",
@@ -184,68 +183,6 @@ def digest_trigger(config: Config) -> CronTrigger | None:
 def digest_day(config: Config, fired_at: datetime) -> date:
     """The digest sent at `fired_at` covers the day before, in the event's timezone."""
     return (fired_at.astimezone(config.event.tz) - timedelta(days=1)).date()
-
-
-class WallServer:
-    """The wall's ASGI app served by uvicorn in a background thread.
-
-    An open wall (a browser holding its event stream) never ends its response
-    by itself, and uvicorn waits for open responses before it stops. So the
-    server tells the wall's hub to end its streams as its shutdown begins, on
-    the server's own loop, and gives any other response a few seconds at most.
-    """
-
-    GRACE_SECONDS = 3
-
-    def __init__(self, app: Starlette, host: str, port: int):
-        import uvicorn
-
-        hub = getattr(app.state, "hub", None)
-
-        class Server(uvicorn.Server):
-            async def shutdown(self, sockets: Any = None) -> None:
-                if hub is not None:
-                    hub.close()
-                await super().shutdown(sockets)
-
-        self.server = Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="warning",
-                # The lifespan starts the hub's polling and cancels it on shutdown.
-                lifespan="on",
-                timeout_graceful_shutdown=self.GRACE_SECONDS,
-                server_header=False,
-            )
-        )
-        self.host, self.port = host, port
-        self.thread = threading.Thread(target=self._serve, name="tagwatch-wall", daemon=True)
-
-    def _serve(self) -> None:
-        try:
-            self.server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; it has logged why
-            pass
-
-    def start(self, timeout: float = 10.0) -> None:
-        self.thread.start()
-        waited = 0.0
-        while not self.server.started and self.thread.is_alive() and waited < timeout:
-            threading.Event().wait(0.05)
-            waited += 0.05
-        if not self.server.started:
-            raise ConfigError(
-                f"The wall could not listen on {self.host}:{self.port} (in use, or not allowed). "
-                "Change [wall] port, or set [schedule] serve_wall = false."
-            )
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=self.GRACE_SECONDS + 5)
-        if self.thread.is_alive():
-            log.warning("the wall did not stop within %.0f s", self.GRACE_SECONDS + 5)
 
 
 class Runner:
@@ -386,10 +323,12 @@ class Runner:
         )
 
     def _start_wall(self) -> None:
+        from tagwatch.reports.wall.server import WallServer  # uvicorn only when serving
+
         host, port = jobs.wall_address(self.config)
         app = jobs.wall_app(self.config, now=self.now if self._clock_injected else None)
         self.wall = WallServer(app, host, port)
-        self.wall.start()
+        self.wall.start(fix="Change [wall] port, or set [schedule] serve_wall = false.")
         log.info("wall at http://%s:%d/", host, port)
 
     def _start_streams(self) -> None:
