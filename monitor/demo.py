@@ -462,7 +462,7 @@ def run_demo(
     `fakes_process` hosts the fake platforms in a child process (the soak test
     measures the monitor's own memory that way; the fakes keep every post).
     """
-    from tagwatch.monitor.scheduler import Runner
+    from tagwatch.monitor.runner import Runner
     from tagwatch.storage.db import Store
 
     if minutes <= 0:

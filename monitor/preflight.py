@@ -62,7 +62,7 @@ def check_run(config: Config) -> None:
     """
     from tagwatch.collectors.streams import check_streams
     from tagwatch.monitor.alerts import check_alerts
-    from tagwatch.monitor.scheduler import digest_time
+    from tagwatch.monitor.triggers import digest_time
     from tagwatch.storage.db import require_database_folder
 
     # First: the folders created below (backups beside the database) must not
