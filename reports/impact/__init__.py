@@ -2,7 +2,8 @@
 
 One package, one job per module:
 
-    report.py    the figures, as plain data (`ImpactReport`), from the figures layer
+    report.py    the figures, as plain data (`ImpactReport`), from one read of the period
+    tables.py    each table of the report, built from those figures
     table.py     `Table`: one table or chart's rows, rendered in HTML and PDF, written as CSV
     method.py    the methodology: passes, gaps and the prose that explains them
     charts.py    the charts only this report draws
