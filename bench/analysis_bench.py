@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tagwatch.records import iso  # noqa: E402
 from tagwatch.reports.agenda import attribute_session  # noqa: E402
-from tagwatch.reports.text import LanguageGuesser, analyze_text, clean_text  # noqa: E402
+from tagwatch.reports.languages import LanguageGuesser  # noqa: E402
+from tagwatch.reports.text import analyze_text, clean_text  # noqa: E402
 from tagwatch.settings import Config, parse_config  # noqa: E402
 from tagwatch.storage.db import Store  # noqa: E402
 

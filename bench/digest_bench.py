@@ -27,8 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analysis_bench import bench_config, build, fill_enrichment  # noqa: E402
 
 from tagwatch.records import iso, parse_iso  # noqa: E402
-from tagwatch.reports.digest import build_digest, write_digest  # noqa: E402
-from tagwatch.reports.digest_render import email_parts  # noqa: E402
+from tagwatch.reports.digest import build_digest, email_parts, write_digest  # noqa: E402
 from tagwatch.storage.db import Store  # noqa: E402
 
 

@@ -29,7 +29,6 @@ import random
 import resource
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -45,7 +44,7 @@ from tagwatch.collectors.fakes.bluesky import FakeBluesky  # noqa: E402
 from tagwatch.collectors.fakes.jetstream import FakeJetstream, wait_for  # noqa: E402
 from tagwatch.collectors.streams.base import StreamThread  # noqa: E402
 from tagwatch.collectors.streams.jetstream import JetstreamStream  # noqa: E402
-from tagwatch.reports.wall.app import make_server  # noqa: E402
+from tagwatch.reports.wall.server import WallServer  # noqa: E402
 from tagwatch.settings import Config, parse_config  # noqa: E402
 from tagwatch.storage.db import Store  # noqa: E402
 
@@ -145,10 +144,8 @@ def latency(posts: int, poll: float, noise: int) -> dict[str, Any]:
     config = bench_config(tmp, js.url, bsky.url)
     Store.open(config.db_path).close()
     port = free_port()
-    server = make_server(config, "127.0.0.1", port, poll_interval=poll)
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
+    server = WallServer.for_config(config, "127.0.0.1", port, poll_interval=poll)
+    server.start()
     streaming = start_stream(config)
     wait_for(lambda: js.connections, 10)
     noise_lines = synthetic_events(5000, match_every=10**9)
@@ -174,7 +171,7 @@ def latency(posts: int, poll: float, noise: int) -> dict[str, Any]:
     lat = [arrivals[str(ids[u])] / 1000 - t for u, t in sent.items() if str(ids.get(u)) in arrivals]
     events = streaming.stream.events
     streaming.stop()
-    server.should_exit = True
+    server.stop()
     js.stop()
     bsky.stop()
     return {"lat": lat, "missing": len(sent) - len(lat), "events": events}

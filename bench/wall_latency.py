@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tagwatch.records import Author, Post, utcnow  # noqa: E402
-from tagwatch.reports.wall.app import make_server  # noqa: E402
+from tagwatch.reports.wall.server import WallServer  # noqa: E402
 from tagwatch.settings import parse_config  # noqa: E402
 from tagwatch.storage.db import Store  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -170,11 +170,8 @@ def run_mode(mode: str, posts: int, clients: int, browser: Any) -> dict[str, Any
     store = Store.open(config.db_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = make_server(config, "127.0.0.1", port)  # default 0.5 s poll
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    server = WallServer.for_config(config, "127.0.0.1", port)  # default 0.5 s poll
+    server.start()
     sse = SSEClients(url, clients)
     sse.thread.start()
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
@@ -222,8 +219,7 @@ def run_mode(mode: str, posts: int, clients: int, browser: Any) -> dict[str, Any
     page.close()
     sse.stop = True
     sse.thread.join(10)
-    server.should_exit = True
-    thread.join(10)
+    server.stop()
     store.close()
     return {
         "mode": mode,

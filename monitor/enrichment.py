@@ -16,8 +16,8 @@ from datetime import datetime
 
 from tagwatch.records import iso, utcnow
 from tagwatch.reports.agenda import SessionMatcher
-from tagwatch.reports.bcms import FAMILY
-from tagwatch.reports.text import AuthorHistory, LanguageGuesser, analyze_many
+from tagwatch.reports.languages import FAMILY, AuthorHistory, LanguageGuesser
+from tagwatch.reports.text import analyze_many
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
 from tagwatch.storage.enrichment import (

@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 
 from tagwatch.monitor.enrichment import enrich_pending
 from tagwatch.reports.digest import send_daily_digest
-from tagwatch.reports.text import LanguageGuesser, analyze_many
+from tagwatch.reports.languages import LanguageGuesser
+from tagwatch.reports.text import analyze_many
 from tagwatch.reports.wall.app import bind_address, create_app
 from tagwatch.settings import Config
 from tagwatch.storage.backup import BackupResult, take_backup

@@ -46,7 +46,7 @@ def check_run(config: Config) -> None:
     collector when it opens (`tagwatch collect` too), before the first pass.
     """
     from tagwatch.monitor.alerts import check_alerts
-    from tagwatch.monitor.scheduler import digest_time
+    from tagwatch.monitor.triggers import digest_time
     from tagwatch.storage.db import require_database_folder
 
     # First: the folders created below (backups beside the database) must not

@@ -8,15 +8,13 @@ machine's closed network would refuse many times a second.
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tagwatch.reports.wall.app import make_server
+from tagwatch.reports.wall.server import WallServer
 from tagwatch.settings import Config
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,18 +43,12 @@ class RunningWall:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.token = token
-        self.server = make_server(config, "127.0.0.1", port, now=now, poll_interval=0.1)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "wall server did not start"
-            time.sleep(0.02)
+        self.server = WallServer.for_config(config, "127.0.0.1", port, now=now, poll_interval=0.1)
+        self.server.start()
+        self.thread = self.server.thread
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        assert not self.thread.is_alive(), "wall server did not stop"
+        assert self.server.stop(), "wall server did not stop"
 
     def act(self, action: str, post_id: int) -> dict[str, Any]:
         request = urllib.request.Request(

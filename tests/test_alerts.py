@@ -559,7 +559,7 @@ def test_runner_wires_pages_and_stream_batches_to_the_rules(
     """The runner passes the hook in; a stream batch alone raises the alert, within seconds."""
     from tagwatch.collectors.streams.base import Stream, StreamConnection
     from tagwatch.monitor import jobs
-    from tagwatch.monitor.scheduler import Runner
+    from tagwatch.monitor.runner import Runner
 
     monkeypatch.setattr(jobs, "enrich_after_pass", lambda config, store: 0)
     config = alerts_config(tmp_path, surge_min_posts=3)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from tagwatch.errors import ConfigError, StorageError
 from tagwatch.monitor import jobs
 from tagwatch.monitor.cli import cli
-from tagwatch.monitor.scheduler import Runner
+from tagwatch.monitor.runner import Runner
 from tagwatch.settings import parse_config
 from tagwatch.storage.backup import list_backups, take_backup
 from tagwatch.storage.db import Store

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import tagwatch.monitor.preflight  # noqa: F401 - warm imports (see the docstring)
+import tagwatch.monitor.runner  # noqa: F401
 import tagwatch.monitor.scheduler  # noqa: F401
 import tagwatch.reports.digest  # noqa: F401
 import tagwatch.reports.wall.app  # noqa: F401

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tagwatch.reports.digest import Digest, build_digest, default_day, write_digest
-from tagwatch.reports.digest_render import md_escape, render_html, render_markdown, render_text
+from tagwatch.reports.digest import (
+    Digest,
+    build_digest,
+    default_day,
+    md_escape,
+    render_html,
+    render_markdown,
+    render_text,
+    write_digest,
+)
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store, connect
 from tests.digest_fixture import (
@@ -274,7 +282,7 @@ def test_default_day_is_yesterday_in_the_event_timezone(cfg: Config) -> None:
 def test_hours_of_a_daylight_saving_day_are_counted_once(tmp_path: Path) -> None:
     from tagwatch.records import Author, Post
     from tagwatch.reports import analysis
-    from tagwatch.reports.digest import _hourly_by_platform
+    from tagwatch.reports.digest.build import _hourly_by_platform
 
     config = digest_config(tmp_path)
     # 30 October 2016, Belgrade: clocks go back at 03:00, so 02:00-03:00 happens twice.

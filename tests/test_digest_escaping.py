@@ -8,8 +8,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from tagwatch.reports.digest import Digest, Figure, PostView
-from tagwatch.reports.digest_render import plain, render_html, render_markdown, render_text
+from tagwatch.reports.digest import (
+    Digest,
+    Figure,
+    PostView,
+    plain,
+    render_html,
+    render_markdown,
+    render_text,
+)
 
 TEXT_MARK, NAME_MARK = "TEXTMARK", "NAMEMARK"
 

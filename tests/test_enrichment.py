@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from conftest import make_post
 
 from tagwatch.monitor.enrichment import enrich_pending
+from tagwatch.reports.languages import LanguageGuesser
 from tagwatch.reports.text import (
-    LanguageGuesser,
     analyze_text,
     clean_text,
     noun_phrases,

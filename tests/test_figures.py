@@ -177,7 +177,7 @@ def test_export_carries_the_stable_author_id_last(seeded, tmp_path: Path):
 
 
 def test_the_report_says_which_figures_leave_what_out(seeded):
-    from tagwatch.reports.impact_output import make_charts, render_html
+    from tagwatch.reports.impact import make_charts, render_html
 
     with Store.open(seeded.db_path) as store:
         report = build_report(store.conn, seeded, now=NOW)

@@ -17,8 +17,7 @@ from click.testing import CliRunner
 from tagwatch.monitor.cli import cli
 from tagwatch.records import Author
 from tagwatch.reports import analysis
-from tagwatch.reports.impact import build_report
-from tagwatch.reports.impact_output import make_charts, render_html
+from tagwatch.reports.impact import build_report, make_charts, render_html
 from tagwatch.settings import Config, load_config
 from tagwatch.storage.db import Store
 from tests.conftest import make_post
@@ -472,7 +471,7 @@ def test_compare_db_that_is_not_a_tagwatch_database(event, tmp_path):
 
 
 def test_pdf_text_keeps_scripts_drops_missing_glyphs_and_escapes_markup():
-    from tagwatch.reports.impact_pdf import _text
+    from tagwatch.reports.impact.pdf import _text
 
     assert _text("Слобода окупљања — sloboda") == "Слобода окупљања — sloboda"
     assert _text("Solidarity ✊🏿 <b>now</b> & <br/>\nnext") == (

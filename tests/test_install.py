@@ -87,6 +87,9 @@ def test_installed_next_to_a_package_named_storage_both_work(tmp_path: Path):
     probe = (
         "import storage, tagwatch, tagwatch.storage.db, tagwatch.monitor.cli\n"
         "from tagwatch.reports.wall import app\n"
+        "from tagwatch.reports.digest.render import env\n"
+        "from tagwatch.reports.impact.output import _env\n"
+        "env().get_template('digest.html.j2'), _env().get_template('impact.html.j2')\n"
         "print(storage.MARKER)\n"
         "print(tagwatch.__file__)\n"
         "print(storage.__file__)\n"
@@ -105,6 +108,7 @@ def test_installed_next_to_a_package_named_storage_both_work(tmp_path: Path):
     assert tops & set(LAYERS) == set()
     assert {"tagwatch", record.parent.name} <= tops
     assert (purelib / "tagwatch/reports/wall/static/wall.css").is_file()
-    assert (purelib / "tagwatch/reports/templates/digest.html.j2").is_file()
+    assert (purelib / "tagwatch/reports/digest/templates/digest.html.j2").is_file()
+    assert (purelib / "tagwatch/reports/impact/templates/impact.html.j2").is_file()
     assert not (purelib / "tagwatch/monitor").is_symlink()
     assert (purelib / "storage/__init__.py").read_text() == 'MARKER = "the other storage"\n'

@@ -16,8 +16,8 @@ import pytest
 
 from tagwatch.collectors.fakes.simulation import simulate_event
 from tagwatch.monitor.demo import LANGUAGES as DEMO_LANGUAGES
-from tagwatch.reports.bcms import scores, standard_of
-from tagwatch.reports.text import LanguageGuesser, clean_text
+from tagwatch.reports.languages import LanguageGuesser, scores, standard_of
+from tagwatch.reports.text import clean_text
 from tagwatch.settings import parse_config
 
 CORPUS = Path(__file__).parent / "fixtures" / "languages"

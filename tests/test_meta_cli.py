@@ -16,7 +16,9 @@ from click.testing import CliRunner
 from tagwatch.collectors import sections_hint
 from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
 from tagwatch.monitor.cli import cli
-from tagwatch.monitor.scheduler import Runner, collect_trigger, run_until_stopped
+from tagwatch.monitor.runner import Runner
+from tagwatch.monitor.scheduler import run_until_stopped
+from tagwatch.monitor.triggers import collect_trigger
 from tagwatch.settings import load_config
 from tagwatch.storage.db import connect
 from tests.conftest import base_config_dict, write_config_toml

@@ -18,11 +18,9 @@ from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
 from tagwatch.collectors.instagram import InstagramCollector
 from tagwatch.collectors.threads import ThreadsCollector
 from tagwatch.records import Author
-from tagwatch.reports.digest import build_digest
-from tagwatch.reports.digest_render import render_html, render_markdown, render_text
+from tagwatch.reports.digest import build_digest, render_html, render_markdown, render_text
 from tagwatch.reports.figures import UNKNOWN_FIGURES
-from tagwatch.reports.impact import build_report
-from tagwatch.reports.impact_output import make_report
+from tagwatch.reports.impact import build_report, make_report
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
 from tests.conftest import make_post

@@ -22,7 +22,7 @@ import pytest
 
 from tagwatch.collectors.bluesky import forget_sessions
 from tagwatch.collectors.fakes.bluesky import FakeBluesky
-from tagwatch.monitor.scheduler import Runner
+from tagwatch.monitor.runner import Runner
 from tagwatch.settings import load_config
 from tagwatch.storage.db import connect
 

@@ -23,7 +23,9 @@ from tagwatch.errors import AlreadyRunning, ConfigError
 from tagwatch.monitor import jobs
 from tagwatch.monitor.lock import RunnerLock, lock_holder
 from tagwatch.monitor.logs import remove_logging, setup_logging
-from tagwatch.monitor.scheduler import Runner, WallServer, collect_now
+from tagwatch.monitor.runner import Runner
+from tagwatch.monitor.scheduler import collect_now
+from tagwatch.reports.wall.server import WallServer
 from tagwatch.settings import Config, parse_config
 from tests.conftest import free_port
 

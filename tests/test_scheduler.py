@@ -16,13 +16,8 @@ from conftest import base_config_dict
 
 from tagwatch.errors import ConfigError
 from tagwatch.monitor import jobs
-from tagwatch.monitor.scheduler import (
-    CollectTrigger,
-    Runner,
-    collect_trigger,
-    digest_day,
-    digest_trigger,
-)
+from tagwatch.monitor.runner import Runner
+from tagwatch.monitor.triggers import CollectTrigger, collect_trigger, digest_day, digest_trigger
 from tagwatch.settings import Config, parse_config
 from tagwatch.storage.db import Store, connect
 
@@ -171,7 +166,7 @@ def test_enrichment_runs_after_a_pass_that_stored_posts(
     assert sc.WARMED_ON == ["tagwatch-enrich"]
     assert set(sc.ENRICHED_ON) == {"tagwatch-enrich"}
     runner.stop()
-    assert runner._enricher is None
+    assert runner.enricher.thread is None
     assert not any(t.name == "tagwatch-enrich" for t in threading.enumerate())
 
 
@@ -209,11 +204,11 @@ def test_the_runner_prunes_wall_events_older_than_a_day(
 def test_freed_memory_is_handed_back_after_each_enrichment_run(
     tmp_path: Path, running: list[Runner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tagwatch.monitor.scheduler
+    import tagwatch.monitor.enricher
 
     trimmed: list[tuple[int, str]] = []
     monkeypatch.setattr(
-        tagwatch.monitor.scheduler,
+        tagwatch.monitor.enricher,
         "release_free_memory",
         lambda: trimmed.append((len(sc.ENRICHED), threading.current_thread().name)) or True,
     )
@@ -246,7 +241,7 @@ def test_a_slow_enrichment_never_holds_up_the_passes(
 def test_no_collector_no_enrichment_thread(tmp_path: Path, running: list[Runner]) -> None:
     config = make_config(tmp_path)
     runner = start(running, config, {})
-    assert runner._enricher is None
+    assert runner.enricher.thread is None
     assert sc.WARMED_ON == []
 
 

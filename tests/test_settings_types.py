@@ -197,13 +197,13 @@ def test_the_edges_of_each_range_are_accepted(config_dict: dict[str, Any]) -> No
 # Checks that need the outside world (or a command's flags), so they stay where they
 # are used: (module, function) -> how many ConfigErrors it raises, and why it may.
 OUTSIDE_WORLD: dict[tuple[str, str], tuple[int, str]] = {
-    ("monitor/cli.py", "digest"): (1, "--send, with the webhook's environment variable"),
+    ("monitor/cli/outputs.py", "digest"): (1, "--send, with the webhook's environment variable"),
     ("monitor/preflight.py", "_writable_dir"): (1, "a folder that can be created and written"),
     ("monitor/logs.py", "setup_logging"): (1, "a log file that can be written"),
-    ("monitor/scheduler.py", "start"): (1, "a port the wall can listen on"),
+    ("reports/wall/server.py", "start"): (1, "a port the wall can listen on"),
     ("monitor/alerts/channels.py", "channels_from_config"): (2, "webhook URL, Matrix token"),
     ("reports/mailer.py", "smtp_settings"): (3, "host and sender to send with; the password"),
-    ("reports/digest.py", "send_digest"): (1, "recipients, when the digest is sent"),
+    ("reports/digest/build.py", "send_digest"): (1, "recipients, when the digest is sent"),
 }
 
 

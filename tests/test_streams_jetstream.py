@@ -280,7 +280,7 @@ def test_the_runner_runs_streams_and_status_shows_them(
     from click.testing import CliRunner
 
     from tagwatch.monitor.cli import cli
-    from tagwatch.monitor.scheduler import Runner
+    from tagwatch.monitor.runner import Runner
     from tests.conftest import write_config_toml
 
     config = stream_config(tmp_path, config_dict, jetstream_endpoints=[js.url])

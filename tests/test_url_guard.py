@@ -17,11 +17,11 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-import tagwatch.reports.impact
+import tagwatch.reports.impact.report
 from tagwatch.collectors.fakes.mastodon import FakeMastodon
 from tagwatch.collectors.mastodon import MastodonCollector
 from tagwatch.reports.digest import send_daily_digest
-from tagwatch.reports.impact_output import make_report
+from tagwatch.reports.impact import make_report
 from tagwatch.reports.urls import safe_url
 from tagwatch.reports.wall.app import create_app
 from tagwatch.settings import parse_config
@@ -102,7 +102,8 @@ def test_hostile_post_urls_are_no_link_in_any_output(
             stored = {r[0] for r in store.conn.execute("select url from posts")}
     assert stored == {*HOSTILE, GOOD}  # kept exactly as the instance sent them
 
-    monkeypatch.setattr(tagwatch.reports.impact, "TOP_POSTS", 20)  # every post quoted, each its URL
+    # every post quoted, each its URL
+    monkeypatch.setattr(tagwatch.reports.impact.report, "TOP_POSTS", 20)
     report = make_report(config, day, day, tmp_path / "report")
     digest = send_daily_digest(config, day, send=False, out=tmp_path / "digest")
     outputs = {

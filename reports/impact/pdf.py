@@ -38,8 +38,8 @@ from reportlab.platypus import (
 )
 from reportlab.platypus import Table as RLTable
 
-from tagwatch.reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
-from tagwatch.reports.impact_method import plural
+from tagwatch.reports.impact.method import plural
+from tagwatch.reports.impact.report import PROSE, REACH_DEFINITION, ImpactReport, Table
 from tagwatch.reports.urls import safe_url
 
 __all__ = ["write_pdf", "SECTION_TITLES"]

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from tagwatch.records import parse_iso
 from tagwatch.reports.figures import unknown_figures
-from tagwatch.reports.impact_table import Table, period_where
+from tagwatch.reports.impact.table import Table, period_where
 from tagwatch.settings import EventConfig
 
 __all__ = [

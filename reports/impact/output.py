@@ -23,8 +23,8 @@ from tagwatch.reports import charts
 from tagwatch.reports.export import export_rows, period_bounds, write_csv
 from tagwatch.reports.export_xlsx import write_xlsx
 from tagwatch.reports.figures import ENGAGEMENT_LABEL
-from tagwatch.reports.impact import PROSE, REACH_DEFINITION, ImpactReport, Table
-from tagwatch.reports.impact_charts import grouped_bars_png, session_legend, timeline_png
+from tagwatch.reports.impact.charts import grouped_bars_png, session_legend, timeline_png
+from tagwatch.reports.impact.report import PROSE, REACH_DEFINITION, ImpactReport, Table
 from tagwatch.reports.urls import safe_url
 from tagwatch.settings import Config
 
@@ -161,7 +161,7 @@ def write_posts_xlsx(report: ImpactReport, conn: Any, config: Config, data_dir: 
 
 def _env() -> Environment:
     env = Environment(
-        loader=PackageLoader("tagwatch.reports", "templates"),
+        loader=PackageLoader("tagwatch.reports.impact", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -188,7 +188,7 @@ def render_html(report: ImpactReport, chart_map: dict[str, Chart]) -> str:
 
 def write_report(report: ImpactReport, conn: Any, config: Config, out_dir: Path) -> dict[str, Any]:
     """Write every output; returns their paths ("html", "pdf", "charts", "csv", "xlsx")."""
-    from tagwatch.reports.impact_pdf import write_pdf
+    from tagwatch.reports.impact.pdf import write_pdf
 
     out_dir.mkdir(parents=True, exist_ok=True)
     chart_map = make_charts(report, config.event.sessions)
@@ -223,7 +223,7 @@ def make_report(
     `compare` is (first, last) day of the earlier period, in `compare_db` when
     given (None days: all of that database), else in this database.
     """
-    from tagwatch.reports.impact import build_report
+    from tagwatch.reports.impact.report import build_report
     from tagwatch.storage.db import Store, connect
 
     with Store.open(config.db_path) as store:

@@ -1,4 +1,5 @@
-"""`tagwatch demo`: the whole monitor, offline, on a simulated event.
+"""`tagwatch demo`'s run: start the fakes, write the config, run the real runner on the
+simulated clock, moderate the wall as the hall's moderator would, then write the outputs.
 
 Nothing here is a toy version of tagwatch: the demo starts the loopback fake
 platforms (Bluesky, X, two Mastodon instances, Threads and Instagram), writes a config that
@@ -15,95 +16,39 @@ import json
 import logging
 import os
 import secrets
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tagwatch.collectors.fakes.simulation import (
-    DEFAULT_SESSIONS,
-    RAID_TARGET,
-    TROLL_WORDS,
-    SimulatedEvent,
-    simulate_event,
-)
+from tagwatch.collectors.fakes.simulation import simulate_event
 from tagwatch.errors import UsageError
 from tagwatch.monitor.alerts.fakes import FakeSlackWebhook
+from tagwatch.monitor.demo.event import (
+    ALERTS_WEBHOOK_ENV,
+    BLUESKY_HANDLE_ENV,
+    BLUESKY_PASSWORD_ENV,
+    DEMO_ACCOUNT,
+    EVENT_DAYS,
+    EVENT_NAME,
+    EVENT_START,
+    HASHTAG,
+    INSTAGRAM_TOKEN_ENV,
+    THREADS_TOKEN_ENV,
+    TIMEZONE,
+    WALL_TOKEN_ENV,
+    X_TOKEN_ENV,
+    SimClock,
+    demo_config_text,
+)
+from tagwatch.monitor.demo.servers import Fakes, FakesProcess
 from tagwatch.monitor.logs import remove_logging, setup_logging
 from tagwatch.settings import Config, load_config
 
-__all__ = ["SimClock", "DemoResult", "run_demo", "demo_config_text"]
-
-EVENT_NAME = "Human Rights House Network Assembly 2016"
-EVENT_START = date(2016, 11, 24)
-EVENT_DAYS = 3
-TIMEZONE = "Europe/Belgrade"
-HASHTAG = "HRHN2016"
-LANGUAGES = ["en", "sr", "pl", "hu", "hr", "az", "no"]
-SESSION_TITLES = [
-    ("Opening of the Assembly", "What brings you to Belgrade? Post with #HRHN2016", ""),
-    (
-        "Azerbaijan: released, but not free",
-        "Send your message to our colleagues in Azerbaijan with #HRHN2016",
-        "FreeAzerbaijan",
-    ),
-    ("Workshops: protecting defenders at risk", "Share what works for you: #HRHN2016", ""),
-    (
-        "Public discussion: resisting illiberal democracies",
-        "Ask the panel from Poland, Hungary, Croatia, Azerbaijan and Serbia: #HRHN2016",
-        "illiberal",
-    ),
-    (
-        "Closing: strategies for civil society space",
-        "One thing you take home from the Assembly? #HRHN2016",
-        "",
-    ),
-]
-
-# Environment variables the demo's config names; the values are made up on the spot.
-BLUESKY_HANDLE_ENV = "TAGWATCH_DEMO_BLUESKY_HANDLE"
-BLUESKY_PASSWORD_ENV = "TAGWATCH_DEMO_BLUESKY_APP_PASSWORD"
-X_TOKEN_ENV = "TAGWATCH_DEMO_X_BEARER_TOKEN"
-THREADS_TOKEN_ENV = "TAGWATCH_DEMO_THREADS_ACCESS_TOKEN"
-INSTAGRAM_TOKEN_ENV = "TAGWATCH_DEMO_INSTAGRAM_ACCESS_TOKEN"
-WALL_TOKEN_ENV = "TAGWATCH_DEMO_WALL_TOKEN"
-ALERTS_WEBHOOK_ENV = "TAGWATCH_DEMO_ALERTS_WEBHOOK_URL"
-DEMO_ACCOUNT = "tagwatch-demo.bsky.social"
-# The Instagram Business account the demo's hashtag searches are made for.
-DEMO_INSTAGRAM_USER_ID = "17841400000002016"
-
-
-class SimClock:
-    """Simulated UTC time: `speed` times faster than real time from `start`, capped at `end`."""
-
-    def __init__(
-        self,
-        start: datetime,
-        speed: float,
-        end: datetime | None = None,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        t0: float | None = None,
-    ):
-        # `t0`: another process's starting instant; CLOCK_MONOTONIC is shared by every
-        # process on the machine, so two SimClocks with one t0 read the same time.
-        self.start = start
-        self.speed = speed
-        self.end = end
-        self._monotonic = monotonic
-        self.t0 = monotonic() if t0 is None else t0
-
-    def __call__(self) -> datetime:
-        at = self.start + timedelta(seconds=(self._monotonic() - self.t0) * self.speed)
-        return min(at, self.end) if self.end is not None else at
-
-    @property
-    def finished(self) -> bool:
-        return self.end is not None and self() >= self.end
+__all__ = ["DemoResult", "run_demo", "describe"]
 
 
 @dataclass
@@ -125,130 +70,6 @@ class DemoResult:
     alerts: list[str] = field(default_factory=list)
 
 
-def _toml_list(values: list[str]) -> str:
-    return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
-
-
-def demo_config_text(
-    *,
-    bluesky_url: str,
-    x_url: str,
-    mastodon_urls: list[str],
-    wall_port: int,
-    interval_minutes: float,
-    speed: float = 1.0,
-    threads_url: str | None = None,
-    instagram_url: str | None = None,
-) -> str:
-    """The config a user would write for these fake platforms; the demo runs on it.
-
-    The collectors run on the simulated clock, so their pass time budget is in
-    simulated seconds too: 20 real seconds' worth at `speed`. Threads and
-    Instagram get their sections when their fakes' URLs are given.
-    """
-    meta = ""
-    if threads_url is not None:
-        meta += f"""
-[threads]
-enabled = true
-api_base_url = "{threads_url}"
-access_token_env = "{THREADS_TOKEN_ENV}"
-interval_minutes = {interval_minutes}
-"""
-    if instagram_url is not None:
-        meta += f"""
-[instagram]
-enabled = true
-api_base_url = "{instagram_url}"
-user_id = "{DEMO_INSTAGRAM_USER_ID}"
-access_token_env = "{INSTAGRAM_TOKEN_ENV}"
-interval_minutes = {interval_minutes}
-"""
-    sessions = []
-    for (day, start_h, end_h, _), (title, prompt, tag) in zip(
-        DEFAULT_SESSIONS, SESSION_TITLES, strict=True
-    ):
-        day_s = (EVENT_START + timedelta(days=day)).isoformat()
-
-        def hhmm(h: float) -> str:
-            return f"{int(h):02d}:{int(round((h % 1) * 60)):02d}:00"
-
-        sessions.append(
-            "[[event.sessions]]\n"
-            f"title = {json.dumps(title)}\n"
-            f"start = {day_s}T{hhmm(start_h)}\n"
-            f"end = {day_s}T{hhmm(end_h)}\n"
-            'room = "Main hall"\n'
-            f"speakers = {_toml_list([RAID_TARGET] if tag == 'illiberal' else [])}\n"
-            f"hashtags = {_toml_list([tag] if tag else [])}\n"
-            f"prompt = {json.dumps(prompt)}\n"
-        )
-    end = EVENT_START + timedelta(days=EVENT_DAYS - 1)
-    return f"""# Written by `tagwatch demo`: the real collectors pointed at loopback fake platforms.
-# Copy the shape of this file for your own event; see README.md's config reference.
-
-[event]
-name = {json.dumps(EVENT_NAME)}
-hashtags = ["{HASHTAG}"]
-timezone = "{TIMEZONE}"
-start = {EVENT_START.isoformat()}
-end = {end.isoformat()}
-languages = {_toml_list(LANGUAGES)}
-call_to_post = "Follow and contribute to the discussion with #{HASHTAG}"
-
-{chr(10).join(sessions)}
-[storage]
-path = "demo.db"
-
-[collect]
-refresh_requests_per_pass = 5
-pass_time_budget_seconds = {max(20.0, round(20.0 * speed))}
-timeout_seconds = 10.0
-
-[bluesky]
-enabled = true
-service = "{bluesky_url}"
-handle_env = "{BLUESKY_HANDLE_ENV}"
-password_env = "{BLUESKY_PASSWORD_ENV}"
-interval_minutes = {interval_minutes}
-
-[x]
-enabled = true
-api_base_url = "{x_url}"
-bearer_token_env = "{X_TOKEN_ENV}"
-interval_minutes = {interval_minutes}
-
-[mastodon]
-enabled = true
-instances = {_toml_list(mastodon_urls)}
-interval_minutes = {interval_minutes}
-{meta}
-[schedule]
-jitter_seconds = 0.5
-digest_time = ""
-serve_wall = true
-log_file = "demo.log"
-
-[digest]
-out_dir = "digests"
-
-[alerts]
-# Alerts go to a chat webhook the demo runs on loopback, and it prints them.
-enabled = true
-webhook_url_env = "{ALERTS_WEBHOOK_ENV}"
-# The demo's passes come hours of simulated time apart: count a pile-on over a day.
-pile_on_window_minutes = 1440.0
-
-[wall]
-port = {wall_port}
-moderation = "post"
-token_env = "{WALL_TOKEN_ENV}"
-blocked_words = {_toml_list(list(TROLL_WORDS))}
-hide_sensitive = true
-rotate_seconds = 6.0
-"""
-
-
 def _get_json(url: str, token: str | None = None) -> Any:
     req = urllib.request.Request(url)
     if token:
@@ -266,145 +87,6 @@ def _post_json(url: str, body: dict[str, Any], token: str) -> Any:
     )
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
         return json.loads(resp.read().decode("utf-8"))
-
-
-class _Fakes:
-    """The six fake servers and the feeder that lets the simulated event happen on them."""
-
-    def __init__(self, event: SimulatedEvent, clock: SimClock):
-        from tagwatch.collectors.fakes.bluesky import FakeBluesky
-        from tagwatch.collectors.fakes.mastodon import FakeMastodon
-        from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
-        from tagwatch.collectors.fakes.x import FakeX
-
-        self.event = event
-        self.clock = clock
-        self.bluesky_password = secrets.token_urlsafe(12)
-        self.x_token = secrets.token_urlsafe(24)
-        self.bluesky = FakeBluesky(clock=clock)
-        self.x = FakeX(bearer_token=self.x_token, now=clock)
-        self.mastodon = [
-            # Account domains as on real instances (the web host is a loopback port).
-            FakeMastodon(title=f"Fediverse {i}", now=clock, local_domain=f"fediverse{i}.example")
-            for i in (1, 2)
-        ]
-        self.threads_token = secrets.token_urlsafe(24)
-        self.instagram_token = secrets.token_urlsafe(24)
-        self.threads = FakeThreads(token=self.threads_token, now=clock)
-        self.instagram = FakeInstagram(
-            token=self.instagram_token, now=clock, user_id=DEMO_INSTAGRAM_USER_ID
-        )
-        self._mastodon_known: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        self.bluesky.start()
-        self.bluesky.add_account(DEMO_ACCOUNT, self.bluesky_password)
-        self.x.start()
-        for inst in self.mastodon:
-            inst.start()
-        self.threads.start()
-        self.instagram.start()
-
-    @property
-    def urls(self) -> dict[str, Any]:
-        return {
-            "bluesky": self.bluesky.url,
-            "x": self.x.url,
-            "mastodon": [m.url for m in self.mastodon],
-            "threads": self.threads.url,
-            "instagram": self.instagram.url,
-            "bluesky_password": self.bluesky_password,
-            "x_token": self.x_token,
-            "threads_token": self.threads_token,
-            "instagram_token": self.instagram_token,
-        }
-
-    def stop(self) -> None:
-        for server in (self.bluesky, self.x, *self.mastodon, self.threads, self.instagram):
-            server.stop()
-
-    def publish(self, now: datetime) -> None:
-        """Bring every platform up to `now`: new posts, grown counts, deletions."""
-        from tagwatch.collectors.fakes.mastodon import publish_simulated
-
-        with self._lock:
-            posts = self.event.posts
-            self.bluesky.add_simulated(posts, now=now)
-            self.x.add_simulated(posts, now=now)
-            publish_simulated(self.mastodon, posts, now=now, known=self._mastodon_known)
-            self.threads.add_simulated(posts, now=now)
-            self.instagram.add_simulated(posts, now=now)
-
-
-def _serve_fakes(
-    conn: Any, seed: int, n_posts: int, start: datetime, speed: float, end: datetime, t0: float
-) -> None:
-    """Child process: the fake platforms and their feeder, on the parent's simulated clock.
-
-    CLOCK_MONOTONIC is one clock for every process on the machine, so a SimClock
-    built from the parent's `t0` reads the same simulated time here.
-    """
-    event = simulate_event(
-        seed=seed,
-        start=EVENT_START,
-        days=EVENT_DAYS,
-        timezone=TIMEZONE,
-        n_posts=n_posts,
-        raid=True,
-    )
-    clock = SimClock(start, speed, end=end, t0=t0)
-    fakes = _Fakes(event, clock)
-    fakes.start()
-    conn.send(fakes.urls)
-    try:
-        while not conn.poll(0.5):
-            fakes.publish(clock())
-        fakes.publish(clock())
-    finally:
-        fakes.stop()
-
-
-class _FakesProcess:
-    """The fakes in their own process, so the monitor's memory can be measured alone (soak)."""
-
-    def __init__(self, seed: int, n_posts: int, clock: SimClock):
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_serve_fakes,
-            args=(child, seed, n_posts, clock.start, clock.speed, clock.end, clock.t0),
-            daemon=True,
-        )
-        self.urls: dict[str, Any] = {}
-        self._end = clock.end
-
-    def start(self) -> None:
-        self._proc.start()
-        if not self._conn.poll(120):
-            self._proc.kill()
-            raise RuntimeError("the fake platforms' process did not start")
-        self.urls = self._conn.recv()
-        self.bluesky_password = self.urls["bluesky_password"]
-        self.x_token = self.urls["x_token"]
-        self.threads_token = self.urls["threads_token"]
-        self.instagram_token = self.urls["instagram_token"]
-
-    def publish(self, now: datetime) -> None:
-        """The child publishes on its own copy of the clock; at the end, let its last round land."""
-        if self._end is not None and now >= self._end:
-            time.sleep(1.0)
-
-    def stop(self) -> None:
-        try:
-            self._conn.send("stop")
-        except OSError:
-            pass
-        self._proc.join(15)
-        if self._proc.is_alive():
-            self._proc.kill()
 
 
 def _count_posts(config: Config) -> dict[str, int]:
@@ -462,7 +144,7 @@ def run_demo(
     `fakes_process` hosts the fake platforms in a child process (the soak test
     measures the monitor's own memory that way; the fakes keep every post).
     """
-    from tagwatch.monitor.scheduler import Runner
+    from tagwatch.monitor.runner import Runner
     from tagwatch.storage.db import Store
 
     if minutes <= 0:
@@ -490,11 +172,11 @@ def run_demo(
     # Collect about 30 times over the run, at least every 2 real seconds apart.
     interval_minutes = round(max(2.0, minutes * 60 / 30) / 60, 4)
 
-    fakes: _Fakes | _FakesProcess
+    fakes: Fakes | FakesProcess
     if fakes_process:
-        fakes = _FakesProcess(seed, n_posts, clock)
+        fakes = FakesProcess(seed, n_posts, clock)
     else:
-        fakes = _Fakes(event, clock)
+        fakes = Fakes(event, clock)
     fakes.start()
     urls = fakes.urls
     token = secrets.token_urlsafe(18)
@@ -609,7 +291,7 @@ def run_demo(
 
 def _write_outputs(config: Config, result: DemoResult) -> None:
     from tagwatch.reports.digest import send_daily_digest
-    from tagwatch.reports.impact_output import make_report
+    from tagwatch.reports.impact import make_report
 
     last_day = result.simulated_until.astimezone(config.event.tz).date()
     for day in config.event.days():
@@ -658,7 +340,3 @@ def describe(result: DemoResult) -> list[str]:
         "(or write your own config.toml and run `tagwatch run`)"
     )
     return lines
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC)

@@ -1,6 +1,6 @@
 """The digest's plain data: what the templates render (HTML, Markdown, text, chat).
 
-Kept apart from the queries in `tagwatch.reports.digest` so the shape a template may rely on
+Kept apart from the queries in `tagwatch.reports.digest.build` so the shape a template may rely on
 is visible at a glance; nothing here reads the database.
 """
 
@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from tagwatch.reports.charts import PLATFORM_LABELS
-from tagwatch.reports.collection_health import CollectorDay
+from tagwatch.reports.digest.health import CollectorDay
 from tagwatch.reports.figures import author_label, engagement, known_counts
 
 __all__ = [

@@ -3,7 +3,7 @@
 Why it is built this way: the analysis (`tagwatch.reports.analysis`) returns plain
 figures; this module chooses what a communications team needs in the morning
 and puts it into a `Digest` of plain values, which templates turn into HTML
-(for e-mail and the file on disk), Markdown and text (`tagwatch.reports.digest_render`).
+(for e-mail and the file on disk), Markdown and text (`tagwatch.reports.digest.render`).
 Reading only: the digest never writes to the database.
 
 The scheduler's daily job calls `send_daily_digest`; `tagwatch digest` uses the
@@ -25,8 +25,8 @@ from tagwatch.errors import ConfigError, TagwatchError
 from tagwatch.records import parse_iso, to_utc, utcnow
 from tagwatch.reports import analysis
 from tagwatch.reports.charts import bars_png, volume_per_hour_png
-from tagwatch.reports.collection_health import collection_day
-from tagwatch.reports.digest_model import (
+from tagwatch.reports.digest.health import collection_day
+from tagwatch.reports.digest.model import (
     PLATFORM_NAMES,
     PLATFORMS,
     Account,
@@ -383,7 +383,7 @@ def write_digest(digest: Digest, out_dir: Path) -> dict[str, Path]:
 
     Rendered first, written last: a template error never leaves half a set of files.
     """
-    from tagwatch.reports.digest_render import render_html, render_markdown, render_text
+    from tagwatch.reports.digest.render import render_html, render_markdown, render_text
 
     files: dict[str, tuple[Path, str | bytes]] = {
         f"chart:{name}": (out_dir / f"{digest.file_stem}-{name}.png", png)
@@ -414,7 +414,7 @@ def out_dir(config: Config) -> Path:
 
 def send_digest(config: Config, digest: Digest) -> list[str]:
     """E-mail the digest to [digest] recipients; returns who the server accepted."""
-    from tagwatch.reports.digest_render import email_parts
+    from tagwatch.reports.digest.render import email_parts
     from tagwatch.reports.mailer import build_message, send_message, smtp_settings
 
     recipients = list(config.digest.recipients)
@@ -440,7 +440,7 @@ def send_digest(config: Config, digest: Digest) -> list[str]:
 
 def post_digest_webhook(config: Config, digest: Digest) -> bool:
     """Post the short summary when the webhook variable is set; False when it is not."""
-    from tagwatch.reports.digest_render import webhook_text
+    from tagwatch.reports.digest.render import webhook_text
     from tagwatch.reports.mailer import post_webhook, webhook_url
 
     url = webhook_url(config)

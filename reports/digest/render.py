@@ -18,7 +18,7 @@ from typing import Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from tagwatch.reports.charts import data_uri
-from tagwatch.reports.digest_model import Digest
+from tagwatch.reports.digest.model import Digest
 from tagwatch.reports.mailer import InlineImage
 from tagwatch.reports.urls import safe_url
 
