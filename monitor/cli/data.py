@@ -240,8 +240,11 @@ def restore(ctx: click.Context, source: Path | None) -> None:
 def run(ctx: click.Context) -> None:
     """Collect on schedule, send the daily digest, serve the wall; stop with Ctrl-C."""
     from tagwatch.monitor.preflight import check_run
-    from tagwatch.monitor.scheduler import run_until_stopped
 
+    # The config first: a wrong setting is refused (exit 2) before the runner's heavy
+    # imports (charts, language models), so the answer comes within a second.
     config = get_config(ctx)
     check_run(config)  # a bad [digest] or [smtp] refuses now, not at 07:30 tomorrow
+    from tagwatch.monitor.scheduler import run_until_stopped
+
     ctx.exit(run_until_stopped(config))
