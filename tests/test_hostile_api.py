@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagwatch.collectors.bluesky import BlueskyCollector, forget_sessions
-from tagwatch.collectors.bluesky_parse import parse_post
+from tagwatch.collectors.bluesky.parse import parse_post
 from tagwatch.collectors.fakes.bluesky import FakeBluesky
 from tagwatch.collectors.fakes.mastodon import FakeMastodon, Fault
 from tagwatch.collectors.fakes.x import FakeX
