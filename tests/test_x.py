@@ -27,7 +27,7 @@ from tagwatch.collectors.x import (
     parse_page,
     snowflake_time,
 )
-from tagwatch.collectors.x_budget import budget_state, budget_warning, record_reads, worst_case
+from tagwatch.collectors.x.budget import budget_state, budget_warning, record_reads, worst_case
 from tagwatch.errors import ConfigError, MalformedResponse
 from tagwatch.monitor.cli import cli
 from tagwatch.settings import Config, parse_config

@@ -232,7 +232,7 @@ class AlertEngine:
     def _budget(self, store: Store, now: datetime) -> Any:
         if not self.config.x.enabled:
             return None
-        from tagwatch.collectors.x_budget import ledger_state
+        from tagwatch.collectors.x.budget import ledger_state
 
         return ledger_state(store.conn, self.config, now)
 
