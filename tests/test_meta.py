@@ -12,7 +12,7 @@ import pytest
 from tagwatch.collectors.base import RunRecord
 from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
 from tagwatch.collectors.instagram import InstagramCollector
-from tagwatch.collectors.meta_status import status_data, status_lines
+from tagwatch.collectors.meta.status import status_data, status_lines
 from tagwatch.collectors.threads import ThreadsCollector
 from tagwatch.errors import ConfigError
 from tagwatch.reports.analysis import analyze

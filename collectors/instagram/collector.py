@@ -20,8 +20,8 @@ from typing import Any
 
 from tagwatch.collectors.instagram.client import InstagramClient
 from tagwatch.collectors.instagram.parse import PLATFORM, parse_media
-from tagwatch.collectors.meta_collector import MetaCollector
-from tagwatch.collectors.meta_graph import GraphClient
+from tagwatch.collectors.meta.client import GraphClient
+from tagwatch.collectors.meta.collector import MetaCollector
 from tagwatch.errors import MalformedResponse, QuotaExhausted
 from tagwatch.records import Post, iso, parse_iso
 from tagwatch.storage import quotas

@@ -20,7 +20,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from tagwatch.collectors.meta_collector import MetaCollector
+from tagwatch.collectors.meta.collector import MetaCollector
 from tagwatch.collectors.threads.client import THREADS_EPOCH, VERSION, ThreadsClient
 from tagwatch.collectors.threads.parse import PLATFORM, parse_media
 from tagwatch.errors import MalformedResponse, QuotaExhausted

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from tagwatch.collectors.base import Collector
-from tagwatch.collectors.meta_graph import (
+from tagwatch.collectors.meta.client import (
     SLOW_DOWN_AT,
     GraphClient,
     Usage,
@@ -26,7 +26,7 @@ from tagwatch.collectors.meta_graph import (
 from tagwatch.errors import AuthError, PlatformError, RateLimited
 from tagwatch.records import iso
 
-__all__ = ["MetaCollector", "RENEW_HINT"]
+__all__ = ["MetaCollector", "RENEW_HINT", "expires_soon"]
 
 log = logging.getLogger("tagwatch.collect")
 
