@@ -115,7 +115,7 @@ def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> floa
 
 
 class Collector(ABC):
-    """One platform's pass. Subclasses implement `collect` and `translate_error`."""
+    """One platform's pass: subclasses implement `collect` (then `refresh`), `translate_error`."""
 
     name: ClassVar[str]
     # Set by the runner (alerts, issue 22); must return at once: collection never waits on it.
@@ -146,6 +146,14 @@ class Collector(ABC):
     @abstractmethod
     def collect(self) -> None:
         """Read what is new for every hashtag, storing page by page via `store_page`."""
+
+    def refresh(self) -> None:  # noqa: B027 - a step every platform has, most with a body
+        """Re-read recent posts' counts and deletions, within collect.refresh_requests_per_pass.
+
+        The same step, under the same name, on every platform: `collect` calls it
+        after reading what is new, and a stream's gap fill overrides it with
+        nothing (the stream is there for new posts, the scheduled pass refreshes).
+        """
 
     def translate_error(self, exc: Exception) -> PlatformError | None:
         """Map a client library's exception to a PlatformError (None: not a platform fault)."""

@@ -79,7 +79,7 @@ class InstagramCollector(MetaCollector):
         quotas.record_query(conn, self.name, tag, self.now())
         return True
 
-    def search_tags(self) -> None:
+    def collect_tags(self) -> None:
         client = self.client()
         assert isinstance(client, InstagramClient)
         user_id = str(self.section.user_id)

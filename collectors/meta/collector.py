@@ -37,7 +37,7 @@ RENEW_HINT = (
 
 
 class MetaCollector(Collector):
-    """Shared steps; subclasses set `label`, `debug_path` and implement `search_tags`."""
+    """Shared steps; subclasses set `label`, `debug_path` and implement `collect_tags`."""
 
     label: ClassVar[str]
     client_class: ClassVar[type[GraphClient]] = GraphClient
@@ -94,14 +94,14 @@ class MetaCollector(Collector):
             )
         try:
             self.check_token()
-            self.search_tags()
+            self.collect_tags()
             self.refresh()
         finally:
             if self._client is not None:
                 self._client.close()
                 self._client = None
 
-    def search_tags(self) -> None:
+    def collect_tags(self) -> None:
         raise NotImplementedError
 
     def check_token(self) -> None:

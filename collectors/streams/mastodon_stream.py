@@ -92,7 +92,7 @@ class _GapTimeline(MastodonCollector):
     def tags(self) -> tuple[str, ...]:
         return (self._tag,)
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         return None
 
 

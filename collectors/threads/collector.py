@@ -65,7 +65,7 @@ class ThreadsCollector(MetaCollector):
     def room(self) -> int:
         return max(0, int(self.section.daily_query_limit) - int(self.section.query_reserve))
 
-    def search_tags(self) -> None:
+    def collect_tags(self) -> None:
         client = self.client()
         assert isinstance(client, ThreadsClient)
         details = self.record.details

@@ -139,11 +139,12 @@ class XCollector(Collector):
     def collect(self) -> None:
         self.client  # noqa: B018 - fail early (AuthError) when the token is missing
         for tag in self.config.event.hashtags:
-            self.collect_query(self.x.query.replace("{tag}", tag))
+            self._collect_tag(tag)
         self.refresh()
 
-    def collect_query(self, query: str) -> None:
-        """Read everything new for one query, then any gaps an earlier pass left."""
+    def _collect_tag(self, tag: str) -> None:
+        """Read everything new for one hashtag's query, then any gaps an earlier pass left."""
+        query = self.x.query.replace("{tag}", tag)
         cursor = _Cursor.load(self.get_cursor(query))
         work: list[list[str | None]] = [[cursor.newest_id, None], *cursor.gaps]
         cursor.gaps = []
