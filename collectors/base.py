@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+from tagwatch.collectors.cursor import Cursor, LegacyReader
 from tagwatch.errors import AuthError, MalformedResponse, PlatformError, QuotaExhausted, RateLimited
 from tagwatch.records import Post, utcnow
 from tagwatch.settings import Config
@@ -181,13 +182,16 @@ class Collector(ABC):
     def get_cursor(self, query: str) -> str | None:
         return self.store.get_cursor(*self.cursor_key(query))
 
+    def read_cursor(self, query: str, legacy: LegacyReader | None = None) -> Cursor:
+        """Where reading `query` stands; `legacy` reads the platform's cursors from before #19."""
+        return Cursor.read(self.get_cursor(query), legacy)
+
     def store_page(
-        self, posts: list[Post], *, query: str | None = None, cursor: str | None = None
+        self, posts: list[Post], *, query: str | None = None, cursor: Cursor | str | None = None
     ) -> WriteResult:
         """Commit one page of posts, and the cursor that covers them, atomically."""
-        cur = (
-            (*self.cursor_key(query), cursor) if query is not None and cursor is not None else None
-        )
+        value = cursor.dump() if isinstance(cursor, Cursor) else cursor
+        cur = (*self.cursor_key(query), value) if query is not None and value is not None else None
         result = self.store.write_posts(posts, cursor=cur)
         self.record.add(result)
         if self.after_page is not None and (result.new or result.updated):

@@ -14,13 +14,13 @@ Three modules, kept apart so each can be tested on its own terms:
 Paging. `searchPosts` with `sort=latest` pages from the newest post down, and
 its cursor is an offset that shifts whenever new posts arrive, so it cannot be
 resumed in a later pass. What is stored per hashtag instead is a *high-water
-mark* (`hwm`): every post whose sortAt lies between the backfill start and
+mark* (the cursor's `newest`): every post whose sortAt lies between the backfill start and
 `hwm` is collected. A pass sweeps from the newest post down with
 `since = hwm - overlap` and stops at the first page that reaches `hwm`, that
 is, posts already stored; if that page also shows posts below the mark that
 were not stored (indexed late, with an earlier sortAt), it reads on while
 pages do. While a sweep is under way, the state after each committed page
-also records the sweep's top and the oldest post reached (`sweep`), so a pass
+also records the sweep's top and the oldest post reached (`pending`), so a pass
 that ends early (rate limit, page cap, crash) is resumed with `until` next
 time instead of leaving a hole. The state is saved with the page it covers,
 in one transaction.
@@ -28,7 +28,6 @@ in one transaction.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -64,12 +63,13 @@ from tagwatch.collectors.bluesky.parse import (
     lenient_datetime,
     parse_post,
 )
+from tagwatch.collectors.cursor import Bounds, Cursor, json_object
 from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
 from tagwatch.records import Post, iso
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
 
-__all__ = ["BlueskyCollector", "APP_PASSWORD_URL"]
+__all__ = ["BlueskyCollector", "APP_PASSWORD_URL", "legacy_cursor"]
 
 log = logging.getLogger("tagwatch.collect.bluesky")
 T = TypeVar("T")
@@ -293,33 +293,25 @@ class BlueskyCollector(Collector):
             if self.client is not None:
                 self.client.request.close()
 
-    def _load_state(self, tag: str) -> dict[str, Any]:
-        raw = self.get_cursor(tag)
-        try:
-            state = json.loads(raw) if raw else {}
-        except ValueError:
-            state = {}
-        return state if isinstance(state, dict) else {}
-
     def _collect_tag(self, tag: str) -> None:
-        state = self._load_state(tag)
-        sweep = state.get("sweep")
-        stopped = lenient_datetime(sweep.get("until")) if isinstance(sweep, dict) else None
-        top = lenient_datetime(sweep.get("top")) if isinstance(sweep, dict) else None
+        state = self.read_cursor(tag, legacy_cursor)
+        sweep = state.pending[0] if state.pending else {}
+        stopped = lenient_datetime(sweep.get("until"))
+        top = lenient_datetime(sweep.get("top"))
         if stopped is not None and top is not None:
             # Finish the sweep a previous pass left: posts below where it stopped
             # (`until` is exclusive; the boundary post comes again and is just updated).
             until = stopped + timedelta(milliseconds=1)
             state = self._sweep(tag, state, until=until, top=top)
-            if state.get("sweep"):
+            if state.pending:
                 return  # still unfinished (page cap): newer posts wait for the next pass
         self._sweep(tag, state, until=None, top=None)
 
     def _sweep(
-        self, tag: str, state: dict[str, Any], *, until: datetime | None, top: datetime | None
-    ) -> dict[str, Any]:
+        self, tag: str, state: Cursor, *, until: datetime | None, top: datetime | None
+    ) -> Cursor:
         """Page down from `until` (or the newest post) to the high-water mark; returns the state."""
-        hwm = lenient_datetime(state.get("hwm"))
+        hwm = lenient_datetime(state.newest)
         since = hwm - OVERLAP if hwm else self.backfill_start()
         oldest: datetime | None = None
         cursor: str | None = None
@@ -353,14 +345,16 @@ class BlueskyCollector(Collector):
             done = not posts or reached or not next_cursor
             if done:
                 new_hwm = max(t for t in (hwm, top) if t is not None) if (hwm or top) else None
-                state = {"hwm": iso(new_hwm)} if new_hwm else {}
+                state = Cursor(newest=iso(new_hwm) if new_hwm else None)
             else:
-                state = {
-                    "hwm": iso(hwm) if hwm else None,
-                    "sweep": {"top": iso(top), "until": iso(oldest)},  # type: ignore[arg-type]
+                # Not done: this page had posts, so both are set.
+                sweep: Bounds = {
+                    "top": iso(top) if top else None,
+                    "until": iso(oldest) if oldest else None,
                 }
+                state = Cursor(newest=iso(hwm) if hwm else None, pending=[sweep])
             posts = self._with_followers(posts)
-            self.store_page(posts, query=tag, cursor=json.dumps(state))
+            self.store_page(posts, query=tag, cursor=state)
             self._seen.update(p.platform_id for p in posts)
             if done:
                 return state
@@ -439,3 +433,15 @@ class BlueskyCollector(Collector):
                     deleted += 1
         if deleted:
             self.record.details["deleted"] = self.record.details.get("deleted", 0) + deleted
+
+
+def legacy_cursor(value: str) -> Cursor | None:
+    """Bluesky's cursor before #19: {"hwm": ISO time, "sweep": {"top", "until"}}."""
+    data = json_object(value)
+    if data is None:
+        return None
+    hwm, sweep = data.get("hwm"), data.get("sweep")
+    pending: list[Bounds] = []
+    if isinstance(sweep, dict):
+        pending.append({k: v if isinstance(v, str) else None for k, v in sweep.items()})
+    return Cursor(newest=hwm if isinstance(hwm, str) else None, pending=pending)

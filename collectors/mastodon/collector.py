@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from tagwatch.collectors.base import Collector
+from tagwatch.collectors.cursor import Cursor, json_object
 from tagwatch.collectors.mastodon.client import (
     TIMELINE_LIMIT,
     MastodonAPIError,
@@ -47,7 +48,7 @@ from tagwatch.collectors.mastodon.refresh import Refresh
 from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
 from tagwatch.records import Post
 
-__all__ = ["MastodonCollector", "closed_timeline_message", "token_env_for"]
+__all__ = ["MastodonCollector", "closed_timeline_message", "token_env_for", "legacy_cursor"]
 
 
 # -- the collector ----------------------------------------------------------------------
@@ -243,7 +244,7 @@ class MastodonCollector(Collector):
         self, instance: str, domain: str, client: MastodonClient, tag: str, info: dict[str, Any]
     ) -> None:
         query = f"{instance}/tags/{tag}"
-        state = _load_cursor(self.get_cursor(query))
+        state = self.read_cursor(query, legacy_cursor)
         pages = 0
         max_pages = int(self.collect_cfg.max_pages_per_pass)
         start = self.backfill_start()
@@ -287,7 +288,7 @@ class MastodonCollector(Collector):
             known = self.store.known_ids(self.name, [p.platform_id for p in posts])
             fresh = [p for p in posts if p.platform_id not in known]
             info["already_stored"] += len(posts) - len(fresh)
-            result = self.store_page(fresh, query=query, cursor=json.dumps(state))
+            result = self.store_page(fresh, query=query, cursor=state)
             info["new_posts"] += result.new
 
         def budget_left() -> bool:
@@ -296,37 +297,37 @@ class MastodonCollector(Collector):
                 return False
             return True
 
-        if state["newest"] is not None:
+        if state.newest is not None:
             # Newer statuses: page upward from the cursor, oldest page first, so the
             # cursor saved with each page never skips anything.
-            min_id = state["newest"]
+            min_id = state.newest
             while budget_left():
                 page = fetch(f"min_id={min_id}", min_id=min_id)
                 if not page.statuses:
                     break
-                state["newest"] = page.prev_min_id or str(page.statuses[0]["id"])
+                state.newest = page.prev_min_id or str(page.statuses[0]["id"])
                 save(parse(page)[0])
                 # A short page is the top of the timeline: no need to ask again.
                 if page.prev_min_id is None or len(page.statuses) < TIMELINE_LIMIT:
                     break
                 min_id = page.prev_min_id
-            if not state["backfill"]:
+            if not _backfill(state):
                 return
         # Backfill: newest first with max_id, down to backfill_start().
-        max_id = state["backfill"]
+        max_id = _backfill(state)
         while budget_left():
             page = fetch(f"max_id={max_id}" if max_id else "newest", max_id=max_id)
-            if state["newest"] is None:
+            if state.newest is None:
                 if not page.statuses:
                     return  # nothing tagged yet: the next pass starts from the top again
-                state["newest"] = str(page.statuses[0]["id"])
+                state.newest = str(page.statuses[0]["id"])
             posts, reached_start = parse(page)
             done = reached_start or not page.statuses or page.next_max_id is None
-            state["backfill"] = None if done else page.next_max_id
+            state.pending = [] if done else [{"max_id": page.next_max_id}]
             save(posts)
             if done:
                 return
-            max_id = state["backfill"]
+            max_id = _backfill(state)
 
     # -- refresh (tagwatch.collectors.mastodon.refresh) ------------------------------------------
 
@@ -371,21 +372,29 @@ def closed_timeline_message(instance: str, hint: str) -> str:
     )
 
 
-def _load_cursor(value: str | None) -> dict[str, Any]:
-    """Cursor per instance+hashtag: {"newest": id, "backfill": id or null}.
+def legacy_cursor(value: str) -> Cursor | None:
+    """Mastodon's cursor before #19: {"newest": id, "backfill": id or null}, or a bare id.
 
     `newest` is the newest local id stored; `backfill`, while set, is where the
-    first run's walk back to the backfill start goes on.
+    first run's walk back to the backfill start goes on (now a pending ``max_id``).
     """
-    if not value:
-        return {"newest": None, "backfill": None}
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return {"newest": value, "backfill": None}
-    if not isinstance(data, dict):
-        return {"newest": str(data), "backfill": None}
-    return {"newest": data.get("newest"), "backfill": data.get("backfill")}
+    data = json_object(value)
+    if data is None:
+        try:
+            other = json.loads(value)
+        except ValueError:
+            return Cursor(newest=value)
+        return Cursor(newest=None if other is None else str(other))
+    newest, backfill = data.get("newest"), data.get("backfill")
+    return Cursor(
+        newest=None if newest is None else str(newest),
+        pending=[{"max_id": str(backfill)}] if backfill else [],
+    )
+
+
+def _backfill(state: Cursor) -> str | None:
+    """Where the first run's walk back to the backfill start goes on, while it is unfinished."""
+    return state.pending[0].get("max_id") if state.pending else None
 
 
 def _failure_kind(exc: PlatformError) -> str:

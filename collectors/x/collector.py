@@ -8,24 +8,24 @@ the network code is separate: `XCollector` (here) talks to X through the real
 tweepy client, whose hard-coded https://api.twitter.com is redirected to
 `x.api_base_url` (`tagwatch.collectors.x.client`).
 
-Cursor per query: JSON {"newest_id", "gaps"}. `newest_id` is the newest post
-read (the next pass asks for `since_id` = it); `gaps` are id ranges still to
-read because a pass stopped part way (budget, page limit, rate limit). The
-cursor is saved with each page, so a crash loses nothing and re-reads little.
+Cursor per query (`tagwatch.collectors.cursor`): `newest` is the newest post
+read (the next pass asks for `since_id` = it); `pending` are id ranges
+(``since_id``/``until_id``) still to read because a pass stopped part way
+(budget, page limit, rate limit). The cursor is saved with each page, so a
+crash loses nothing and re-reads little.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import tweepy
 
 from tagwatch.collectors.base import Collector
+from tagwatch.collectors.cursor import Bounds, Cursor, json_object
 from tagwatch.collectors.x.budget import Prices, Reads, budget_state, record_resources, worst_case
 from tagwatch.collectors.x.client import (
     EXPANSIONS,
@@ -38,7 +38,7 @@ from tagwatch.collectors.x.parse import lookup_errors, page_resources, parse_pag
 from tagwatch.errors import ConfigError, MalformedResponse, PlatformError
 from tagwatch.settings import Config
 
-__all__ = ["XCollector", "RECENT_WINDOW", "snowflake_time"]
+__all__ = ["XCollector", "RECENT_WINDOW", "snowflake_time", "legacy_cursor"]
 
 log = logging.getLogger("tagwatch.collect.x")
 
@@ -47,23 +47,23 @@ MIN_PAGE = 10  # and the least it accepts as max_results
 RECENT_WINDOW = timedelta(days=7) - timedelta(minutes=5)  # margin for clock skew
 
 
-@dataclass
-class _Cursor:
-    newest_id: str | None = None
-    gaps: list[list[str | None]] = field(default_factory=list)  # [since_id, until_id]
+def legacy_cursor(value: str) -> Cursor | None:
+    """X's cursor before #19: {"newest_id", "gaps": [[since_id, until_id], ...]}, or a bare id."""
+    data = json_object(value)
+    if data is None:
+        return Cursor(newest=value) if value.isdigit() else None
+    try:
+        gaps = [list(g) for g in data.get("gaps", [])]
+        pending = [_gap(since_id, until_id) for since_id, until_id in gaps]
+    except (TypeError, ValueError):
+        return None
+    newest = data.get("newest_id")
+    return Cursor(newest=None if newest is None else str(newest), pending=pending)
 
-    @classmethod
-    def load(cls, value: str | None) -> _Cursor:
-        if not value:
-            return cls()
-        try:
-            data = json.loads(value)
-            return cls(data.get("newest_id"), [list(g) for g in data.get("gaps", [])])
-        except (ValueError, AttributeError, TypeError):
-            return cls(newest_id=value if value.isdigit() else None)
 
-    def dump(self) -> str:
-        return json.dumps({"newest_id": self.newest_id, "gaps": self.gaps})
+def _gap(since_id: str | None, until_id: str | None) -> Bounds:
+    """An id range a pass left unread: above `since_id`, below `until_id` (None: open)."""
+    return {"since_id": since_id, "until_id": until_id}
 
 
 def snowflake_time(post_id: str) -> datetime:
@@ -145,11 +145,12 @@ class XCollector(Collector):
     def _collect_tag(self, tag: str) -> None:
         """Read everything new for one hashtag's query, then any gaps an earlier pass left."""
         query = self.x.query.replace("{tag}", tag)
-        cursor = _Cursor.load(self.get_cursor(query))
-        work: list[list[str | None]] = [[cursor.newest_id, None], *cursor.gaps]
-        cursor.gaps = []
+        cursor = self.read_cursor(query, legacy_cursor)
+        work = [_gap(cursor.newest, None), *cursor.pending]
+        cursor.pending = []
         pages = 0
-        for i, (since_id, until_id) in enumerate(work):
+        for i, gap in enumerate(work):
+            since_id, until_id = gap.get("since_id"), gap.get("until_id")
             rest = work[i + 1 :]
             floor = until_id  # below here, nothing of this range is stored yet
             for page, next_token in self._pages(query, since_id, until_id):
@@ -160,15 +161,15 @@ class XCollector(Collector):
                 # its data, and the cursor must never pass posts that were not stored.
                 ids = [str(t["id"]) for t in page.get("data") or [] if str(t["id"]).isdigit()]
                 if ids:
-                    cursor.newest_id = _max_id(cursor.newest_id, max(ids, key=int))
+                    cursor.newest = _max_id(cursor.newest, max(ids, key=int))
                     floor = min(ids, key=int)
-                cursor.gaps = ([[since_id, floor]] if next_token else []) + rest
-                self.store_page(posts, query=query, cursor=cursor.dump())
+                cursor.pending = ([_gap(since_id, floor)] if next_token else []) + rest
+                self.store_page(posts, query=query, cursor=cursor)
                 if next_token and pages >= self.collect_cfg.max_pages_per_pass:
                     log.info("x: %s: page limit reached, the rest waits for the next pass", query)
                     self.record.status = "partial"
                     return
-            cursor.gaps = list(rest)
+            cursor.pending = list(rest)
 
     def _plan(
         self, since_id: str | None, until_id: str | None
