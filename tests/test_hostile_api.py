@@ -266,8 +266,7 @@ def test_bluesky_pass_over_garbage_fails_cleanly(
                     assert record.status == "ok", record.error
             finally:
                 store.close()
-                with fake._lock:
-                    fake._faults.clear()
+                fake.faults.clear()
 
         one_pass()
     forget_sessions()

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tagwatch.collectors.fakes.faults import Fault, Faults, encoded
 from tagwatch.collectors.fakes.loopback import LoopbackServer
 from tagwatch.records import utcnow
 
@@ -65,25 +66,6 @@ def snowflake_id(at: datetime, salt: str = "") -> int:
     """
     ms = int(at.timestamp() * 1000)
     return (ms << 16) | (zlib.crc32(salt.encode()) & 0xFFFF)
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour; `path` limits it to requests whose path starts with it.
-
-    kind: ``rate_limit`` (429 with `reset_at`), ``error`` (`status` with
-    `body`), ``garbage`` (200 with a body that is not JSON), ``slow`` (answer
-    after `delay` seconds).
-    """
-
-    kind: str
-    path: str = "/"
-    status: int = 500
-    body: str = '{"error": "Internal server error"}'
-    reset_at: datetime | None = None
-    delay: float = 0.0
-    times: int | None = 1  # None: every matching request until cleared
-    after: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -137,7 +119,7 @@ class FakeMastodon(LoopbackServer):
         # for a status it will not show for a moment; the single lookup still serves them.
         self.batch_glitch: set[str] = set()
         self.requests: list[LoggedRequest] = []
-        self.faults: list[Fault] = []
+        self.faults = Faults()
         self.rate_limit = RATE_LIMIT  # requests per 5-minute window, as Mastodon's default
         self.rate_remaining = RATE_LIMIT
         self._rate_window: datetime | None = None
@@ -395,29 +377,14 @@ class FakeMastodon(LoopbackServer):
     # -- faults and the request log --------------------------------------------
 
     def inject(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
+        """Queue `fault` (`tagwatch.collectors.fakes.faults`); Mastodon renders it below."""
+        self.faults.add(fault)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self.faults.clear()
+        self.faults.clear()
 
     def count(self, path_prefix: str = "/") -> int:
         return sum(1 for r in self.requests if r.path.startswith(path_prefix))
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if path.startswith(fault.path):
-                    if fault.after > 0:
-                        fault.after -= 1
-                        continue
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
 
     # -- the API ----------------------------------------------------------------
 
@@ -467,19 +434,21 @@ class FakeMastodon(LoopbackServer):
         """Answer one request: (status, headers, body, delay in seconds)."""
         multi = multi or {k: [v] for k, v in query.items()}
         self.requests.append(LoggedRequest(method, path, query, headers, multi))
-        fault = self._take_fault(path)
+        fault = self.faults.take(path)
         rate = self.rate_headers()
         delay = 0.0
         if fault is not None:
             if fault.kind == "slow":
                 delay = fault.delay
             elif fault.kind == "rate_limit":
-                reset = fault.reset_at or self.now() + timedelta(minutes=5)
+                wait = timedelta(seconds=fault.reset_in if fault.reset_in is not None else 300)
+                reset = fault.reset_at or self.now() + wait
                 rate["X-RateLimit-Remaining"] = "0"
                 rate["X-RateLimit-Reset"] = reset.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 return 429, rate, _json({"error": "Too many requests"}), 0.0
             elif fault.kind == "error":
-                return fault.status, rate, fault.body.encode(), 0.0
+                sent = encoded(fault.body, {"error": "Internal server error"})
+                return fault.status, {**rate, **fault.headers}, sent, 0.0
             elif fault.kind == "garbage":
                 html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
                 return 200, {**rate, "Content-Type": "text/html"}, html, 0.0

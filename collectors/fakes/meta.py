@@ -39,6 +39,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tagwatch.collectors.fakes.faults import Fault, Faults, encoded
 from tagwatch.collectors.fakes.loopback import LoopbackServer
 from tagwatch.records import utcnow
 
@@ -98,13 +99,34 @@ class _FakeGraph(LoopbackServer):
         self.expires_at = expires_at
         self.revoked = False
         self.usage_percent: int | None = None  # None: no usage header (few calls so far)
-        self.throttle_code: int | None = None  # answer every call with this throttling error
+        self.faults = Faults()  # queued misbehaviour (`fail`, `throttle`)
         self.regain_minutes = 0
         self.requests: list[GraphRequest] = []
         self.lock = threading.Lock()
 
     def count(self, prefix: str = "/") -> int:
         return sum(1 for r in self.requests if r.path.startswith(prefix))
+
+    # -- faults --------------------------------------------------------------------------
+
+    def fail(self, path: str, status: int = 500, *, body: Any = None, times: int = 1) -> None:
+        """The next `times` requests under `path` answer `status` (Graph's code 1 error body)."""
+        self.faults.add(Fault("error", path, status, body, times=times))
+
+    def throttle(self, code: int, *, path: str = "*", times: int | None = None) -> None:
+        """Answer requests (every one until `faults.clear()`) with throttling `code`.
+
+        Graph API guide "Handling Errors": codes 4, 17, 32 and 613 (HTTP 400);
+        the usage headers then stand at 100 % and, on Instagram, the BUC header
+        says when access returns (`regain_minutes`).
+        """
+        msg = {
+            4: "Application request limit reached",
+            17: "User request limit reached",
+            32: "Page request limit reached",
+            613: "Calls to this api have exceeded the rate limit.",
+        }.get(code, "Request limit reached")
+        self.faults.add(Fault("rate_limit", path, 400, self.error(code, msg), times=times))
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -115,7 +137,7 @@ class _FakeGraph(LoopbackServer):
     def _send(
         self, handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str]
     ) -> None:
-        data = json.dumps(body).encode("utf-8")
+        data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=UTF-8")
         handler.send_header("Content-Length", str(len(data)))
@@ -148,17 +170,15 @@ class _FakeGraph(LoopbackServer):
             msg = "Error validating access token: Session has expired."
             self._send(handler, 400, self.error(190, msg, subcode=463), headers)
             return
-        if self.throttle_code is not None:
-            # Graph API guide: throttling codes; the BUC header says when access returns.
-            name, value = self._usage(100)
-            headers[name] = value
-            msg = {
-                4: "Application request limit reached",
-                17: "User request limit reached",
-                32: "Page request limit reached",
-                613: "Calls to this api have exceeded the rate limit.",
-            }.get(self.throttle_code, "Request limit reached")
-            self._send(handler, 400, self.error(self.throttle_code, msg), headers)
+        fault = self.faults.take(parts.path)
+        if fault is not None:
+            if fault.kind == "rate_limit":
+                # Graph API guide: throttling codes; the BUC header says when access returns.
+                name, value = self._usage(100)
+                headers[name] = value
+            # Graph API guide: code 1, "An unknown error occurred", for a fault without a body.
+            body = encoded(fault.body, self.error(1, "An unknown error occurred"))
+            self._send(handler, fault.status, body, {**headers, **fault.headers})
             return
         if parts.path.endswith("/debug_token"):
             self._send(handler, 200, self.debug_info(query.get("input_token", "")), headers)

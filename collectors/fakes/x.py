@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from tagwatch.collectors.fakes.faults import Fault, Faults
 from tagwatch.collectors.fakes.loopback import LoopbackServer
 from tagwatch.collectors.fakes.x_data import (
     CLIENT_NOT_ENROLLED,
@@ -89,17 +90,6 @@ class FakeRequest:
 
 
 @dataclass
-class Fault:
-    """An injected failure for requests whose path starts with `path`."""
-
-    path: str
-    status: int
-    body: Any = None  # dict -> JSON; str -> sent as is (malformed JSON)
-    times: int = 1
-    reset_after: float = 60.0  # 429: seconds from the fake's clock to x-rate-limit-reset
-
-
-@dataclass
 class _State:
     tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -123,7 +113,7 @@ class FakeX(LoopbackServer):
         self.page_size_cap = page_size_cap
         self.state = _State()
         self.requests: list[FakeRequest] = []
-        self.faults: list[Fault] = []
+        self.faults = Faults()
         self.denied: dict[str, dict[str, Any]] = {}  # path prefix -> 403 body
         self.remaining: dict[str, int] = dict(RATE_LIMITS)
         self._tokens: dict[str, int] = {}
@@ -245,7 +235,8 @@ class FakeX(LoopbackServer):
             body = {429: TOO_MANY_REQUESTS, 401: UNAUTHORIZED, 403: CLIENT_NOT_ENROLLED}.get(
                 status, SERVER_ERROR
             )
-        self.faults.append(Fault(path, status, body, times, reset_after))
+        kind = "rate_limit" if status == 429 else "error"
+        self.faults.add(Fault(kind, path, status, body, reset_in=reset_after, times=times))
 
     def deny(self, path: str, *, kind: str = "client-not-enrolled") -> None:
         """Every request under `path` is refused with 403, as for an access level without it."""
@@ -302,15 +293,15 @@ class FakeX(LoopbackServer):
         for prefix, body in self.denied.items():
             if path.startswith(prefix):
                 return 403, body, {}
-        for fault in self.faults:
-            if fault.times > 0 and path.startswith(fault.path):
-                fault.times -= 1
-                headers: dict[str, str] = {}
-                if fault.status == 429:
-                    reset = int((self.now() + timedelta(seconds=fault.reset_after)).timestamp())
-                    self.remaining[path] = 0
-                    headers = self._rate_headers(path, reset)
-                return fault.status, fault.body, headers
+        fault = self.faults.take(path)
+        if fault is not None:
+            headers: dict[str, str] = {}
+            if fault.kind == "rate_limit":
+                wait = timedelta(seconds=fault.reset_in if fault.reset_in is not None else 60)
+                reset = int((fault.reset_at or self.now() + wait).timestamp())
+                self.remaining[path] = 0
+                headers = self._rate_headers(path, reset)
+            return fault.status, fault.body, {**headers, **fault.headers}
         if path in RATE_LIMITS:
             self.remaining[path] = max(self.remaining.get(path, RATE_LIMITS[path]) - 1, 0)
         headers = self._rate_headers(path)
