@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+from tagwatch.collectors.cursor import Cursor, LegacyReader
 from tagwatch.errors import AuthError, MalformedResponse, PlatformError, QuotaExhausted, RateLimited
 from tagwatch.records import Post, utcnow
 from tagwatch.settings import Config
@@ -115,7 +116,7 @@ def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> floa
 
 
 class Collector(ABC):
-    """One platform's pass. Subclasses implement `collect` and `translate_error`."""
+    """One platform's pass: subclasses implement `collect` (then `refresh`), `translate_error`."""
 
     name: ClassVar[str]
     # Set by the runner (alerts, issue 22); must return at once: collection never waits on it.
@@ -147,6 +148,14 @@ class Collector(ABC):
     def collect(self) -> None:
         """Read what is new for every hashtag, storing page by page via `store_page`."""
 
+    def refresh(self) -> None:  # noqa: B027 - a step every platform has, most with a body
+        """Re-read recent posts' counts and deletions, within collect.refresh_requests_per_pass.
+
+        The same step, under the same name, on every platform: `collect` calls it
+        after reading what is new, and a stream's gap fill overrides it with
+        nothing (the stream is there for new posts, the scheduled pass refreshes).
+        """
+
     def translate_error(self, exc: Exception) -> PlatformError | None:
         """Map a client library's exception to a PlatformError (None: not a platform fault)."""
         return exc if isinstance(exc, PlatformError) else None
@@ -173,13 +182,16 @@ class Collector(ABC):
     def get_cursor(self, query: str) -> str | None:
         return self.store.get_cursor(*self.cursor_key(query))
 
+    def read_cursor(self, query: str, legacy: LegacyReader | None = None) -> Cursor:
+        """Where reading `query` stands; `legacy` reads the platform's cursors from before #19."""
+        return Cursor.read(self.get_cursor(query), legacy)
+
     def store_page(
-        self, posts: list[Post], *, query: str | None = None, cursor: str | None = None
+        self, posts: list[Post], *, query: str | None = None, cursor: Cursor | str | None = None
     ) -> WriteResult:
         """Commit one page of posts, and the cursor that covers them, atomically."""
-        cur = (
-            (*self.cursor_key(query), cursor) if query is not None and cursor is not None else None
-        )
+        value = cursor.dump() if isinstance(cursor, Cursor) else cursor
+        cur = (*self.cursor_key(query), value) if query is not None and value is not None else None
         result = self.store.write_posts(posts, cursor=cur)
         self.record.add(result)
         if self.after_page is not None and (result.new or result.updated):

@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from tagwatch.collectors import PLATFORMS
-from tagwatch.collectors.meta_status import status_data as meta_status_data
-from tagwatch.collectors.meta_status import status_text as meta_status_text
+from tagwatch.collectors.meta.status import status_data as meta_status_data
+from tagwatch.collectors.meta.status import status_text as meta_status_text
 from tagwatch.collectors.streams.status import stream_states, stream_text
-from tagwatch.collectors.x_budget import BudgetState, ledger_state
+from tagwatch.collectors.x.budget import BudgetState, ledger_state
 from tagwatch.monitor.alerts.summary import alerts_status, alerts_text
 from tagwatch.monitor.health import read_schedule, runner_status, runner_text
 from tagwatch.monitor.lock import lock_holder

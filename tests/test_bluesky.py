@@ -14,6 +14,7 @@ import pytest
 
 from tagwatch.collectors.base import RunRecord
 from tagwatch.collectors.bluesky import APP_PASSWORD_URL, BlueskyCollector, forget_sessions
+from tagwatch.collectors.cursor import Cursor
 from tagwatch.collectors.fakes.bluesky import FakeBluesky
 from tagwatch.collectors.fakes.simulation import simulate_event
 from tagwatch.settings import Config, parse_config
@@ -118,8 +119,9 @@ def add_posts(
     ]
 
 
-def cursor_state(store: Store) -> dict[str, Any]:
-    return json.loads(store.get_cursor("bluesky", "hrhn2016") or "{}")
+def cursor_state(store: Store) -> Cursor:
+    """The stored cursor: `newest` the high-water mark, a sweep under way its pending walk."""
+    return Cursor.read(store.get_cursor("bluesky", "hrhn2016"))
 
 
 # -- paging ---------------------------------------------------------------------------
@@ -155,7 +157,7 @@ def test_first_pass_pages_through_overlapping_pages_from_backfill_start(
     assert searches[0]["tag"] == ["hrhn2016"] and searches[0]["q"] == ["#hrhn2016"]
     assert searches[0]["sort"] == ["latest"] and searches[0]["limit"] == ["100"]
     assert searches[1]["cursor"] == ["3"]
-    assert set(cursor_state(db)) == {"hwm"}
+    assert cursor_state(db).newest and cursor_state(db).pending == []
 
     fake.on_request = None
     second = run(bsky_config, db, clock)
@@ -218,14 +220,14 @@ def test_pass_ended_by_page_cap_resumes_below_where_it_stopped(
     assert first.status == "partial"
     assert len(stored(db)) == 6
     state = cursor_state(db)
-    assert state["sweep"]["until"] and state["hwm"] is None
+    assert state.pending[0]["until"] and state.newest is None
 
     second = run(config, db, clock)
     resumed = fake.params(SEARCH)[2]
     assert resumed["until"] and "cursor" not in resumed  # below the oldest stored post
     assert second.status == "ok"
     assert set(stored(db)) == set(uris)
-    assert set(cursor_state(db)) == {"hwm"}
+    assert cursor_state(db).newest and cursor_state(db).pending == []
 
 
 # -- normalization ------------------------------------------------------------------------
@@ -449,7 +451,7 @@ def test_malformed_json_fails_pass_with_nothing_half_written(
     assert record.status == "failed"
     assert "app.bsky.feed.searchPosts answered with invalid JSON" in (record.error or "")
     assert len(stored(db)) == 3  # exactly page 1, whose cursor state was saved with it
-    assert "sweep" in cursor_state(db)
+    assert cursor_state(db).pending
     run_row = db.conn.execute("select status, error from runs").fetchone()
     assert run_row["status"] == "failed" and "invalid JSON" in run_row["error"]
 

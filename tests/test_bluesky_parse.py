@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tagwatch.collectors.bluesky_parse import facet_entities, parse_post, sort_at
+from tagwatch.collectors.bluesky.parse import facet_entities, parse_post, sort_at
 from tagwatch.errors import MalformedResponse
 from tests.conftest import RECORDED
 

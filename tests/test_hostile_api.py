@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagwatch.collectors.bluesky import BlueskyCollector, forget_sessions
-from tagwatch.collectors.bluesky_parse import parse_post
+from tagwatch.collectors.bluesky.parse import parse_post
+from tagwatch.collectors.cursor import Cursor
 from tagwatch.collectors.fakes.bluesky import FakeBluesky
 from tagwatch.collectors.fakes.mastodon import FakeMastodon, Fault
 from tagwatch.collectors.fakes.x import FakeX
@@ -265,8 +266,7 @@ def test_bluesky_pass_over_garbage_fails_cleanly(
                     assert record.status == "ok", record.error
             finally:
                 store.close()
-                with fake._lock:
-                    fake._faults.clear()
+                fake.faults.clear()
 
         one_pass()
     forget_sessions()
@@ -296,7 +296,7 @@ def test_x_pass_over_garbage_fails_cleanly(tmp_path: Path, monkeypatch: pytest.M
                 stored = {r[0] for r in store.conn.execute("select platform_id from posts")}
                 for (value,) in store.conn.execute("select value from cursors"):
                     # The cursor's top is a post that was stored, never one only claimed.
-                    assert json.loads(value).get("newest_id") in stored | {None}
+                    assert Cursor.read(value).newest in stored | {None}
                 if record.status == "failed":
                     assert row["error"] and not row["error"].startswith("unexpected"), row["error"]
                 else:
@@ -321,8 +321,8 @@ def test_x_cursor_follows_the_posts_not_what_meta_claims(
         fake.fail("/2/tweets/search/recent", 200, body={"meta": {**meta, "result_count": 3}})
         store = Store.open(":memory:")
         XCollector(config, store, now=lambda: now, sleep=lambda s: None).run_pass()
-        cursor = json.loads(store.get_cursor("x", "#HRHN2016 -is:retweet") or "{}")
-        assert cursor.get("newest_id") is None
+        cursor = Cursor.read(store.get_cursor("x", "#HRHN2016 -is:retweet"))
+        assert cursor.newest is None
         store.close()
 
 

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tagwatch.collectors.base import RunRecord
+from tagwatch.collectors.cursor import Cursor
 from tagwatch.collectors.fakes.mastodon import FakeMastodon, Fault
 from tagwatch.collectors.mastodon import (
     MastodonCollector,
@@ -300,8 +301,8 @@ def test_first_run_backfills_newest_first_down_to_the_event_start(
     ids = sorted((int(i) for i in inst.statuses), reverse=True)
     # Each next page starts below the last id of the one before, as the Link header says.
     assert [q.get("max_id") for q in queries[1:]] == [str(ids[39]), str(ids[79])]
-    cursor = json.loads(store.get_cursor("mastodon", f"{inst.base_url}/tags/hrhn2016") or "")
-    assert cursor == {"newest": str(ids[0]), "backfill": None}
+    cursor = Cursor.read(store.get_cursor("mastodon", f"{inst.base_url}/tags/hrhn2016"))
+    assert cursor == Cursor(newest=str(ids[0]), pending=[])  # no backfill left to walk
 
 
 def test_later_runs_page_upward_with_min_id_from_the_cursor(
@@ -353,8 +354,8 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(
     second = run()
     assert second.new_posts == 21
     assert len(rows(store)) == 101
-    cursor = json.loads(store.get_cursor("mastodon", f"{inst.base_url}/tags/hrhn2016") or "")
-    assert cursor["backfill"] is None
+    cursor = Cursor.read(store.get_cursor("mastodon", f"{inst.base_url}/tags/hrhn2016"))
+    assert cursor.pending == []  # the backfill is done
 
 
 def test_the_cursor_moves_only_with_committed_pages(
@@ -866,3 +867,19 @@ def test_the_fake_runs_out_of_its_rate_limit_window_like_mastodon(
     ]
     assert inst.requests[-1].path == "/api/v1/statuses"  # the batch lookup (4.3+)
     assert run.sleeps == []
+
+
+def test_a_cursor_stored_before_the_one_format_resumes_where_it_stopped(
+    tmp_path: Path, fakes: Callable[..., FakeMastodon], store: Store
+) -> None:
+    """An event database from before #19 holds Mastodon's own cursor: the pass reads on from it."""
+    inst = fakes()
+    old = [toot(inst, n) for n in range(3)]
+    query = f"{inst.base_url}/tags/hrhn2016"
+    store.set_cursor("mastodon", query, json.dumps({"newest": old[-1]["id"], "backfill": None}))
+    new = toot(inst, 3)
+    record = Runner(make_config(tmp_path, [inst.base_url]), store)()
+    assert record.status == "ok", record.error
+    assert timeline_queries(inst)[0]["min_id"] == old[-1]["id"]  # upward from the stored id
+    assert record.new_posts == 1 and [r["platform_id"] for r in rows(store)] == [new["uri"]]
+    assert Cursor.read(store.get_cursor("mastodon", query)) == Cursor(newest=new["id"])

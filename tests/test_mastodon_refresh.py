@@ -12,8 +12,7 @@ from typing import Any
 
 from tagwatch.collectors.base import RunRecord
 from tagwatch.collectors.fakes.mastodon import FakeMastodon, Fault
-from tagwatch.collectors.mastodon import MastodonCollector
-from tagwatch.collectors.mastodon_client import server_version
+from tagwatch.collectors.mastodon import MastodonCollector, server_version
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
 from tagwatch.storage.status import collector_health

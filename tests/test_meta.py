@@ -12,7 +12,7 @@ import pytest
 from tagwatch.collectors.base import RunRecord
 from tagwatch.collectors.fakes.meta import FakeInstagram, FakeThreads
 from tagwatch.collectors.instagram import InstagramCollector
-from tagwatch.collectors.meta_status import status_data, status_lines
+from tagwatch.collectors.meta.status import status_data, status_lines
 from tagwatch.collectors.threads import ThreadsCollector
 from tagwatch.errors import ConfigError
 from tagwatch.reports.analysis import analyze
@@ -329,7 +329,7 @@ def test_the_31st_hashtag_is_refused_before_a_request(
 def test_a_rate_limit_at_full_usage_ends_the_pass_when_access_returns_too_late(
     tmp_path: Path, instagram: FakeInstagram, clock: Clock
 ) -> None:
-    instagram.throttle_code = 4
+    instagram.throttle(4)
     instagram.regain_minutes = 60
     config = ig_config(tmp_path, instagram)
     with Store.open(config.db_path) as store:

@@ -17,6 +17,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from tagwatch.collectors.cursor import Cursor
 from tagwatch.collectors.fakes.simulation import simulate_event
 from tagwatch.collectors.fakes.x import FakeX, make_tweet, snowflake
 from tagwatch.collectors.x import (
@@ -27,7 +28,7 @@ from tagwatch.collectors.x import (
     parse_page,
     snowflake_time,
 )
-from tagwatch.collectors.x_budget import budget_state, budget_warning, record_reads, worst_case
+from tagwatch.collectors.x.budget import budget_state, budget_warning, record_reads, worst_case
 from tagwatch.errors import ConfigError, MalformedResponse
 from tagwatch.monitor.cli import cli
 from tagwatch.settings import Config, parse_config
@@ -681,3 +682,22 @@ def test_status_shows_the_budget_and_warns_near_the_end(tmp_path, wall_clock_fak
     assert result.exit_code == 0, result.output
     assert "X budget: 9 of 10 posts read this month ($0.04), 9 today" in result.output
     assert "WARNING: X budget nearly used: 9 of 10 posts this month (1 left)." in result.output
+
+
+def test_a_cursor_stored_before_the_one_format_resumes_where_it_stopped(
+    x_config, store, fake, clock
+):
+    """An event database from before #19 holds X's own cursor format: the pass reads on from it."""
+    old = [str(t["id"]) for t in populate(fake, clock, 3)]
+    newest = max(old, key=int)
+    gap_top = min(old, key=int)
+    store.set_cursor("x", QUERY, json.dumps({"newest_id": newest, "gaps": [[None, gap_top]]}))
+    clock.advance(minutes=5)
+    populate(fake, clock, 2)
+    record = collector(x_config, store, clock).run_pass()
+    assert record.status == "ok", record.error
+    first, second = (call.params for call in fake.requests_to(SEARCH))
+    assert first["since_id"] == newest  # the newest post read, as the old cursor said
+    assert second["until_id"] == gap_top  # then the gap an earlier pass left
+    cursor = Cursor.read(store.get_cursor("x", QUERY))
+    assert cursor.pending == [] and int(cursor.newest or 0) > int(newest)

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from tagwatch.collectors.fakes.x import FakeX, make_tweet, snowflake
 from tagwatch.collectors.x import EXPANSIONS, XCollector, page_resources
-from tagwatch.collectors.x_budget import Prices, Reads, budget_state, record_resources, worst_case
-from tagwatch.collectors.x_estimate import Estimate, format_estimate
+from tagwatch.collectors.x.budget import Prices, Reads, budget_state, record_resources, worst_case
+from tagwatch.collectors.x.estimate import Estimate, format_estimate
 from tagwatch.errors import ConfigError
 from tagwatch.monitor.cli import cli
 from tagwatch.settings import Config, parse_config

@@ -33,7 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +48,7 @@ from tagwatch.collectors.fakes.bluesky_data import (
     FakePost,
     parse_at_datetime,
 )
+from tagwatch.collectors.fakes.faults import Fault, Faults, encoded
 from tagwatch.collectors.fakes.loopback import LoopbackServer
 
 __all__ = [
@@ -73,13 +74,6 @@ RATE_LIMIT = 3000  # per 5 minutes, as bsky.social announces
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-@dataclass
-class _Fault:
-    status: int
-    body: bytes
-    headers: dict[str, str]
 
 
 @dataclass
@@ -115,7 +109,7 @@ class FakeBluesky(BlueskyNetwork, LoopbackServer):
         self.calls: list[tuple[str, dict[str, list[str]]]] = []
         self.on_request: Callable[[str, dict[str, list[str]]], None] | None = None
         self._tokens: dict[str, _Token] = {}
-        self._faults: dict[str, deque[_Fault]] = {}
+        self.faults = Faults()
 
     def add_account(self, handle: str, password: str) -> FakeAuthor:
         """An account that can log in with `password` (an app password)."""
@@ -137,9 +131,7 @@ class FakeBluesky(BlueskyNetwork, LoopbackServer):
         """Answer the next `times` calls of `nsid` (or "*" for any) with this instead."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         hdrs = {"content-type": "application/json; charset=utf-8", **(headers or {})}
-        with self._lock:
-            queue = self._faults.setdefault(nsid, deque())
-            queue.extend(_Fault(status, raw, hdrs) for _ in range(times))
+        self.faults.add(Fault("error", nsid, status, raw, hdrs, times=times))
 
     def fail(self, nsid: str, status: int = 500, *, times: int = 1) -> None:
         error = {500: "InternalServerError", 502: "UpstreamFailure", 503: "NotEnoughResources"}
@@ -266,10 +258,9 @@ class FakeBluesky(BlueskyNetwork, LoopbackServer):
             self.on_request(nsid, params)
         with self._lock:
             self.calls.append((nsid, params))
-            queue = self._faults.get(nsid) or self._faults.get("*")
-            fault = queue.popleft() if queue else None
+        fault = self.faults.take(nsid)
         if fault is not None:
-            self._send(handler, fault.status, fault.body, fault.headers)
+            self._send(handler, fault.status, encoded(fault.body, b""), fault.headers)
             return
         if (
             self.refuse_unauthenticated

@@ -28,12 +28,10 @@ is logged (`requests`, `count`) so tests can assert on what was asked.
 from __future__ import annotations
 
 import copy
-import html
 import json
 import re
 import threading
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -41,11 +39,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tagwatch.collectors.fakes.faults import Fault, Faults, encoded
 from tagwatch.collectors.fakes.loopback import LoopbackServer
+from tagwatch.collectors.fakes.mastodon_data import (
+    LOCAL_DOMAINS,
+    MastodonStatuses,
+    publish_simulated,
+    snowflake_id,
+)
 from tagwatch.records import utcnow
 
 if TYPE_CHECKING:
-    from tagwatch.collectors.fakes.simulation import SimPost
+    pass
 
 __all__ = ["FakeMastodon", "Fault", "LoggedRequest", "snowflake_id", "publish_simulated"]
 
@@ -55,35 +60,6 @@ RATE_LIMIT = 300
 RATE_WINDOW = timedelta(minutes=5)
 # Keys Mastodon carries from a request into its Link header URLs (pagination_params).
 _CARRIED_PARAMS = ("limit", "local", "remote", "only_media")
-
-
-def snowflake_id(at: datetime, salt: str = "") -> int:
-    """A Mastodon-style id: milliseconds since the epoch in the high bits, a sequence below.
-
-    Ids grow with time, as on a real instance; the salt makes the low bits
-    differ between instances, so one status has a different id on each.
-    """
-    ms = int(at.timestamp() * 1000)
-    return (ms << 16) | (zlib.crc32(salt.encode()) & 0xFFFF)
-
-
-@dataclass
-class Fault:
-    """One injected misbehaviour; `path` limits it to requests whose path starts with it.
-
-    kind: ``rate_limit`` (429 with `reset_at`), ``error`` (`status` with
-    `body`), ``garbage`` (200 with a body that is not JSON), ``slow`` (answer
-    after `delay` seconds).
-    """
-
-    kind: str
-    path: str = "/"
-    status: int = 500
-    body: str = '{"error": "Internal server error"}'
-    reset_at: datetime | None = None
-    delay: float = 0.0
-    times: int | None = 1  # None: every matching request until cleared
-    after: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -96,13 +72,7 @@ class LoggedRequest:
     multi: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _iso_ms(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{value.microsecond // 1000:03d}Z"
-    )
-
-
-class FakeMastodon(LoopbackServer):
+class FakeMastodon(MastodonStatuses, LoopbackServer):
     """One fake instance; usable as a context manager (`with FakeMastodon() as inst:`)."""
 
     def __init__(
@@ -137,7 +107,7 @@ class FakeMastodon(LoopbackServer):
         # for a status it will not show for a moment; the single lookup still serves them.
         self.batch_glitch: set[str] = set()
         self.requests: list[LoggedRequest] = []
-        self.faults: list[Fault] = []
+        self.faults = Faults()
         self.rate_limit = RATE_LIMIT  # requests per 5-minute window, as Mastodon's default
         self.rate_remaining = RATE_LIMIT
         self._rate_window: datetime | None = None
@@ -160,7 +130,7 @@ class FakeMastodon(LoopbackServer):
         self.base_url = self.url
         host = urlsplit(self.base_url).netloc
         self.domain = self.local_domain or host
-        _LOCAL_DOMAINS[host] = self.domain
+        LOCAL_DOMAINS[host] = self.domain
         return self
 
     def stop(self) -> None:
@@ -171,253 +141,17 @@ class FakeMastodon(LoopbackServer):
         """Stop answering: the port refuses connections, as a dead instance does."""
         self.stop()
 
-    # -- data -----------------------------------------------------------------
-
-    def _account(self, username: str, **fields: Any) -> dict[str, Any]:
-        if not self.base_url:
-            raise RuntimeError("start() the fake instance first: its domain is its port")
-        with self._lock:
-            acc_id = self._accounts.setdefault(
-                username, 110_000_000_000_000_000 + len(self._accounts)
-            )
-        created = "2016-03-16T14:34:26.392Z"
-        account = {
-            "id": str(acc_id),
-            "username": username,
-            "acct": username,
-            "display_name": fields.pop("display_name", username.title()),
-            "locked": False,
-            "bot": False,
-            "discoverable": True,
-            "indexable": True,
-            "group": False,
-            "created_at": created,
-            "note": "",
-            "url": f"{self.base_url}/@{username}",
-            "uri": f"{self.base_url}/users/{username}",
-            "avatar": f"{self.base_url}/avatars/original/missing.png",
-            "avatar_static": f"{self.base_url}/avatars/original/missing.png",
-            "header": f"{self.base_url}/headers/original/missing.png",
-            "header_static": f"{self.base_url}/headers/original/missing.png",
-            "followers_count": 0,
-            "following_count": 0,
-            "statuses_count": 1,
-            "last_status_at": "2016-11-24",
-            "noindex": False,
-            "emojis": [],
-            "roles": [],
-            "fields": [],
-        }
-        account.update(fields)
-        return account
-
-    def toot(
-        self,
-        username: str,
-        content: str,
-        *,
-        created_at: datetime,
-        tags: Iterable[str] = (),
-        mentions: Iterable[str] = (),
-        language: str | None = "en",
-        favourites: int = 0,
-        reblogs: int = 0,
-        replies: int = 0,
-        spoiler_text: str = "",
-        sensitive: bool = False,
-        media: int = 0,
-        emojis: Iterable[str] = (),
-        in_reply_to_id: str | None = None,
-        followers: int = 0,
-        display_name: str | None = None,
-        noindex: bool = False,
-    ) -> dict[str, Any]:
-        """Write a public status on this instance (its origin); returns it as served here.
-
-        `content` is the HTML Mastodon would render; `mentions` are accts as seen
-        from here (``bob`` for a local account, ``bob@other.example`` otherwise).
-        """
-        extra: dict[str, Any] = {"followers_count": followers, "noindex": noindex}
-        if display_name is not None:
-            extra["display_name"] = display_name
-        account = self._account(username, **extra)
-        local_id = snowflake_id(created_at, self.domain)
-        uri = f"{self.base_url}/users/{username}/statuses/{local_id}"
-        status: dict[str, Any] = {
-            "id": str(local_id),
-            "created_at": _iso_ms(created_at),
-            "in_reply_to_id": in_reply_to_id,
-            "in_reply_to_account_id": None,
-            "sensitive": sensitive,
-            "spoiler_text": spoiler_text,
-            "visibility": "public",
-            "language": language,
-            "uri": uri,
-            "url": f"{self.base_url}/@{username}/{local_id}",
-            "replies_count": replies,
-            "reblogs_count": reblogs,
-            "favourites_count": favourites,
-            "quotes_count": 0,
-            "edited_at": None,
-            "favourited": False,
-            "reblogged": False,
-            "muted": False,
-            "bookmarked": False,
-            "pinned": False,
-            "content": content,
-            "filtered": [],
-            "reblog": None,
-            "application": {"name": "Web", "website": None},
-            "account": account,
-            "media_attachments": [
-                {
-                    "id": str(local_id + i + 1),
-                    "type": "image",
-                    "url": f"{self.base_url}/media/{local_id}-{i}.png",
-                    "description": None,
-                }
-                for i in range(media)
-            ],
-            "mentions": [self._mention(acct) for acct in mentions],
-            "tags": [{"name": t.lower(), "url": f"{self.base_url}/tags/{t.lower()}"} for t in tags],
-            "emojis": [
-                {
-                    "shortcode": code,
-                    "url": f"{self.base_url}/emoji/{code}.png",
-                    "static_url": f"{self.base_url}/emoji/{code}.png",
-                    "visible_in_picker": True,
-                }
-                for code in emojis
-            ],
-            "quote": None,
-            "card": None,
-            "poll": None,
-        }
-        with self._lock:
-            self.statuses[local_id] = status
-            self._by_uri[status["uri"]] = local_id
-        return copy.deepcopy(status)
-
-    def _mention(self, acct: str) -> dict[str, Any]:
-        username, _, domain = acct.partition("@")
-        base = f"http://{domain}" if domain else self.base_url
-        return {"id": "1", "username": username, "url": f"{base}/@{username}", "acct": acct}
-
-    def federate(self, status: dict[str, Any], **counts: int) -> dict[str, Any]:
-        """Deliver another instance's status here: new local id, same `uri` and origin `url`.
-
-        Accts local to the origin gain its domain; accts local to this instance
-        lose theirs. `counts` (favourites_count=…) set this instance's own,
-        possibly stale, view of the engagement.
-        """
-        host = urlsplit(status["uri"]).netloc
-        origin = _LOCAL_DOMAINS.get(host, host)
-        here = copy.deepcopy(status)
-        local_id = snowflake_id(datetime.fromisoformat(status["created_at"]), self.domain)
-        here["id"] = str(local_id)
-        here["account"]["acct"] = self._acct_from(here["account"]["acct"], origin)
-        for m in here["mentions"]:
-            m["acct"] = self._acct_from(m["acct"], origin)
-        for tag in here["tags"]:
-            tag["url"] = f"{self.base_url}/tags/{tag['name']}"
-        here.update(counts)
-        with self._lock:
-            self.statuses[local_id] = here
-            self._by_uri[here["uri"]] = local_id
-        return copy.deepcopy(here)
-
-    def _acct_from(self, acct: str, origin: str) -> str:
-        username, _, domain = acct.partition("@")
-        domain = domain or origin
-        return username if domain == self.domain else f"{username}@{domain}"
-
-    def boost(self, username: str, status: dict[str, Any], *, at: datetime) -> dict[str, Any]:
-        """A reblog by a local account; like real Mastodon, tag timelines never list it."""
-        account = self._account(username)
-        local_id = snowflake_id(at, self.domain + status["uri"])
-        original = self.find(status["uri"]) or status
-        boost = {
-            **{k: v for k, v in original.items() if k not in ("account", "reblog")},
-            "id": str(local_id),
-            "created_at": _iso_ms(at),
-            "uri": f"{self.base_url}/users/{username}/statuses/{local_id}/activity",
-            "url": None,
-            "content": "",
-            "language": None,
-            "mentions": [],
-            "tags": [],
-            "emojis": [],
-            "media_attachments": [],
-            "replies_count": 0,
-            "reblogs_count": 0,
-            "favourites_count": 0,
-            "account": account,
-            "reblog": copy.deepcopy(original),
-        }
-        with self._lock:
-            self.statuses[local_id] = boost
-            self._by_uri[boost["uri"]] = local_id
-        return copy.deepcopy(boost)
-
-    def find(self, uri: str) -> dict[str, Any] | None:
-        """This instance's copy of the status with that ActivityPub uri."""
-        with self._lock:
-            local_id = self._by_uri.get(uri)
-            return None if local_id is None else self.statuses.get(local_id)
-
-    def update(self, status: dict[str, Any], **fields: Any) -> None:
-        """Change this instance's copy (counts, content…) of a status, found by uri."""
-        found = self.find(status["uri"])
-        if found is None:
-            raise KeyError(status["uri"])
-        with self._lock:
-            found.update(fields)
-
-    def edit(
-        self, status: dict[str, Any], content: str, *, tags: Iterable[str], at: datetime
-    ) -> None:
-        """The author edits the status here (its origin), as Mastodon 3.5+ allows:
-        new content and tags, and `edited_at` set to the time of the edit."""
-        self.update(
-            status,
-            content=content,
-            tags=[{"name": t.lower(), "url": f"{self.base_url}/tags/{t.lower()}"} for t in tags],
-            edited_at=_iso_ms(at),
-        )
-
-    def delete(self, status: dict[str, Any]) -> None:
-        found = self.find(status["uri"])
-        if found is not None:
-            with self._lock:
-                del self.statuses[int(found["id"])]
-                del self._by_uri[found["uri"]]
-
     # -- faults and the request log --------------------------------------------
 
     def inject(self, fault: Fault) -> None:
-        with self._lock:
-            self.faults.append(fault)
+        """Queue `fault` (`tagwatch.collectors.fakes.faults`); Mastodon renders it below."""
+        self.faults.add(fault)
 
     def clear_faults(self) -> None:
-        with self._lock:
-            self.faults.clear()
+        self.faults.clear()
 
     def count(self, path_prefix: str = "/") -> int:
         return sum(1 for r in self.requests if r.path.startswith(path_prefix))
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if path.startswith(fault.path):
-                    if fault.after > 0:
-                        fault.after -= 1
-                        continue
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
 
     # -- the API ----------------------------------------------------------------
 
@@ -467,19 +201,21 @@ class FakeMastodon(LoopbackServer):
         """Answer one request: (status, headers, body, delay in seconds)."""
         multi = multi or {k: [v] for k, v in query.items()}
         self.requests.append(LoggedRequest(method, path, query, headers, multi))
-        fault = self._take_fault(path)
+        fault = self.faults.take(path)
         rate = self.rate_headers()
         delay = 0.0
         if fault is not None:
             if fault.kind == "slow":
                 delay = fault.delay
             elif fault.kind == "rate_limit":
-                reset = fault.reset_at or self.now() + timedelta(minutes=5)
+                wait = timedelta(seconds=fault.reset_in if fault.reset_in is not None else 300)
+                reset = fault.reset_at or self.now() + wait
                 rate["X-RateLimit-Remaining"] = "0"
                 rate["X-RateLimit-Reset"] = reset.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 return 429, rate, _json({"error": "Too many requests"}), 0.0
             elif fault.kind == "error":
-                return fault.status, rate, fault.body.encode(), 0.0
+                sent = encoded(fault.body, {"error": "Internal server error"})
+                return fault.status, {**rate, **fault.headers}, sent, 0.0
             elif fault.kind == "garbage":
                 html = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
                 return 200, {**rate, "Content-Type": "text/html"}, html, 0.0
@@ -608,11 +344,6 @@ class FakeMastodon(LoopbackServer):
         return info
 
 
-# Web host (127.0.0.1:port) → the account domain of the fake instance serving there,
-# so a status federated elsewhere names its author with the origin's domain.
-_LOCAL_DOMAINS: dict[str, str] = {}
-
-
 def _version(text: str) -> tuple[int, int, int]:
     """ "4.5.0", "4.3.0-beta.1", "4.2.10+glitch" → (major, minor, patch)."""
     numbers = [int(n) for n in re.findall(r"\d+", text.split("-")[0].split("+")[0])[:3]]
@@ -636,82 +367,3 @@ def _fixture_instance() -> dict[str, Any]:
         path = Path(__file__).with_name("mastodon_instance_v2.json")
         _INSTANCE_CACHE.update(json.loads(path.read_text(encoding="utf-8")))
     return copy.deepcopy(_INSTANCE_CACHE)
-
-
-def publish_simulated(
-    instances: Sequence[FakeMastodon],
-    posts: Iterable[SimPost],
-    *,
-    now: datetime,
-    known: dict[str, str] | None = None,
-) -> dict[str, str]:
-    """Publish a simulation's Mastodon posts as they stand at `now`, federated everywhere.
-
-    The simulation's home instances are mapped in order onto `instances`; each
-    post is written on its author's home and delivered to the others, whose
-    counts lag behind the origin's (half of them), as on the real fediverse.
-    Returns sim key -> uri; pass it back as `known` with a later `now` to let
-    the event move on (counts grow, deletions happen, new posts appear).
-    Boosts are left out: hashtag timelines never list them.
-    """
-    from tagwatch.collectors.fakes.simulation import MASTODON_INSTANCES
-
-    known = {} if known is None else known
-    home = {name: instances[i % len(instances)] for i, name in enumerate(MASTODON_INSTANCES)}
-    for sim in sorted(posts, key=lambda p: p.created_at):
-        if sim.platform != "mastodon" or sim.repost_of or sim.created_at > now:
-            continue
-        origin = home.get(sim.author.instance, instances[0])
-        counts = sim.engagement_at(now)
-        if sim.key not in known:
-            parent = origin.find(known.get(sim.reply_to or "", ""))
-            status = origin.toot(
-                sim.author.handle.partition("@")[0],
-                _sim_html(sim.text),
-                created_at=sim.created_at,
-                tags=sim.hashtags,
-                mentions=[_sim_acct(h, origin, home) for h in sim.mentions],
-                language=sim.lang,
-                sensitive=sim.sensitive,
-                media=sim.media_count,
-                in_reply_to_id=parent["id"] if parent else None,
-                followers=sim.author.followers,
-                display_name=sim.author.display_name,
-            )
-            for other in instances:
-                if other is not origin:
-                    other.federate(status)
-            known[sim.key] = status["uri"]
-        uri = known[sim.key]
-        for inst in instances:
-            copy_here = inst.find(uri)
-            if copy_here is None:
-                continue
-            if not sim.visible_at(now):
-                inst.delete(copy_here)
-                continue
-            share = 1 if inst is origin else 2
-            inst.update(
-                copy_here,
-                favourites_count=counts["likes"] // share,
-                reblogs_count=counts["reposts"] // share,
-                replies_count=counts["replies"] // share,
-            )
-    return known
-
-
-def _sim_html(text: str) -> str:
-    """Plain text as Mastodon renders it: escaped, paragraphs and line breaks as tags."""
-    paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return "".join(
-        "<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>"
-        for p in paragraphs
-    )
-
-
-def _sim_acct(handle: str, origin: FakeMastodon, home: dict[str, FakeMastodon]) -> str:
-    user, _, instance = handle.partition("@")
-    target = home.get(instance)
-    if target is None:
-        return handle
-    return user if target is origin else f"{user}@{target.domain}"

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from tagwatch.collectors.fakes.faults import Fault, Faults
 from tagwatch.collectors.fakes.loopback import LoopbackServer
 from tagwatch.collectors.fakes.x_data import (
     CLIENT_NOT_ENROLLED,
@@ -34,6 +35,8 @@ from tagwatch.collectors.fakes.x_data import (
     SUBSET_ACCESS_453,
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
+    XData,
+    XState,
     invalid,
     make_tweet,
     make_user,
@@ -43,11 +46,10 @@ from tagwatch.collectors.fakes.x_data import (
     select_user,
     snowflake,
     ts,
-    unescape_text,
 )
 
 if TYPE_CHECKING:
-    from tagwatch.collectors.fakes.simulation import SimPost
+    pass
 
 __all__ = [
     "FakeX",
@@ -88,27 +90,7 @@ class FakeRequest:
     headers: dict[str, str]
 
 
-@dataclass
-class Fault:
-    """An injected failure for requests whose path starts with `path`."""
-
-    path: str
-    status: int
-    body: Any = None  # dict -> JSON; str -> sent as is (malformed JSON)
-    times: int = 1
-    reset_after: float = 60.0  # 429: seconds from the fake's clock to x-rate-limit-reset
-
-
-@dataclass
-class _State:
-    tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    media: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deleted: set[str] = field(default_factory=set)
-    protected: set[str] = field(default_factory=set)
-
-
-class FakeX(LoopbackServer):
+class FakeX(XData, LoopbackServer):
     """The fake X API server. Start it (or use it as a context manager), point a client at `url`."""
 
     def __init__(
@@ -121,113 +103,15 @@ class FakeX(LoopbackServer):
         self.bearer_token = bearer_token
         self.now = now or (lambda: datetime.now(UTC))
         self.page_size_cap = page_size_cap
-        self.state = _State()
+        self.state = XState()
         self.requests: list[FakeRequest] = []
-        self.faults: list[Fault] = []
+        self.faults = Faults()
         self.denied: dict[str, dict[str, Any]] = {}  # path prefix -> 403 body
         self.remaining: dict[str, int] = dict(RATE_LIMITS)
         self._tokens: dict[str, int] = {}
         self._sim_ids: dict[str, str] = {}  # simulation key -> tweet id
         self._sim_users: dict[str, dict[str, Any]] = {}  # simulation author key -> user
         self._lock = threading.Lock()
-
-    # -- data -----------------------------------------------------------------
-
-    def add_user(self, id: str, username: str, name: str | None = None, **kw: Any) -> dict:
-        user = make_user(id, username, name, **kw)
-        self.state.users[id] = user
-        return user
-
-    def add_tweet(self, tweet: dict[str, Any]) -> dict[str, Any]:
-        self.state.tweets[tweet["id"]] = tweet
-        return tweet
-
-    def add_media(self, media_key: str, type_: str = "photo") -> dict[str, Any]:
-        item = {"media_key": media_key, "type": type_}
-        self.state.media[media_key] = item
-        return item
-
-    def delete(self, tweet_id: str) -> None:
-        """The author deleted it: gone from search, an error in lookups."""
-        self.state.tweets.pop(tweet_id, None)
-        self.state.deleted.add(tweet_id)
-
-    def protect(self, tweet_id: str) -> None:
-        """Its author went protected (or was suspended): lookups answer not-authorized."""
-        self.state.protected.add(tweet_id)
-
-    def add_simulated(self, posts: Iterable[SimPost], *, now: datetime) -> dict[str, str]:
-        """Publish a simulation's X posts as they stand at `now`; returns key -> tweet id.
-
-        Call again with a later `now` to let the event move on: counts grow,
-        deletions happen, new posts appear. Retweets are published too (X
-        search returns them unless the query says -is:retweet), as X writes
-        them: "RT @author: " and the original's text, pointing at the original.
-        """
-        with self._lock:
-            known = self._sim_ids
-            for sim in sorted(posts, key=lambda p: p.created_at):
-                if sim.platform != "x" or sim.created_at > now:
-                    continue
-                if sim.key not in known:
-                    known[sim.key] = self._publish(sim, known)
-                tweet = self.state.tweets.get(known[sim.key])
-                if tweet is None:
-                    continue
-                counts = sim.engagement_at(now)
-                tweet["public_metrics"] = {
-                    "retweet_count": counts["reposts"],
-                    "reply_count": counts["replies"],
-                    "like_count": counts["likes"],
-                    "quote_count": counts["quotes"],
-                    "impression_count": counts["views"],
-                }
-                if not sim.visible_at(now):
-                    self.delete(known[sim.key])
-            return dict(known)
-
-    def _publish(self, sim: SimPost, known: dict[str, str]) -> str:
-        author = self._sim_users.get(sim.author.key)
-        if author is None:
-            author = make_user(
-                str(1_000_000_000 + len(self._sim_users)),
-                sim.author.handle,
-                sim.author.display_name,
-                followers=sim.author.followers,
-            )
-            self._sim_users[sim.author.key] = self.state.users[author["id"]] = author
-        text = sim.text
-        missing = [t for t in sim.hashtags if f"#{t}".casefold() not in text.casefold()]
-        if missing:
-            text += " " + " ".join(f"#{t}" for t in missing)
-        referenced = []
-        for kind, key in (
-            ("replied_to", sim.reply_to),
-            ("quoted", sim.quote_of),
-            ("retweeted", sim.repost_of),
-        ):
-            if key and key in known:
-                referenced.append((kind, known[key]))
-        original = self.state.tweets.get(known.get(sim.repost_of or "", ""))
-        if original is not None:
-            by = self.state.users.get(original["author_id"], {}).get("username", "x")
-            # X builds the retweet's text from what the author wrote, then escapes it once.
-            text = f"RT @{by}: {unescape_text(original['text'])}"
-        keys = [f"3_{sim.key}_{i}" for i in range(sim.media_count)]
-        for key in keys:
-            self.add_media(key)
-        tweet = make_tweet(
-            snowflake(sim.created_at, len(known)),
-            text,
-            author,
-            created_at=sim.created_at,
-            lang=sim.lang,
-            referenced=referenced or None,
-            media_keys=keys or None,
-            sensitive=sim.sensitive,
-        )
-        self.state.tweets[tweet["id"]] = tweet
-        return tweet["id"]
 
     # -- faults ---------------------------------------------------------------
 
@@ -245,7 +129,8 @@ class FakeX(LoopbackServer):
             body = {429: TOO_MANY_REQUESTS, 401: UNAUTHORIZED, 403: CLIENT_NOT_ENROLLED}.get(
                 status, SERVER_ERROR
             )
-        self.faults.append(Fault(path, status, body, times, reset_after))
+        kind = "rate_limit" if status == 429 else "error"
+        self.faults.add(Fault(kind, path, status, body, reset_in=reset_after, times=times))
 
     def deny(self, path: str, *, kind: str = "client-not-enrolled") -> None:
         """Every request under `path` is refused with 403, as for an access level without it."""
@@ -302,15 +187,15 @@ class FakeX(LoopbackServer):
         for prefix, body in self.denied.items():
             if path.startswith(prefix):
                 return 403, body, {}
-        for fault in self.faults:
-            if fault.times > 0 and path.startswith(fault.path):
-                fault.times -= 1
-                headers: dict[str, str] = {}
-                if fault.status == 429:
-                    reset = int((self.now() + timedelta(seconds=fault.reset_after)).timestamp())
-                    self.remaining[path] = 0
-                    headers = self._rate_headers(path, reset)
-                return fault.status, fault.body, headers
+        fault = self.faults.take(path)
+        if fault is not None:
+            headers: dict[str, str] = {}
+            if fault.kind == "rate_limit":
+                wait = timedelta(seconds=fault.reset_in if fault.reset_in is not None else 60)
+                reset = int((fault.reset_at or self.now() + wait).timestamp())
+                self.remaining[path] = 0
+                headers = self._rate_headers(path, reset)
+            return fault.status, fault.body, {**headers, **fault.headers}
         if path in RATE_LIMITS:
             self.remaining[path] = max(self.remaining.get(path, RATE_LIMITS[path]) - 1, 0)
         headers = self._rate_headers(path)

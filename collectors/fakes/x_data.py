@@ -8,10 +8,18 @@ ones (see tests/fixtures/recorded/README.md and the issue threads quoted there).
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tagwatch.collectors.fakes.simulation import SimPost
 
 __all__ = [
+    "XData",
+    "XState",
     "make_tweet",
     "escape_text",
     "unescape_text",
@@ -308,3 +316,119 @@ def select_user(user: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
         "username",
     }
     return {k: v for k, v in user.items() if k in fields}
+
+
+@dataclass
+class XState:
+    """What one fake X holds: posts, users, media, and which posts are gone or hidden."""
+
+    tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    protected: set[str] = field(default_factory=set)
+
+
+class XData:
+    """Writing to a fake X: users, posts, media, deletions, a simulation's posts."""
+
+    state: XState
+    _lock: threading.Lock
+    _sim_ids: dict[str, str]  # simulation key -> tweet id
+    _sim_users: dict[str, dict[str, Any]]  # simulation author key -> user
+
+    def add_user(self, id: str, username: str, name: str | None = None, **kw: Any) -> dict:
+        user = make_user(id, username, name, **kw)
+        self.state.users[id] = user
+        return user
+
+    def add_tweet(self, tweet: dict[str, Any]) -> dict[str, Any]:
+        self.state.tweets[tweet["id"]] = tweet
+        return tweet
+
+    def add_media(self, media_key: str, type_: str = "photo") -> dict[str, Any]:
+        item = {"media_key": media_key, "type": type_}
+        self.state.media[media_key] = item
+        return item
+
+    def delete(self, tweet_id: str) -> None:
+        """The author deleted it: gone from search, an error in lookups."""
+        self.state.tweets.pop(tweet_id, None)
+        self.state.deleted.add(tweet_id)
+
+    def protect(self, tweet_id: str) -> None:
+        """Its author went protected (or was suspended): lookups answer not-authorized."""
+        self.state.protected.add(tweet_id)
+
+    def add_simulated(self, posts: Iterable[SimPost], *, now: datetime) -> dict[str, str]:
+        """Publish a simulation's X posts as they stand at `now`; returns key -> tweet id.
+
+        Call again with a later `now` to let the event move on: counts grow,
+        deletions happen, new posts appear. Retweets are published too (X
+        search returns them unless the query says -is:retweet), as X writes
+        them: "RT @author: " and the original's text, pointing at the original.
+        """
+        with self._lock:
+            known = self._sim_ids
+            for sim in sorted(posts, key=lambda p: p.created_at):
+                if sim.platform != "x" or sim.created_at > now:
+                    continue
+                if sim.key not in known:
+                    known[sim.key] = self._publish(sim, known)
+                tweet = self.state.tweets.get(known[sim.key])
+                if tweet is None:
+                    continue
+                counts = sim.engagement_at(now)
+                tweet["public_metrics"] = {
+                    "retweet_count": counts["reposts"],
+                    "reply_count": counts["replies"],
+                    "like_count": counts["likes"],
+                    "quote_count": counts["quotes"],
+                    "impression_count": counts["views"],
+                }
+                if not sim.visible_at(now):
+                    self.delete(known[sim.key])
+            return dict(known)
+
+    def _publish(self, sim: SimPost, known: dict[str, str]) -> str:
+        author = self._sim_users.get(sim.author.key)
+        if author is None:
+            author = make_user(
+                str(1_000_000_000 + len(self._sim_users)),
+                sim.author.handle,
+                sim.author.display_name,
+                followers=sim.author.followers,
+            )
+            self._sim_users[sim.author.key] = self.state.users[author["id"]] = author
+        text = sim.text
+        missing = [t for t in sim.hashtags if f"#{t}".casefold() not in text.casefold()]
+        if missing:
+            text += " " + " ".join(f"#{t}" for t in missing)
+        referenced = []
+        for kind, key in (
+            ("replied_to", sim.reply_to),
+            ("quoted", sim.quote_of),
+            ("retweeted", sim.repost_of),
+        ):
+            if key and key in known:
+                referenced.append((kind, known[key]))
+        original = self.state.tweets.get(known.get(sim.repost_of or "", ""))
+        if original is not None:
+            by = self.state.users.get(original["author_id"], {}).get("username", "x")
+            # X builds the retweet's text from what the author wrote, then escapes it once.
+            text = f"RT @{by}: {unescape_text(original['text'])}"
+        keys = [f"3_{sim.key}_{i}" for i in range(sim.media_count)]
+        for key in keys:
+            self.add_media(key)
+        tweet = make_tweet(
+            snowflake(sim.created_at, len(known)),
+            text,
+            author,
+            created_at=sim.created_at,
+            lang=sim.lang,
+            referenced=referenced or None,
+            media_keys=keys or None,
+            sensitive=sim.sensitive,
+        )
+        self.state.tweets[tweet["id"]] = tweet
+        return tweet["id"]

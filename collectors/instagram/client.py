@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from tagwatch.collectors.instagram.parse import FIELDS
-from tagwatch.collectors.meta_graph import GraphClient, GraphGarbage
+from tagwatch.collectors.meta.client import GraphClient, GraphGarbage
 
 __all__ = ["InstagramClient", "PAGE_LIMIT"]
 

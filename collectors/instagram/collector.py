@@ -14,21 +14,21 @@ author's name (the API will not give it): stored with no author.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
+from tagwatch.collectors.cursor import Cursor, json_object
 from tagwatch.collectors.instagram.client import InstagramClient
 from tagwatch.collectors.instagram.parse import PLATFORM, parse_media
-from tagwatch.collectors.meta_collector import MetaCollector
-from tagwatch.collectors.meta_graph import GraphClient
+from tagwatch.collectors.meta.client import GraphClient
+from tagwatch.collectors.meta.collector import MetaCollector
 from tagwatch.errors import MalformedResponse, QuotaExhausted
 from tagwatch.records import Post, iso, parse_iso
 from tagwatch.settings_types import InstagramSection
 from tagwatch.storage import quotas
 
 __all__ = ["InstagramCollector", "WINDOW", "RECENT_REACH", "gap_warning"]
-
+__all__ = ["InstagramCollector", "WINDOW", "RECENT_REACH", "gap_warning", "legacy_cursor"]
 WINDOW = timedelta(days=7)
 RECENT_REACH = timedelta(hours=24)
 
@@ -81,7 +81,7 @@ class InstagramCollector(MetaCollector):
         quotas.record_query(conn, self.name, tag, self.now())
         return True
 
-    def search_tags(self) -> None:
+    def collect_tags(self) -> None:
         client = self.client()
         assert isinstance(client, InstagramClient)
         user_id = str(self.section.user_id)
@@ -113,7 +113,8 @@ class InstagramCollector(MetaCollector):
         self, client: InstagramClient, tag: str, hashtag_id: str, user_id: str
     ) -> None:
         details = self.record.details
-        state = _load(self.get_cursor(tag))
+        cursor = self.read_cursor(tag, legacy_cursor)
+        state = {"newest": cursor.newest, "last_pass": cursor.last_pass}
         now = self.now()
         if state["last_pass"]:
             gap = now - parse_iso(state["last_pass"])
@@ -156,7 +157,7 @@ class InstagramCollector(MetaCollector):
             details["media_pages"] += 1
             self._save(tag, self._parse(items), state)
         state.update(newest=newest, last_pass=iso(now))
-        self.store.set_cursor(self.name, tag, json.dumps(state))
+        self.store.set_cursor(self.name, tag, _cursor(state).dump())
 
     def _parse(self, items: list[dict[str, Any]]) -> list[Post]:
         posts = []
@@ -175,18 +176,24 @@ class InstagramCollector(MetaCollector):
         posts = [p for p in posts if p.created_at >= start]
         known = self.store.known_ids(self.name, [p.platform_id for p in posts])
         fresh = [p for p in posts if p.platform_id not in known]
-        self.store_page(fresh, query=tag, cursor=json.dumps(state))
+        self.store_page(fresh, query=tag, cursor=_cursor(state))
 
 
-def _load(value: str | None) -> dict[str, Any]:
-    """Cursor per hashtag: {"newest": ISO time of the newest post, "last_pass": ISO time}."""
-    try:
-        data = json.loads(value) if value else {}
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return {"newest": data.get("newest"), "last_pass": data.get("last_pass")}
+def _cursor(state: dict[str, Any]) -> Cursor:
+    """Cursor per hashtag: `newest` the ISO time of the newest post, and `last_pass`."""
+    return Cursor(newest=state["newest"], last_pass=state["last_pass"])
+
+
+def legacy_cursor(value: str) -> Cursor | None:
+    """Instagram's cursor before #19: {"newest": ISO time, "last_pass": ISO time}."""
+    data = json_object(value)
+    if data is None:
+        return None
+    newest, last_pass = data.get("newest"), data.get("last_pass")
+    return Cursor(
+        newest=None if newest is None else str(newest),
+        last_pass=None if last_pass is None else str(last_pass),
+    )
 
 
 def gap_warning(hours: float) -> str:

@@ -7,7 +7,7 @@ facets and `tags` field against the event's hashtags itself: a cheap text
 test first (most posts carry no tag at all), then the full parse.
 
 A Jetstream record has no handle and no counts. The post is built as the
-AppView would show it (`bluesky_parse.parse_post` on a synthetic post view),
+AppView would show it (`bluesky.parse.parse_post` on a synthetic post view),
 with the handle looked up through `app.bsky.actor.getProfiles` on a public
 AppView (cached per author; the DID stands in when that fails) and counts
 left at zero; stream writes never overwrite a stored post, so the counts of
@@ -38,7 +38,7 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from tagwatch.collectors.bluesky import BlueskyCollector
-from tagwatch.collectors.bluesky_parse import atproto_datetime, parse_post
+from tagwatch.collectors.bluesky.parse import atproto_datetime, parse_post
 from tagwatch.collectors.streams.base import Stream, StreamConnection
 from tagwatch.errors import AuthError, PlatformError
 from tagwatch.records import Post

@@ -25,8 +25,9 @@ from typing import Any
 
 import httpx
 
-from tagwatch.collectors.mastodon import MastodonCollector, _normalize_instance, parse_status
-from tagwatch.collectors.mastodon_client import USER_AGENT
+from tagwatch.collectors.mastodon.client import USER_AGENT
+from tagwatch.collectors.mastodon.collector import MastodonCollector, _normalize_instance
+from tagwatch.collectors.mastodon.parse import parse_status
 from tagwatch.collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
 from tagwatch.errors import MalformedResponse
 from tagwatch.settings import Config
@@ -91,7 +92,7 @@ class _GapTimeline(MastodonCollector):
     def tags(self) -> tuple[str, ...]:
         return (self._tag,)
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         return None
 
 

@@ -13,7 +13,7 @@ Budget: X bills every resource a stream delivers, like a search result: the
 post and the includes of its line (its author in `includes.users`), each once
 per UTC day (docs.x.com x-api/fundamentals/post-cap, FAQ: each unique post a
 filtered stream delivers counts toward usage, under the daily de-duplication).
-The guard of `tagwatch.collectors.x_budget` is checked before connecting and after
+The guard of `tagwatch.collectors.x.budget` is checked before connecting and after
 every line, against the worst case of one more line (the line is billed in the
 transaction that stores it); an exhausted budget closes the stream until the
 budget has room again. Its text is parsed by the search's `parse_page`, so it
@@ -37,17 +37,16 @@ from typing import Any
 import tweepy
 
 from tagwatch.collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
-from tagwatch.collectors.x import (
+from tagwatch.collectors.x.budget import budget_state, record_resources, worst_case
+from tagwatch.collectors.x.client import (
     EXPANSIONS,
     TWEET_FIELDS,
     TWITTER_HOST,
     USER_FIELDS,
-    XCollector,
-    _BaseURLAdapter,
-    page_resources,
-    parse_page,
+    BaseURLAdapter,
 )
-from tagwatch.collectors.x_budget import budget_state, record_resources, worst_case
+from tagwatch.collectors.x.collector import XCollector
+from tagwatch.collectors.x.parse import page_resources, parse_page
 from tagwatch.errors import MalformedResponse, QuotaExhausted
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
@@ -127,7 +126,7 @@ class XStream(Stream):
             )
         client = _Client(token, sink)
         timeout = float(self.config.collect.timeout_seconds)
-        adapter = _BaseURLAdapter(self.x.api_base_url, timeout, client.session.trust_env)
+        adapter = BaseURLAdapter(self.x.api_base_url, timeout, client.session.trust_env)
         client.session.mount(TWITTER_HOST, adapter)
         return client
 

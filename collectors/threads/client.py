@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tagwatch.collectors.meta_graph import GraphClient
+from tagwatch.collectors.meta.client import GraphClient
 from tagwatch.collectors.threads.parse import FIELDS
 
 __all__ = ["ThreadsClient", "VERSION", "SEARCH_LIMIT", "THREADS_EPOCH"]

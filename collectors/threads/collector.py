@@ -15,12 +15,12 @@ posts) and says so in its record, which `tagwatch status` shows.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from tagwatch.collectors.meta_collector import MetaCollector
+from tagwatch.collectors.cursor import Cursor, json_object
+from tagwatch.collectors.meta.collector import MetaCollector
 from tagwatch.collectors.threads.client import THREADS_EPOCH, VERSION, ThreadsClient
 from tagwatch.collectors.threads.parse import PLATFORM, parse_media
 from tagwatch.errors import MalformedResponse, QuotaExhausted
@@ -28,7 +28,7 @@ from tagwatch.records import Post, iso, parse_iso
 from tagwatch.settings_types import ThreadsSection
 from tagwatch.storage import quotas
 
-__all__ = ["ThreadsCollector", "WINDOW", "OWN_POSTS_ONLY", "pass_allowance"]
+__all__ = ["ThreadsCollector", "WINDOW", "OWN_POSTS_ONLY", "pass_allowance", "legacy_cursor"]
 
 WINDOW = timedelta(hours=24)
 OWN_POSTS_ONLY = (
@@ -67,7 +67,7 @@ class ThreadsCollector(MetaCollector):
     def room(self) -> int:
         return max(0, int(self.section.daily_query_limit) - int(self.section.query_reserve))
 
-    def search_tags(self) -> None:
+    def collect_tags(self) -> None:
         client = self.client()
         assert isinstance(client, ThreadsClient)
         details = self.record.details
@@ -81,7 +81,7 @@ class ThreadsCollector(MetaCollector):
         details.update(searches=0, counted=0, allowance=allowance, window_used=used_before)
         owner_only_pages = other_pages = 0
         for tag in self.tags:
-            state = _load(self.get_cursor(tag))
+            state = _state(self.read_cursor(tag, legacy_cursor))
             start = self.backfill_start()
             if state["window"] is None:
                 since = parse_iso(state["newest"]) if state["newest"] else start
@@ -133,7 +133,7 @@ class ThreadsCollector(MetaCollector):
                     state["window"] = None
                 known = self.store.known_ids(self.name, [p.platform_id for p in posts])
                 fresh = [p for p in posts if p.platform_id not in known]
-                self.store_page(fresh, query=tag, cursor=json.dumps(state))
+                self.store_page(fresh, query=tag, cursor=_cursor(state))
         if owner_only_pages and not other_pages:
             details["own_posts_only"] = True
         if details.get("own_posts_only"):
@@ -168,20 +168,29 @@ class ThreadsCollector(MetaCollector):
         )
 
 
-def _load(value: str | None) -> dict[str, Any]:
-    """Cursor per hashtag: {"newest": ISO time of the newest post stored, "window": ...}.
+def _state(cursor: Cursor) -> dict[str, Any]:
+    """The pass's working state per hashtag: {"newest": ISO time, "window": ...}.
 
-    `window`, while set, is a search not yet paged to its end: its since/until
-    and the `after` cursor of the next page, so the next pass resumes it.
+    `newest` is the time of the newest post stored; `window`, while set, is a
+    search not yet paged to its end: its since/until and the `after` cursor of
+    the next page (stored as the cursor's one pending walk), so the next pass
+    resumes it.
     """
-    try:
-        data = json.loads(value) if value else {}
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    window = data.get("window")
-    return {
-        "newest": data.get("newest"),
-        "window": window if isinstance(window, dict) else None,
-    }
+    return {"newest": cursor.newest, "window": dict(cursor.pending[0]) if cursor.pending else None}
+
+
+def _cursor(state: dict[str, Any]) -> Cursor:
+    window = state["window"]
+    return Cursor(newest=state["newest"], pending=[dict(window)] if window else [])
+
+
+def legacy_cursor(value: str) -> Cursor | None:
+    """Threads' cursor before #19: {"newest": ISO time, "window": {since, until, after, ...}}."""
+    data = json_object(value)
+    if data is None:
+        return None
+    newest, window = data.get("newest"), data.get("window")
+    return Cursor(
+        newest=None if newest is None else str(newest),
+        pending=[dict(window)] if isinstance(window, dict) else [],
+    )

@@ -209,7 +209,7 @@ class AlertEngine:
 
     def _tokens(self, now: datetime) -> dict[str, str | None]:
         """Threads' and Instagram's token expiry, as their collectors last read it."""
-        from tagwatch.collectors.meta_status import status_data
+        from tagwatch.collectors.meta.status import status_data
 
         return {
             name: d.get("token_expires_at") for name, d in status_data(self.config, now).items()
@@ -223,7 +223,7 @@ class AlertEngine:
     def _budget(self, store: Store, now: datetime) -> Any:
         if not self.config.x.enabled:
             return None
-        from tagwatch.collectors.x_budget import ledger_state
+        from tagwatch.collectors.x.budget import ledger_state
 
         return ledger_state(store.conn, self.config, now)
 

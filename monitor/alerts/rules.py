@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from tagwatch.collectors.meta_graph import TOKEN_WARN_DAYS
+from tagwatch.collectors.meta.client import TOKEN_WARN_DAYS
 from tagwatch.records import iso, parse_iso
 from tagwatch.settings import Config
 from tagwatch.storage import alerts as db

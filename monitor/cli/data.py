@@ -124,7 +124,7 @@ def export(
 @click.pass_context
 def estimate(ctx: click.Context, platform: str, first: str | None, last: str | None) -> None:
     """Forecast the posts and money a backfill would cost, before reading anything."""
-    from tagwatch.collectors.x_estimate import estimate_backfill, format_estimate
+    from tagwatch.collectors.x.estimate import estimate_backfill, format_estimate
     from tagwatch.records import utcnow
     from tagwatch.storage.db import Store
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from tagwatch.collectors.base import Collector
-from tagwatch.collectors.meta_graph import (
+from tagwatch.collectors.meta.client import (
     SLOW_DOWN_AT,
     GraphClient,
     Usage,
@@ -28,7 +28,7 @@ from tagwatch.records import iso
 from tagwatch.settings import Config
 from tagwatch.settings_types import InstagramSection, ThreadsSection
 
-__all__ = ["MetaCollector", "RENEW_HINT"]
+__all__ = ["MetaCollector", "RENEW_HINT", "expires_soon"]
 
 log = logging.getLogger("tagwatch.collect")
 
@@ -39,7 +39,7 @@ RENEW_HINT = (
 
 
 class MetaCollector(Collector):
-    """Shared steps; subclasses set `label`, `debug_path` and implement `search_tags`."""
+    """Shared steps; subclasses set `label`, `debug_path` and implement `collect_tags`."""
 
     label: ClassVar[str]
     client_class: ClassVar[type[GraphClient]] = GraphClient
@@ -98,14 +98,14 @@ class MetaCollector(Collector):
             )
         try:
             self.check_token()
-            self.search_tags()
+            self.collect_tags()
             self.refresh()
         finally:
             if self._client is not None:
                 self._client.close()
                 self._client = None
 
-    def search_tags(self) -> None:
+    def collect_tags(self) -> None:
         raise NotImplementedError
 
     def check_token(self) -> None:

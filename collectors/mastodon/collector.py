@@ -1,12 +1,13 @@
 """Mastodon: public hashtag timelines of several instances, stored once per status.
 
-Three layers, so each can be tested on its own:
+Four modules, so each can be tested on its own:
 
-- `parse_status` / `html_to_text`: pure functions, Status JSON → `Post`.
-- `MastodonClient` (in `tagwatch.collectors.mastodon_client`): a small REST client on
-  httpx (tag timeline, one status, instance info) that reads `Link` and
-  `X-RateLimit-*` headers; it knows nothing of tagwatch.
-- `MastodonCollector`: the pass. For each instance and hashtag it pages the
+- `parse` (`parse_status` / `html_to_text`): pure functions, Status JSON → `Post`.
+- `client` (`MastodonClient`): a small REST client on httpx (tag timeline,
+  one status, instance info) that reads `Link` and `X-RateLimit-*` headers;
+  it knows nothing of tagwatch.
+- `refresh`: re-reads recent posts' counts and deletions on their origin.
+- `collector` (`MastodonCollector`, here): the pass. For each instance and hashtag it pages the
   timeline (a first run newest-first with ``max_id`` down to the backfill
   start, later runs upward with ``min_id`` from a cursor kept per instance and
   hashtag), then refreshes engagement of recent posts on their origin.
@@ -27,15 +28,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
-from tagwatch.collectors.base import Collector, normalizer
-from tagwatch.collectors.mastodon_client import (
+from tagwatch.collectors.base import Collector
+from tagwatch.collectors.cursor import Cursor, json_object
+from tagwatch.collectors.mastodon.client import (
     TIMELINE_LIMIT,
     MastodonAPIError,
     MastodonClient,
@@ -43,186 +42,14 @@ from tagwatch.collectors.mastodon_client import (
     Page,
     server_version,
 )
-from tagwatch.collectors.mastodon_refresh import refresh_engagement, refresh_target
+from tagwatch.collectors.mastodon.parse import host as _host
+from tagwatch.collectors.mastodon.parse import parse_status
+from tagwatch.collectors.mastodon.refresh import Refresh
 from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
-from tagwatch.records import Author, Post, parse_iso
+from tagwatch.records import Post
 from tagwatch.settings import Config
 
-__all__ = [
-    "MastodonCollector",
-    "MastodonClient",
-    "MastodonAPIError",
-    "MastodonGarbage",
-    "Page",
-    "parse_status",
-    "html_to_text",
-    "refresh_target",
-    "closed_timeline_message",
-    "TIMELINE_LIMIT",
-]
-
-
-# -- HTML → text ----------------------------------------------------------------
-
-_BLOCKS = frozenset(
-    {"p", "div", "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
-)
-
-
-def html_to_text(html: str) -> str:
-    """Mastodon's status HTML as plain text: paragraphs apart, line breaks kept.
-
-    Entities are decoded by the parser; a link becomes its text, which for
-    Mastodon is the whole URL (the "invisible" spans hold its hidden parts),
-    ``#<span>tag</span>`` becomes ``#tag``. Whitespace inside text collapses
-    as a browser would show it.
-    """
-    soup = BeautifulSoup(html or "", "html.parser")
-    out: list[str] = []
-
-    def walk(node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, Comment):
-                continue
-            if isinstance(child, NavigableString):
-                raw = str(child)
-                words = " ".join(raw.split())
-                if raw[:1].isspace():
-                    words = " " + words
-                if raw[-1:].isspace() and words.strip():
-                    words += " "
-                out.append(words)
-            elif isinstance(child, Tag):
-                name = child.name.lower()
-                # "quote-inline" is the "RE: <link>" fallback for clients without quote
-                # posts; the quote itself is kept as `quote_of`.
-                if name in ("script", "style") or "quote-inline" in (child.get("class") or ()):
-                    continue
-                if name == "br":
-                    out.append("\n")
-                elif name in _BLOCKS:
-                    out.append("\n\n")
-                    walk(child)
-                    out.append("\n\n")
-                else:
-                    walk(child)
-
-    walk(soup)
-    lines = [" ".join(line.split()) for line in "".join(out).split("\n")]
-    # Collapse runs of blank lines into one paragraph break.
-    kept: list[str] = []
-    for line in lines:
-        if line or (kept and kept[-1]):
-            kept.append(line)
-    return "\n".join(kept).strip()
-
-
-def _links(html: str) -> list[str]:
-    """Hrefs of real links; mentions and hashtags are links too but carry a 'mention' class."""
-    soup = BeautifulSoup(html or "", "html.parser")
-    links: list[str] = []
-    for a in soup.find_all("a", href=True):
-        classes: list[str] = list(a.get("class") or [])
-        rel: list[str] = list(a.get("rel") or [])
-        if "mention" in classes or "hashtag" in classes or "tag" in rel:
-            continue
-        links.append(str(a["href"]))
-    return links
-
-
-# -- Status JSON → Post ------------------------------------------------------------
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
-
-
-def _full_acct(acct: str, domain: str) -> str:
-    """Local accounts come back as bare ``user``: give them the instance's domain."""
-    return acct if "@" in acct else f"{acct}@{domain}"
-
-
-@normalizer("Mastodon")
-def parse_status(
-    status: dict[str, Any],
-    *,
-    instance: str,
-    domain: str,
-    collected_at: datetime | None = None,
-) -> list[Post]:
-    """One Status as delivered by `instance` (whose accounts live on `domain`) → Posts.
-
-    A plain status gives one Post. A boost gives two: the boosted original
-    and the relation row (see the module docstring). Raises MalformedResponse
-    on a status that lacks required fields or has them in the wrong type.
-    """
-    extra: dict[str, Any] = {} if collected_at is None else {"collected_at": collected_at}
-    original = status.get("reblog")
-    if original:
-        booster = status["account"]
-        inner = parse_status(original, instance=instance, domain=domain, collected_at=collected_at)
-        relation = Post(
-            platform="mastodon",
-            platform_id=status["uri"],
-            url=status.get("url") or original.get("url") or original["uri"],
-            author=_author(booster, domain),
-            text="",
-            created_at=parse_iso(status["created_at"]),
-            repost_of=original["uri"],
-            source=instance,
-            raw=status,
-            **extra,
-        )
-        return [*inner, relation]
-    account = status["account"]
-    body = html_to_text(status.get("content") or "")
-    spoiler = (status.get("spoiler_text") or "").strip()
-    text = f"CW: {spoiler}\n\n{body}".strip() if spoiler else body
-    links = _links(status.get("content") or "")
-    card = status.get("card") or {}
-    if card.get("url"):
-        links.append(card["url"])
-    quote = status.get("quote") or {}
-    quoted = quote.get("quoted_status") if isinstance(quote, dict) else None
-    reply_to = status.get("in_reply_to_id")
-    return [
-        Post(
-            platform="mastodon",
-            platform_id=status["uri"],
-            url=status.get("url") or status["uri"],
-            author=_author(account, domain),
-            text=text,
-            created_at=parse_iso(status["created_at"]),
-            lang=status.get("language") or None,
-            hashtags=tuple(t["name"] for t in status.get("tags") or ()),
-            mentions=tuple(_full_acct(m["acct"], domain) for m in status.get("mentions") or ()),
-            links=tuple(links),
-            # Mastodon gives only the parent's local id: keep an address that resolves to it.
-            reply_to=f"{instance}/api/v1/statuses/{reply_to}" if reply_to else None,
-            quote_of=quoted.get("uri") if isinstance(quoted, dict) else None,
-            likes=int(status.get("favourites_count") or 0),
-            reposts=int(status.get("reblogs_count") or 0),
-            replies=int(status.get("replies_count") or 0),
-            quotes=int(status.get("quotes_count") or 0),
-            media_count=len(status.get("media_attachments") or ()),
-            sensitive=bool(status.get("sensitive")) or bool(spoiler),
-            # `noindex`: the author asked not to be shown to search engines and strangers.
-            no_unauthenticated=bool(account.get("noindex")),
-            source=instance,
-            raw=status,
-            **extra,
-        )
-    ]
-
-
-def _author(account: dict[str, Any], domain: str) -> Author:
-    followers = account.get("followers_count")
-    return Author(
-        platform_id=account.get("uri") or account["url"],
-        handle=_full_acct(account["acct"], domain),
-        display_name=account.get("display_name") or "",
-        followers=int(followers) if followers is not None else None,
-    )
+__all__ = ["MastodonCollector", "closed_timeline_message", "token_env_for", "legacy_cursor"]
 
 
 # -- the collector ----------------------------------------------------------------------
@@ -344,7 +171,7 @@ class MastodonCollector(Collector):
                     if isinstance(exc, RateLimited) and exc.reset_at is not None:
                         info["reset_at"] = exc.reset_at.isoformat()
                 info["requests"] = self.record.requests - requests_before
-            refresh_engagement(self)
+            self.refresh()
         finally:
             for client in self._clients.values():
                 client.close()
@@ -418,7 +245,7 @@ class MastodonCollector(Collector):
         self, instance: str, domain: str, client: MastodonClient, tag: str, info: dict[str, Any]
     ) -> None:
         query = f"{instance}/tags/{tag}"
-        state = _load_cursor(self.get_cursor(query))
+        state = self.read_cursor(query, legacy_cursor)
         pages = 0
         max_pages = int(self.collect_cfg.max_pages_per_pass)
         start = self.backfill_start()
@@ -462,7 +289,7 @@ class MastodonCollector(Collector):
             known = self.store.known_ids(self.name, [p.platform_id for p in posts])
             fresh = [p for p in posts if p.platform_id not in known]
             info["already_stored"] += len(posts) - len(fresh)
-            result = self.store_page(fresh, query=query, cursor=json.dumps(state))
+            result = self.store_page(fresh, query=query, cursor=state)
             info["new_posts"] += result.new
 
         def budget_left() -> bool:
@@ -471,39 +298,43 @@ class MastodonCollector(Collector):
                 return False
             return True
 
-        if state["newest"] is not None:
+        if state.newest is not None:
             # Newer statuses: page upward from the cursor, oldest page first, so the
             # cursor saved with each page never skips anything.
-            min_id = state["newest"]
+            min_id = state.newest
             while budget_left():
                 page = fetch(f"min_id={min_id}", min_id=min_id)
                 if not page.statuses:
                     break
-                state["newest"] = page.prev_min_id or str(page.statuses[0]["id"])
+                state.newest = page.prev_min_id or str(page.statuses[0]["id"])
                 save(parse(page)[0])
                 # A short page is the top of the timeline: no need to ask again.
                 if page.prev_min_id is None or len(page.statuses) < TIMELINE_LIMIT:
                     break
                 min_id = page.prev_min_id
-            if not state["backfill"]:
+            if not _backfill(state):
                 return
         # Backfill: newest first with max_id, down to backfill_start().
-        max_id = state["backfill"]
+        max_id = _backfill(state)
         while budget_left():
             page = fetch(f"max_id={max_id}" if max_id else "newest", max_id=max_id)
-            if state["newest"] is None:
+            if state.newest is None:
                 if not page.statuses:
                     return  # nothing tagged yet: the next pass starts from the top again
-                state["newest"] = str(page.statuses[0]["id"])
+                state.newest = str(page.statuses[0]["id"])
             posts, reached_start = parse(page)
             done = reached_start or not page.statuses or page.next_max_id is None
-            state["backfill"] = None if done else page.next_max_id
+            state.pending = [] if done else [{"max_id": page.next_max_id}]
             save(posts)
             if done:
                 return
-            max_id = state["backfill"]
+            max_id = _backfill(state)
 
-    # -- engagement refresh (tagwatch.collectors.mastodon_refresh) ------------------------------
+    # -- refresh (tagwatch.collectors.mastodon.refresh) ------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read recent posts' counts, edits and deletions on their origin instance."""
+        Refresh(self).run()
 
     def edited_version(self, status: dict[str, Any], origin: str, row: Any) -> Post | None:
         """The new version of a post its author edited since it was stored, else None.
@@ -542,21 +373,29 @@ def closed_timeline_message(instance: str, hint: str) -> str:
     )
 
 
-def _load_cursor(value: str | None) -> dict[str, Any]:
-    """Cursor per instance+hashtag: {"newest": id, "backfill": id or null}.
+def legacy_cursor(value: str) -> Cursor | None:
+    """Mastodon's cursor before #19: {"newest": id, "backfill": id or null}, or a bare id.
 
     `newest` is the newest local id stored; `backfill`, while set, is where the
-    first run's walk back to the backfill start goes on.
+    first run's walk back to the backfill start goes on (now a pending ``max_id``).
     """
-    if not value:
-        return {"newest": None, "backfill": None}
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return {"newest": value, "backfill": None}
-    if not isinstance(data, dict):
-        return {"newest": str(data), "backfill": None}
-    return {"newest": data.get("newest"), "backfill": data.get("backfill")}
+    data = json_object(value)
+    if data is None:
+        try:
+            other = json.loads(value)
+        except ValueError:
+            return Cursor(newest=value)
+        return Cursor(newest=None if other is None else str(other))
+    newest, backfill = data.get("newest"), data.get("backfill")
+    return Cursor(
+        newest=None if newest is None else str(newest),
+        pending=[{"max_id": str(backfill)}] if backfill else [],
+    )
+
+
+def _backfill(state: Cursor) -> str | None:
+    """Where the first run's walk back to the backfill start goes on, while it is unfinished."""
+    return state.pending[0].get("max_id") if state.pending else None
 
 
 def _failure_kind(exc: PlatformError) -> str:

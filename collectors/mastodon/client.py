@@ -3,7 +3,7 @@
 It reads what Mastodon puts in headers (the `Link` header's ``max_id`` /
 ``min_id`` for paging, ``X-RateLimit-Reset`` as an ISO timestamp) and raises
 its own exceptions (`MastodonAPIError`, `MastodonGarbage`; httpx's own for
-the network); `tagwatch.collectors.mastodon` turns them into tagwatch's errors.
+the network); `tagwatch.collectors.mastodon.collector` turns them into tagwatch's errors.
 """
 
 from __future__ import annotations

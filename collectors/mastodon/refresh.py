@@ -26,13 +26,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tagwatch.collectors.mastodon_client import BATCH_SINCE, STATUSES_BATCH, server_version
+from tagwatch.collectors.mastodon.client import BATCH_SINCE, STATUSES_BATCH, server_version
 from tagwatch.errors import MalformedResponse, PlatformError
 
 if TYPE_CHECKING:
-    from tagwatch.collectors.mastodon import MastodonCollector
+    from tagwatch.collectors.mastodon.collector import MastodonCollector
 
-__all__ = ["refresh_engagement", "refresh_target"]
+__all__ = ["Refresh", "refresh_target"]
 
 
 @dataclass
@@ -74,8 +74,8 @@ def refresh_target(
     return None
 
 
-class _Refresh:
-    """One refresh pass; its figures go to the run's details["refresh"]."""
+class Refresh:
+    """One refresh (`MastodonCollector.refresh`); its figures go to the run's details["refresh"]."""
 
     def __init__(self, collector: MastodonCollector):
         self.c = collector
@@ -213,8 +213,3 @@ class _Refresh:
         )
         self.report["updated"] += int(changed)
         c.record.updated_posts += int(changed)
-
-
-def refresh_engagement(collector: MastodonCollector) -> None:
-    """Refresh counts of recent posts on their origin within the pass's request budget."""
-    _Refresh(collector).run()

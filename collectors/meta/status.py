@@ -13,8 +13,8 @@ from typing import Any
 
 from tagwatch.collectors.instagram.collector import RECENT_REACH, gap_warning
 from tagwatch.collectors.instagram.collector import WINDOW as IG_WINDOW
-from tagwatch.collectors.meta_collector import RENEW_HINT, expires_soon
-from tagwatch.collectors.meta_graph import TOKEN_WARN_DAYS
+from tagwatch.collectors.meta.client import TOKEN_WARN_DAYS
+from tagwatch.collectors.meta.collector import RENEW_HINT, expires_soon
 from tagwatch.collectors.threads.collector import OWN_POSTS_ONLY
 from tagwatch.collectors.threads.collector import WINDOW as THREADS_WINDOW
 from tagwatch.records import iso

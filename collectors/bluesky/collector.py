@@ -1,24 +1,26 @@
 """Bluesky: hashtag search through the AT Protocol, with the `atproto` client.
 
-Two halves, kept apart so each can be tested on its own terms:
+Three modules, kept apart so each can be tested on its own terms:
 
-* `tagwatch.collectors.bluesky_parse.parse_post` is a pure function of one
+* `tagwatch.collectors.bluesky.parse.parse_post` is a pure function of one
   `app.bsky.feed.defs#postView` (the JSON the AppView returns) to a `Post`;
   facet byte offsets, self-labels and embeds never leave the Bluesky modules.
 * `BlueskyCollector` does the network part: log in, search each hashtag,
   look up follower counts, refresh engagement; everything through
   `Collector.call`, so retries and rate-limit waits are the shared ones.
+* `tagwatch.collectors.bluesky.client` keeps the session between passes
+  (memory and a 0600 file, never the database) and reads the library's errors.
 
 Paging. `searchPosts` with `sort=latest` pages from the newest post down, and
 its cursor is an offset that shifts whenever new posts arrive, so it cannot be
 resumed in a later pass. What is stored per hashtag instead is a *high-water
-mark* (`hwm`): every post whose sortAt lies between the backfill start and
+mark* (the cursor's `newest`): every post whose sortAt lies between the backfill start and
 `hwm` is collected. A pass sweeps from the newest post down with
 `since = hwm - overlap` and stops at the first page that reaches `hwm`, that
 is, posts already stored; if that page also shows posts below the mark that
 were not stored (indexed late, with an earlier sortAt), it reads on while
 pages do. While a sweep is under way, the state after each committed page
-also records the sweep's top and the oldest post reached (`sweep`), so a pass
+also records the sweep's top and the oldest post reached (`pending`), so a pass
 that ends early (rate limit, page cap, crash) is resumed with `until` next
 time instead of leaving a hole. The state is saved with the page it covers,
 in one transaction.
@@ -26,14 +28,10 @@ in one transaction.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 from atproto_client import Client, models
@@ -47,37 +45,31 @@ from atproto_client.exceptions import (
     RequestErrorBase,
     UnauthorizedError,
 )
-from atproto_client.models.common import XrpcError
 from atproto_client.models.utils import get_or_create
 from atproto_client.request import Request
 from atproto_core.exceptions import AtProtocolError
 
 from tagwatch.collectors.base import Collector
-from tagwatch.collectors.bluesky_parse import (
-    NO_UNAUTHENTICATED,
+from tagwatch.collectors.bluesky.client import (
+    SESSIONS,
+    SessionExpired,
+    SessionFile,
+    chunks,
+    first_line,
+    xrpc_error,
+)
+from tagwatch.collectors.bluesky.parse import (
     atproto_datetime,
-    facet_entities,
     lenient_datetime,
     parse_post,
-    post_url,
-    sort_at,
 )
+from tagwatch.collectors.cursor import Bounds, Cursor, json_object
 from tagwatch.errors import AuthError, MalformedResponse, PlatformError, RateLimited
 from tagwatch.records import Post, iso
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
 
-__all__ = [
-    "BlueskyCollector",
-    "parse_post",
-    "sort_at",
-    "atproto_datetime",
-    "facet_entities",
-    "post_url",
-    "forget_sessions",
-    "NO_UNAUTHENTICATED",
-    "APP_PASSWORD_URL",
-]
+__all__ = ["BlueskyCollector", "APP_PASSWORD_URL", "legacy_cursor"]
 
 log = logging.getLogger("tagwatch.collect.bluesky")
 T = TypeVar("T")
@@ -89,80 +81,6 @@ PAGE_LIMIT = 100  # searchPosts' maximum
 # with a slightly skewed clock are still found; known ones are just updated.
 OVERLAP = timedelta(minutes=10)
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing"})
-
-
-# -- the session: reused across passes, never in the database ------------------------
-
-# Process-wide: the scheduler makes a new collector every pass, and createSession
-# is rate limited per account (30 per 5 minutes, 300 a day).
-_SESSIONS: dict[tuple[str, str], str] = {}
-
-
-def forget_sessions() -> None:
-    """Drop the sessions kept in memory (tests; a changed app password)."""
-    _SESSIONS.clear()
-
-
-class _SessionFile:
-    """The session string in a 0600 file next to the database, for the next process.
-
-    It holds a refresh token, a secret as strong as the app password, so it is
-    never written to the database (which gets exported and shared) nor logged.
-    """
-
-    def __init__(self, db_path: str):
-        self.path = None if db_path == ":memory:" else Path(db_path + ".bluesky-session")
-
-    def load(self, service: str, handle: str) -> str | None:
-        if self.path is None or not self.path.exists():
-            return None
-        try:
-            if self.path.stat().st_mode & 0o077:
-                log.warning("%s was readable by others; made it private (0600)", self.path)
-                self.path.chmod(0o600)
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if data.get("service") != service or data.get("handle") != handle:
-            return None
-        session = data.get("session")
-        return session if isinstance(session, str) else None
-
-    def save(self, service: str, handle: str, session: str) -> None:
-        if self.path is None:
-            return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"service": service, "handle": handle, "session": session}, fh)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except OSError as exc:  # the in-memory copy still serves this process
-            log.warning("could not save the Bluesky session to %s: %s", self.path, exc.strerror)
-
-    def clear(self) -> None:
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-
-
-class _SessionExpired(AuthError):
-    """The server no longer accepts the session's token; log in again once."""
-
-
-def _xrpc_error(exc: RequestErrorBase) -> str:
-    content = exc.response.content if exc.response is not None else None
-    return content.error if isinstance(content, XrpcError) else ""
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-def _first_line(exc: Exception, limit: int = 200) -> str:
-    text = re.sub(r"\s+", " ", str(exc)).strip()
-    return text[:limit] + ("…" if len(text) > limit else "")
 
 
 # -- the collector ----------------------------------------------------------------
@@ -182,14 +100,14 @@ class BlueskyCollector(Collector):
         self.client: Client | None = None
         self._handle = ""
         self._password = ""
-        self._session_file = _SessionFile(str(store.path))
+        self._session_file = SessionFile(str(store.path))
         self._seen: set[str] = set()
         self._followers: dict[str, int | None] = {}
 
     # -- errors -------------------------------------------------------------------
 
     def secrets(self) -> Iterable[str]:
-        session = _SESSIONS.get((self.service, self._handle), "")
+        session = SESSIONS.get((self.service, self._handle), "")
         return [self._password, *session.split(":::")[2:4]]
 
     def translate_error(self, exc: Exception) -> PlatformError | None:
@@ -200,12 +118,12 @@ class BlueskyCollector(Collector):
             when = f"; it resets at {reset:%H:%M:%S} UTC" if reset else ""
             return RateLimited(f"Bluesky rate limit reached{when}", reset_at=reset)
         if isinstance(exc, LoginRequiredError):
-            return _SessionExpired("Bluesky session missing")
+            return SessionExpired("Bluesky session missing")
         if (
             isinstance(exc, BadRequestError | UnauthorizedError)
-            and _xrpc_error(exc) in _TOKEN_ERRORS
+            and xrpc_error(exc) in _TOKEN_ERRORS
         ):
-            return _SessionExpired(f"Bluesky session no longer accepted ({exc})")
+            return SessionExpired(f"Bluesky session no longer accepted ({exc})")
         if isinstance(exc, UnauthorizedError):
             return AuthError(
                 f"Bluesky refused the request ({exc}); check the account in ${self.handle_env}"
@@ -218,9 +136,9 @@ class BlueskyCollector(Collector):
             status = exc.response.status_code
             return PlatformError(f"Bluesky answered {exc}", status=status, retryable=status >= 500)
         if isinstance(exc, ModelError):
-            return MalformedResponse(f"Bluesky answer does not match the API: {_first_line(exc)}")
+            return MalformedResponse(f"Bluesky answer does not match the API: {first_line(exc)}")
         if isinstance(exc, AtProtocolError):
-            return PlatformError(f"Bluesky client error: {_first_line(exc)}")
+            return PlatformError(f"Bluesky client error: {first_line(exc)}")
         return None
 
     # -- session ------------------------------------------------------------------
@@ -246,8 +164,8 @@ class BlueskyCollector(Collector):
     def _remember(self, event: SessionEvent, session: Session) -> None:
         encoded = session.encode()
         key = (self.service, self._handle)
-        if _SESSIONS.get(key) != encoded:
-            _SESSIONS[key] = encoded
+        if SESSIONS.get(key) != encoded:
+            SESSIONS[key] = encoded
             self._session_file.save(self.service, self._handle, encoded)
 
     def _login(self) -> None:
@@ -256,7 +174,7 @@ class BlueskyCollector(Collector):
         self.client = Client(base_url=self.service, request=Request(timeout=timeout))
         self.client.on_session_change(self._remember)
         key = (self.service, self._handle)
-        saved = _SESSIONS.get(key) or self._session_file.load(self.service, self._handle)
+        saved = SESSIONS.get(key) or self._session_file.load(self.service, self._handle)
         if saved:
             try:  # no request: the session is checked by the first real call
                 self.client.login(session_string=saved, fetch_bsky_profile=False)
@@ -274,7 +192,7 @@ class BlueskyCollector(Collector):
             try:
                 self.client.login(self._handle, self._password, fetch_bsky_profile=False)
             except (UnauthorizedError, BadRequestError) as exc:
-                error = _xrpc_error(exc)
+                error = xrpc_error(exc)
                 if error == "AuthFactorTokenRequired":
                     hint = "the account asks for a 2FA code: use an app password instead"
                 elif error in ("AccountTakedown", "AccountDeactivated"):
@@ -286,14 +204,14 @@ class BlueskyCollector(Collector):
                     f"{hint}. App passwords are made at {APP_PASSWORD_URL}."
                 ) from exc
 
-        _SESSIONS.pop((self.service, self._handle), None)
+        SESSIONS.pop((self.service, self._handle), None)
         self.call("createSession", login)
         self.record.details["session"] = "created"
 
     def _reauth(self) -> None:
         """Refresh the session once; if the refresh token is dead too, log in again."""
         assert self.client is not None
-        saved = _SESSIONS.get((self.service, self._handle))
+        saved = SESSIONS.get((self.service, self._handle))
         if saved:
             old = Session.decode(saved)
 
@@ -316,7 +234,7 @@ class BlueskyCollector(Collector):
                 self.call("refreshSession", refresh)
                 self.record.details["session"] = "refreshed"
                 return
-            except _SessionExpired:
+            except SessionExpired:
                 log.info("bluesky: refresh token no longer accepted, logging in again")
         self._session_file.clear()
         self._create_session()
@@ -325,11 +243,11 @@ class BlueskyCollector(Collector):
         """`call`, plus one re-login when the server says the session has expired."""
         try:
             return self.call(what, fn)
-        except _SessionExpired:
+        except SessionExpired:
             self._reauth()
         try:
             return self.call(what, fn)
-        except _SessionExpired as exc:
+        except SessionExpired as exc:
             reason = exc.__cause__ or exc
             raise AuthError(
                 f"Bluesky rejected the session again right after logging in ({reason}): "
@@ -347,7 +265,7 @@ class BlueskyCollector(Collector):
                 raise
             except ValueError as exc:  # the JSON parser, on a cut-off or garbled body
                 raise MalformedResponse(
-                    f"Bluesky {nsid} answered with invalid JSON ({_first_line(exc, 80)})"
+                    f"Bluesky {nsid} answered with invalid JSON ({first_line(exc, 80)})"
                 ) from exc
             if not isinstance(answer.content, dict):
                 raise MalformedResponse(f"Bluesky {nsid} answered without a JSON object")
@@ -355,7 +273,7 @@ class BlueskyCollector(Collector):
                 get_or_create(answer.content, response_model, strict=True)
             except (ModelError, ValueError) as exc:
                 raise MalformedResponse(
-                    f"Bluesky {nsid} answer does not match the API: {_first_line(exc)}"
+                    f"Bluesky {nsid} answer does not match the API: {first_line(exc)}"
                 ) from exc
             return answer.content
 
@@ -370,38 +288,30 @@ class BlueskyCollector(Collector):
         try:
             for tag in self.tags:
                 self._collect_tag(tag)
-            self._refresh_engagement()
+            self.refresh()
         finally:
             if self.client is not None:
                 self.client.request.close()
 
-    def _load_state(self, tag: str) -> dict[str, Any]:
-        raw = self.get_cursor(tag)
-        try:
-            state = json.loads(raw) if raw else {}
-        except ValueError:
-            state = {}
-        return state if isinstance(state, dict) else {}
-
     def _collect_tag(self, tag: str) -> None:
-        state = self._load_state(tag)
-        sweep = state.get("sweep")
-        stopped = lenient_datetime(sweep.get("until")) if isinstance(sweep, dict) else None
-        top = lenient_datetime(sweep.get("top")) if isinstance(sweep, dict) else None
+        state = self.read_cursor(tag, legacy_cursor)
+        sweep = state.pending[0] if state.pending else {}
+        stopped = lenient_datetime(sweep.get("until"))
+        top = lenient_datetime(sweep.get("top"))
         if stopped is not None and top is not None:
             # Finish the sweep a previous pass left: posts below where it stopped
             # (`until` is exclusive; the boundary post comes again and is just updated).
             until = stopped + timedelta(milliseconds=1)
             state = self._sweep(tag, state, until=until, top=top)
-            if state.get("sweep"):
+            if state.pending:
                 return  # still unfinished (page cap): newer posts wait for the next pass
         self._sweep(tag, state, until=None, top=None)
 
     def _sweep(
-        self, tag: str, state: dict[str, Any], *, until: datetime | None, top: datetime | None
-    ) -> dict[str, Any]:
+        self, tag: str, state: Cursor, *, until: datetime | None, top: datetime | None
+    ) -> Cursor:
         """Page down from `until` (or the newest post) to the high-water mark; returns the state."""
-        hwm = lenient_datetime(state.get("hwm"))
+        hwm = lenient_datetime(state.newest)
         since = hwm - OVERLAP if hwm else self.backfill_start()
         oldest: datetime | None = None
         cursor: str | None = None
@@ -435,14 +345,16 @@ class BlueskyCollector(Collector):
             done = not posts or reached or not next_cursor
             if done:
                 new_hwm = max(t for t in (hwm, top) if t is not None) if (hwm or top) else None
-                state = {"hwm": iso(new_hwm)} if new_hwm else {}
+                state = Cursor(newest=iso(new_hwm) if new_hwm else None)
             else:
-                state = {
-                    "hwm": iso(hwm) if hwm else None,
-                    "sweep": {"top": iso(top), "until": iso(oldest)},  # type: ignore[arg-type]
+                # Not done: this page had posts, so both are set.
+                sweep: Bounds = {
+                    "top": iso(top) if top else None,
+                    "until": iso(oldest) if oldest else None,
                 }
+                state = Cursor(newest=iso(hwm) if hwm else None, pending=[sweep])
             posts = self._with_followers(posts)
-            self.store_page(posts, query=tag, cursor=json.dumps(state))
+            self.store_page(posts, query=tag, cursor=state)
             self._seen.update(p.platform_id for p in posts)
             if done:
                 return state
@@ -477,7 +389,7 @@ class BlueskyCollector(Collector):
         day_start, _ = self.config.event.day_bounds(local_now.date())
         fresh = self.store.authors_checked_since(self.name, dids, day_start)
         wanted = [d for d in dids if d not in fresh and d not in self._followers]
-        for batch in _chunks(wanted, BATCH):
+        for batch in chunks(wanted, BATCH):
             answer = self._query(
                 "app.bsky.actor.getProfiles",
                 models.AppBskyActorGetProfiles.Params(actors=batch),
@@ -496,7 +408,7 @@ class BlueskyCollector(Collector):
             out.append(post)
         return out
 
-    def _refresh_engagement(self) -> None:
+    def refresh(self) -> None:
         """Recount likes/reposts/replies/quotes of recent posts; mark vanished ones deleted."""
         budget = int(self.collect_cfg.refresh_requests_per_pass)
         if budget <= 0:
@@ -507,7 +419,7 @@ class BlueskyCollector(Collector):
         )
         uris = [r["platform_id"] for r in rows if r["platform_id"] not in self._seen]
         deleted = 0
-        for batch in list(_chunks(uris, BATCH))[:budget]:
+        for batch in list(chunks(uris, BATCH))[:budget]:
             answer = self._query(
                 "app.bsky.feed.getPosts",
                 models.AppBskyFeedGetPosts.Params(uris=batch),
@@ -521,3 +433,15 @@ class BlueskyCollector(Collector):
                     deleted += 1
         if deleted:
             self.record.details["deleted"] = self.record.details.get("deleted", 0) + deleted
+
+
+def legacy_cursor(value: str) -> Cursor | None:
+    """Bluesky's cursor before #19: {"hwm": ISO time, "sweep": {"top", "until"}}."""
+    data = json_object(value)
+    if data is None:
+        return None
+    hwm, sweep = data.get("hwm"), data.get("sweep")
+    pending: list[Bounds] = []
+    if isinstance(sweep, dict):
+        pending.append({k: v if isinstance(v, str) else None for k, v in sweep.items()})
+    return Cursor(newest=hwm if isinstance(hwm, str) else None, pending=pending)

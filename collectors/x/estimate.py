@@ -4,7 +4,7 @@ X's counts endpoints say how many posts match a query per day without
 returning (and billing) the posts themselves: `/2/tweets/counts/recent` for the
 last 7 days, `/2/tweets/counts/all` further back (an access level with
 full-archive search). X also bills the users and media a search page carries
-(see `tagwatch.collectors.x_budget`): counts say nothing about those, so the forecast
+(see `tagwatch.collectors.x.budget`): counts say nothing about those, so the forecast
 gives their most, from the expansions tagwatch asks for (one author per post;
 fewer when authors post more than once a UTC day, since X bills a user once a
 day), and sets the whole against what is left of this month's budget.
@@ -17,8 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import tweepy
 
-from tagwatch.collectors.x import EXPANSIONS, RECENT_WINDOW, make_client, translate_tweepy_error
-from tagwatch.collectors.x_budget import BudgetState, Prices, Reads, budget_state, worst_case
+from tagwatch.collectors.x.budget import BudgetState, Prices, Reads, budget_state, worst_case
+from tagwatch.collectors.x.client import EXPANSIONS, make_client, translate_tweepy_error
+from tagwatch.collectors.x.collector import RECENT_WINDOW
 from tagwatch.errors import MalformedResponse, PlatformError, UsageError
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
