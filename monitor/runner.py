@@ -52,7 +52,7 @@ from tagwatch.monitor.triggers import (
     digest_day,
     digest_trigger,
 )
-from tagwatch.records import iso, utcnow
+from tagwatch.records import utcnow
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
 from tagwatch.storage.status import FAILED, collector_health
@@ -484,13 +484,7 @@ class Runner:
 
 def close_stale_runs(store: Store) -> int:
     """Runs left 'running' by a process that died; call only while holding the lock."""
-    with store.transaction() as conn:
-        n = conn.execute(
-            "update runs set status = 'interrupted', ended_at = coalesce(ended_at, ?),"
-            " error = coalesce(error, 'the process stopped before the pass finished')"
-            " where status = 'running'",
-            (iso(utcnow()),),
-        ).rowcount
+    n = store.close_stale_runs(at=utcnow())
     if n:
         log.warning("%d pass(es) left unfinished by an earlier run marked interrupted", n)
     return n

@@ -349,6 +349,19 @@ class Store:
 
     # -- runs -------------------------------------------------------------------
 
+    def close_stale_runs(self, *, at: datetime) -> int:
+        """Mark runs left 'running' by a process that died as interrupted; how many.
+
+        Call only while holding the runner lock, or a live pass would be marked too.
+        """
+        with self.transaction() as conn:
+            return conn.execute(
+                "update runs set status = 'interrupted', ended_at = coalesce(ended_at, ?),"
+                " error = coalesce(error, 'the process stopped before the pass finished')"
+                " where status = 'running'",
+                (iso(at),),
+            ).rowcount
+
     def start_run(self, collector: str, *, at: datetime | None = None) -> int:
         with self.transaction() as conn:
             cur = conn.execute(

@@ -39,6 +39,7 @@ from tagwatch.collectors.base import Collector, PageHook, backoff_delay
 from tagwatch.records import Post, iso, parse_iso, utcnow
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store
+from tagwatch.storage.ledgers import save_stream_state
 
 __all__ = [
     "Stream",
@@ -389,18 +390,15 @@ class Stream(ABC):
         self._saved_at = time.monotonic()
         s = self.state
         s.updated_at = self.now()
-        self.store.conn.execute(
-            "insert or replace into streams (name, state, cursor, last_event_at, connected_at,"
-            " error, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
-            (
-                s.name,
-                state,
-                s.cursor,
-                iso(s.last_event_at) if s.last_event_at else None,
-                iso(s.connected_at) if s.connected_at else None,
-                s.error,
-                iso(s.updated_at),
-            ),
+        save_stream_state(
+            self.store.conn,
+            name=s.name,
+            state=state,
+            cursor=s.cursor,
+            last_event_at=iso(s.last_event_at) if s.last_event_at else None,
+            connected_at=iso(s.connected_at) if s.connected_at else None,
+            error=s.error,
+            updated_at=iso(s.updated_at),
         )
 
 

@@ -39,6 +39,7 @@ from tagwatch.errors import QuotaExhausted
 from tagwatch.records import iso
 from tagwatch.settings import Config
 from tagwatch.settings_types import XSection
+from tagwatch.storage.ledgers import record_paid_reads
 
 __all__ = [
     "BudgetState",
@@ -372,16 +373,10 @@ def record_resources(
     for kind, ids in resources.items():
         if kind not in KINDS:
             raise ValueError(f"unknown X resource kind {kind!r}")
-        rows = [(PLATFORM, day, kind, str(i)) for i in dict.fromkeys(ids) if str(i)]
-        if not rows:
+        wanted = [str(i) for i in dict.fromkeys(ids) if str(i)]
+        if not wanted:
             continue
-        before = conn.total_changes
-        conn.executemany(
-            "insert or ignore into paid_reads (platform, day, kind, platform_id)"
-            " values (?, ?, ?, ?)",
-            rows,
-        )
-        new[kind] = conn.total_changes - before
+        new[kind] = record_paid_reads(conn, PLATFORM, day, kind, wanted)
     return Reads.of(new)
 
 
