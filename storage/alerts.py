@@ -28,6 +28,10 @@ __all__ = [
     "resolve_alert",
     "open_alerts",
     "recent_alerts",
+    "has_alerts",
+    "with_deliveries",
+    "alerts_between",
+    "alerts_since",
     "add_delivery",
     "finish_delivery",
     "queued_deliveries",
@@ -194,6 +198,50 @@ def recent_alerts(
             (iso(since), iso(since), limit),
         )
     return [AlertRow.of(r) for r in rows]
+
+
+def has_alerts(conn: sqlite3.Connection) -> bool:
+    """Whether the alert tables exist: a reader on a file no writer has migrated yet."""
+    row = conn.execute(
+        "select 1 from sqlite_master where type = 'table' and name = 'alerts'"
+    ).fetchone()
+    return row is not None
+
+
+def with_deliveries(conn: sqlite3.Connection, alert: AlertRow) -> dict[str, Any]:
+    """The alert as plain data, with what became of each message sent about it."""
+    out = alert.as_dict()
+    out["deliveries"] = [
+        {k: d[k] for k in ("channel", "message", "status", "reason", "sent_at")}
+        for d in deliveries_of(conn, alert.id)
+    ]
+    return out
+
+
+def alerts_between(
+    conn: sqlite3.Connection, start: datetime, end: datetime, *, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Alerts fired in [start, end), newest first, with their deliveries: the digest's day.
+
+    A range on the `fired_at` index; [] when the alert tables do not exist yet.
+    """
+    if not has_alerts(conn):
+        return []
+    rows = conn.execute(
+        "select * from alerts where fired_at >= ? and fired_at < ? order by fired_at desc, id desc"
+        " limit ?",
+        (iso(start), iso(end), limit),
+    ).fetchall()
+    return [with_deliveries(conn, AlertRow.of(r)) for r in rows]
+
+
+def alerts_since(
+    conn: sqlite3.Connection, since: datetime, *, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Alerts fired, or still on, since `since`, newest first, with their deliveries."""
+    if not has_alerts(conn):
+        return []
+    return [with_deliveries(conn, a) for a in recent_alerts(conn, since=since, limit=limit)]
 
 
 # -- deliveries -----------------------------------------------------------------

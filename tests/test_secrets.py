@@ -69,8 +69,11 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             },
             smtp={"host": "127.0.0.1", "port": _closed_port(), "user": "comms", "starttls": False},
             digest={"recipients": ["comms@example.org"]},
-            schedule={"log_file": str(tmp_path / "tagwatch.log")},
+            schedule={"log_file": str(tmp_path / "tagwatch.log"), "failure_alert_after": 1},
             wall={"moderation": "post"},
+            # Alerts stored, not sent (no channel's variable is set): the refused credentials
+            # raise "collection has failed" alerts, which the moderators' panel then lists.
+            alerts={"enabled": True, "webhook_url_env": "TAGWATCH_TEST_NO_ALERTS_WEBHOOK"},
         ) as ev,
     ):
         ev.post("alice.bsky.social", "Opening of the assembly #HRHN2016")
@@ -110,6 +113,9 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             )
             assert action.status_code == 200, action.text
             printed.append(action.text)
+            alerts = wall.get("/api/moderation/alerts", headers=token)
+            assert alerts.status_code == 200 and alerts.json()["alerts"], alerts.text
+            printed.append(alerts.text)
             for path in ("/", "/moderate", "/api/wall", "/api/moderation/log"):
                 answer = wall.get(path, headers=token)
                 assert answer.status_code == 200, (path, answer.status_code)

@@ -296,3 +296,49 @@ def test_wall_falls_back_to_polling_when_event_streams_are_refused(browser, setu
     wall.act("hide", post_id)
     on_page(page, post_id).first.wait_for(state="detached", timeout=8000)
     page.close()
+
+
+def test_moderation_page_lists_the_last_days_alerts_live(browser, setup):
+    from tests.test_wall_alerts import add_alert
+
+    wall, store, _ = setup()
+    long_title = "Pile-on against @marija.bsky.social: 12 posts from 9 accounts " + "x" * 200
+    add_alert(store, long_title, NOW - timedelta(hours=1), kind="pile_on", target="marija")
+    add_alert(
+        store, "Over yesterday", NOW - timedelta(hours=30), resolved=NOW - timedelta(hours=29)
+    )
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.add_init_script(WATCH)
+    page.clock.install()
+    page.goto(wall.url + "/moderate")
+    assert page.locator("#alerts").is_hidden()  # nothing before the token is given
+    page.fill("#token", TOKEN)
+    page.click("#login button")
+    first = page.locator("#alert-list .alert .alert-title")
+    first.first.wait_for(timeout=5000)
+    assert first.all_inner_texts() == [long_title]
+    assert "Over yesterday" not in page.inner_text("#alerts")
+    flags = page.inner_text("#alert-list .alert .flags")
+    assert "pile_on" in flags and "still on" in flags
+    assert "webhook sent" in flags and "matrix held back (quiet hours (00:30-06:30))" in flags
+
+    # An alert raised while the page is open appears at the next poll (15 s), as text.
+    hostile = '<img src=x onerror="window.__pwned=1"> Surge on bluesky'
+    add_alert(store, hostile, NOW - timedelta(minutes=1))
+    page.clock.run_for(16_000)
+    page.locator("#alert-list .alert").nth(1).wait_for(timeout=5000)
+    assert first.all_inner_texts() == [hostile, long_title]  # newest first
+    assert page.locator("#alerts img").count() == 0 and page.evaluate("window.__pwned") is None
+
+    layout = page.evaluate(
+        """() => ({
+          scrollW: document.documentElement.scrollWidth,
+          panelOver: [...document.querySelectorAll('#alerts, #alerts li')]
+            .some(e => e.scrollWidth > e.clientWidth + 1),
+        })"""
+    )
+    assert layout["scrollW"] <= 1920 and layout["panelOver"] is False
+    assert page.evaluate("window.__violations") == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "moderation-alerts.png"))
+    page.close()

@@ -9,7 +9,6 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from tagwatch.records import iso
 from tagwatch.storage import alerts as db
 
 __all__ = ["alerts_status", "alerts_text", "alerts_between"]
@@ -17,44 +16,19 @@ __all__ = ["alerts_status", "alerts_text", "alerts_between"]
 SHOWN = 10
 
 
-def _has_tables(conn: sqlite3.Connection) -> bool:
-    row = conn.execute(
-        "select 1 from sqlite_master where type = 'table' and name = 'alerts'"
-    ).fetchone()
-    return row is not None
-
-
-def _with_deliveries(conn: sqlite3.Connection, alert: db.AlertRow) -> dict[str, Any]:
-    out = alert.as_dict()
-    out["deliveries"] = [
-        {k: d[k] for k in ("channel", "message", "status", "reason", "sent_at")}
-        for d in db.deliveries_of(conn, alert.id)
-    ]
-    return out
-
-
 def alerts_status(conn: sqlite3.Connection, *, enabled: bool, now: datetime) -> dict[str, Any]:
     """`alerts.enabled`, `alerts.open` (still on) and `alerts.last_24h` (newest first)."""
-    if not _has_tables(conn):
+    if not db.has_alerts(conn):
         return {"enabled": enabled, "open": [], "last_24h": []}
-    recent = db.recent_alerts(conn, since=now - timedelta(hours=24), limit=SHOWN)
     return {
         "enabled": enabled,
-        "open": [_with_deliveries(conn, a) for a in db.open_alerts(conn)][:SHOWN],
-        "last_24h": [_with_deliveries(conn, a) for a in recent],
+        "open": [db.with_deliveries(conn, a) for a in db.open_alerts(conn)][:SHOWN],
+        "last_24h": db.alerts_since(conn, now - timedelta(hours=24), limit=SHOWN),
     }
 
 
-def alerts_between(
-    conn: sqlite3.Connection, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    """Alerts fired in [start, end), oldest first: the digest's summary of the day."""
-    if not _has_tables(conn):
-        return []
-    rows = db.recent_alerts(conn, since=start, limit=500)
-    return [
-        _with_deliveries(conn, a) for a in reversed(rows) if iso(start) <= a.fired_at < iso(end)
-    ]
+# The digest (a report) reads through storage directly; kept here for callers of the monitor.
+alerts_between = db.alerts_between
 
 
 def _line(a: dict[str, Any]) -> str:

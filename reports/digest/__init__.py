@@ -27,6 +27,7 @@ from tagwatch.reports.digest.model import (
     PLATFORM_NAMES,
     PLATFORMS,
     Account,
+    AlertView,
     Digest,
     DigestResult,
     Figure,
@@ -47,6 +48,7 @@ from tagwatch.reports.digest.render import (
 
 __all__ = [
     "Account",
+    "AlertView",
     "CollectorDay",
     "Digest",
     "DigestResult",

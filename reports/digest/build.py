@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 from tagwatch.errors import ConfigError, TagwatchError
 from tagwatch.records import parse_iso, to_utc, utcnow
@@ -30,6 +31,7 @@ from tagwatch.reports.digest.model import (
     PLATFORM_NAMES,
     PLATFORMS,
     Account,
+    AlertView,
     Digest,
     DigestResult,
     Figure,
@@ -48,6 +50,7 @@ from tagwatch.reports.figures import (
 )
 from tagwatch.reports.rows import CREATED, ID, PLATFORM, POLARITY, REPLIES, RESTRICTED, engagement
 from tagwatch.settings import Config, EventConfig
+from tagwatch.storage.alerts import alerts_between
 from tagwatch.storage.db import connect
 
 __all__ = [
@@ -265,6 +268,37 @@ def _to_look_at(
     return [_view(refs[i], event, reasons[i]) for i in ranked if i in refs]
 
 
+def _alert_view(alert: dict[str, Any], event: EventConfig, day: date) -> AlertView:
+    """An alert row as the digest lists it; the alert's own message is what was counted."""
+    fired = parse_iso(alert["fired_at"]).astimezone(event.tz)
+    resolved = ""
+    if alert["resolved_at"]:
+        back = parse_iso(alert["resolved_at"]).astimezone(event.tz)
+        resolved = f"{back:%H:%M}" if back.date() == day else f"{back:%Y-%m-%d %H:%M}"
+    counts: Counter[str] = Counter()
+    for d in alert["deliveries"]:
+        if d["message"] != "alert":
+            continue
+        status = d["status"]
+        if status == "suppressed":
+            # The engine's reasons: "quiet hours (…)" or "daily cap of N reached".
+            reason = d["reason"] or ""
+            status = "quiet_hours" if reason.startswith("quiet hours") else "daily_cap"
+        counts[status] += 1
+    return AlertView(
+        kind=alert["kind"],
+        title=alert["title"],
+        target=alert["target"],
+        fired=f"{fired:%H:%M}",
+        resolved=resolved,
+        sent=counts["sent"],
+        quiet_hours=counts["quiet_hours"],
+        daily_cap=counts["daily_cap"],
+        failed=counts["failed"],
+        queued=counts["queued"],
+    )
+
+
 def build_digest(
     config: Config,
     day: date | None = None,
@@ -298,6 +332,7 @@ def build_digest(
         signals = _signals(period)
         top_ids = {ref.id for ref in a.top_posts if not ref.restricted}
         look = _to_look_at(c, signals, event, n, top_ids)
+        alerts = [_alert_view(x, event, day) for x in alerts_between(c, start, end)]
     cnt, prev = a.summary.counts, before.counts
     digest = Digest(
         event_name=event.name,
@@ -317,6 +352,7 @@ def build_digest(
         reach=a.summary.potential_reach,
         reach_label=a.summary.reach_label,
         sessions=_sessions(a, event, day),
+        alerts=alerts,
     )
     if digest.empty:
         return digest

@@ -23,6 +23,7 @@ __all__ = [
     "SessionView",
     "Account",
     "Share",
+    "AlertView",
     "Digest",
     "DigestResult",
 ]
@@ -137,6 +138,42 @@ class Share:
     share: float  # 0..1
 
 
+@dataclass(frozen=True)
+class AlertView:
+    """One alert of the day as the digest lists it: what, when, and what reached people.
+
+    Counts are of the alert's own message per channel (not its "back to normal"):
+    sent, held back by quiet hours or the daily cap, or failed after retries.
+    """
+
+    kind: str
+    title: str
+    target: str
+    fired: str  # local HH:MM
+    resolved: str  # local HH:MM, with the date when a later day; "" while still on
+    sent: int = 0
+    quiet_hours: int = 0
+    daily_cap: int = 0
+    failed: int = 0
+    queued: int = 0  # not yet sent when the digest was made
+
+    @property
+    def outcome(self) -> str:
+        """ "sent 2, held back by quiet hours 1", or "not sent (no channel)"."""
+        parts = [
+            f"{label} {n}"
+            for label, n in (
+                ("sent", self.sent),
+                ("held back by quiet hours", self.quiet_hours),
+                ("held back by the daily cap", self.daily_cap),
+                ("failed", self.failed),
+                ("waiting to be sent", self.queued),
+            )
+            if n
+        ]
+        return ", ".join(parts) or "not sent (no channel)"
+
+
 @dataclass
 class Digest:
     event_name: str
@@ -159,6 +196,7 @@ class Digest:
     sentiment_scored: int = 0
     sentiment_unscored: int = 0
     to_look_at: list[PostView] = field(default_factory=list)
+    alerts: list[AlertView] = field(default_factory=list)  # newest first
     health: list[CollectorDay] = field(default_factory=list)
     restricted_posts: int = 0
     reach: int = 0

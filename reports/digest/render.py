@@ -150,6 +150,11 @@ def webhook_text(digest: Digest, link: str = "") -> str:
             lines.append(f"{label}: " + ", ".join(_slack(t.label) for t in digest.themes[:3]))
         if digest.to_look_at:
             lines.append(f"{len(digest.to_look_at)} post(s) to look at.")
+    if digest.alerts:
+        n = len(digest.alerts)
+        titles = "; ".join(_slack(a.title) for a in digest.alerts[:3])
+        more = f" and {n - 3} more" if n > 3 else ""
+        lines.append(f"{n} alert{'s' if n != 1 else ''}: {titles}{more}.")
     for h in digest.health_problems:
         lines.append(f":warning: {_slack(h.collector)}: {_slack(h.statement())}")
     url = safe_url(link)

@@ -140,6 +140,7 @@ def create_app(
             Route("/moderate", h.moderate_page),
             Route("/api/moderation/posts", h.moderation_posts),
             Route("/api/moderation/log", h.moderation_log),
+            Route("/api/moderation/alerts", h.moderation_alerts),
             Route("/api/moderation/action", h.moderation_action, methods=["POST"]),
             Route("/healthz", h.health),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

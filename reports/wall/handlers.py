@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
 from tagwatch.reports.wall.rules import WallRules, visible_reason
 from tagwatch.settings import Config
+from tagwatch.storage.alerts import alerts_since
 from tagwatch.storage.db import Store
 from tagwatch.storage.moderation import ACTIONS, apply_action
 
@@ -45,6 +46,9 @@ KEEPALIVE_SECONDS = 10.0
 MAX_FAILED_LOGINS = 10
 LOCKOUT_SECONDS = 60.0
 RETRY_MS = 2000
+# The moderators' alerts panel: what fired (or was still on) in the last day.
+ALERTS_WINDOW = timedelta(hours=24)
+ALERTS_SHOWN = 50
 
 
 class FailedLogins:
@@ -291,6 +295,31 @@ class WallHandlers:
             " order by id desc limit 100"
         ).fetchall()
         return JSONResponse({"log": [dict(r) for r in rows]}, headers={"cache-control": "no-store"})
+
+    async def moderation_alerts(self, request: Request) -> Response:
+        """The last day's alerts for the moderators' panel, newest first.
+
+        Only what the panel shows: the alert's example posts stay out (their words are the
+        wall's to moderate, and a restricted author's are never stored there anyway).
+        """
+        if (refusal := self.denied(request)) is not None:
+            return refusal
+        now = self.clock()
+        rows = alerts_since(self.feed.conn, now - ALERTS_WINDOW, limit=ALERTS_SHOWN)
+        alerts = [
+            {
+                **{k: a[k] for k in ("id", "kind", "title", "target", "fired_at", "resolved_at")},
+                "deliveries": [
+                    {k: d[k] for k in ("channel", "status", "reason")}
+                    for d in a["deliveries"]
+                    if d["message"] == "alert"
+                ],
+            }
+            for a in rows
+        ]
+        return JSONResponse(
+            {"alerts": alerts, "now": iso(now)}, headers={"cache-control": "no-store"}
+        )
 
     async def moderation_action(self, request: Request) -> Response:
         if (refusal := self.denied(request)) is not None:

@@ -1,7 +1,8 @@
 // Moderation page. The token lives only in this tab (sessionStorage) and is
 // sent as a Bearer header, which other sites cannot make a browser send:
 // that, plus POST-only actions, is the CSRF defence. Post text is rendered
-// through textContent only.
+// through textContent only. The alerts panel (#22) polls its own route
+// every 15 s: alerts change over minutes, the queue over seconds.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -9,6 +10,8 @@
   let token = sessionStorage.getItem(KEY) || "";
   let filter = "pending";
   let timer = null;
+  let alertTimer = null;
+  const ALERTS_EVERY_MS = 15000;
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -95,6 +98,49 @@
     }
   }
 
+  function outcome(deliveries) {
+    if (!deliveries.length) return "not sent (no channel)";
+    return deliveries
+      .map((d) => {
+        const status = d.status === "suppressed" ? "held back" : d.status;
+        return d.channel + " " + status + (d.reason ? " (" + d.reason + ")" : "");
+      })
+      .join(", ");
+  }
+
+  function alertItem(a) {
+    const li = el("li", "alert " + (a.resolved_at ? "resolved" : "open"));
+    li.dataset.alertId = String(a.id);
+    const head = el("div", "head");
+    const title = el("b", "alert-title", a.title);
+    title.dir = "auto";
+    head.append(el("span", "time", new Date(a.fired_at).toLocaleString() + " "), title);
+    const flags = el("div", "flags");
+    flags.append(el("span", "flag kind", a.kind));
+    if (a.target) flags.append(el("span", "flag target", a.target));
+    flags.append(
+      a.resolved_at
+        ? el("span", "flag resolved", "back to normal " + new Date(a.resolved_at).toLocaleString())
+        : el("span", "flag warn", "still on"),
+    );
+    flags.append(el("span", "flag outcome", outcome(a.deliveries)));
+    li.append(head, flags);
+    return li;
+  }
+
+  async function loadAlerts() {
+    if (!token) return;
+    try {
+      const data = await api("/api/moderation/alerts");
+      $("alert-list").replaceChildren(...data.alerts.map(alertItem));
+      if (!data.alerts.length) {
+        $("alert-list").replaceChildren(el("li", "none", "No alerts in the last 24 h."));
+      }
+    } catch (err) {
+      say(String(err.message || err));
+    }
+  }
+
   async function act(action, id) {
     if (action === "block" && !confirm("Block this author? All their posts leave the wall.")) return;
     try {
@@ -112,8 +158,11 @@
   function unlock() {
     $("login").hidden = true;
     $("filters").hidden = false;
+    $("alerts").hidden = false;
     load();
+    loadAlerts();
     if (timer === null) timer = setInterval(load, 3000);
+    if (alertTimer === null) alertTimer = setInterval(loadAlerts, ALERTS_EVERY_MS);
   }
 
   function lock(reason) {
@@ -123,9 +172,13 @@
     $("filters").hidden = true;
     $("queue").replaceChildren();
     $("log").replaceChildren();
+    $("alerts").hidden = true;
+    $("alert-list").replaceChildren();
     $("login-error").textContent = reason || "";
     if (timer !== null) clearInterval(timer);
+    if (alertTimer !== null) clearInterval(alertTimer);
     timer = null;
+    alertTimer = null;
   }
 
   $("login").addEventListener("submit", (e) => {
