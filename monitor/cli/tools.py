@@ -197,7 +197,7 @@ def browse(
 )
 @click.pass_context
 def service(ctx: click.Context, systemd: bool, user: str | None, env_file: Path | None) -> None:
-    """Print a service definition that keeps `tagwatch run` going (install steps: README)."""
+    """Print a service definition that keeps `tagwatch run` going (install steps: docs/setup.md)."""
     from tagwatch.monitor.service import ENV_FILE_NAME, systemd_unit
 
     if not systemd:
