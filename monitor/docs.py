@@ -1,6 +1,6 @@
-"""The README's config reference and the typed sections, generated from `SETTINGS`.
+"""The config reference (docs/config.md) and the typed sections, generated from `SETTINGS`.
 
-`python -m tagwatch.monitor.docs` rewrites the section of README.md between the
+`python -m tagwatch.monitor.docs` rewrites the section of docs/config.md between the
 config-reference markers and `tagwatch/settings_types.py`; tests fail when
 either is out of date, so neither drifts from the one table.
 """
@@ -13,7 +13,13 @@ from pathlib import Path
 
 from tagwatch.settings import REQUIRED, SESSION_SETTINGS, SETTINGS, Setting, _type_name
 
-__all__ = ["config_reference", "update_readme", "settings_types_source", "update_settings_types"]
+__all__ = [
+    "config_reference",
+    "update_reference",
+    "REFERENCE_PATH",
+    "settings_types_source",
+    "update_settings_types",
+]
 
 SOURCE = "tagwatch/settings.py"
 START = f"<!-- config-reference: generated from {SOURCE} SETTINGS; a test keeps it in step -->"
@@ -50,7 +56,10 @@ def config_reference() -> str:
     return "\n".join(lines).strip()
 
 
-def update_readme(path: Path) -> bool:
+REFERENCE_PATH = Path(__file__).resolve().parent.parent / "docs" / "config.md"
+
+
+def update_reference(path: Path = REFERENCE_PATH) -> bool:
     text = path.read_text(encoding="utf-8")
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
@@ -213,6 +222,6 @@ def update_settings_types(path: Path = TYPES_PATH) -> bool:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("README.md")
-    print("README.md", "updated" if update_readme(target) else "up to date")
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else REFERENCE_PATH
+    print(target, "updated" if update_reference(target) else "up to date")
     print("tagwatch/settings_types.py", "updated" if update_settings_types() else "up to date")

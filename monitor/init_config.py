@@ -4,7 +4,7 @@ The person setting tagwatch up is often not a developer, so every answer is
 checked here, when it can still be asked again, rather than by `load_config`
 later with a message about a file they did not write. The comments in the
 written file are the descriptions in `tagwatch.settings.SETTINGS`, so the file
-and the README's config reference say the same thing.
+and the config reference (docs/config.md) say the same thing.
 """
 
 from __future__ import annotations
@@ -329,7 +329,7 @@ def render_config(answers: InitAnswers) -> str:
     a = answers
     lines = [
         f"# tagwatch config for {a.name}, written by `tagwatch init`.",
-        '# Every key is described in README.md ("Config reference"); keys left out keep',
+        "# Every key is described in docs/config.md (the config reference); keys left out keep",
         "# their defaults. Secrets are never written here: the *_env keys name environment",
         "# variables, listed in .env.example beside this file.",
         "",

@@ -66,7 +66,7 @@ def systemd_unit(
     description = f"tagwatch: {config.event.name} ({tags})".replace("%", "%%")
     lines = [
         f"# Written by `tagwatch service --systemd` for {config_path}.",
-        '# Install: see README.md, "Running as a service".',
+        '# Install: see docs/setup.md, "Running as a service".',
         "[Unit]",
         f"Description={description}",
         "Wants=network-online.target",

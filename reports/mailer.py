@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -36,6 +37,8 @@ __all__ = [
     "build_message",
     "smtp_settings",
     "send_message",
+    "check_login",
+    "smtp_session",
     "webhook_url",
     "post_webhook",
 ]
@@ -135,6 +138,24 @@ def smtp_settings(config: Config) -> SmtpSettings:
 
 def send_message(settings: SmtpSettings, msg: EmailMessage, recipients: Sequence[str]) -> list[str]:
     """Deliver `msg`; returns the recipients the server accepted."""
+    with smtp_session(settings) as server:
+        refused = server.send_message(msg, from_addr=settings.sender, to_addrs=list(recipients))
+    return [r for r in recipients if r not in refused]
+
+
+def check_login(settings: SmtpSettings) -> None:
+    """Connect, TLS and log in as sending would, then quit: nothing is sent (`tagwatch check`)."""
+    with smtp_session(settings):
+        pass
+
+
+@contextmanager
+def smtp_session(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    """A logged-in SMTP connection; every failure, inside the block too, a `DeliveryError`.
+
+    One place for connecting, STARTTLS and the login, so a check of the login and a
+    real delivery meet the server the same way and fail with the same advice.
+    """
     where = f"{settings.host}:{settings.port}"
     context = ssl.create_default_context()
     server: smtplib.SMTP | None = None
@@ -151,7 +172,7 @@ def send_message(settings: SmtpSettings, msg: EmailMessage, recipients: Sequence
             server.ehlo()
         if settings.user:
             server.login(settings.user, settings.password or "")
-        refused = server.send_message(msg, from_addr=settings.sender, to_addrs=list(recipients))
+        yield server
     except smtplib.SMTPNotSupportedError as exc:
         if "STARTTLS" in str(exc):
             hint = (
@@ -187,7 +208,6 @@ def send_message(settings: SmtpSettings, msg: EmailMessage, recipients: Sequence
                 server.quit()
             except (smtplib.SMTPException, OSError):
                 server.close()
-    return [r for r in recipients if r not in refused]
 
 
 def _reason(exc: BaseException) -> str:

@@ -114,7 +114,7 @@ def take_backup(
         partial.unlink(missing_ok=True)
         raise StorageError(
             f"The copy of {db} failed its check ({check}): the database itself may be "
-            "damaged. Keep the earlier backups; see README, Backups."
+            "damaged. Keep the earlier backups; see docs/running.md, Backups."
         )
     os.chmod(partial, 0o600)
     os.replace(partial, final)

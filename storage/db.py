@@ -57,7 +57,7 @@ def _damaged_hint(exc: sqlite3.Error) -> str:
     if "malformed" in text or "not a database" in text or "corrupt" in text:
         return (
             " The file looks damaged: stop tagwatch and run `tagwatch restore`, which keeps"
-            " it aside and copies the newest backup in its place (README: Backups)."
+            " it aside and copies the newest backup in its place (docs/running.md: Backups)."
         )
     return ""
 

@@ -1051,8 +1051,8 @@ def load_config(path: str | Path | None = None) -> Config:
     path = Path(path) if path is not None else default_config_path()
     if not path.exists():
         raise ConfigError(
-            f"Config file {path} not found. Copy the example config.toml from the tagwatch "
-            "README, or pass --config PATH (or set TAGWATCH_CONFIG)."
+            f"Config file {path} not found. Write one for your event with `tagwatch init`, "
+            "or pass --config PATH (or set TAGWATCH_CONFIG)."
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -184,6 +184,19 @@ class BlueskyCollector(Collector):
                 log.info("bluesky: saved session unusable, logging in again")
         self._create_session()
 
+    def check_login(self) -> str:
+        """Log in afresh (one createSession), as `tagwatch check` proves the app password.
+
+        A saved session would prove nothing about the password, so none is reused;
+        the new session is kept as a pass would keep it, saving the next pass a login.
+        """
+        self._credentials()
+        timeout = float(self.collect_cfg.timeout_seconds)
+        self.client = Client(base_url=self.service, request=Request(timeout=timeout))
+        self.client.on_session_change(self._remember)
+        self._create_session()
+        return self._handle
+
     def _create_session(self) -> None:
         assert self.client is not None
 

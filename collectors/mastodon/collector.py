@@ -87,6 +87,9 @@ class MastodonCollector(Collector):
         # Instance URL → Mastodon version from /api/v2/instance (None: unknown or not
         # Mastodon), read once per pass; the refresh batches on 4.3+.
         self.server_versions: dict[str, tuple[int, int, int] | None] = {}
+        # Instance URL → the hashtag_feeds modes it announces (Mastodon 4.5+; empty:
+        # not announced, so only a timeline request could tell).
+        self.hashtag_access: dict[str, set[str]] = {}
 
     # -- secrets and errors ---------------------------------------------------------
 
@@ -220,6 +223,7 @@ class MastodonCollector(Collector):
             "hashtag_feeds"
         ) or {}
         modes = {access.get("local"), access.get("remote")} - {None}
+        self.hashtag_access[instance] = {str(m) for m in modes}
         if modes == {"disabled"}:
             raise PlatformError(
                 f"hashtag timeline turned off on {_host(instance)}, even for logged-in readers: "
@@ -230,6 +234,20 @@ class MastodonCollector(Collector):
             # both, and Mastodon then asks a logged-out reader to log in (401).
             raise AuthError(closed_timeline_message(instance, self._token_hint(instance)))
         return str(data.get("domain") or _host(instance))
+
+    def check_instance(self, instance: str) -> set[str]:
+        """`/api/v2/instance` alone, for `tagwatch check`: no timeline, so no post read.
+
+        Raises as a pass would (down, closed without a token, turned off); returns
+        the hashtag_feeds modes the instance announces (empty: it does not say).
+        """
+        self._instance_domain(instance, self.client(instance))
+        return self.hashtag_access.get(instance, set())
+
+    def close_clients(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def _token_hint(self, instance: str) -> str:
         """What to do to give `instance` a token, short enough for a status line."""

@@ -234,7 +234,8 @@ def translate(
         if exc.code in PERMISSION_CODES:
             return AuthError(
                 f"{label} refused a permission ({exc}){trace}. Check the token in "
-                f"{token_env} has the permissions the README lists for [{label.lower()}].",
+                f"{token_env} has the permissions docs/config.md lists for "
+                f"[{label.lower()}] access_token_env.",
                 status=exc.status,
             )
         if exc.code in THROTTLE_CODES or exc.status == 429:

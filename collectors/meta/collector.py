@@ -34,7 +34,7 @@ log = logging.getLogger("tagwatch.collect")
 
 RENEW_HINT = (
     "A long-lived token lasts 60 days: exchange a fresh short-lived one for a long-lived "
-    "token (or refresh it before it expires) as the README's {label} section shows."
+    "token (or refresh it before it expires) as Meta's {label} access token guide shows."
 )
 
 

@@ -1,4 +1,4 @@
-"""Commands to get going and to look around: init, demo, browse, service."""
+"""Commands to get going and to look around: init, check, demo, browse, service."""
 
 from __future__ import annotations
 
@@ -197,7 +197,7 @@ def browse(
 )
 @click.pass_context
 def service(ctx: click.Context, systemd: bool, user: str | None, env_file: Path | None) -> None:
-    """Print a service definition that keeps `tagwatch run` going (install steps: README)."""
+    """Print a service definition that keeps `tagwatch run` going (install steps: docs/setup.md)."""
     from tagwatch.monitor.service import ENV_FILE_NAME, systemd_unit
 
     if not systemd:
@@ -211,3 +211,30 @@ def service(ctx: click.Context, systemd: bool, user: str | None, env_file: Path 
             "it. Copy .env.example there (tagwatch init writes one), fill it in, chmod 600.",
             err=True,
         )
+
+
+@cli.command()
+@click.option(
+    "--send-test",
+    is_flag=True,
+    help="Also mail a test message to the digest and alert recipients.",
+)
+@click.pass_context
+def check(ctx: click.Context, send_test: bool) -> None:
+    """Prove the credentials, access levels, database and disk, one line each; reads no posts.
+
+    One cheap request per enabled platform (X bills its counts request), the SMTP
+    login, the wall token, the database and the disk space for the event. Exit 0
+    when every line is a ✓, 1 when one is a ✗.
+    """
+    from tagwatch.monitor.check import run_checks
+    from tagwatch.records import utcnow
+
+    config = get_config(ctx)
+    results = run_checks(config, now=utcnow(), send_test=send_test)
+    for result in results:
+        click.echo(result.line())
+    failed = sum(1 for r in results if not r.ok)
+    if failed:
+        click.echo(f"{failed} of {len(results)} checks failed.", err=True)
+        ctx.exit(1)

@@ -145,7 +145,7 @@ interval_minutes = {interval_minutes}
         )
     end = EVENT_START + timedelta(days=EVENT_DAYS - 1)
     return f"""# Written by `tagwatch demo`: the real collectors pointed at loopback fake platforms.
-# Copy the shape of this file for your own event; see README.md's config reference.
+# Copy the shape of this file for your own event; see docs/config.md, the config reference.
 
 [event]
 name = {json.dumps(EVENT_NAME)}
