@@ -23,6 +23,7 @@ __all__ = [
     "digest_trigger",
 ]
 
+
 def digest_time(config: Config) -> time | None:
     """`[schedule] digest_time` as a time, None when the daily digest is switched off.
 
