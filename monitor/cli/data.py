@@ -13,15 +13,6 @@ from tagwatch.errors import UsageError
 from tagwatch.monitor.cli.group import cli, get_config, parse_day
 
 
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 @cli.command()
 @click.option(
     "--json",
@@ -192,7 +183,9 @@ def backup(ctx: click.Context, out_dir: Path | None) -> None:
     config = get_config(ctx)
     result = jobs.backup(config, directory=out_dir)
     b = result.backup
-    click.echo(f"Backup: {b.path} ({_human_size(b.size)}, {result.posts} posts, checked ok)")
+    from tagwatch.monitor.status_report import human_size
+
+    click.echo(f"Backup: {b.path} ({human_size(b.size)}, {result.posts} posts, checked ok)")
     if result.purged_in_older:
         click.echo(
             f"Purged {result.purged_in_older} post(s) deleted upstream from earlier backups."
