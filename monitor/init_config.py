@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # The platforms `init` can set up; threads/instagram join once their collectors exist.
-PLATFORM_CHOICES = ("bluesky", "x", "mastodon")
+PLATFORM_CHOICES = ("bluesky", "x", "mastodon", "threads", "instagram")
 
 # ISO 639-1 (the two-letter codes still assigned). The event's languages steer language
 # detection, so a typo ("eng", "sb") would silently detect nothing in that language.
@@ -75,6 +75,7 @@ class InitAnswers:
     languages: tuple[str, ...]
     platforms: tuple[str, ...]
     mastodon_instances: tuple[str, ...] = ()
+    instagram_user_id: str = ""
 
 
 def split_answer(text: str) -> list[str]:
@@ -155,6 +156,17 @@ def check_platforms(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def check_instagram_user_id(text: str) -> str:
+    """Instagram's hashtag search is made for one Business or Creator account: its numeric id."""
+    value = text.strip()
+    if not value.isdigit():
+        raise UsageError(
+            "The Instagram user id is the number of your Business or Creator account (from the "
+            "Graph API: GET /me/accounts, then instagram_business_account), e.g. 17841400000000000."
+        )
+    return value
+
+
 def check_instances(values: Iterable[str]) -> tuple[str, ...]:
     """Instance URLs; a bare host name (mastodon.social) means its https:// address."""
     urls: list[str] = []
@@ -195,6 +207,7 @@ def gather_answers(
     platforms: Sequence[str],
     instances: Sequence[str],
     ask: Ask | None,
+    instagram_user_id: str | None = None,
 ) -> InitAnswers:
     """Check what the flags gave; ask for the rest, or name the missing flags if no one can."""
     if ask is None:
@@ -270,7 +283,21 @@ def gather_answers(
             "--mastodon-instance is for Mastodon, which is not among the platforms: "
             "add --platform mastodon."
         )
+    ig_user = ""
+    if "instagram" in chosen:
+        ig_user = get(
+            instagram_user_id,
+            "Instagram user id of your Business or Creator account (digits; see docs/platforms.md)",
+            None,
+            check_instagram_user_id,
+        )
+    elif instagram_user_id:
+        raise UsageError(
+            "--instagram-user-id is for Instagram, which is not among the platforms: "
+            "add --platform instagram."
+        )
     return InitAnswers(
+        instagram_user_id=ig_user,
         name=name_,
         hashtags=tags,
         start=first,
@@ -370,6 +397,20 @@ def render_config(answers: InitAnswers) -> str:
         lines += _section(
             "mastodon",
             [_entry("mastodon", "enabled", True), _entry("mastodon", "instances", instances)],
+        )
+    if "threads" in a.platforms:
+        lines += _section(
+            "threads",
+            [_entry("threads", "enabled", True), _entry("threads", "access_token_env")],
+        )
+    if "instagram" in a.platforms:
+        lines += _section(
+            "instagram",
+            [
+                _entry("instagram", "enabled", True),
+                _entry("instagram", "user_id", a.instagram_user_id),
+                _entry("instagram", "access_token_env"),
+            ],
         )
     return "\n".join(lines)
 

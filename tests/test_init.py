@@ -90,6 +90,12 @@ def test_flags_write_a_config_that_loads(tmp_path: Path) -> None:
             ["--mastodon-instance", "mastodon.social", "--mastodon-instance", "https://hoot.ex/"],
             {"instances": ["https://mastodon.social", "https://hoot.ex"]},
         ),
+        ("threads", [], {"access_token_env": "TAGWATCH_THREADS_ACCESS_TOKEN"}),
+        (
+            "instagram",
+            ["--instagram-user-id", "17841400000000000"],
+            {"user_id": "17841400000000000", "access_token_env": "TAGWATCH_INSTAGRAM_ACCESS_TOKEN"},
+        ),
     ],
 )
 def test_each_platform_section_round_trips(
@@ -115,7 +121,8 @@ def test_config_comments_are_the_settings_descriptions(tmp_path: Path) -> None:
         end=date(2016, 11, 24),
         timezone="UTC",
         languages=("en",),
-        platforms=("bluesky", "x", "mastodon"),
+        platforms=("bluesky", "x", "mastodon", "threads", "instagram"),
+        instagram_user_id="17841400000000000",
     )
     lines = render_config(answers).splitlines()
     by_key = {(s.section, s.key): s.description for s in SETTINGS}
@@ -201,6 +208,12 @@ def test_refuses_to_overwrite_an_env_example_without_force(tmp_path: Path) -> No
         (["--hashtag", "#"], None),  # an empty tag beside good ones is simply dropped
         (["--name", "  "], "The event's name is empty"),
         (["--platform", "x", "--mastodon-instance", "m.social"], "add --platform mastodon"),
+        (["--platform", "x", "--instagram-user-id", "1784"], "add --platform instagram"),
+        (
+            ["--platform", "instagram", "--instagram-user-id", "my_account"],
+            "The Instagram user id is the number of your Business or Creator account",
+        ),
+        (["--platform", "instagram"], "The Instagram user id is the number"),
         (
             ["--platform", "mastodon", "--mastodon-instance", "ftp://m.social"],
             "Mastodon instance 'ftp://m.social' is not a web address",
@@ -213,7 +226,7 @@ def test_bad_flags_are_refused_and_nothing_is_written(
     out = tmp_path / "config.toml"
     args = list(EVENT)
     flag = change[0]
-    if flag not in ("--hashtag", "--language", "--platform", "--mastodon-instance"):
+    if flag not in ("--hashtag", "--language", "--platform", "--mastodon-instance"):  # repeatable
         i = args.index(flag)
         del args[i : i + 2]
     code, output = run_init(*args, *change, "--out", str(out))

@@ -86,11 +86,15 @@ def demo(
     "--platform",
     "platforms",
     multiple=True,
-    type=click.Choice(["bluesky", "x", "mastodon"]),
+    type=click.Choice(["bluesky", "x", "mastodon", "threads", "instagram"]),
     help="Platform to follow (repeatable; default: bluesky and mastodon).",
 )
 @click.option(
     "--mastodon-instance", "instances", multiple=True, help="Mastodon instance URL (repeatable)."
+)
+@click.option(
+    "--instagram-user-id",
+    help="Instagram: the id of your Business or Creator account the hashtag searches are for.",
 )
 @click.option(
     "--out",
@@ -112,6 +116,7 @@ def init(
     languages: tuple[str, ...],
     platforms: tuple[str, ...],
     instances: tuple[str, ...],
+    instagram_user_id: str | None,
     out: Path,
     force: bool,
     no_input: bool,
@@ -146,6 +151,7 @@ def init(
         platforms=platforms,
         instances=instances,
         ask=ask if interactive else None,
+        instagram_user_id=instagram_user_id,
     )
     write_init_files(answers, out, force=force)
     env_path = env_example_path(out)
