@@ -9,7 +9,10 @@
   const ROTATE_MS = Math.max(3, Number(body.dataset.rotate) || 8) * 1000;
   const MAX = Math.max(4, Number(body.dataset.max) || 30);
   const HIGHLIGHTS = body.dataset.highlights === "1";
-  const SIDE = 4;
+  // [wall] layout: "grid" shows every post as a card (no featured one), "ticker" only
+  // the featured post; the CSS hides what a layout does not show.
+  const LAYOUT = body.dataset.layout || "featured";
+  const SIDE = LAYOUT === "grid" ? 8 : LAYOUT === "ticker" ? 0 : 4;
 
   const posts = new Map(); // id -> post, in arrival order
   const fresh = []; // ids that arrived since load: featured next
@@ -130,7 +133,10 @@
 
   const sideNodes = new Map(); // id -> li, reused so cards do not re-animate
   function renderSide() {
-    const ids = [...posts.keys()].filter((id) => id !== featuredId).reverse().slice(0, SIDE);
+    const ids = [...posts.keys()]
+      .filter((id) => LAYOUT === "grid" || id !== featuredId)
+      .reverse()
+      .slice(0, SIDE);
     const items = ids.map((id) => {
       const p = posts.get(id);
       const key = JSON.stringify(p);
