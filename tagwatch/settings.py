@@ -789,7 +789,8 @@ SETTINGS: list[Setting] = [
         "font_scale",
         float,
         1.0,
-        "Multiplies every text size on the wall (0.5-3), e.g. 1.3 for a deep hall.",
+        "Multiplies the wall's text sizes (0.5-3), e.g. 1.3 for a deep hall; the top bar grows"
+        " at most 1.5 times.",
         check=Check(lambda v: 0.5 <= v <= 3, "{key} must be between 0.5 and 3, got {value}."),
     ),
     _s(

@@ -441,6 +441,36 @@ def test_each_layout_fills_the_screen_without_overflow_and_its_qr_code_scans(
     page.close()
 
 
+@pytest.mark.parametrize("layout", ["featured", "grid", "ticker"])
+def test_the_largest_font_scale_still_fits_every_layout(browser, setup, layout):
+    wall, store, _ = setup(layout=layout, font_scale=3.0)
+    ids = []
+    for n, (text, lang, _extra) in enumerate(SCREEN_POSTS * 2, start=1):
+        ids.append(store_post(store, n, text=text, lang=lang, minutes_ago=60 - n))
+        wall.act("approve", ids[-1])
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(wall.url + "/")
+    page.wait_for_selector(f'.post[data-post-id="{ids[-1]}"] >> visible=true', timeout=5000)
+    page.wait_for_timeout(800)
+    fit = page.evaluate(FIT)
+    assert fit["outside"] == [] and fit["scrollW"] <= 1920 and fit["scrollH"] <= 1080
+    # Three times the usual size: post text at least 3.5% of the width (67 px on 1080p)
+    # where the layout has room for it; the side cards keep at least their usual size.
+    assert max(fit["textSizes"]) >= 1920 * 0.035
+    assert min(fit["textSizes"]) >= 1920 * 0.012
+    # Whole lines only: each post's text box is a whole number of lines, none cut in half.
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('.stage .post .text')]
+          .filter(t => t.getBoundingClientRect().height > 0)
+          .map(t => t.clientHeight / parseFloat(getComputedStyle(t).lineHeight))
+          .filter(n => n < 0.95 || Math.abs(n - Math.round(n)) > 0.05)"""
+    )
+    assert cut == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"wall-{layout}-scale3.png"))
+    page.close()
+
+
 def test_theme_and_font_scale_change_the_page(browser, setup):
     looks = {}
     for theme, scale in (("dark", 1.0), ("light", 1.5)):
