@@ -489,3 +489,16 @@ def test_theme_and_font_scale_change_the_page(browser, setup):
     assert looks["light"]["bg"] == "rgb(242, 242, 245)"
     assert looks["dark"]["tag"] == looks["light"]["tag"] == "rgb(0, 87, 184)"  # the accent
     assert looks["light"]["size"] == pytest.approx(looks["dark"]["size"] * 1.5, rel=0.01)
+
+
+def test_an_empty_grid_shows_the_invitation_then_the_cards(browser, setup):
+    wall, store, _ = setup(layout="grid")
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(wall.url + "/")
+    page.wait_for_selector("#empty >> visible=true", timeout=5000)
+    assert "Join the conversation with #HRHN2016" in page.locator("#empty").inner_text()
+    post_id = store_post(store, 1, text="First post of the day")
+    wall.act("approve", post_id)
+    page.wait_for_selector(f'.recent [data-post-id="{post_id}"] >> visible=true', timeout=5000)
+    assert page.locator("#featured").is_visible() is False
+    page.close()
