@@ -47,6 +47,8 @@ __all__ = [
     "load_config",
     "parse_config",
     "default_config_path",
+    "image_type",
+    "WALL_LAYOUTS",
 ]
 
 REQUIRED = object()
@@ -87,6 +89,8 @@ def at_least(low: float, says: str) -> Check:
     return Check(lambda v: v >= low, says)
 
 
+WALL_LAYOUTS = ("featured", "grid", "ticker")
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # One address, no display name: what SMTP's RCPT TO takes.
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -732,6 +736,70 @@ SETTINGS: list[Setting] = [
         "Seconds each featured post stays on screen.",
         check=above(0, "{key} must be more than 0, got {value}."),
     ),
+    # Layout and branding of the wall (issue 21).
+    _s(
+        "wall",
+        "layout",
+        str,
+        "featured",
+        "'featured': one large post rotating, the newest beside it; 'grid': a masonry of"
+        " cards filling the screen; 'ticker': a strip at the bottom of a transparent page,"
+        " to overlay a livestream.",
+        check=Check(
+            lambda v: v in WALL_LAYOUTS,
+            "{key} must be 'featured', 'grid' or 'ticker', got {value!r}.",
+        ),
+    ),
+    _s(
+        "wall",
+        "logo",
+        str,
+        "",
+        "Logo shown on the wall: a PNG, JPEG, WebP or GIF file, relative to the config file"
+        " ('' = none).",
+        check=Check(
+            lambda v: not v.lower().endswith((".svg", ".svgz")),
+            "{key} {value!r} is an SVG; export the logo as PNG (the wall serves raster images"
+            " only).",
+        ),
+    ),
+    _s(
+        "wall",
+        "accent_color",
+        str,
+        "#ffd23f",
+        "Accent colour of the hashtag, labels and borders, as #rrggbb.",
+        check=Check(
+            lambda v: bool(_HEX_COLOR.match(v)),
+            '{key} {value!r} is not a colour; write it as #rrggbb, e.g. "#ffd23f".',
+        ),
+    ),
+    _s(
+        "wall",
+        "theme",
+        str,
+        "dark",
+        "'dark' (light text on dark, for projectors) or 'light'.",
+        check=Check(
+            lambda v: v in ("dark", "light"), "{key} must be 'dark' or 'light', got {value!r}."
+        ),
+    ),
+    _s(
+        "wall",
+        "font_scale",
+        float,
+        1.0,
+        "Multiplies the wall's text sizes (0.5-3), e.g. 1.3 for a deep hall; the top bar grows"
+        " at most 1.5 times.",
+        check=Check(lambda v: 0.5 <= v <= 3, "{key} must be between 0.5 and 3, got {value}."),
+    ),
+    _s(
+        "wall",
+        "qr",
+        bool,
+        True,
+        "Show a QR code of [event] url beside the call to post (only when the url is set).",
+    ),
     # [alerts]: alerts while it happens (issue 22); rules and channels in monitor/alerts/
     _s("alerts", "enabled", bool, False, "Raise alerts as posts arrive (needs a channel below)."),
     _s(
@@ -1038,6 +1106,14 @@ class Config(TypedSections):
         p = Path(configured).expanduser()
         return p if p.is_absolute() else (self.path.parent / p)
 
+    @property
+    def wall_logo(self) -> Path | None:
+        """`[wall] logo` resolved against the config file's folder; None when unset."""
+        if not self.wall.logo:
+            return None
+        p = Path(self.wall.logo).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
     def secret(self, env_name: str) -> str | None:
         value = os.environ.get(env_name, "")
         return value or None
@@ -1158,7 +1234,46 @@ def _check_alerts(cfg: AlertsSection, source: str) -> None:
         )
 
 
+# What each raster format's file starts with: the logo is checked by its bytes,
+# not its name, so an SVG renamed .png is refused too.
+IMAGE_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+
+
+def image_type(head: bytes) -> str | None:
+    """The content type of a PNG, JPEG, GIF or WebP file from its first bytes, else None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    for kind, magics in IMAGE_MAGIC.items():
+        if head.startswith(magics):
+            return kind
+    return None
+
+
+def _check_wall(config: Config, source: str) -> None:
+    logo = config.wall_logo
+    if logo is None:
+        return
+    try:
+        with logo.open("rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise ConfigError(
+            f"{source}: wall.logo {config.wall.logo!r}: cannot read {logo} ({exc.strerror});"
+            " give a PNG, JPEG, WebP or GIF file, relative to the config file."
+        ) from exc
+    if image_type(head) is None:
+        raise ConfigError(
+            f"{source}: wall.logo {config.wall.logo!r} is not a PNG, JPEG, WebP or GIF image;"
+            " export the logo in one of these formats."
+        )
+
+
 def _check_sections(config: Config, source: str) -> None:
+    _check_wall(config, source)
     _check_mastodon(config.mastodon, source)
     _check_instagram(config.instagram, source)
     _check_streams(config.streams, source)

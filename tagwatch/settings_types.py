@@ -224,6 +224,12 @@ class WallSection(SectionBase):
     highlights: bool
     max_posts: int
     rotate_seconds: float
+    layout: str
+    logo: str
+    accent_color: str
+    theme: str
+    font_scale: float
+    qr: bool
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,12 @@ REFUSED: list[tuple[dict[str, dict[str, Any]], str]] = [
     ({"wall": {"moderation": "none"}}, "wall.moderation must be 'pre' or 'post', got 'none'."),
     ({"wall": {"max_posts": 0}}, "wall.max_posts must be 1 or more, got 0."),
     ({"wall": {"rotate_seconds": 0}}, "wall.rotate_seconds must be more than 0, got 0.0."),
+    ({"wall": {"layout": "wide"}}, "wall.layout must be 'featured', 'grid' or 'ticker'"),
+    ({"wall": {"logo": "logo.SVG"}}, "wall.logo 'logo.SVG' is an SVG; export the logo as PNG"),
+    ({"wall": {"logo": "/nonexistent/logo.png"}}, "wall.logo '/nonexistent/logo.png': cannot"),
+    ({"wall": {"accent_color": "#fff"}}, "wall.accent_color '#fff' is not a colour; write it"),
+    ({"wall": {"theme": "auto"}}, "wall.theme must be 'dark' or 'light', got 'auto'."),
+    ({"wall": {"font_scale": 3.5}}, "wall.font_scale must be between 0.5 and 3, got 3.5."),
     (
         {"alerts": {"matrix_homeserver": "matrix.org", "matrix_room": "!a:b"}},
         "alerts.matrix_homeserver 'matrix.org' must start with https://.",
@@ -186,12 +192,14 @@ def test_the_edges_of_each_range_are_accepted(config_dict: dict[str, Any]) -> No
         schedule={"digest_time": "", "jitter_seconds": 0, "failure_alert_after": 1},
         streams={"replay_window_minutes": 0},
         smtp={"port": 65535, "ssl": True, "starttls": False},
-        wall={"port": 1, "max_posts": 1, "moderation": "post"},
+        wall={"port": 1, "max_posts": 1, "moderation": "post", "font_scale": 3, "layout": "grid"},
         alerts={"quiet_hours": "23:00-07:00", "cooldown_minutes": 0, "daily_cap": 1},
         digest={"public_url": "https://example.org/digests", "recipients": ["a@b.org"]},
     )
     config = parse_config(config_dict)
     assert config.smtp.port == 65535 and config.alerts.daily_cap == 1
+    config_dict["wall"] = {"font_scale": 0.5, "accent_color": "#A0b1C2", "theme": "light"}
+    assert parse_config(config_dict).wall.font_scale == 0.5
 
 
 # Checks that need the outside world (or a command's flags), so they stay where they

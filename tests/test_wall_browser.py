@@ -8,6 +8,8 @@ Screenshots land in test-artifacts/ (gitignored; CI keeps them).
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -341,4 +343,162 @@ def test_moderation_page_lists_the_last_days_alerts_live(browser, setup):
     assert page.evaluate("window.__violations") == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "moderation-alerts.png"))
+    page.close()
+
+
+# Layouts and branding (issue 21): every layout fills both screens without scrolling,
+# its text large enough for the back of a hall, and the QR code on it scans.
+EVENT_URL = "https://hrhn.example.org/2016/belgrade?from=wall"
+ZBARIMG = shutil.which("zbarimg")
+
+# Every rendered element's box, and what the page would scroll by; the QR code's box.
+FIT = """() => {
+  const W = window.innerWidth, H = window.innerHeight;
+  const out = [...document.body.querySelectorAll('*')].filter(e => {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) return false;
+    return r.left < -1 || r.top < -1 || r.right > W + 1 || r.bottom > H + 1;
+  }).map(e => e.tagName + '.' + e.className);
+  const sizes = [...document.querySelectorAll('.post .text')]
+    .filter(e => e.getBoundingClientRect().width > 0)
+    .map(e => parseFloat(getComputedStyle(e).fontSize));
+  const feat = document.querySelector('#featured').getBoundingClientRect();
+  return {
+    scrollW: document.documentElement.scrollWidth, scrollH: document.documentElement.scrollHeight,
+    bodyScrollW: document.body.scrollWidth, bodyScrollH: document.body.scrollHeight,
+    outside: out, textSizes: sizes, cards: document.querySelectorAll('.recent li').length,
+    featuredTop: feat.top, featuredHeight: feat.height,
+    background: getComputedStyle(document.body).backgroundColor,
+    qr: (document.querySelector('#qr') || {getBoundingClientRect: () => ({width: 0})})
+      .getBoundingClientRect().width,
+  };
+}"""
+
+
+def decode_qr(png: Path) -> str:
+    assert ZBARIMG is not None
+    run = subprocess.run(
+        [ZBARIMG, "--raw", "-q", str(png)], capture_output=True, text=True, timeout=30
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
+@pytest.mark.parametrize("layout", ["featured", "grid", "ticker"])
+@pytest.mark.parametrize("width,height", [(1920, 1080), (3840, 2160)])
+def test_each_layout_fills_the_screen_without_overflow_and_its_qr_code_scans(
+    browser, setup, config_dict, tmp_path, layout, width, height
+):
+    import segno
+
+    config_dict["event"]["url"] = EVENT_URL
+    segno.make("HRHN").save(str(tmp_path / "logo.png"), kind="png", scale=8)
+    wall, store, _ = setup(layout=layout, logo="logo.png", accent_color="#e4002b")
+    ids = []
+    for n, (text, lang, extra) in enumerate(SCREEN_POSTS * 2, start=1):
+        author = Author(f"did:plc:s{n}", f"speaker{n}.bsky.social", f"Speaker {n} 🌍", 100)
+        post_id = store_post(store, n, text=text, lang=lang, author=author, minutes_ago=60 - n)
+        wall.act("pin" if extra.get("pin") else "approve", post_id)
+        ids.append(post_id)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.add_init_script(WATCH)
+    page.goto(wall.url + "/")
+    page.wait_for_selector(f'.post[data-post-id="{ids[-1]}"] >> visible=true', timeout=5000)
+    page.wait_for_function(
+        "document.querySelector('#qr') && document.querySelector('#qr').complete"
+    )
+    page.wait_for_timeout(800)  # the arrival animation ends before the measure and the picture
+
+    fit = page.evaluate(FIT)
+    assert fit["outside"] == []
+    assert fit["scrollW"] <= width and fit["scrollH"] <= height
+    assert fit["bodyScrollW"] <= width and fit["bodyScrollH"] <= height
+    # Readable from the back: post text at least 1.2% of the screen's width (23 px on 1080p).
+    assert fit["textSizes"] and min(fit["textSizes"]) >= width * 0.012
+    assert fit["qr"] >= height * 0.1
+    if layout == "grid":
+        assert fit["cards"] == 8 and fit["featuredHeight"] == 0
+    elif layout == "ticker":
+        assert fit["background"] == "rgba(0, 0, 0, 0)"  # the livestream shows through
+        assert fit["featuredTop"] > height * 0.6 and fit["cards"] == 0
+    else:
+        assert fit["cards"] == 4 and fit["featuredHeight"] > height * 0.5
+    if layout != "ticker":
+        logo = page.locator("img.logo")
+        assert logo.evaluate("e => e.complete && e.naturalWidth > 0") is True
+    assert page.evaluate("window.__violations") == []
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"wall-{layout}-{width}x{height}.png"
+    page.screenshot(path=str(shot), omit_background=layout == "ticker")
+    assert shot.stat().st_size > 10_000
+    if ZBARIMG is None:
+        page.close()
+        pytest.skip("zbarimg (Debian's zbar-tools) is missing: the QR code was not decoded")
+    qr_shot = tmp_path / f"qr-{layout}-{width}.png"
+    page.locator("#qr").screenshot(path=str(qr_shot))
+    assert decode_qr(qr_shot) == EVENT_URL
+    page.close()
+
+
+@pytest.mark.parametrize("layout", ["featured", "grid", "ticker"])
+def test_the_largest_font_scale_still_fits_every_layout(browser, setup, layout):
+    wall, store, _ = setup(layout=layout, font_scale=3.0)
+    ids = []
+    for n, (text, lang, _extra) in enumerate(SCREEN_POSTS * 2, start=1):
+        ids.append(store_post(store, n, text=text, lang=lang, minutes_ago=60 - n))
+        wall.act("approve", ids[-1])
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(wall.url + "/")
+    page.wait_for_selector(f'.post[data-post-id="{ids[-1]}"] >> visible=true', timeout=5000)
+    page.wait_for_timeout(800)
+    fit = page.evaluate(FIT)
+    assert fit["outside"] == [] and fit["scrollW"] <= 1920 and fit["scrollH"] <= 1080
+    # Three times the usual size: post text at least 3.5% of the width (67 px on 1080p)
+    # where the layout has room for it; the side cards keep at least their usual size.
+    assert max(fit["textSizes"]) >= 1920 * 0.035
+    assert min(fit["textSizes"]) >= 1920 * 0.012
+    # Whole lines only: each post's text box is a whole number of lines, none cut in half.
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('.stage .post .text')]
+          .filter(t => t.getBoundingClientRect().height > 0)
+          .map(t => t.clientHeight / parseFloat(getComputedStyle(t).lineHeight))
+          .filter(n => n < 0.95 || Math.abs(n - Math.round(n)) > 0.05)"""
+    )
+    assert cut == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"wall-{layout}-scale3.png"))
+    page.close()
+
+
+def test_theme_and_font_scale_change_the_page(browser, setup):
+    looks = {}
+    for theme, scale in (("dark", 1.0), ("light", 1.5)):
+        wall, _, _ = setup(theme=theme, font_scale=scale, accent_color="#0057b8")
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(wall.url + "/")
+        looks[theme] = page.evaluate(
+            """() => ({
+              bg: getComputedStyle(document.body).backgroundColor,
+              tag: getComputedStyle(document.querySelector('.tag')).color,
+              size: parseFloat(getComputedStyle(document.querySelector('.tag')).fontSize),
+            })"""
+        )
+        page.close()
+    assert looks["dark"]["bg"] == "rgb(10, 10, 15)"
+    assert looks["light"]["bg"] == "rgb(242, 242, 245)"
+    assert looks["dark"]["tag"] == looks["light"]["tag"] == "rgb(0, 87, 184)"  # the accent
+    assert looks["light"]["size"] == pytest.approx(looks["dark"]["size"] * 1.5, rel=0.01)
+
+
+def test_an_empty_grid_shows_the_invitation_then_the_cards(browser, setup):
+    wall, store, _ = setup(layout="grid")
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(wall.url + "/")
+    page.wait_for_selector("#empty >> visible=true", timeout=5000)
+    assert "Join the conversation with #HRHN2016" in page.locator("#empty").inner_text()
+    post_id = store_post(store, 1, text="First post of the day")
+    wall.act("approve", post_id)
+    page.wait_for_selector(f'.recent [data-post-id="{post_id}"] >> visible=true', timeout=5000)
+    assert page.locator("#featured").is_visible() is False
     page.close()

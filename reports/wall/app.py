@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tagwatch.errors import UsageError
 from tagwatch.records import utcnow
+from tagwatch.reports.wall.branding import Branding
 from tagwatch.reports.wall.feed import WallFeed
 from tagwatch.reports.wall.handlers import WallHandlers
 from tagwatch.reports.wall.hub import WallHub, current_session
@@ -123,6 +124,8 @@ def create_app(
         config, token=token, rules=rules, feed=feed, hub=hub, writer=writer, clock=clock
     )
 
+    brand = Branding(config)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         hub.start()
@@ -143,6 +146,9 @@ def create_app(
             Route("/api/moderation/alerts", h.moderation_alerts),
             Route("/api/moderation/action", h.moderation_action, methods=["POST"]),
             Route("/healthz", h.health),
+            Route("/wall/theme.css", brand.theme_css),
+            Route("/wall/logo", brand.logo),
+            Route("/wall/qr.svg", brand.qr),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         lifespan=lifespan,

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from tagwatch.errors import TagwatchError
 from tagwatch.records import iso
 from tagwatch.reports.urls import safe_url
+from tagwatch.reports.wall.branding import qr_target
 from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
 from tagwatch.reports.wall.rules import WallRules, visible_reason
@@ -151,7 +152,11 @@ class WallHandlers:
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
     async def wall_page(self, request: Request) -> Response:
-        return self.page("wall.html")
+        return self.page(
+            "wall.html",
+            has_logo=self.config.wall_logo is not None,
+            qr_url=qr_target(self.config),
+        )
 
     async def wall_poll(self, request: Request) -> Response:
         self.hub.refresh()

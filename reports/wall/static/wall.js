@@ -9,7 +9,10 @@
   const ROTATE_MS = Math.max(3, Number(body.dataset.rotate) || 8) * 1000;
   const MAX = Math.max(4, Number(body.dataset.max) || 30);
   const HIGHLIGHTS = body.dataset.highlights === "1";
-  const SIDE = 4;
+  // [wall] layout: "grid" shows every post as a card (no featured one), "ticker" only
+  // the featured post; the CSS hides what a layout does not show.
+  const LAYOUT = body.dataset.layout || "featured";
+  const SIDE = LAYOUT === "grid" ? 8 : LAYOUT === "ticker" ? 0 : 4;
 
   const posts = new Map(); // id -> post, in arrival order
   const fresh = []; // ids that arrived since load: featured next
@@ -120,6 +123,7 @@
       setTimeout(() => {
         current.remove();
         if (!box.contains(node)) box.append(node);
+        fitLines(node);
         requestAnimationFrame(() => node.classList.remove("fading"));
       }, 600);
       return;
@@ -130,7 +134,10 @@
 
   const sideNodes = new Map(); // id -> li, reused so cards do not re-animate
   function renderSide() {
-    const ids = [...posts.keys()].filter((id) => id !== featuredId).reverse().slice(0, SIDE);
+    const ids = [...posts.keys()]
+      .filter((id) => LAYOUT === "grid" || id !== featuredId)
+      .reverse()
+      .slice(0, SIDE);
     const items = ids.map((id) => {
       const p = posts.get(id);
       const key = JSON.stringify(p);
@@ -146,6 +153,33 @@
     $("recent").replaceChildren(...items);
   }
 
+  // As many whole lines as the post's box holds, under its usual maximum: with a large
+  // [wall] font_scale a fixed clamp would cut a line in half. (CSSOM writes are allowed
+  // by the CSP; only style attributes in markup are not.)
+  function fitLines(node) {
+    const text = node.querySelector(".text");
+    const box = node.closest("li, .featured");
+    const meta = node.querySelector(".meta");
+    if (!text || !box || !meta || !box.clientHeight) return;
+    text.style.webkitLineClamp = "";
+    text.style.lineClamp = "";
+    const max = parseInt(getComputedStyle(text).webkitLineClamp, 10) || 8; // the layout's own
+    const bs = getComputedStyle(box);
+    let avail = box.clientHeight - parseFloat(bs.paddingTop) - parseFloat(bs.paddingBottom);
+    avail -= meta.offsetHeight + parseFloat(getComputedStyle(meta).marginTop);
+    const lh = parseFloat(getComputedStyle(text).lineHeight);
+    const lines = Math.max(1, Math.min(max, Math.floor(avail / lh)));
+    text.style.webkitLineClamp = String(lines);
+    text.style.lineClamp = String(lines);
+  }
+
+  function fitAll() {
+    for (const node of document.querySelectorAll(".stage .post")) fitLines(node);
+  }
+  // The stage changes size without a window resize too (the counters appear, the
+  // session changes the bar's height): fit again whenever it does.
+  new ResizeObserver(fitAll).observe(document.querySelector(".stage"));
+
   function render() {
     evict();
     if (featuredId === null || !posts.has(featuredId)) {
@@ -160,6 +194,7 @@
     const node = $("featured").querySelector(".post");
     if (node && featuredId !== null) node.dataset.key = JSON.stringify(posts.get(featuredId));
     renderSide();
+    fitAll();
     body.dataset.seq = String(seq);
   }
 
