@@ -13,9 +13,15 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
-from tagwatch.collectors.fakes.simulation import DEFAULT_SESSIONS, RAID_TARGET, TROLL_WORDS
+from tagwatch.collectors.fakes.simulation import (
+    DEFAULT_SESSIONS,
+    RAID_TARGET,
+    TROLL_WORDS,
+    SimulatedEvent,
+    simulate_event,
+)
 
-__all__ = ["SimClock", "demo_config_text", "LANGUAGES", "EVENT_NAME", "HASHTAG"]
+__all__ = ["SimClock", "demo_config_text", "demo_event", "LANGUAGES", "EVENT_NAME", "HASHTAG"]
 
 EVENT_NAME = "Human Rights House Network Assembly 2016"
 EVENT_START = date(2016, 11, 24)
@@ -83,6 +89,19 @@ class SimClock:
     @property
     def finished(self) -> bool:
         return self.end is not None and self() >= self.end
+
+
+def demo_event(seed: int, n_posts: int) -> SimulatedEvent:
+    """The demo's simulated assembly. The parent and the fakes' child process each build it
+    from the same seed, so this one function is what keeps the two the same event."""
+    return simulate_event(
+        seed=seed,
+        start=EVENT_START,
+        days=EVENT_DAYS,
+        timezone=TIMEZONE,
+        n_posts=n_posts,
+        raid=True,
+    )
 
 
 def _toml_list(values: list[str]) -> str:

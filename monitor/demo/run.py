@@ -24,7 +24,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tagwatch.collectors.fakes.simulation import simulate_event
 from tagwatch.errors import UsageError
 from tagwatch.monitor.alerts.fakes import FakeSlackWebhook
 from tagwatch.monitor.demo.event import (
@@ -34,15 +33,14 @@ from tagwatch.monitor.demo.event import (
     DEMO_ACCOUNT,
     EVENT_DAYS,
     EVENT_NAME,
-    EVENT_START,
     HASHTAG,
     INSTAGRAM_TOKEN_ENV,
     THREADS_TOKEN_ENV,
-    TIMEZONE,
     WALL_TOKEN_ENV,
     X_TOKEN_ENV,
     SimClock,
     demo_config_text,
+    demo_event,
 )
 from tagwatch.monitor.demo.servers import Fakes, FakesProcess
 from tagwatch.monitor.logs import remove_logging, setup_logging
@@ -156,14 +154,7 @@ def run_demo(
     for stale in ("demo.db", "demo.db-wal", "demo.db-shm"):
         (out_dir / stale).unlink(missing_ok=True)
 
-    event = simulate_event(
-        seed=seed,
-        start=EVENT_START,
-        days=EVENT_DAYS,
-        timezone=TIMEZONE,
-        n_posts=n_posts,
-        raid=True,
-    )
+    event = demo_event(seed, n_posts)
     span = (event.ends - event.begins).total_seconds()
     if speed is None:
         # The whole event in 90% of the time; the rest is for digests and the report.

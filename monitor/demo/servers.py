@@ -14,14 +14,12 @@ import time
 from datetime import datetime
 from typing import Any
 
-from tagwatch.collectors.fakes.simulation import SimulatedEvent, simulate_event
+from tagwatch.collectors.fakes.simulation import SimulatedEvent
 from tagwatch.monitor.demo.event import (
     DEMO_ACCOUNT,
     DEMO_INSTAGRAM_USER_ID,
-    EVENT_DAYS,
-    EVENT_START,
-    TIMEZONE,
     SimClock,
+    demo_event,
 )
 
 __all__ = ["Fakes", "FakesProcess"]
@@ -104,14 +102,7 @@ def _serve_fakes(
     CLOCK_MONOTONIC is one clock for every process on the machine, so a SimClock
     built from the parent's `t0` reads the same simulated time here.
     """
-    event = simulate_event(
-        seed=seed,
-        start=EVENT_START,
-        days=EVENT_DAYS,
-        timezone=TIMEZONE,
-        n_posts=n_posts,
-        raid=True,
-    )
+    event = demo_event(seed, n_posts)
     clock = SimClock(start, speed, end=end, t0=t0)
     fakes = Fakes(event, clock)
     fakes.start()
