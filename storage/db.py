@@ -242,6 +242,11 @@ class Store:
                 (iso(at), iso(at), post_id),
             )
             conn.execute("delete from post_mentions where post_id = ?", (post_id,))
+            # An older backup being purged may predate the media table (migration 11).
+            if conn.execute(
+                "select 1 from sqlite_master where type = 'table' and name = 'post_media'"
+            ).fetchone():
+                conn.execute("delete from post_media where post_id = ?", (post_id,))
             self.purged += 1
             conn.execute("delete from moderation where post_id = ?", (post_id,))
             return True

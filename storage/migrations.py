@@ -387,6 +387,36 @@ def _m010_alerts(db: sqlite_utils.Database) -> None:
         db.table("alert_deliveries").create_index(["channel", "local_day", "status"])
 
 
+def _m011_media_and_avatars(db: sqlite_utils.Database) -> None:
+    """What the wall needs to show pictures (issue 21), and how old each account is.
+
+    `post_media`: a post's attachments in the platform's order, with the addresses
+    the wall's image proxy may fetch and the author's alt text. `authors.avatar_url`
+    and `authors.account_created_at` (NULL: the platform did not say; a "young
+    account" hold rule cannot judge it). Self-contained and idempotent.
+    """
+    if "post_media" not in db.table_names():
+        db.table("post_media").create(
+            {
+                "post_id": int,
+                "position": int,
+                "kind": str,
+                "url": str,
+                "preview_url": str,
+                "alt": str,
+                "width": int,
+                "height": int,
+            },
+            pk=("post_id", "position"),
+            not_null={"kind"},
+            foreign_keys=[("post_id", "posts", "id")],
+        )
+    columns = db.table("authors").columns_dict
+    for name in ("avatar_url", "account_created_at"):
+        if name not in columns:
+            db.table("authors").add_column(name, str)
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -400,6 +430,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "when each post's counts were last re-read", _m008_posts_refreshed_at),
     (9, "Threads and Instagram query ledgers, Instagram hashtag ids", _m009_meta_ledgers),
     (10, "alerts and their deliveries", _m010_alerts),
+    (11, "post media and author avatars and account ages", _m011_media_and_avatars),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -81,6 +81,8 @@ class _AuthorRow:
     updated_at: str
     followers: int | None
     checked_at: str | None
+    avatar_url: str | None = None
+    account_created_at: str | None = None
 
 
 def _stored_rows(conn: sqlite3.Connection, page: Sequence[Post]) -> dict[tuple[str, str], _Row]:
@@ -163,6 +165,7 @@ def write_page(conn: sqlite3.Connection, page: Sequence[Post], result: WriteResu
     author_ids = _write_authors(conn, authors)
     _write_posts(conn, rows, author_ids, now)
     _index_tags(conn, rows)
+    _write_media(conn, rows)
     conn.executemany(
         "insert into snapshots (post_id, at, likes, reposts, replies, quotes, views)"
         " values (?, ?, ?, ?, ?, ?, ?)",
@@ -188,11 +191,17 @@ def _note_author(authors: dict[tuple[str, str], _AuthorRow], post: Post, seen_at
             seen_at,
             a.followers,
             seen_at if a.followers is not None else None,
+            a.avatar_url,
+            None if a.account_created_at is None else iso(a.account_created_at),
         )
         return
     known.handle, known.display_name, known.updated_at = a.handle, a.display_name, seen_at
     if a.followers is not None:
         known.followers, known.checked_at = a.followers, seen_at
+    if a.avatar_url is not None:
+        known.avatar_url = a.avatar_url
+    if a.account_created_at is not None:
+        known.account_created_at = iso(a.account_created_at)
 
 
 def _write_authors(
@@ -213,7 +222,16 @@ def _write_authors(
             ):
                 ids[(platform, r[1])] = r[0]
     updates = [
-        (a.handle, a.display_name, a.followers, a.updated_at, a.checked_at, ids[key])
+        (
+            a.handle,
+            a.display_name,
+            a.followers,
+            a.updated_at,
+            a.checked_at,
+            a.avatar_url,
+            a.account_created_at,
+            ids[key],
+        )
         for key, a in authors.items()
         if key in ids
     ]
@@ -227,18 +245,30 @@ def _write_authors(
         assert next_id is not None
         ids[key] = next_id
         inserts.append(
-            (next_id, *key, a.handle, a.display_name, a.followers, a.checked_at, a.updated_at)
+            (
+                next_id,
+                *key,
+                a.handle,
+                a.display_name,
+                a.followers,
+                a.checked_at,
+                a.updated_at,
+                a.avatar_url,
+                a.account_created_at,
+            )
         )
         next_id += 1
     conn.executemany(
         "insert into authors (id, platform, platform_id, handle, display_name, followers,"
-        " followers_checked_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        " followers_checked_at, updated_at, avatar_url, account_created_at)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         inserts,
     )
     conn.executemany(
         "update authors set handle = ?, display_name = ?, followers = coalesce(?, followers),"
-        " updated_at = ?, followers_checked_at = coalesce(?, followers_checked_at)"
-        " where id = ?",
+        " updated_at = ?, followers_checked_at = coalesce(?, followers_checked_at),"
+        " avatar_url = coalesce(?, avatar_url),"
+        " account_created_at = coalesce(?, account_created_at) where id = ?",
         updates,
     )
     return ids
@@ -349,6 +379,28 @@ def _write_posts(
         " lang_detected = null, sentiment_polarity = null, sentiment_subjectivity = null,"
         " noun_phrases = null, session = null, enriched_at = null where id = ?",
         edits,
+    )
+
+
+def _write_media(conn: sqlite3.Connection, rows: dict[tuple[str, str], _Row]) -> None:
+    """The attachments of the page's posts, as their latest sighting gives them.
+
+    A sighting with no media leaves the known ones: a refresh that asks for counts
+    only (or a platform that leaves media out of an answer) cannot tell "removed"
+    from "not sent", and a post's pictures must not vanish from the wall because of it.
+    """
+    replaced = [row for row in rows.values() if row.last is not None and row.last.media]
+    conn.executemany(
+        "delete from post_media where post_id = ?", [(r.id,) for r in replaced if r.stored]
+    )
+    conn.executemany(
+        "insert into post_media (post_id, position, kind, url, preview_url, alt, width, height)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r.id, i, m.kind, m.url, m.preview_url, m.alt, m.width, m.height)
+            for r in replaced
+            for i, m in enumerate(r.last.media if r.last is not None else ())
+        ],
     )
 
 

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Author", "Post", "utcnow", "to_utc", "iso", "parse_iso", "storable_text"]
+__all__ = [
+    "Author",
+    "Media",
+    "MEDIA_KINDS",
+    "Post",
+    "utcnow",
+    "to_utc",
+    "iso",
+    "parse_iso",
+    "storable_text",
+]
 
 # A str can hold a lone UTF-16 surrogate (JSON's "\ud800" decodes to one), but
 # UTF-8, and so SQLite, cannot: binding it raises UnicodeEncodeError and one such
@@ -64,11 +74,65 @@ class Author:
     handle: str
     display_name: str = ""
     followers: int | None = None
+    # The platform's address of the author's picture, as sent (the wall fetches it
+    # through its own proxy, never the screen). None: not given.
+    avatar_url: str | None = None
+    # When the account was created, where the platform says (X user.created_at,
+    # Mastodon account.created_at, Bluesky profile createdAt). None: unknown, and a
+    # "young account" rule cannot judge it.
+    account_created_at: datetime | None = None
 
     def __post_init__(self) -> None:
         for name in ("platform_id", "handle", "display_name"):
             object.__setattr__(self, name, _check(self, name, getattr(self, name), (str,)))
         _check(self, "followers", self.followers, (int, type(None)))
+        object.__setattr__(
+            self, "avatar_url", _check(self, "avatar_url", self.avatar_url, _OPTIONAL_STR)
+        )
+        created = _check(self, "account_created_at", self.account_created_at, _OPTIONAL_DATETIME)
+        object.__setattr__(self, "account_created_at", None if created is None else to_utc(created))
+
+
+# What a post's attachment is: a still picture, a video (shown by its poster frame), or
+# an animated GIF (X and Mastodon send these as short looping videos; shown by its preview).
+MEDIA_KINDS = ("image", "video", "gif")
+
+
+@dataclass(frozen=True)
+class Media:
+    """One attachment of a post, in the platform's order.
+
+    `url` is the full picture for an image, the video file for a video or GIF (never
+    fetched by the wall); `preview_url` is the platform's smaller picture or poster
+    frame. Either may be None when the platform does not give it (X gives no url for a
+    video, Threads none for a carousel's children without a further request). `alt` is
+    the author's description of it ("" when none).
+    """
+
+    kind: str
+    url: str | None = None
+    preview_url: str | None = None
+    alt: str = ""
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIA_KINDS:
+            raise ValueError(
+                f"Media.kind must be one of {', '.join(MEDIA_KINDS)}, not {self.kind!r}"
+            )
+        for name in ("url", "preview_url"):
+            object.__setattr__(self, name, _check(self, name, getattr(self, name), _OPTIONAL_STR))
+        object.__setattr__(self, "alt", _check(self, "alt", self.alt, (str,)))
+        for name in ("width", "height"):
+            _check(self, name, getattr(self, name), (int, type(None)))
+
+    @property
+    def picture_url(self) -> str | None:
+        """The still picture a screen shows: the image itself, else the poster/preview."""
+        if self.kind == "image":
+            return self.url or self.preview_url
+        return self.preview_url
 
 
 @dataclass(frozen=True)
@@ -104,6 +168,9 @@ class Post:
     quotes: int | None = 0
     views: int | None = None
     media_count: int = 0
+    # The attachments with what a screen needs to show them; a platform (or a request)
+    # that gives none leaves this empty, and storage keeps the media already known.
+    media: tuple[Media, ...] = ()
     sensitive: bool = False
     no_unauthenticated: bool = False
     source: str = ""
@@ -116,6 +183,12 @@ class Post:
             kinds = _FIELD_KINDS.get(f.name)
             if kinds is not None:
                 object.__setattr__(self, f.name, _check(self, f.name, getattr(self, f.name), kinds))
+        if not isinstance(self.media, tuple | list) or not all(
+            isinstance(m, Media) for m in self.media
+        ):
+            raise TypeError("Post.media must be a tuple of Media")
+        object.__setattr__(self, "media", tuple(self.media))
+        object.__setattr__(self, "media_count", max(self.media_count, len(self.media)))
         for name in ("hashtags", "mentions", "links"):
             values = getattr(self, name)
             if not isinstance(values, tuple | list):
@@ -130,6 +203,7 @@ class Post:
 
 
 _OPTIONAL_STR = (str, type(None))
+_OPTIONAL_DATETIME = (datetime, type(None))
 _FIELD_KINDS: dict[str, tuple[type, ...]] = {
     "platform": (str,),
     "platform_id": (str,),
