@@ -89,6 +89,7 @@ def at_least(low: float, says: str) -> Check:
     return Check(lambda v: v >= low, says)
 
 
+QR_LINKS = ("event", "bluesky", "x", "threads", "mastodon")
 WALL_LAYOUTS = ("featured", "grid", "ticker")
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -799,6 +800,19 @@ SETTINGS: list[Setting] = [
         bool,
         True,
         "Show a QR code of [event] url beside the call to post (only when the url is set).",
+    ),
+    _s(
+        "wall",
+        "qr_link",
+        str,
+        "event",
+        "What the QR code opens: 'event' ([event] url), or a new post already holding the"
+        " event's hashtag on 'bluesky', 'x', 'threads' or 'mastodon' (the first of"
+        " [mastodon] instances).",
+        check=Check(
+            lambda v: v in QR_LINKS,
+            "{key} must be one of 'event', 'bluesky', 'x', 'threads', 'mastodon', got {value!r}.",
+        ),
     ),
     # [alerts]: alerts while it happens (issue 22); rules and channels in monitor/alerts/
     _s("alerts", "enabled", bool, False, "Raise alerts as posts arrive (needs a channel below)."),

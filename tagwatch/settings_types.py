@@ -230,6 +230,7 @@ class WallSection(SectionBase):
     theme: str
     font_scale: float
     qr: bool
+    qr_link: str
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,7 @@ REFUSED: list[tuple[dict[str, dict[str, Any]], str]] = [
     ({"wall": {"accent_color": "#fff"}}, "wall.accent_color '#fff' is not a colour; write it"),
     ({"wall": {"theme": "auto"}}, "wall.theme must be 'dark' or 'light', got 'auto'."),
     ({"wall": {"font_scale": 3.5}}, "wall.font_scale must be between 0.5 and 3, got 3.5."),
+    ({"wall": {"qr_link": "tiktok"}}, "wall.qr_link must be one of 'event', 'bluesky'"),
     (
         {"alerts": {"matrix_homeserver": "matrix.org", "matrix_room": "!a:b"}},
         "alerts.matrix_homeserver 'matrix.org' must start with https://.",

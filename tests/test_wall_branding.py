@@ -17,6 +17,7 @@ import segno
 
 from tagwatch.errors import ConfigError
 from tagwatch.reports.wall.app import CSP, create_app
+from tagwatch.reports.wall.branding import qr_target
 from tagwatch.settings import Config, image_type, parse_config
 
 with warnings.catch_warnings():
@@ -156,3 +157,30 @@ def test_theme_stylesheet_carries_accent_and_scale_and_the_page_its_classes(load
     assert 'data-layout="grid"' in body[0]
     assert '<link rel="stylesheet" href="/wall/theme.css">' in page.text
     assert "style=" not in page.text  # the CSP forbids inline style: none is written
+
+
+@pytest.mark.parametrize(
+    "link,expected",
+    [
+        ("bluesky", "https://bsky.app/intent/compose?text=%23HRHN2016%20"),
+        ("x", "https://x.com/intent/post?text=%23HRHN2016%20"),
+        ("threads", "https://www.threads.net/intent/post?text=%23HRHN2016%20"),
+        ("mastodon", "https://mastodon.social/share?text=%23HRHN2016%20"),
+    ],
+)
+def test_qr_code_can_open_a_new_post_with_the_hashtag_typed(load, client, link, expected):
+    # No [event] url needed: the compose link is made from the event's hashtags.
+    config = load(url="", qr_link=link)
+    assert qr_target(config) == expected
+    c = client(config)
+    assert f'alt="QR code: {expected}"' in c.get("/").text.replace("&amp;", "&")
+    svg = c.get("/wall/qr.svg")
+    assert (
+        svg.status_code == 200
+        and svg.text != client(load(qr_link="event")).get("/wall/qr.svg").text
+    )
+
+
+def test_an_unknown_qr_link_is_refused_with_the_choices(load):
+    with pytest.raises(ConfigError, match=r"qr_link must be one of 'event', 'bluesky'.*'tiktok'"):
+        load(qr_link="tiktok")

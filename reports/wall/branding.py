@@ -10,6 +10,7 @@ wall works offline in a hall with bad Wi-Fi.
 from __future__ import annotations
 
 import io
+from urllib.parse import quote, urlsplit
 
 import segno
 from starlette.requests import Request
@@ -21,11 +22,46 @@ from tagwatch.urls import safe_url
 __all__ = ["Branding", "qr_target"]
 
 
+# Each platform's documented "compose a post" link, whose `text` fills the composer: the
+# person in the hall scans, finds the hashtag already typed, and only writes their words.
+# Sources: docs.bsky.app "Action Intent Links" (bsky.app/intent/compose?text=);
+# developers.facebook.com Threads "Web Intents" (threads.net/intent/post?text=); X's
+# developer "Web Intents" (x.com/intent/post?text=, formerly twitter.com/intent/tweet);
+# Mastodon's web app serves /share?text= on every instance (its "share" page).
+COMPOSE_LINKS = {
+    "bluesky": "https://bsky.app/intent/compose?text={text}",
+    "x": "https://x.com/intent/post?text={text}",
+    "threads": "https://www.threads.net/intent/post?text={text}",
+    "mastodon": "{instance}/share?text={text}",
+}
+
+
+def compose_text(config: Config) -> str:
+    """What a new post starts with: the event's hashtags, then a space for the words."""
+    return " ".join("#" + tag for tag in config.event.hashtags) + " "
+
+
 def qr_target(config: Config) -> str:
-    """The link the QR code carries: `[event] url` when it passes the URL guard, else ""."""
+    """The link the QR code carries, or "" for none.
+
+    `[wall] qr_link = "event"`: `[event] url` when it passes the URL guard; a platform:
+    that platform's compose link with the event's hashtags already typed (Mastodon's on
+    the first configured instance).
+    """
     if not config.wall.qr:
         return ""
-    return safe_url(config.event.url)
+    link = config.wall.qr_link
+    if link == "event":
+        return safe_url(config.event.url)
+    text = quote(compose_text(config), safe="")
+    instance = ""
+    if link == "mastodon":
+        instances = config.mastodon.instances
+        if not instances:
+            return ""
+        parts = urlsplit(instances[0] if "://" in instances[0] else "https://" + instances[0])
+        instance = f"https://{parts.netloc}"
+    return safe_url(COMPOSE_LINKS[link].format(text=text, instance=instance))
 
 
 def qr_svg(url: str) -> bytes:
@@ -73,5 +109,9 @@ class Branding:
 
     async def qr(self, request: Request) -> Response:
         if not self._qr:
-            return Response("No QR code: [event] url is unset or [wall] qr is off.", 404)
+            return Response(
+                "No QR code: [event] url is unset (with [wall] qr_link = 'event') or [wall] qr"
+                " is off.",
+                404,
+            )
         return Response(self._qr, media_type="image/svg+xml")
