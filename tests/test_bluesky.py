@@ -25,6 +25,7 @@ PASSWORD = "abcd-efgh-ijkl-mnop"
 SEARCH = "app.bsky.feed.searchPosts"
 GET_POSTS = "app.bsky.feed.getPosts"
 PROFILES = "app.bsky.actor.getProfiles"
+THREAD = "app.bsky.feed.getPostThread"
 CREATE = "com.atproto.server.createSession"
 REFRESH = "com.atproto.server.refreshSession"
 
@@ -352,6 +353,26 @@ def test_refresh_updates_counts_and_marks_deleted_posts(
         "select likes from snapshots where post_id = ? order by at", (posts[keep]["id"],)
     ).fetchall()
     assert [s[0] for s in snapshots] == [0, 42]
+    # The purge was confirmed by the thread lookup's NotFound, one request for the one post.
+    assert [p["uri"] for p in fake.params(THREAD)] == [[gone]]
+
+
+def test_a_live_post_that_get_posts_leaves_out_is_kept(
+    fake: FakeBluesky, bsky_config: Config, db: Store, clock: Clock
+) -> None:
+    # getPosts omits what it does not show (a taken-down account, an AppView behind):
+    # the thread lookup finds the post, so nothing is purged.
+    # The older of two, half an hour apart: the newer is seen again by the overlapping
+    # search, so only the older one is refreshed.
+    _, post = add_posts(fake, clock, 2, every=30)
+    run(bsky_config, db, clock)
+    clock.advance(hours=1)
+    fake.left_out_of_get_posts.add(post)
+    record = run(bsky_config, db, clock)
+    assert record.status == "ok" and "deleted" not in record.details
+    row = stored(db)[post]
+    assert row["deleted"] == 0 and row["text"] != ""
+    assert fake.count(THREAD) == 1
 
 
 def test_refresh_respects_budget_and_age(

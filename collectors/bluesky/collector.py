@@ -75,6 +75,7 @@ log = logging.getLogger("tagwatch.collect.bluesky")
 T = TypeVar("T")
 
 APP_PASSWORD_URL = "https://bsky.app/settings/app-passwords"
+NOT_FOUND_POST = "app.bsky.feed.defs#notFoundPost"
 BATCH = 25  # getPosts and getProfiles take at most 25 at a time
 PAGE_LIMIT = 100  # searchPosts' maximum
 # A new sweep starts a little below the high-water mark: posts indexed late or
@@ -421,6 +422,36 @@ class BlueskyCollector(Collector):
             out.append(post)
         return out
 
+    def _gone(self, uri: str) -> bool:
+        """Whether a post that getPosts left out is really gone from Bluesky.
+
+        getPosts silently leaves out whatever it does not show: a deleted post, but also
+        one by a taken-down or deactivated account, or one the AppView has not caught up
+        with. A purge is for good (text, links and media go), so only the thread lookup's
+        answer counts: `app.bsky.feed.getPostThread` declares one error, `NotFound`
+        (lexicon app/bsky/feed/getPostThread.json; an XRPC 400 with that error name), and
+        may answer a `#notFoundPost` thread. A blocked post, or any other answer, is kept.
+        """
+
+        def fn() -> bool:
+            assert self.client is not None
+            params = models.AppBskyFeedGetPostThread.Params(uri=uri, depth=0, parent_height=0)
+            try:
+                answer = self.client.invoke_query("app.bsky.feed.getPostThread", params=params)
+            except BadRequestError as exc:
+                if xrpc_error(exc) == "NotFound":
+                    return True
+                raise
+            except ValueError as exc:  # the JSON parser, on a cut-off or garbled body
+                raise MalformedResponse(
+                    f"Bluesky getPostThread answered with invalid JSON ({first_line(exc, 80)})"
+                ) from exc
+            content = answer.content if isinstance(answer.content, dict) else {}
+            thread = content.get("thread")
+            return isinstance(thread, dict) and thread.get("$type") == NOT_FOUND_POST
+
+        return self._request("app.bsky.feed.getPostThread", fn)
+
     def refresh(self) -> None:
         """Recount likes/reposts/replies/quotes of recent posts; mark vanished ones deleted."""
         budget = int(self.collect_cfg.refresh_requests_per_pass)
@@ -442,7 +473,9 @@ class BlueskyCollector(Collector):
             self.store_page(posts)
             returned = {p.platform_id for p in posts}
             for uri in batch:
-                if uri not in returned and self.store.mark_deleted(self.name, uri, at=self.now()):
+                if uri in returned or not self._gone(uri):
+                    continue
+                if self.store.mark_deleted(self.name, uri, at=self.now()):
                     deleted += 1
         if deleted:
             self.record.details["deleted"] = self.record.details.get("deleted", 0) + deleted

@@ -7,6 +7,7 @@ client can be pointed at it:
     com.atproto.server.createSession / refreshSession / getSession
     app.bsky.feed.searchPosts   (q, tag, sort, since, until, cursor, limit)
     app.bsky.feed.getPosts      (uris, at most 25)
+    app.bsky.feed.getPostThread (uri, depth, parentHeight)
     app.bsky.actor.getProfiles  (actors, at most 25)
 
 Shapes follow the recorded PostView/ProfileView in
@@ -280,6 +281,7 @@ class FakeBluesky(BlueskyNetwork, LoopbackServer):
             ("GET", "com.atproto.server.getSession"): self._get_session,
             ("GET", "app.bsky.feed.searchPosts"): self._search_posts,
             ("GET", "app.bsky.feed.getPosts"): self._get_posts,
+            ("GET", "app.bsky.feed.getPostThread"): self._get_post_thread,
             ("GET", "app.bsky.actor.getProfiles"): self._get_profiles,
         }
         route = routes.get((method, nsid))
@@ -416,8 +418,26 @@ class FakeBluesky(BlueskyNetwork, LoopbackServer):
                 "error": "InvalidRequest",
                 "message": "Error: uris must not have more than 25 elements",
             }
-        found = [u for u in uris if u in self.posts and not self.posts[u].deleted]
+        found = [
+            u
+            for u in uris
+            if u in self.posts and not self.posts[u].deleted and u not in self.left_out_of_get_posts
+        ]
         return 200, {"posts": [self.post_view(u) for u in found]}
+
+    def _get_post_thread(
+        self, *, params: dict[str, list[str]], **_: Any
+    ) -> tuple[int, dict[str, Any]]:
+        # Lexicon app/bsky/feed/getPostThread.json: output {thread: threadViewPost |
+        # notFoundPost | blockedPost}; its one declared error is NotFound, which the
+        # AppView sends as XRPC 400 {"error": "NotFound", "message": "Post not found: <uri>"}.
+        uri = (params.get("uri") or [""])[0]
+        post = self.posts.get(uri)
+        if post is None or post.deleted:
+            return 400, {"error": "NotFound", "message": f"Post not found: {uri}"}
+        return 200, {
+            "thread": {"$type": "app.bsky.feed.defs#threadViewPost", "post": self.post_view(uri)}
+        }
 
     def _get_profiles(
         self, *, params: dict[str, list[str]], **_: Any

@@ -118,6 +118,9 @@ class BlueskyNetwork:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.authors: dict[str, FakeAuthor] = {}  # by did
         self.posts: dict[str, FakePost] = {}  # by uri
+        # Live posts getPosts leaves out anyway, as the AppView does for a taken-down or
+        # deactivated account's posts, or one it has not caught up with.
+        self.left_out_of_get_posts: set[str] = set()
         self._clock_ids = itertools.count()
         self._sim_uris: dict[str, str] = {}
         self._lock = threading.RLock()
