@@ -502,3 +502,22 @@ def test_an_empty_grid_shows_the_invitation_then_the_cards(browser, setup):
     page.wait_for_selector(f'.recent [data-post-id="{post_id}"] >> visible=true', timeout=5000)
     assert page.locator("#featured").is_visible() is False
     page.close()
+
+
+def test_a_compose_qr_code_scans_to_a_new_post_with_the_hashtag(browser, setup, tmp_path):
+    # [wall] qr_link = "bluesky": a phone in the hall opens Bluesky's composer with the
+    # event's hashtag already typed (no [event] url needed).
+    wall, store, _ = setup(qr_link="bluesky")
+    wall.act("approve", store_post(store, 1))
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(wall.url + "/")
+    page.wait_for_function(
+        "document.querySelector('#qr') && document.querySelector('#qr').complete"
+    )
+    if ZBARIMG is None:
+        page.close()
+        pytest.skip("zbarimg (Debian's zbar-tools) is missing: the QR code was not decoded")
+    shot = tmp_path / "qr-compose.png"
+    page.locator("#qr").screenshot(path=str(shot))
+    assert decode_qr(shot) == "https://bsky.app/intent/compose?text=%23HRHN2016%20"
+    page.close()
