@@ -14,15 +14,17 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from atproto_client.utils.facet_detection import detect_facets, detect_mentions
 
+from tagwatch.collectors.bluesky.parse import CDN, VIDEO_CDN, embed_view
+
 if TYPE_CHECKING:
-    from tagwatch.collectors.fakes.simulation import SimPost
+    from tagwatch.collectors.fakes.simulation import SimMedia, SimPost
 
 __all__ = [
     "BlueskyNetwork",
@@ -59,6 +61,16 @@ def _cid_for(data: Any) -> str:
     return "bafyrei" + base64.b32encode(digest).decode().lower().rstrip("=")[:52]
 
 
+def _blob(name: str, mime: str, size: int) -> dict[str, Any]:
+    """A blob ref as a record holds it (`$type: blob`, `ref.$link` a raw CID)."""
+    return {
+        "$type": "blob",
+        "ref": {"$link": "bafkrei" + _cid_for(name)[7:]},
+        "mimeType": mime,
+        "size": size,
+    }
+
+
 def _tid(dt: datetime, clock_id: int) -> str:
     """A record key in TID form (13 sortable base32 characters), as real clients make."""
     value = (int(dt.timestamp() * 1_000_000) << 10) | (clock_id & 0x3FF)
@@ -74,6 +86,7 @@ class FakeAuthor:
     follows: int = 0
     labels: list[str] = field(default_factory=list)  # e.g. "!no-unauthenticated"
     created_at: datetime = field(default_factory=lambda: datetime(2023, 4, 26, tzinfo=UTC))
+    has_avatar: bool = True
 
 
 @dataclass
@@ -131,12 +144,17 @@ class BlueskyNetwork:
         *,
         followers: int = 0,
         labels: Iterable[str] = (),
+        created_at: datetime | None = None,
+        avatar: bool = True,
     ) -> FakeAuthor:
         with self._lock:
             did = _did_for(handle)
             author = self.authors.get(did)
             if author is None:
                 author = FakeAuthor(did, handle, display_name, followers, labels=list(labels))
+                author.has_avatar = avatar
+                if created_at is not None:
+                    author.created_at = created_at
                 self.authors[did] = author
             return author
 
@@ -159,7 +177,7 @@ class BlueskyNetwork:
         langs: Iterable[str] = ("en",),
         reply_to: str | None = None,
         quote_of: str | None = None,
-        images: int = 0,
+        images: int | Sequence[SimMedia] = 0,
         self_labels: Iterable[str] = (),
         labels: Iterable[str] = (),
         tags: Iterable[str] = (),
@@ -172,7 +190,8 @@ class BlueskyNetwork:
         """Publish a post by `author` (a handle; created if new); returns its AT URI.
 
         Facets are detected from the text as the official clients do (UTF-8 byte
-        offsets), unless given explicitly.
+        offsets), unless given explicitly. `images`: that many photos without alt
+        text, or the attachments (photos, or one video) themselves.
         """
         with self._lock:
             who = self.add_author(author) if "did:" not in author else self.author(author)
@@ -256,15 +275,21 @@ class BlueskyNetwork:
         already published get their engagement and deletions updated, new ones
         appear. Reposts are left out, as search never returns them.
         """
+        posts = sorted(posts, key=lambda p: p.created_at)
+        first_day = posts[0].created_at.date() if posts else now.date()
         with self._lock:
             known = self._sim_uris
-            for sim in sorted(posts, key=lambda p: p.created_at):
+            for sim in posts:
                 if sim.platform != "bluesky" or sim.repost_of or sim.created_at > now:
                     continue
                 counts = sim.engagement_at(now)
                 if sim.key not in known:
                     self.add_author(
-                        sim.author.handle, sim.author.display_name, followers=sim.author.followers
+                        sim.author.handle,
+                        sim.author.display_name,
+                        followers=sim.author.followers,
+                        created_at=sim.author.account_created(first_day),
+                        avatar=sim.author.has_avatar,
                     )
                     missing = [
                         t for t in sim.hashtags if f"#{t}".casefold() not in sim.text.casefold()
@@ -277,7 +302,7 @@ class BlueskyNetwork:
                         langs=[sim.lang],
                         reply_to=known.get(sim.reply_to or ""),
                         quote_of=known.get(sim.quote_of or ""),
-                        images=sim.media_count,
+                        images=sim.media or sim.media_count,
                         labels=["graphic-media"] if sim.sensitive else [],
                         tags=missing,
                     )
@@ -294,6 +319,11 @@ class BlueskyNetwork:
             return dict(known)
 
     # -- views (public so parser tests can build payloads of the real shape) ------
+
+    def media_hosts(self) -> tuple[str, str]:
+        """(image CDN, video CDN) the views address pictures at: Bluesky's own here; the
+        server (FakeBluesky) answers with its loopback address, where it serves them."""
+        return CDN, VIDEO_CDN
 
     def post_view(self, uri: str) -> dict[str, Any]:
         with self._lock:
@@ -331,7 +361,10 @@ class BlueskyNetwork:
                 "did": a.did,
                 "handle": a.handle,
                 "displayName": a.display_name,
-                "avatar": f"https://cdn.bsky.app/img/avatar/plain/{a.did}/{_cid_for(a.did)}@jpeg",
+                # profileViewBasic.avatar: `<cdn>/img/avatar/plain/<did>/<cid>@jpeg`, as in
+                # the recorded get_post_thread.body.json; absent for an account without one.
+                "avatar": f"{self.media_hosts()[0]}/img/avatar/plain/{a.did}/"
+                f"{'bafkrei' + _cid_for(a.did)[7:]}@jpeg",
                 "associated": {"chat": {"allowIncoming": "all"}},
                 "viewer": {"muted": False, "blockedBy": False},
                 "labels": self._labels(
@@ -341,6 +374,8 @@ class BlueskyNetwork:
             }
             if not a.display_name:
                 del view["displayName"]
+            if not a.has_avatar:
+                del view["avatar"]
             if detailed:
                 view.update(
                     {
@@ -405,22 +440,36 @@ class BlueskyNetwork:
         post = self.posts.get(uri)
         return {"cid": post.cid if post else _cid_for(uri), "uri": uri}
 
-    def _record_embed(self, images: int, quote_of: str | None) -> dict[str, Any] | None:
-        media = None
-        if images:
+    def _record_embed(
+        self, images: int | Sequence[SimMedia], quote_of: str | None
+    ) -> dict[str, Any] | None:
+        items = (
+            [("image", f"img{i}", "") for i in range(images)]
+            if isinstance(images, int)
+            else [(m.kind, m.name, m.alt) for m in images]
+        )
+        media: dict[str, Any] | None = None
+        if items and items[0][0] in ("video", "gif"):
+            # app.bsky.embed.video: one video blob, alt and aspectRatio (lexicon
+            # app/bsky/embed/video.json); a GIF is posted as a video too.
+            kind, name, alt = items[0]
+            media = {
+                "$type": "app.bsky.embed.video",
+                "video": _blob(name, "video/mp4", 2_345_678),
+                "alt": alt,
+                "aspectRatio": {"width": 1280, "height": 720},
+            }
+        elif items:
+            # app.bsky.embed.images: up to 4 images, each blob + required alt + aspectRatio.
             media = {
                 "$type": "app.bsky.embed.images",
                 "images": [
                     {
-                        "alt": "",
-                        "image": {
-                            "$type": "blob",
-                            "ref": {"$link": "bafkrei" + _cid_for(i)[7:]},
-                            "mimeType": "image/jpeg",
-                            "size": 474482,
-                        },
+                        "alt": alt,
+                        "aspectRatio": {"width": 4000, "height": 3011},
+                        "image": _blob(name, "image/jpeg", 474482),
                     }
-                    for i in range(images)
+                    for _, name, alt in items[:4]
                 ],
             }
         if quote_of is None:
@@ -436,20 +485,12 @@ class BlueskyNetwork:
             return None
 
         def images_view(media: dict[str, Any]) -> dict[str, Any]:
-            did = post.author_did
-            return {
-                "$type": "app.bsky.embed.images#view",
-                "images": [
-                    {
-                        "thumb": f"https://cdn.bsky.app/img/feed_thumbnail/plain/{did}/"
-                        f"{img['image']['ref']['$link']}@jpeg",
-                        "fullsize": f"https://cdn.bsky.app/img/feed_fullsize/plain/{did}/"
-                        f"{img['image']['ref']['$link']}@jpeg",
-                        "alt": img["alt"],
-                    }
-                    for img in media["images"]
-                ],
-            }
+            # The AppView's rendering of the blobs (thumb, fullsize, alt, aspectRatio;
+            # video: playlist, thumbnail), the same builder Jetstream posts go through.
+            cdn, video_cdn = self.media_hosts()
+            view = embed_view(media, post.author_did, cdn=cdn, video_cdn=video_cdn)
+            assert view is not None
+            return view
 
         def record_view(ref: dict[str, str]) -> dict[str, Any]:
             quoted = self.posts.get(ref["uri"])
@@ -475,7 +516,7 @@ class BlueskyNetwork:
             }
 
         kind = embed["$type"]
-        if kind == "app.bsky.embed.images":
+        if kind in ("app.bsky.embed.images", "app.bsky.embed.video"):
             return images_view(embed)
         if kind == "app.bsky.embed.record":
             return {"$type": "app.bsky.embed.record#view", "record": record_view(embed["record"])}

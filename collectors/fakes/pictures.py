@@ -25,12 +25,14 @@ _TYPES = {
 
 @lru_cache(maxsize=256)
 def picture(name: str) -> tuple[str, bytes] | None:
-    """(content type, bytes) of the picture called `name` (``x.jpg``/``x.png``), else None.
+    """(content type, bytes) of the picture called `name` (``x.jpg``, ``x.png``, ``x@jpeg``).
 
     Anything not ending in a raster extension (a video's ``.mp4``) is not served:
     a screen only ever fetches the poster frame, never the video file.
     """
-    stem, _, ext = name.rpartition(".")
+    # Bluesky's CDN names the format after an "@" (`<cid>@jpeg`), others after a dot.
+    last = name.rsplit("/", 1)[-1]
+    stem, _, ext = name.rpartition("@" if "@" in last else ".")
     kind = _TYPES.get(ext.lower())
     if not stem or kind is None:
         return None
