@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from atproto_client.utils.facet_detection import detect_facets, detect_mentions
 
 from tagwatch.collectors.bluesky.parse import CDN, VIDEO_CDN, embed_view
+from tagwatch.collectors.fakes.bluesky_embeds import record_embed
 
 if TYPE_CHECKING:
     from tagwatch.collectors.fakes.simulation import SimMedia, SimPost
@@ -59,16 +60,6 @@ def _did_for(handle: str) -> str:
 def _cid_for(data: Any) -> str:
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).digest()
     return "bafyrei" + base64.b32encode(digest).decode().lower().rstrip("=")[:52]
-
-
-def _blob(name: str, mime: str, size: int) -> dict[str, Any]:
-    """A blob ref as a record holds it (`$type: blob`, `ref.$link` a raw CID)."""
-    return {
-        "$type": "blob",
-        "ref": {"$link": "bafkrei" + _cid_for(name)[7:]},
-        "mimeType": mime,
-        "size": size,
-    }
 
 
 def _tid(dt: datetime, clock_id: int) -> str:
@@ -211,7 +202,8 @@ class BlueskyNetwork:
                 parent = self._strong_ref(reply_to)
                 root = self.posts[reply_to].record.get("reply", {}).get("root", parent)
                 record["reply"] = {"root": root, "parent": parent}
-            embed = self._record_embed(images, quote_of)
+            quote = self._strong_ref(quote_of) if quote_of else None
+            embed = record_embed(images, quote, _cid_for)
             if embed:
                 record["embed"] = embed
             if self_labels:
@@ -439,45 +431,6 @@ class BlueskyNetwork:
     def _strong_ref(self, uri: str) -> dict[str, str]:
         post = self.posts.get(uri)
         return {"cid": post.cid if post else _cid_for(uri), "uri": uri}
-
-    def _record_embed(
-        self, images: int | Sequence[SimMedia], quote_of: str | None
-    ) -> dict[str, Any] | None:
-        items = (
-            [("image", f"img{i}", "") for i in range(images)]
-            if isinstance(images, int)
-            else [(m.kind, m.name, m.alt) for m in images]
-        )
-        media: dict[str, Any] | None = None
-        if items and items[0][0] in ("video", "gif"):
-            # app.bsky.embed.video: one video blob, alt and aspectRatio (lexicon
-            # app/bsky/embed/video.json); a GIF is posted as a video too.
-            kind, name, alt = items[0]
-            media = {
-                "$type": "app.bsky.embed.video",
-                "video": _blob(name, "video/mp4", 2_345_678),
-                "alt": alt,
-                "aspectRatio": {"width": 1280, "height": 720},
-            }
-        elif items:
-            # app.bsky.embed.images: up to 4 images, each blob + required alt + aspectRatio.
-            media = {
-                "$type": "app.bsky.embed.images",
-                "images": [
-                    {
-                        "alt": alt,
-                        "aspectRatio": {"width": 4000, "height": 3011},
-                        "image": _blob(name, "image/jpeg", 474482),
-                    }
-                    for _, name, alt in items[:4]
-                ],
-            }
-        if quote_of is None:
-            return media
-        quote = {"$type": "app.bsky.embed.record", "record": self._strong_ref(quote_of)}
-        if media is None:
-            return quote
-        return {"$type": "app.bsky.embed.recordWithMedia", "media": media, "record": quote}
 
     def _embed_view(self, post: FakePost) -> dict[str, Any] | None:
         embed = post.record.get("embed")

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from tagwatch.collectors.fakes.sim_media import ALT_TEXTS, SimMedia, add_pictures
+
 __all__ = [
     "SimAuthor",
     "SimMedia",
@@ -29,6 +31,7 @@ __all__ = [
     "simulate_event",
     "THEMES",
     "TROLL_WORDS",
+    "ALT_TEXTS",
 ]
 
 PLATFORMS = ("bluesky", "mastodon", "x", "threads", "instagram")
@@ -62,8 +65,7 @@ class SimAuthor:
     lang: str
     troll: bool = False
     instance: str = ""  # mastodon home instance
-    # Days between the account's creation and the event's first day (a raid's accounts
-    # are days old, most others years); None: the platform would not say.
+    # Days from the account's creation to the event (raiders: days; None: not said).
     account_age_days: int | None = 2000
     has_avatar: bool = True
 
@@ -72,15 +74,6 @@ class SimAuthor:
             return None
         day = event_start - timedelta(days=self.account_age_days)
         return datetime.combine(day, time(9, 30), tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class SimMedia:
-    """One attachment: each fake serves its picture at ``<fake>/media/<name>.jpg``."""
-
-    kind: str  # image | video | gif
-    name: str  # unique within the event
-    alt: str = ""
 
 
 @dataclass
@@ -318,8 +311,7 @@ def simulate_event(
 
     langs = list(LANG_WEIGHTS)
     weights = list(LANG_WEIGHTS.values())
-    # Pictures, avatars and account ages come from their own generator, so adding them
-    # left every other draw (texts, times, engagement) of a seed as it was.
+    # Pictures, avatars, account ages: a generator of their own (other draws unchanged).
     looks = random.Random(seed + 2)
     for i in range(n_authors):
         lang = rng.choices(langs, weights)[0]
@@ -459,7 +451,7 @@ def simulate_event(
             post.deleted_at = created + timedelta(minutes=rng.randrange(5, 600))
         keys_by_platform[author.platform].append(post)
         event.posts.append(post)
-    _add_pictures(event, looks)
+    add_pictures(event, looks)
     if raid:
         _add_raid(event, random.Random(seed + 1), hashtag, tz)
     event.posts.sort(key=lambda p: (p.created_at, p.key))
@@ -488,7 +480,7 @@ def _add_raid(event: SimulatedEvent, rng: random.Random, hashtag: str, tz: ZoneI
             followers=rng.randrange(0, 5),
             lang="en",
             troll=True,
-            account_age_days=1 + i % 3,  # made for the raid
+            account_age_days=1 + i % 3,  # made for the raid, no picture yet
             has_avatar=False,
         )
         event.authors.append(author)
@@ -506,56 +498,3 @@ def _add_raid(event: SimulatedEvent, rng: random.Random, hashtag: str, tz: ZoneI
                 troll=True,
             )
         )
-
-
-# What people write under the photos they post from an event, in English and Serbian.
-ALT_TEXTS = {
-    "en": [
-        "Panel of four speakers on stage in front of a blue banner reading Human Rights House",
-        "Audience in a conference hall raising their hands during a vote",
-        "A woman speaking at a lectern, the Belgrade assembly logo behind her",
-        "Group photo of defenders from the region on the steps of the venue",
-        "Slide showing a chart of attacks on journalists from 2012 to 2016",
-    ],
-    "sr": [
-        "Panelisti na bini ispred plavog transparenta Kuće ljudskih prava",
-        "Publika u sali tokom diskusije o slobodi medija",
-        "Govornica za pultom, iza nje logo skupa u Beogradu",
-        "Заједничка фотографија бранитеља људских права испред зграде",
-    ],
-}
-
-
-def _add_pictures(event: SimulatedEvent, rng: random.Random) -> None:
-    """About a fifth of the posts carry pictures, as at a real event.
-
-    Most are one photo with alt text (English or Serbian), some none; a few are
-    albums (Bluesky, Mastodon, X, Instagram), one a video with its poster frame, one
-    an animated GIF, and one photo is flagged sensitive by its author.
-    """
-    serial = 0
-    video_done = gif_done = sensitive_done = False
-    for post in event.posts:
-        if post.repost_of is not None:
-            continue
-        wanted = post.media_count > 0 or post.platform == "instagram" or rng.random() < 0.09
-        if not wanted:
-            continue
-        count = 1
-        if post.platform != "threads" and rng.random() < 0.15:
-            count = rng.randrange(2, 5)
-        items: list[SimMedia] = []
-        for _ in range(count):
-            serial += 1
-            kind = "image"
-            if not video_done and post.platform in ("mastodon", "bluesky", "x") and serial > 5:
-                kind, video_done = "video", True
-            elif not gif_done and post.platform in ("mastodon", "x") and serial > 12:
-                kind, gif_done = "gif", True
-            lang = "sr" if post.lang in ("sr", "sr-Cyrl", "hr") else "en"
-            alt = rng.choice(ALT_TEXTS[lang]) if rng.random() < 0.7 else ""
-            items.append(SimMedia(kind=kind, name=f"hrhn-{post.key}-{len(items)}", alt=alt))
-        post.media = tuple(items)
-        post.media_count = len(items)
-        if not sensitive_done and items[0].kind == "image" and serial > 20:
-            post.sensitive, sensitive_done = True, True
