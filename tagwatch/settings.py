@@ -348,6 +348,15 @@ SETTINGS: list[Setting] = [
     ),
     _s(
         "x",
+        "media",
+        bool,
+        False,
+        "Ask X for posts' pictures (attachments.media_keys): each media item read is billed"
+        " at x.price_per_media_usd ($0.005 by default, up to 4 a post); off, posts show"
+        " no pictures from X.",
+    ),
+    _s(
+        "x",
         "price_per_media_usd",
         float,
         0.005,

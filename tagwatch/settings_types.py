@@ -123,6 +123,7 @@ class XSection(PlatformSection):
     budget_usd: float
     price_per_post_usd: float
     price_per_user_usd: float
+    media: bool
     price_per_media_usd: float
     refresh_budget_share: float
 

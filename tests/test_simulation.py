@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from tagwatch.collectors.fakes.simulation import THEMES, simulate_event
+from tagwatch.collectors.fakes.simulation import ALT_TEXTS, THEMES, simulate_event
 
 
 def test_same_seed_same_event():
@@ -23,7 +23,7 @@ def test_event_has_the_variety_tagwatch_must_handle():
     assert len(ev.posts) == 3000
     assert {p.platform for p in ev.posts} == {"bluesky", "mastodon", "x", "threads", "instagram"}
     instagram = ev.by_platform("instagram")
-    assert instagram and all(p.media_count == 1 and p.reply_to is None for p in instagram)
+    assert instagram and all(p.media_count >= 1 and p.reply_to is None for p in instagram)
     assert not any(p.repost_of for p in ev.by_platform("threads"))
     langs = Counter(p.lang for p in ev.posts)
     assert {"en", "sr", "pl", "hu", "hr", "az", "no"} <= set(langs)
@@ -37,6 +37,27 @@ def test_event_has_the_variety_tagwatch_must_handle():
     assert any(p.deleted_at for p in ev.posts)
     assert any(p.troll for p in ev.posts)
     assert all("#" in p.text for p in ev.posts)
+
+
+def test_about_a_fifth_of_the_posts_carry_pictures_with_alt_text_in_two_languages():
+    ev = simulate_event(n_posts=3000, raid=True)
+    originals = [p for p in ev.posts if p.repost_of is None]
+    with_media = [p for p in originals if p.media]
+    assert 0.15 < len(with_media) / len(originals) < 0.3
+    assert all(p.media_count == len(p.media) for p in with_media)
+    media = [m for p in with_media for m in p.media]
+    assert {m.kind for m in media} == {"image", "video", "gif"}
+    alts = [m.alt for m in media if m.alt]
+    assert 0 < len(alts) < len(media)  # some pictures have none
+    assert any(a in ALT_TEXTS["sr"] for a in alts) and any(a in ALT_TEXTS["en"] for a in alts)
+    assert any(p.sensitive and p.media[0].kind == "image" for p in with_media)
+    assert len({m.name for m in media}) == len(media)
+    # The raid's accounts were made days before it; most others long before.
+    raiders = [a for a in ev.authors if a.key.startswith("r")]
+    assert raiders and all(
+        a.account_age_days is not None and a.account_age_days < 4 for a in raiders
+    )
+    assert sum(a.has_avatar for a in ev.authors) > len(ev.authors) / 2
 
 
 def test_rhythm_has_quiet_nights_and_session_peaks():

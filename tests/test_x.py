@@ -240,7 +240,8 @@ def test_pages_through_next_token_with_all_fields(x_config, store, fake, clock):
     assert {"created_at", "public_metrics", "entities", "possibly_sensitive", "attachments"} <= set(
         first["tweet.fields"].split(",")
     )
-    assert first["user.fields"] == "username,name,public_metrics"
+    assert first["user.fields"] == "username,name,public_metrics,profile_image_url,created_at"
+    assert "media.fields" not in first  # [x] media off: no media asked, none billed
     assert first["start_time"] == "2016-11-23T23:00:00Z"  # event's first local day, Belgrade
     assert calls[0].headers["Authorization"] == f"Bearer {TOKEN}"
     assert "Tweepy" in calls[0].headers["User-Agent"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from tagwatch.collectors.base import normalizer
 from tagwatch.errors import MalformedResponse
-from tagwatch.records import Author, Post, parse_iso, storable_text
+from tagwatch.records import Author, Media, Post, parse_iso, storable_text
 
 __all__ = [
     "parse_post",
@@ -23,9 +24,22 @@ __all__ = [
     "lenient_datetime",
     "NO_UNAUTHENTICATED",
     "SENSITIVE_LABELS",
+    "embed_view",
+    "CDN",
+    "VIDEO_CDN",
 ]
 
 NO_UNAUTHENTICATED = "!no-unauthenticated"
+# Where the AppView addresses a post's pictures and videos. Its image URLs are
+# `<cdn>/img/<preset>/plain/<did>/<cid>@jpeg` (bluesky-social/atproto, the AppView's
+# ImageUriBuilder with the cdnUrlPattern "https://cdn.bsky.app/img/%s/plain/%s/%s@jpeg";
+# the recorded get_post_thread.body.json shows the same form), its video URLs
+# `<video>/watch/<did, URL-encoded>/<cid>/playlist.m3u8` and `.../thumbnail.jpg`
+# (VideoUriBuilder). Jetstream sends records with blob CIDs only: these build the rest.
+CDN = "https://cdn.bsky.app"
+VIDEO_CDN = "https://video.bsky.app"
+# Labels that make a post (or its media) sensitive: the AppView's self-labels and the
+# moderation service's (porn, sexual, nudity, graphic-media; gore is the older name).
 SENSITIVE_LABELS = frozenset({"porn", "sexual", "nudity", "graphic-media", "gore"})
 _TAG = "app.bsky.richtext.facet#tag"
 _MENTION = "app.bsky.richtext.facet#mention"
@@ -150,6 +164,120 @@ def _embed_parts(embed: Any) -> tuple[str | None, int, str | None]:
     return quote, media, external
 
 
+def _image_url(cdn: str, preset: str, did: str, cid: str) -> str:
+    return f"{cdn}/img/{preset}/plain/{did}/{cid}@jpeg"
+
+
+def _blob_cid(blob: Any) -> str | None:
+    """A blob's CID: `{"ref": {"$link": cid}}`, or the legacy `{"cid": ...}` form."""
+    if not isinstance(blob, dict):
+        return None
+    ref = blob.get("ref")
+    cid = ref.get("$link") if isinstance(ref, dict) else blob.get("cid")
+    return cid if isinstance(cid, str) and cid else None
+
+
+def embed_view(
+    embed: Any, did: str, *, cdn: str = CDN, video_cdn: str = VIDEO_CDN
+) -> dict[str, Any] | None:
+    """The media part of a record's embed as the AppView would render it (for Jetstream).
+
+    Only images and video: a quote needs the quoted post, which a record does not hold.
+    """
+    if not isinstance(embed, dict):
+        return None
+    kind = embed.get("$type")
+    if kind == "app.bsky.embed.recordWithMedia":
+        media = embed_view(embed.get("media"), did, cdn=cdn, video_cdn=video_cdn)
+        return None if media is None else {"$type": f"{kind}#view", "media": media}
+    if kind == "app.bsky.embed.images":
+        images = []
+        for img in embed.get("images") or ():
+            cid = _blob_cid(img.get("image")) if isinstance(img, dict) else None
+            if cid is None:
+                continue
+            view = {
+                "thumb": _image_url(cdn, "feed_thumbnail", did, cid),
+                "fullsize": _image_url(cdn, "feed_fullsize", did, cid),
+                "alt": img.get("alt") or "",
+            }
+            if isinstance(img.get("aspectRatio"), dict):
+                view["aspectRatio"] = img["aspectRatio"]
+            images.append(view)
+        return {"$type": f"{kind}#view", "images": images}
+    if kind == "app.bsky.embed.video":
+        cid = _blob_cid(embed.get("video"))
+        if cid is None:
+            return None
+        base = f"{video_cdn}/watch/{quote(did, safe='')}/{cid}"
+        view = {
+            "$type": f"{kind}#view",
+            "cid": cid,
+            "playlist": f"{base}/playlist.m3u8",
+            "thumbnail": f"{base}/thumbnail.jpg",
+            "alt": embed.get("alt") or "",
+        }
+        if isinstance(embed.get("aspectRatio"), dict):
+            view["aspectRatio"] = embed["aspectRatio"]
+        return view
+    return None
+
+
+def _size(ratio: Any) -> tuple[int | None, int | None]:
+    """An `aspectRatio` ({width, height}): the proportions the author's client measured."""
+    if not isinstance(ratio, dict):
+        return None, None
+    w, h = ratio.get("width"), ratio.get("height")
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h))
+    return (w, h) if ok else (None, None)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _media(view: Any) -> tuple[Media, ...]:
+    """A post view's `embed` → Media (app.bsky.embed.images#view, video#view, and the
+    media half of recordWithMedia#view; lexicons app/bsky/embed/*.json)."""
+    if not isinstance(view, dict):
+        return ()
+    kind = view.get("$type")
+    if kind == "app.bsky.embed.recordWithMedia#view":
+        return _media(view.get("media"))
+    if kind == "app.bsky.embed.images#view":
+        out = []
+        for img in view.get("images") or ():
+            if not isinstance(img, dict):
+                continue
+            w, h = _size(img.get("aspectRatio"))
+            # images#viewImage: fullsize "a large version", thumb "a thumbnail", alt required.
+            out.append(
+                Media(
+                    "image",
+                    _str(img.get("fullsize")),
+                    _str(img.get("thumb")),
+                    _str(img.get("alt")) or "",
+                    w,
+                    h,
+                )
+            )
+        return tuple(out)
+    if kind == "app.bsky.embed.video#view":
+        w, h = _size(view.get("aspectRatio"))
+        # video#view: playlist (HLS, never fetched by the wall), thumbnail (the poster).
+        return (
+            Media(
+                "video",
+                _str(view.get("playlist")),
+                _str(view.get("thumbnail")),
+                _str(view.get("alt")) or "",
+                w,
+                h,
+            ),
+        )
+    return ()
+
+
 @normalizer("Bluesky")
 def parse_post(view: dict[str, Any], *, collected_at: datetime, source: str = "") -> Post:
     """One `app.bsky.feed.defs#postView` (searchPosts/getPosts) → a `Post`."""
@@ -178,7 +306,16 @@ def parse_post(view: dict[str, Any], *, collected_at: datetime, source: str = ""
         platform="bluesky",
         platform_id=uri,
         url=post_url(handle, did, uri.rsplit("/", 1)[-1]),
-        author=Author(did, handle, author.get("displayName") or ""),
+        author=Author(
+            did,
+            handle,
+            author.get("displayName") or "",
+            # profileViewBasic.avatar: absent when the account has none.
+            avatar_url=_str(author.get("avatar")),
+            # profileViewBasic.createdAt (lexicon app.bsky.actor.defs; older AppViews and
+            # Jetstream's synthetic author leave it out: unknown).
+            account_created_at=lenient_datetime(author.get("createdAt")),
+        ),
         text=text,
         created_at=sort_at(view),
         collected_at=collected_at,
@@ -193,6 +330,7 @@ def parse_post(view: dict[str, Any], *, collected_at: datetime, source: str = ""
         replies=int(view.get("replyCount") or 0),
         quotes=int(view.get("quoteCount") or 0),
         media_count=media,
+        media=_media(view.get("embed")),
         sensitive=bool((post_labels | author_labels) & SENSITIVE_LABELS),
         no_unauthenticated=NO_UNAUTHENTICATED in (post_labels | author_labels),
         source=source,

@@ -89,6 +89,12 @@ class _Token:
 class FakeBluesky(BlueskyNetwork, LoopbackServer):
     """A Bluesky PDS + AppView on 127.0.0.1; see the module docstring."""
 
+    def media_hosts(self) -> tuple[str, str]:
+        """The views' picture addresses point here (the loopback base serves `/media/`)."""
+        if self._server is None:
+            return super().media_hosts()
+        return f"{self.url}/media/cdn", f"{self.url}/media/video"
+
     def __init__(
         self,
         *,

@@ -14,15 +14,18 @@ import hashlib
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from atproto_client.utils.facet_detection import detect_facets, detect_mentions
 
+from tagwatch.collectors.bluesky.parse import CDN, VIDEO_CDN, embed_view
+from tagwatch.collectors.fakes.bluesky_embeds import record_embed
+
 if TYPE_CHECKING:
-    from tagwatch.collectors.fakes.simulation import SimPost
+    from tagwatch.collectors.fakes.simulation import SimMedia, SimPost
 
 __all__ = [
     "BlueskyNetwork",
@@ -74,6 +77,7 @@ class FakeAuthor:
     follows: int = 0
     labels: list[str] = field(default_factory=list)  # e.g. "!no-unauthenticated"
     created_at: datetime = field(default_factory=lambda: datetime(2023, 4, 26, tzinfo=UTC))
+    has_avatar: bool = True
 
 
 @dataclass
@@ -134,12 +138,17 @@ class BlueskyNetwork:
         *,
         followers: int = 0,
         labels: Iterable[str] = (),
+        created_at: datetime | None = None,
+        avatar: bool = True,
     ) -> FakeAuthor:
         with self._lock:
             did = _did_for(handle)
             author = self.authors.get(did)
             if author is None:
                 author = FakeAuthor(did, handle, display_name, followers, labels=list(labels))
+                author.has_avatar = avatar
+                if created_at is not None:
+                    author.created_at = created_at
                 self.authors[did] = author
             return author
 
@@ -162,7 +171,7 @@ class BlueskyNetwork:
         langs: Iterable[str] = ("en",),
         reply_to: str | None = None,
         quote_of: str | None = None,
-        images: int = 0,
+        images: int | Sequence[SimMedia] = 0,
         self_labels: Iterable[str] = (),
         labels: Iterable[str] = (),
         tags: Iterable[str] = (),
@@ -175,7 +184,8 @@ class BlueskyNetwork:
         """Publish a post by `author` (a handle; created if new); returns its AT URI.
 
         Facets are detected from the text as the official clients do (UTF-8 byte
-        offsets), unless given explicitly.
+        offsets), unless given explicitly. `images`: that many photos without alt
+        text, or the attachments (photos, or one video) themselves.
         """
         with self._lock:
             who = self.add_author(author) if "did:" not in author else self.author(author)
@@ -195,7 +205,8 @@ class BlueskyNetwork:
                 parent = self._strong_ref(reply_to)
                 root = self.posts[reply_to].record.get("reply", {}).get("root", parent)
                 record["reply"] = {"root": root, "parent": parent}
-            embed = self._record_embed(images, quote_of)
+            quote = self._strong_ref(quote_of) if quote_of else None
+            embed = record_embed(images, quote, _cid_for)
             if embed:
                 record["embed"] = embed
             if self_labels:
@@ -259,15 +270,21 @@ class BlueskyNetwork:
         already published get their engagement and deletions updated, new ones
         appear. Reposts are left out, as search never returns them.
         """
+        posts = sorted(posts, key=lambda p: p.created_at)
+        first_day = posts[0].created_at.date() if posts else now.date()
         with self._lock:
             known = self._sim_uris
-            for sim in sorted(posts, key=lambda p: p.created_at):
+            for sim in posts:
                 if sim.platform != "bluesky" or sim.repost_of or sim.created_at > now:
                     continue
                 counts = sim.engagement_at(now)
                 if sim.key not in known:
                     self.add_author(
-                        sim.author.handle, sim.author.display_name, followers=sim.author.followers
+                        sim.author.handle,
+                        sim.author.display_name,
+                        followers=sim.author.followers,
+                        created_at=sim.author.account_created(first_day),
+                        avatar=sim.author.has_avatar,
                     )
                     missing = [
                         t for t in sim.hashtags if f"#{t}".casefold() not in sim.text.casefold()
@@ -280,7 +297,7 @@ class BlueskyNetwork:
                         langs=[sim.lang],
                         reply_to=known.get(sim.reply_to or ""),
                         quote_of=known.get(sim.quote_of or ""),
-                        images=sim.media_count,
+                        images=sim.media or sim.media_count,
                         labels=["graphic-media"] if sim.sensitive else [],
                         tags=missing,
                     )
@@ -297,6 +314,11 @@ class BlueskyNetwork:
             return dict(known)
 
     # -- views (public so parser tests can build payloads of the real shape) ------
+
+    def media_hosts(self) -> tuple[str, str]:
+        """(image CDN, video CDN) the views address pictures at: Bluesky's own here; the
+        server (FakeBluesky) answers with its loopback address, where it serves them."""
+        return CDN, VIDEO_CDN
 
     def post_view(self, uri: str) -> dict[str, Any]:
         with self._lock:
@@ -334,7 +356,10 @@ class BlueskyNetwork:
                 "did": a.did,
                 "handle": a.handle,
                 "displayName": a.display_name,
-                "avatar": f"https://cdn.bsky.app/img/avatar/plain/{a.did}/{_cid_for(a.did)}@jpeg",
+                # profileViewBasic.avatar: `<cdn>/img/avatar/plain/<did>/<cid>@jpeg`, as in
+                # the recorded get_post_thread.body.json; absent for an account without one.
+                "avatar": f"{self.media_hosts()[0]}/img/avatar/plain/{a.did}/"
+                f"{'bafkrei' + _cid_for(a.did)[7:]}@jpeg",
                 "associated": {"chat": {"allowIncoming": "all"}},
                 "viewer": {"muted": False, "blockedBy": False},
                 "labels": self._labels(
@@ -344,6 +369,8 @@ class BlueskyNetwork:
             }
             if not a.display_name:
                 del view["displayName"]
+            if not a.has_avatar:
+                del view["avatar"]
             if detailed:
                 view.update(
                     {
@@ -408,51 +435,18 @@ class BlueskyNetwork:
         post = self.posts.get(uri)
         return {"cid": post.cid if post else _cid_for(uri), "uri": uri}
 
-    def _record_embed(self, images: int, quote_of: str | None) -> dict[str, Any] | None:
-        media = None
-        if images:
-            media = {
-                "$type": "app.bsky.embed.images",
-                "images": [
-                    {
-                        "alt": "",
-                        "image": {
-                            "$type": "blob",
-                            "ref": {"$link": "bafkrei" + _cid_for(i)[7:]},
-                            "mimeType": "image/jpeg",
-                            "size": 474482,
-                        },
-                    }
-                    for i in range(images)
-                ],
-            }
-        if quote_of is None:
-            return media
-        quote = {"$type": "app.bsky.embed.record", "record": self._strong_ref(quote_of)}
-        if media is None:
-            return quote
-        return {"$type": "app.bsky.embed.recordWithMedia", "media": media, "record": quote}
-
     def _embed_view(self, post: FakePost) -> dict[str, Any] | None:
         embed = post.record.get("embed")
         if not embed:
             return None
 
         def images_view(media: dict[str, Any]) -> dict[str, Any]:
-            did = post.author_did
-            return {
-                "$type": "app.bsky.embed.images#view",
-                "images": [
-                    {
-                        "thumb": f"https://cdn.bsky.app/img/feed_thumbnail/plain/{did}/"
-                        f"{img['image']['ref']['$link']}@jpeg",
-                        "fullsize": f"https://cdn.bsky.app/img/feed_fullsize/plain/{did}/"
-                        f"{img['image']['ref']['$link']}@jpeg",
-                        "alt": img["alt"],
-                    }
-                    for img in media["images"]
-                ],
-            }
+            # The AppView's rendering of the blobs (thumb, fullsize, alt, aspectRatio;
+            # video: playlist, thumbnail), the same builder Jetstream posts go through.
+            cdn, video_cdn = self.media_hosts()
+            view = embed_view(media, post.author_did, cdn=cdn, video_cdn=video_cdn)
+            assert view is not None
+            return view
 
         def record_view(ref: dict[str, str]) -> dict[str, Any]:
             quoted = self.posts.get(ref["uri"])
@@ -478,7 +472,7 @@ class BlueskyNetwork:
             }
 
         kind = embed["$type"]
-        if kind == "app.bsky.embed.images":
+        if kind in ("app.bsky.embed.images", "app.bsky.embed.video"):
             return images_view(embed)
         if kind == "app.bsky.embed.record":
             return {"$type": "app.bsky.embed.record#view", "record": record_view(embed["record"])}

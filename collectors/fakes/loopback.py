@@ -2,7 +2,8 @@
 
 A fake subclasses `LoopbackServer` and implements `handle(handler, method)`;
 starting, stopping, `with` and `url` come from here, so tests start and stop
-every fake the same way.
+every fake the same way. Every fake also serves small real pictures under
+``/media/`` (its posts' media addresses point there).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+from tagwatch.collectors.fakes.pictures import MEDIA_PREFIX, picture
 
 __all__ = ["LoopbackServer"]
 
@@ -21,7 +24,23 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path.startswith(MEDIA_PREFIX):
+            self._picture()
+            return
         self.server.owner.handle(self, "GET")
+
+    def _picture(self) -> None:
+        """The fakes' media addresses (see `pictures`): not logged as API requests."""
+        found = picture(self.path[len(MEDIA_PREFIX) :].split("?", 1)[0])
+        if found is None:
+            self.send_error(404)
+            return
+        content_type, body = found
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_POST(self) -> None:  # noqa: N802
         self.server.owner.handle(self, "POST")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from tagwatch.collectors.fakes.mastodon import FakeMastodon
-    from tagwatch.collectors.fakes.simulation import SimPost
+    from tagwatch.collectors.fakes.simulation import SimMedia, SimPost
 
 __all__ = ["MastodonStatuses", "snowflake_id", "iso_ms", "publish_simulated", "LOCAL_DOMAINS"]
 
@@ -61,7 +61,15 @@ class MastodonStatuses:
             acc_id = self._accounts.setdefault(
                 username, 110_000_000_000_000_000 + len(self._accounts)
             )
-        created = "2016-03-16T14:34:26.392Z"
+        # Account.created_at; Mastodon 3.4+ sends it rounded to midnight UTC of the day.
+        created = fields.pop("created_at", None) or "2016-03-16T00:00:00.000Z"
+        # No picture of one's own: the instance's default, /avatars/original/missing.png
+        # (app/models/concerns/account/avatar.rb default_url). With one: the fake's own file.
+        avatar = (
+            f"{self.base_url}/media/avatar-{username}.png"
+            if fields.pop("has_avatar", False)
+            else f"{self.base_url}/avatars/original/missing.png"
+        )
         account = {
             "id": str(acc_id),
             "username": username,
@@ -76,8 +84,8 @@ class MastodonStatuses:
             "note": "",
             "url": f"{self.base_url}/@{username}",
             "uri": f"{self.base_url}/users/{username}",
-            "avatar": f"{self.base_url}/avatars/original/missing.png",
-            "avatar_static": f"{self.base_url}/avatars/original/missing.png",
+            "avatar": avatar,
+            "avatar_static": avatar,
             "header": f"{self.base_url}/headers/original/missing.png",
             "header_static": f"{self.base_url}/headers/original/missing.png",
             "followers_count": 0,
@@ -106,19 +114,25 @@ class MastodonStatuses:
         replies: int = 0,
         spoiler_text: str = "",
         sensitive: bool = False,
-        media: int = 0,
+        media: int | Sequence[SimMedia] = 0,
         emojis: Iterable[str] = (),
         in_reply_to_id: str | None = None,
         followers: int = 0,
         display_name: str | None = None,
         noindex: bool = False,
+        avatar: bool = False,
+        account_created: datetime | None = None,
     ) -> dict[str, Any]:
         """Write a public status on this instance (its origin); returns it as served here.
 
         `content` is the HTML Mastodon would render; `mentions` are accts as seen
         from here (``bob`` for a local account, ``bob@other.example`` otherwise).
+        `media`: that many photos without alt text, or the attachments themselves.
         """
         extra: dict[str, Any] = {"followers_count": followers, "noindex": noindex}
+        extra["has_avatar"] = avatar
+        if account_created is not None:
+            extra["created_at"] = account_created.astimezone(UTC).strftime("%Y-%m-%dT00:00:00.000Z")
         if display_name is not None:
             extra["display_name"] = display_name
         account = self._account(username, **extra)
@@ -151,13 +165,8 @@ class MastodonStatuses:
             "application": {"name": "Web", "website": None},
             "account": account,
             "media_attachments": [
-                {
-                    "id": str(local_id + i + 1),
-                    "type": "image",
-                    "url": f"{self.base_url}/media/{local_id}-{i}.png",
-                    "description": None,
-                }
-                for i in range(media)
+                self._attachment(str(local_id + i + 1), kind, name, alt)
+                for i, (kind, name, alt) in enumerate(_attachments(media, local_id))
             ],
             "mentions": [self._mention(acct) for acct in mentions],
             "tags": [{"name": t.lower(), "url": f"{self.base_url}/tags/{t.lower()}"} for t in tags],
@@ -178,6 +187,36 @@ class MastodonStatuses:
             self.statuses[local_id] = status
             self._by_uri[status["uri"]] = local_id
         return copy.deepcopy(status)
+
+    def _attachment(self, media_id: str, kind: str, name: str, alt: str) -> dict[str, Any]:
+        """A MediaAttachment entity (docs.joinmastodon.org/entities/MediaAttachment/).
+
+        Images: `url` the original, `preview_url` the "small" rendition, `meta.original`
+        and `meta.small` their sizes. A video or gifv: `url` the mp4 and `preview_url` a
+        still frame (Mastodon makes it from the video); `meta.original` adds frame_rate
+        and duration. `description` is the alt text, null when the author wrote none.
+        """
+        base = f"{self.base_url}/media/{name}"
+        original: dict[str, Any] = {"width": 1280, "height": 960, "size": "1280x960"}
+        original["aspect"] = 1280 / 960
+        if kind != "image":
+            original.update({"frame_rate": "30/1", "duration": 12.5, "bitrate": 900_000})
+        return {
+            "id": media_id,
+            "type": "gifv" if kind == "gif" else kind,
+            "url": f"{base}.mp4" if kind != "image" else f"{base}.jpg",
+            "preview_url": f"{base}-small.jpg",
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": {
+                "original": original,
+                "small": {"width": 640, "height": 480, "size": "640x480", "aspect": 4 / 3},
+                "focus": {"x": 0.0, "y": 0.0},
+            },
+            "description": alt or None,
+            "blurhash": "UFBWY:8_0Jxv4mx]t8t64.%M-:IUWGWAt6M}",
+        }
 
     def _mention(self, acct: str) -> dict[str, Any]:
         username, _, domain = acct.partition("@")
@@ -201,6 +240,13 @@ class MastodonStatuses:
             m["acct"] = self._acct_from(m["acct"], origin)
         for tag in here["tags"]:
             tag["url"] = f"{self.base_url}/tags/{tag['name']}"
+        origin_base = status["uri"].split("/users/", 1)[0]
+        for media in here["media_attachments"]:
+            # A remote file as the instance caches it: `url` its own copy, `remote_url`
+            # (and preview_remote_url) the origin's.
+            media["remote_url"], media["preview_remote_url"] = media["url"], media["preview_url"]
+            for key in ("url", "preview_url"):
+                media[key] = media[key].replace(origin_base, self.base_url, 1)
         here.update(counts)
         with self._lock:
             self.statuses[local_id] = here
@@ -294,6 +340,7 @@ def publish_simulated(
 
     known = {} if known is None else known
     home = {name: instances[i % len(instances)] for i, name in enumerate(MASTODON_INSTANCES)}
+    first_day = min((p.created_at for p in posts), default=now).date()
     for sim in sorted(posts, key=lambda p: p.created_at):
         if sim.platform != "mastodon" or sim.repost_of or sim.created_at > now:
             continue
@@ -309,7 +356,9 @@ def publish_simulated(
                 mentions=[_sim_acct(h, origin, home) for h in sim.mentions],
                 language=sim.lang,
                 sensitive=sim.sensitive,
-                media=sim.media_count,
+                media=sim.media or sim.media_count,
+                avatar=sim.author.has_avatar,
+                account_created=sim.author.account_created(first_day),
                 in_reply_to_id=parent["id"] if parent else None,
                 followers=sim.author.followers,
                 display_name=sim.author.display_name,
@@ -334,6 +383,12 @@ def publish_simulated(
                 replies_count=counts["replies"] // share,
             )
     return known
+
+
+def _attachments(media: int | Sequence[SimMedia], local_id: int) -> list[tuple[str, str, str]]:
+    if isinstance(media, int):
+        return [("image", f"{local_id}-{i}", "") for i in range(media)]
+    return [(m.kind, m.name, m.alt) for m in media]
 
 
 def _sim_html(text: str) -> str:

@@ -49,6 +49,63 @@ __all__ = ["FakeThreads", "FakeInstagram", "GraphRequest", "graph_time"]
 _TAG = re.compile(r"(?<![\w#])#(\w+)")
 
 
+def _fields(spec: str | None) -> dict[str, str | None]:
+    """A Graph `fields` list, with field expansion (`children{media_type,media_url}`):
+    top-level name -> its nested list, or None."""
+    out: dict[str, str | None] = {}
+    depth, start = 0, 0
+    spec = spec or "id"
+    for i, c in enumerate(spec + ","):
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if c == "," and depth == 0:
+            item = spec[start:i].strip()
+            name, _, nested = item.partition("{")
+            if name:
+                out[name] = nested[:-1] if nested else None
+            start = i + 1
+    return out
+
+
+def _shape(media: dict[str, Any], spec: str | None) -> dict[str, Any]:
+    """The fields asked (and `id`), as the Graph API answers; `children` is an edge of
+    ids unless expanded with fields of its own."""
+    fields = _fields(spec)
+    out = {k: v for k, v in media.items() if k in fields or k == "id"}
+    if "children" in out:
+        nested = fields.get("children")
+        out["children"] = {"data": [_shape(c, nested) for c in media["children"]["data"]]}
+    return out
+
+
+def _sim_media(base: str, sim: SimPost) -> dict[str, Any]:
+    """A simulated post's pictures as Meta's media fields (IMAGE/VIDEO/CAROUSEL_ALBUM),
+    addressed at the fake itself (the loopback base serves `/media/`)."""
+
+    def one(kind: str, name: str, alt: str) -> dict[str, Any]:
+        item: dict[str, Any] = {"media_type": "VIDEO" if kind == "video" else "IMAGE"}
+        if kind == "video":
+            item.update(
+                media_url=f"{base}/media/{name}.mp4", thumbnail_url=f"{base}/media/{name}.jpg"
+            )
+        else:
+            item["media_url"] = f"{base}/media/{name}.jpg"
+        if alt:
+            item["alt_text"] = alt
+        return item
+
+    items = [one(m.kind, m.name, m.alt) for m in sim.media]
+    if not items:
+        return {}
+    if len(items) == 1:
+        return items[0]
+    children = [{"id": f"{sim.key}{i}", **c} for i, c in enumerate(items)]
+    return {
+        "media_type": "CAROUSEL_ALBUM",
+        "media_url": items[0]["media_url"],
+        "children": {"data": children},
+    }
+
+
 class FakeThreads(FakeGraph):
     """Threads: ``/v1.0/keyword_search``, ``/v1.0/me``, ``/v1.0/{media-id}``.
 
@@ -124,12 +181,16 @@ class FakeThreads(FakeGraph):
                     extra.update(is_reply=True, replied_to={"id": known[sim.reply_to]})
                 if sim.quote_of and sim.quote_of in known:
                     extra.update(is_quote_post=True, quoted_post={"id": known[sim.quote_of]})
+                pictures = _sim_media(self.url, sim)
+                if len(sim.media) > 1:  # a Threads album's own media_url: not documented
+                    pictures.pop("media_url", None)
+                extra.update(pictures)
+                extra.setdefault("media_type", "IMAGE" if sim.media_count else "TEXT_POST")
                 media = self.post(
                     sim.author.handle,
                     sim.text,
                     at=sim.created_at,
                     topic_tag=sim.hashtags[0] if sim.hashtags else None,
-                    media_type="IMAGE" if sim.media_count else "TEXT_POST",
                     **extra,
                 )
                 known[sim.key] = media["id"]
@@ -173,8 +234,7 @@ class FakeThreads(FakeGraph):
             if q in tags or (not tag_mode and q in (m.get("text") or "").casefold()):
                 found.append(m)
         found.sort(key=lambda m: (m["timestamp"], m["id"]), reverse=True)
-        fields = set((query.get("fields") or "id").split(","))
-        shaped = [{k: v for k, v in m.items() if k in fields or k == "id"} for m in found]
+        shaped = [_shape(m, query.get("fields")) for m in found]
         status, body = self.page(shaped, query, limit, "/v1.0/keyword_search")
         if body.get("data"):
             self.counted += 1
@@ -235,7 +295,12 @@ class FakeInstagram(FakeGraph):
             "caption": caption,
             "comments_count": comments,
             "media_type": media_type,
-            "media_url": f"https://scontent.cdninstagram.com/v/{media_id}.jpg",
+            # Instagram's CDN (scontent...cdninstagram.com); a started fake's own address.
+            "media_url": (
+                f"{self.url}/media/ig-{media_id}.jpg"
+                if self._server is not None
+                else f"https://scontent.cdninstagram.com/v/{media_id}.jpg"
+            ),
             "permalink": f"https://www.instagram.com/p/C{media_id[-9:]}/",
             "timestamp": graph_time(at),
         }
@@ -263,7 +328,10 @@ class FakeInstagram(FakeGraph):
             counts = sim.engagement_at(now)
             hides_likes = int(sim.key.lstrip("p") or 0) % 10 == 3
             if sim.key not in known:
-                known[sim.key] = self.post(sim.text, at=sim.created_at)["id"]
+                posted = self.post(sim.text, at=sim.created_at)
+                with self.lock:
+                    posted.update(_sim_media(self.url, sim))
+                known[sim.key] = posted["id"]
             with self.lock:
                 media = self.media.get(known[sim.key])
                 if media is not None:
@@ -293,14 +361,13 @@ class FakeInstagram(FakeGraph):
             media = self.media.get(parts[0])
             if media is None:
                 return self.gone(parts[0])
-            fields = set((query.get("fields") or "id").split(","))
-            return 200, {k: v for k, v in media.items() if k in fields or k == "id"}
+            return 200, _shape(media, query.get("fields"))
         return 400, self.error(100, f"Unknown path components: {path}", kind="OAuthException")
 
     def edge(self, hashtag_id: str, edge: str, query: dict[str, str], path: str) -> tuple[int, Any]:
         if query.get("user_id") != self.user_id:
             return 400, self.error(100, "(#100) The parameter user_id is required")
-        fields = set((query.get("fields") or "id").split(","))
+        fields = _fields(query.get("fields"))
         if "username" in fields:
             return 400, self.error(100, "(#100) Tried accessing nonexisting field (username)")
         limit = int(query.get("limit") or 25)
@@ -321,5 +388,5 @@ class FakeInstagram(FakeGraph):
             pool.sort(key=lambda m: (m["timestamp"], m["id"]), reverse=True)
         else:
             pool.sort(key=lambda m: m.get("like_count", 0) + m["comments_count"], reverse=True)
-        shaped = [{k: v for k, v in m.items() if k in fields or k == "id"} for m in pool]
+        shaped = [_shape(m, query.get("fields")) for m in pool]
         return self.page(shaped, query, limit, path)

@@ -21,13 +21,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from tagwatch.collectors.fakes.sim_media import ALT_TEXTS, SimMedia, add_pictures
+
 __all__ = [
     "SimAuthor",
+    "SimMedia",
     "SimPost",
     "SimulatedEvent",
     "simulate_event",
     "THEMES",
     "TROLL_WORDS",
+    "ALT_TEXTS",
 ]
 
 PLATFORMS = ("bluesky", "mastodon", "x", "threads", "instagram")
@@ -61,6 +65,15 @@ class SimAuthor:
     lang: str
     troll: bool = False
     instance: str = ""  # mastodon home instance
+    # Days from the account's creation to the event (raiders: days; None: not said).
+    account_age_days: int | None = 2000
+    has_avatar: bool = True
+
+    def account_created(self, event_start: date) -> datetime | None:
+        if self.account_age_days is None:
+            return None
+        day = event_start - timedelta(days=self.account_age_days)
+        return datetime.combine(day, time(9, 30), tzinfo=UTC)
 
 
 @dataclass
@@ -84,6 +97,7 @@ class SimPost:
     final_quotes: int = 0
     final_views: int = 0
     media_count: int = 0
+    media: tuple[SimMedia, ...] = ()
     sensitive: bool = False
     troll: bool = False
     deleted_at: datetime | None = None
@@ -297,6 +311,8 @@ def simulate_event(
 
     langs = list(LANG_WEIGHTS)
     weights = list(LANG_WEIGHTS.values())
+    # Pictures, avatars, account ages: a generator of their own (other draws unchanged).
+    looks = random.Random(seed + 2)
     for i in range(n_authors):
         lang = rng.choices(langs, weights)[0]
         platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
@@ -322,6 +338,9 @@ def simulate_event(
                 lang=lang if not troll else "en",
                 troll=troll,
                 instance=instance,
+                # Trolls open accounts for the occasion: days before the event.
+                account_age_days=looks.randrange(2, 9) if troll else looks.randrange(60, 4000),
+                has_avatar=looks.random() < 0.85,
             )
         )
     trolls = [a for a in event.authors if a.troll]
@@ -432,6 +451,7 @@ def simulate_event(
             post.deleted_at = created + timedelta(minutes=rng.randrange(5, 600))
         keys_by_platform[author.platform].append(post)
         event.posts.append(post)
+    add_pictures(event, looks)
     if raid:
         _add_raid(event, random.Random(seed + 1), hashtag, tz)
     event.posts.sort(key=lambda p: (p.created_at, p.key))
@@ -460,6 +480,8 @@ def _add_raid(event: SimulatedEvent, rng: random.Random, hashtag: str, tz: ZoneI
             followers=rng.randrange(0, 5),
             lang="en",
             troll=True,
+            account_age_days=1 + i % 3,  # made for the raid, no picture yet
+            has_avatar=False,
         )
         event.authors.append(author)
         text = rng.choice(RAID_TEXTS).format(t=RAID_TARGET)

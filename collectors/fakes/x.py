@@ -42,6 +42,7 @@ from tagwatch.collectors.fakes.x_data import (
     make_user,
     matches,
     parse_time,
+    select_media,
     select_tweet,
     select_user,
     snowflake,
@@ -92,6 +93,10 @@ class FakeRequest:
 
 class FakeX(XData, LoopbackServer):
     """The fake X API server. Start it (or use it as a context manager), point a client at `url`."""
+
+    def media_base(self) -> str:
+        """Pictures addressed here once started (the loopback base serves `/media/`)."""
+        return f"{self.url}/media" if self._server is not None else super().media_base()
 
     def __init__(
         self,
@@ -315,7 +320,11 @@ class FakeX(XData, LoopbackServer):
             includes["users"] = [select_user(u, params) for u in users]
         if "attachments.media_keys" in expansions:
             keys = [k for t in tweets for k in t.get("attachments", {}).get("media_keys", [])]
-            media = [self.state.media[k] for k in dict.fromkeys(keys) if k in self.state.media]
+            media = [
+                select_media(self.state.media[k], params)
+                for k in dict.fromkeys(keys)
+                if k in self.state.media
+            ]
             if media:
                 includes["media"] = media
         return includes

@@ -104,13 +104,22 @@ def make_user(
     *,
     followers: int = 0,
     verified: bool = False,
+    created_at: datetime | None = None,
+    media_base: str = "https://pbs.twimg.com",
 ) -> dict[str, Any]:
-    """A v2 user object with the fields tagwatch asks for."""
+    """A v2 user object with the fields tagwatch asks for.
+
+    `profile_image_url` is the 48px "_normal" variant, as X sends it (the recorded
+    brexit page: https://pbs.twimg.com/profile_images/<id>/<name>_normal.jpg);
+    `created_at` the account's creation (same page: "2015-11-16T17:03:41.000Z").
+    """
     return {
         "id": id,
         "username": username,
         "name": name if name is not None else username.title(),
         "verified": verified,
+        "profile_image_url": f"{media_base}/profile_images/{id}/{username}_normal.jpg",
+        "created_at": ts(created_at or datetime(2015, 11, 16, 17, 3, 41, tzinfo=UTC)),
         "public_metrics": {
             "followers_count": followers,
             "following_count": 10,
@@ -309,6 +318,13 @@ def select_tweet(tweet: dict[str, Any], params: dict[str, str]) -> dict[str, Any
     return {k: v for k, v in tweet.items() if k in ALWAYS_FIELDS or k in fields}
 
 
+def select_media(item: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """A media object's default fields (media_key, type) plus those `media.fields` asks
+    (docs.x.com x-api/fundamentals/data-dictionary#media; fields-and-expansions)."""
+    fields = set(filter(None, params.get("media.fields", "").split(","))) | {"media_key", "type"}
+    return {k: v for k, v in item.items() if k in fields}
+
+
 def select_user(user: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
     fields = set(filter(None, params.get("user.fields", "").split(","))) | {
         "id",
@@ -338,6 +354,7 @@ class XData:
     _sim_users: dict[str, dict[str, Any]]  # simulation author key -> user
 
     def add_user(self, id: str, username: str, name: str | None = None, **kw: Any) -> dict:
+        kw.setdefault("media_base", self.media_base())
         user = make_user(id, username, name, **kw)
         self.state.users[id] = user
         return user
@@ -346,10 +363,28 @@ class XData:
         self.state.tweets[tweet["id"]] = tweet
         return tweet
 
-    def add_media(self, media_key: str, type_: str = "photo") -> dict[str, Any]:
-        item = {"media_key": media_key, "type": type_}
+    def add_media(
+        self, media_key: str, type_: str = "photo", *, alt: str = "", name: str = ""
+    ) -> dict[str, Any]:
+        """A media object as X holds it: a photo has `url`, a video or animated_gif a
+        `preview_image_url` (its still; the recorded brexit page's includes.media), all
+        `width`/`height`, and `alt_text` when the author wrote one."""
+        base = self.media_base()
+        name = name or media_key
+        item: dict[str, Any] = {"media_key": media_key, "type": type_}
+        if type_ == "photo":
+            item.update(url=f"{base}/media/{name}.jpg", width=2048, height=1356)
+        else:
+            folder = "tweet_video_thumb" if type_ == "animated_gif" else "ext_tw_video_thumb"
+            item.update(preview_image_url=f"{base}/{folder}/{name}.jpg", width=1280, height=720)
+        if alt:
+            item["alt_text"] = alt
         self.state.media[media_key] = item
         return item
+
+    def media_base(self) -> str:
+        """Where media and profile images are addressed: X's CDN; the server, itself."""
+        return "https://pbs.twimg.com"
 
     def delete(self, tweet_id: str) -> None:
         """The author deleted it: gone from search, an error in lookups."""
@@ -398,7 +433,13 @@ class XData:
                 sim.author.handle,
                 sim.author.display_name,
                 followers=sim.author.followers,
+                created_at=sim.author.account_created(sim.created_at.date()),
+                media_base=self.media_base(),
             )
+            if not sim.author.has_avatar:  # X's stand-in for "no picture set"
+                author["profile_image_url"] = (
+                    "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+                )
             self._sim_users[sim.author.key] = self.state.users[author["id"]] = author
         text = sim.text
         missing = [t for t in sim.hashtags if f"#{t}".casefold() not in text.casefold()]
@@ -417,9 +458,17 @@ class XData:
             by = self.state.users.get(original["author_id"], {}).get("username", "x")
             # X builds the retweet's text from what the author wrote, then escapes it once.
             text = f"RT @{by}: {unescape_text(original['text'])}"
-        keys = [f"3_{sim.key}_{i}" for i in range(sim.media_count)]
-        for key in keys:
-            self.add_media(key)
+        kinds = {"image": ("3", "photo"), "video": ("7", "video"), "gif": ("16", "animated_gif")}
+        keys = []
+        if sim.media:
+            for i, m in enumerate(sim.media):
+                prefix, type_ = kinds[m.kind]
+                keys.append(f"{prefix}_{sim.key}_{i}")
+                self.add_media(keys[-1], type_, alt=m.alt, name=m.name)
+        else:
+            keys = [f"3_{sim.key}_{i}" for i in range(sim.media_count)]
+            for key in keys:
+                self.add_media(key)
         tweet = make_tweet(
             snowflake(sim.created_at, len(known)),
             text,

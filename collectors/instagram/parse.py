@@ -16,12 +16,17 @@ from datetime import datetime
 from typing import Any
 
 from tagwatch.collectors.base import normalizer
-from tagwatch.records import Post, to_utc
+from tagwatch.records import Media, Post, to_utc
 
 __all__ = ["parse_media", "FIELDS", "PLATFORM"]
 
 PLATFORM = "instagram"
-FIELDS = "id,caption,comments_count,like_count,media_type,media_url,permalink,timestamp,children"
+# children{...}: Graph API field expansion on the `children` edge the hashtag media
+# reference lists, so an album's pictures come in the same request.
+FIELDS = (
+    "id,caption,comments_count,like_count,media_type,media_url,permalink,timestamp,"
+    "children{media_type,media_url}"
+)
 _TAG = re.compile(r"(?<![\w#])#(\w+)")
 _MENTION = re.compile(r"(?<![\w@])@([\w.]+)")
 
@@ -32,6 +37,25 @@ def _count(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"a count is {type(value).__name__}, not an integer")
     return value
+
+
+_KINDS = {"IMAGE": "image", "VIDEO": "video"}
+
+
+def _pictures(media: dict[str, Any]) -> tuple[Media, ...]:
+    """IMAGE and VIDEO give their `media_url` (for a video, the video file: the hashtag
+    edges offer no `thumbnail_url`); a CAROUSEL_ALBUM its children's. `media_url` is
+    "not returned for media that contain copyrighted material": then nothing to show.
+    The hashtag edges give no author, so no avatar or account date either.
+    """
+    kind = str(media.get("media_type") or "")
+    if kind == "CAROUSEL_ALBUM":
+        children = (media.get("children") or {}).get("data") or []
+        return tuple(m for c in children if isinstance(c, dict) for m in _pictures(c))
+    url = media.get("media_url")
+    if kind not in _KINDS or not isinstance(url, str) or not url:
+        return ()
+    return (Media(_KINDS[kind], url),)
 
 
 @normalizer("Instagram")
@@ -57,6 +81,7 @@ def parse_media(media: dict[str, Any], *, collected_at: datetime | None = None) 
         quotes=None,
         views=None,
         media_count=len(children) if kind == "CAROUSEL_ALBUM" else 1,
+        media=_pictures(media),
         source="instagram",
         raw=media,
         **extra,

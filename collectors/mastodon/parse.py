@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from tagwatch.collectors.base import normalizer
-from tagwatch.records import Author, Post, parse_iso
+from tagwatch.records import Author, Media, Post, parse_iso
 
 __all__ = ["parse_status", "html_to_text", "host"]
 
@@ -163,6 +163,7 @@ def parse_status(
             replies=int(status.get("replies_count") or 0),
             quotes=int(status.get("quotes_count") or 0),
             media_count=len(status.get("media_attachments") or ()),
+            media=_media(status.get("media_attachments") or ()),
             sensitive=bool(status.get("sensitive")) or bool(spoiler),
             # `noindex`: the author asked not to be shown to search engines and strangers.
             no_unauthenticated=bool(account.get("noindex")),
@@ -180,4 +181,71 @@ def _author(account: dict[str, Any], domain: str) -> Author:
         handle=_full_acct(account["acct"], domain),
         display_name=account.get("display_name") or "",
         followers=int(followers) if followers is not None else None,
+        # `avatar_static` is the still version of an animated avatar (Account entity,
+        # docs.joinmastodon.org/entities/Account/#avatar_static); `avatar` is the fallback.
+        avatar_url=_avatar(account),
+        # Account.created_at: "When the account was created" (since 0.1.0); Mastodon 3.4+
+        # rounds it to midnight of that day, which is precise enough for "account age".
+        account_created_at=_when(account.get("created_at")),
     )
+
+
+# MediaAttachment.type (docs.joinmastodon.org/entities/MediaAttachment/#type): image,
+# gifv ("looping, soundless animation"), video, audio, unknown. Audio and unknown (a
+# remote file the instance could not process) have no picture a screen could show.
+_KINDS = {"image": "image", "gifv": "gif", "video": "video"}
+
+
+def _media(attachments: Any) -> tuple[Media, ...]:
+    """MediaAttachment entities → Media, in the author's order; audio/unknown left out."""
+    out: list[Media] = []
+    for a in attachments if isinstance(attachments, list) else ():
+        kind = _KINDS.get(str(a.get("type"))) if isinstance(a, dict) else None
+        if kind is None:
+            continue
+        # meta.original: the file's own size; meta.small: the preview's (all the
+        # instance knows of some remote files). Both are "Metadata returned by Paperclip".
+        meta = a.get("meta") if isinstance(a.get("meta"), dict) else {}
+        size = meta.get("original") or meta.get("small") or {}
+        out.append(
+            Media(
+                kind=kind,
+                # `url`: the file on this instance (for a remote file it has not fetched,
+                # null; `remote_url` is then the origin's copy).
+                url=_text(a.get("url")) or _text(a.get("remote_url")),
+                preview_url=_text(a.get("preview_url")),
+                alt=_text(a.get("description")) or "",  # "Alternate text that describes..."
+                width=_int(size.get("width")) if isinstance(size, dict) else None,
+                height=_int(size.get("height")) if isinstance(size, dict) else None,
+            )
+        )
+    return tuple(out)
+
+
+def _avatar(account: dict[str, Any]) -> str | None:
+    """The author's own picture; None for the instance's stand-in for "none set".
+
+    An account without a picture is sent `/avatars/original/missing.png` (Mastodon's
+    app/models/concerns/account/avatar.rb default_url): a grey silhouette the wall
+    can draw itself rather than fetch.
+    """
+    url = _text(account.get("avatar_static")) or _text(account.get("avatar"))
+    return None if url is None or url.endswith("/avatars/original/missing.png") else url
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _when(value: Any) -> datetime | None:
+    """An account date; a missing or unreadable one is unknown, not a reason to drop the post."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None

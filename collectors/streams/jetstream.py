@@ -38,7 +38,13 @@ from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from tagwatch.collectors.bluesky import BlueskyCollector
-from tagwatch.collectors.bluesky.parse import atproto_datetime, parse_post
+from tagwatch.collectors.bluesky.parse import (
+    CDN,
+    VIDEO_CDN,
+    atproto_datetime,
+    embed_view,
+    parse_post,
+)
 from tagwatch.collectors.streams.base import Stream, StreamConnection
 from tagwatch.errors import AuthError, PlatformError
 from tagwatch.records import Post
@@ -73,9 +79,20 @@ def record_tags(record: dict[str, Any]) -> set[str]:
 
 
 def parse_event(
-    event: dict[str, Any], *, handle: str = "", collected_at: datetime, source: str = ""
+    event: dict[str, Any],
+    *,
+    handle: str = "",
+    collected_at: datetime,
+    source: str = "",
+    cdn: str = CDN,
+    video_cdn: str = VIDEO_CDN,
 ) -> Post:
-    """A Jetstream post-create event → `Post`, through the same parser as searchPosts."""
+    """A Jetstream post-create event → `Post`, through the same parser as searchPosts.
+
+    The record holds only its pictures' blob CIDs; their addresses are built as the
+    AppView builds them (`cdn`, `video_cdn`). The author's avatar and account date are
+    not in the event: unknown here, filled by a later search pass of the same author.
+    """
     did = event["did"]
     commit = event["commit"]
     uri = f"at://{did}/{commit['collection']}/{commit['rkey']}"
@@ -87,6 +104,9 @@ def parse_event(
         # Jetstream's time is when the network saw the commit, the AppView's indexedAt.
         "indexedAt": atproto_datetime(event_time(int(event["time_us"]))),
     }
+    embed = embed_view(commit["record"].get("embed"), did, cdn=cdn, video_cdn=video_cdn)
+    if embed is not None:
+        view["embed"] = embed
     return parse_post(view, collected_at=collected_at, source=source)
 
 

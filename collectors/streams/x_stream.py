@@ -37,14 +37,8 @@ from typing import Any
 import tweepy
 
 from tagwatch.collectors.streams.base import END, QueuedConnection, Stream, StreamConnection
-from tagwatch.collectors.x.budget import budget_state, record_resources, worst_case
-from tagwatch.collectors.x.client import (
-    EXPANSIONS,
-    TWEET_FIELDS,
-    TWITTER_HOST,
-    USER_FIELDS,
-    BaseURLAdapter,
-)
+from tagwatch.collectors.x.budget import Reads, budget_state, record_resources, worst_case
+from tagwatch.collectors.x.client import TWITTER_HOST, BaseURLAdapter, fields_params
 from tagwatch.collectors.x.collector import XCollector
 from tagwatch.collectors.x.parse import page_resources, parse_page
 from tagwatch.errors import MalformedResponse, QuotaExhausted
@@ -151,7 +145,7 @@ class XStream(Stream):
 
     def connect(self, endpoint: str, cursor: str | None) -> StreamConnection:
         try:
-            budget_state(self.store.conn, self.config, self.now()).check(worst_case(1, EXPANSIONS))
+            budget_state(self.store.conn, self.config, self.now()).check(self._worst_line())
         except QuotaExhausted as exc:
             raise ConnectionError(f"X budget: {exc}") from exc
         client = self._client(queue.Queue())
@@ -159,12 +153,7 @@ class XStream(Stream):
             self.sync_rules(client)
         except tweepy.TweepyException as exc:
             raise ConnectionError(f"X refused the stream rules: {exc}") from exc
-        client.filter(
-            threaded=True,
-            expansions=EXPANSIONS,
-            tweet_fields=TWEET_FIELDS,
-            user_fields=USER_FIELDS,
-        )
+        client.filter(threaded=True, **fields_params(self.config.x.media))
         return _Lines(client)
 
     def handle(self, message: Any) -> None:
@@ -183,7 +172,11 @@ class XStream(Stream):
             # Billed whether or not we keep them: the post and its line's includes.
             record_resources(conn, page_resources(page), self.now())
             self.store_new(posts)
-        budget_state(self.store.conn, self.config, self.now()).check(worst_case(1, EXPANSIONS))
+        budget_state(self.store.conn, self.config, self.now()).check(self._worst_line())
+
+    def _worst_line(self) -> Reads:
+        """What one line may bill: a post, its author, and its media when `[x] media` is on."""
+        return worst_case(1, fields_params(self.config.x.media)["expansions"])
 
     def fill_gap(self, since: datetime, until: datetime) -> int:
         return self.fill_with(

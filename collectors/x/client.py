@@ -26,6 +26,9 @@ __all__ = [
     "EXPANSIONS",
     "TWEET_FIELDS",
     "USER_FIELDS",
+    "MEDIA_EXPANSION",
+    "MEDIA_FIELDS",
+    "fields_params",
 ]
 
 TWITTER_HOST = "https://api.twitter.com"
@@ -48,7 +51,26 @@ TWEET_FIELDS = [
     "author_id",
     "note_tweet",  # the whole text of posts longer than 280 characters
 ]
-USER_FIELDS = ["username", "name", "public_metrics"]
+# profile_image_url and created_at: the avatar and the account's age, free on the
+# users already billed (docs.x.com, x-api/fundamentals/data-dictionary#user).
+USER_FIELDS = ["username", "name", "public_metrics", "profile_image_url", "created_at"]
+# With `[x] media` on: the media objects (billed each, up to 4 a post) and the fields
+# a screen needs (data-dictionary#media: `url` for photos only, `preview_image_url`
+# the still of a video or GIF; `alt_text`, `width`, `height`).
+MEDIA_EXPANSION = "attachments.media_keys"
+MEDIA_FIELDS = ["type", "url", "preview_image_url", "alt_text", "width", "height"]
+
+
+def fields_params(media: bool) -> dict[str, list[str]]:
+    """The expansions and fields a search or lookup asks: media ones only when `media`."""
+    params = {
+        "expansions": EXPANSIONS + ([MEDIA_EXPANSION] if media else []),
+        "tweet_fields": TWEET_FIELDS,
+        "user_fields": USER_FIELDS,
+    }
+    if media:
+        params["media_fields"] = MEDIA_FIELDS
+    return params
 
 
 class BaseURLAdapter(HTTPAdapter):

@@ -28,9 +28,7 @@ from tagwatch.collectors.base import Collector
 from tagwatch.collectors.cursor import Bounds, Cursor, json_object
 from tagwatch.collectors.x.budget import Prices, Reads, budget_state, record_resources, worst_case
 from tagwatch.collectors.x.client import (
-    EXPANSIONS,
-    TWEET_FIELDS,
-    USER_FIELDS,
+    fields_params,
     make_client,
     translate_tweepy_error,
 )
@@ -202,14 +200,17 @@ class XCollector(Collector):
         if plan is None:
             return
         search, what, params = plan
-        params.update(expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS)
+        fields = fields_params(self.x.media)
+        params.update(fields)
+        expansions = fields["expansions"]
         while True:
             state = budget_state(self.store.conn, self.config, self.now())
             # Before every request: the page it may return, at its worst (every post
             # bringing all the includes its expansions can), must fit what is left.
             # Stop when even the smallest page X accepts would not.
-            state.check(worst_case(MIN_PAGE, EXPANSIONS))
-            fits = state.affordable(worst_case(1, EXPANSIONS))
+            # With `[x] media` on, up to four media items a post are in that worst case.
+            state.check(worst_case(MIN_PAGE, expansions))
+            fits = state.affordable(worst_case(1, expansions))
             size = PAGE_SIZE if fits is None else max(MIN_PAGE, min(PAGE_SIZE, fits))
             page = self.call(f"{what} {query}", search, query, max_results=size, **params)
             if not isinstance(page, dict):

@@ -18,7 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 import tweepy
 
 from tagwatch.collectors.x.budget import BudgetState, Prices, Reads, budget_state, worst_case
-from tagwatch.collectors.x.client import EXPANSIONS, make_client, translate_tweepy_error
+from tagwatch.collectors.x.client import (
+    EXPANSIONS,
+    fields_params,
+    make_client,
+    translate_tweepy_error,
+)
 from tagwatch.collectors.x.collector import RECENT_WINDOW
 from tagwatch.errors import MalformedResponse, PlatformError, UsageError
 from tagwatch.settings import Config
@@ -96,7 +101,13 @@ def estimate_backfill(
     recent = start >= now - RECENT_WINDOW
     client = client or make_client(config)
     count = client.get_recent_tweets_count if recent else client.get_all_tweets_count
-    est = Estimate(start, end, "recent" if recent else "all", prices=Prices.of(section))
+    est = Estimate(
+        start,
+        end,
+        "recent" if recent else "all",
+        prices=Prices.of(section),
+        expansions=tuple(fields_params(section.media)["expansions"]),
+    )
     for tag in config.event.hashtags:
         query = section.query.replace("{tag}", tag)
         params = {"start_time": start, "end_time": end, "granularity": "day"}

@@ -15,7 +15,7 @@ from typing import Any
 
 from tagwatch.collectors.base import normalizer
 from tagwatch.errors import MalformedResponse
-from tagwatch.records import Author, Post, parse_iso
+from tagwatch.records import Author, Media, Post, parse_iso
 
 __all__ = [
     "parse_page",
@@ -65,7 +65,69 @@ def _author(user: dict[str, Any] | None, author_id: str) -> Author:
         handle=user.get("username") or author_id,
         display_name=user.get("name") or "",
         followers=metrics.get("followers_count"),
+        avatar_url=_avatar(user.get("profile_image_url")),
+        account_created_at=_when(user.get("created_at")),
     )
+
+
+def _avatar(url: Any) -> str | None:
+    """The 73×73 "bigger" variant of X's 48×48 "normal" profile image.
+
+    X sends `profile_image_url` as the "normal" variant; the documented variants
+    differ by a suffix only (developer.x.com/en/docs/accounts-and-users/
+    user-profile-images-and-banners: _normal 48px, _bigger 73px, _mini 24px, none
+    for the original, which can be any size).
+    """
+    # No picture set: X's default egg/silhouette (abs.twimg.com/sticky/default_profile_images).
+    if not isinstance(url, str) or not url or "/default_profile_images/" in url:
+        return None
+    return re.sub(r"_normal(\.\w+)$", r"_bigger\1", url)
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
+
+
+# Media object `type` (data-dictionary#media): photo, video, animated_gif.
+_KINDS = {"photo": "image", "video": "video", "animated_gif": "gif"}
+
+
+def _size(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _media(tweet: dict[str, Any], media: dict[str, dict[str, Any]]) -> tuple[Media, ...]:
+    """The post's media objects from `includes.media`, in its `attachments.media_keys` order.
+
+    Only there when `[x] media` asked for them (`expansions=attachments.media_keys`);
+    `url` is given for photos only, `preview_image_url` (the still) for videos and
+    GIFs; the video file itself would need `variants`, which a screen never plays.
+    """
+    keys = (tweet.get("attachments") or {}).get("media_keys") or []
+    out = []
+    for key in keys if isinstance(keys, list) else ():
+        item = media.get(str(key))
+        kind = _KINDS.get(str(item.get("type"))) if item else None
+        if item is None or kind is None:
+            continue
+        url, preview = item.get("url"), item.get("preview_image_url")
+        alt = item.get("alt_text")
+        out.append(
+            Media(
+                kind,
+                url if isinstance(url, str) and url else None,
+                preview if isinstance(preview, str) and preview else None,
+                alt if isinstance(alt, str) else "",
+                _size(item.get("width")),
+                _size(item.get("height")),
+            )
+        )
+    return tuple(out)
 
 
 @normalizer("X")
@@ -75,6 +137,7 @@ def parse_tweet(
     *,
     collected_at: datetime,
     source: str = "x",
+    media: dict[str, dict[str, Any]] | None = None,
 ) -> Post:
     """One v2 tweet (with the page's users by id) → `Post`.
 
@@ -140,6 +203,7 @@ def parse_tweet(
         quotes=int(metrics.get("quote_count") or 0),
         views=metrics.get("impression_count"),
         media_count=len((tweet.get("attachments") or {}).get("media_keys") or []),
+        media=_media(tweet, media or {}),
         sensitive=bool(tweet.get("possibly_sensitive")),
         source=source,
         raw=raw,
@@ -164,8 +228,13 @@ def parse_page(
         raise MalformedResponse(f"X returned {type(page).__name__} where a JSON object belongs.")
     includes = page.get("includes") or {}
     users = {str(u["id"]): u for u in includes.get("users") or [] if "id" in u}
+    media = {
+        str(m["media_key"]): m
+        for m in includes.get("media") or []
+        if isinstance(m, dict) and "media_key" in m
+    }
     posts = [
-        parse_tweet(t, users, collected_at=collected_at, source=source)
+        parse_tweet(t, users, collected_at=collected_at, source=source, media=media)
         for t in page.get("data") or []
     ]
     wanted = {t.casefold() for t in tags}
@@ -177,7 +246,9 @@ def parse_page(
             h.get("tag", "").casefold() for h in (tweet.get("entities") or {}).get("hashtags") or []
         }
         if tweet_tags & wanted and "created_at" in tweet:
-            posts.append(parse_tweet(tweet, users, collected_at=collected_at, source=source))
+            posts.append(
+                parse_tweet(tweet, users, collected_at=collected_at, source=source, media=media)
+            )
     return posts
 
 
