@@ -389,6 +389,17 @@ def _m010_alerts(db: sqlite_utils.Database) -> None:
 
 Migration = Callable[[sqlite_utils.Database], None]
 
+
+def _m011_moderation_log_moderator(db: sqlite_utils.Database) -> None:
+    """Who took each moderation action (issue #21: moderators as a team).
+
+    The moderator's name from `[wall] moderators` ("moderator" for the shared token,
+    "cli" for commands); rows written before this are NULL: unknown, not anyone.
+    """
+    if "moderator" not in db.table("moderation_log").columns_dict:
+        db.table("moderation_log").add_column("moderator", str)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search and wall moderation", _m002_search_and_moderation),
@@ -400,6 +411,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "when each post's counts were last re-read", _m008_posts_refreshed_at),
     (9, "Threads and Instagram query ledgers, Instagram hashtag ids", _m009_meta_ledgers),
     (10, "alerts and their deliveries", _m010_alerts),
+    (11, "who took each moderation action", _m011_moderation_log_moderator),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
