@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from tagwatch.collectors.base import Collector
 from tagwatch.errors import PlatformError, TagwatchError
-from tagwatch.settings import Config
+from tagwatch.settings import SHARED_MODERATOR, Config, wall_moderators
 from tagwatch.storage.db import Store
 
 __all__ = [
@@ -296,6 +296,8 @@ def check_wall_token(config: Config) -> CheckResult:
     Without one the wall shows nothing; that is a failure only where the wall is
     served by `tagwatch run` (schedule.serve_wall), else it is said and passes.
     """
+    if config.wall.moderators:
+        return _check_wall_team(config)
     env = config.wall.token_env
     token = config.secret(env)
     fix = f"export {env}=\"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\""
@@ -317,6 +319,36 @@ def check_wall_token(config: Config) -> CheckResult:
             fix,
         )
     return CheckResult("wall", True, f"moderation token in ${env} set ({len(token)} characters)")
+
+
+def _check_wall_team(config: Config) -> CheckResult:
+    """Named moderators (`[wall] moderators`): each one's token set and long enough.
+
+    One whose variable is unset cannot log in: said, and a failure where the wall is served
+    by `tagwatch run`; the shared `token_env` token is optional once people have their own.
+    """
+    fix = "export {}=\"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\""
+    ready, missing = [], []
+    for name, env in wall_moderators(config).items():
+        token = config.secret(env)
+        if token is None:
+            if name != SHARED_MODERATOR:
+                missing.append((name, env))
+            continue
+        if len(token) < MIN_WALL_TOKEN:
+            return CheckResult(
+                "wall",
+                False,
+                f"moderator {name}'s token in ${env} has {len(token)} characters, fewer than"
+                f" {MIN_WALL_TOKEN}",
+                fix.format(env),
+            )
+        ready.append(name)
+    said = f"moderators ready: {', '.join(ready) or 'none'}"
+    if missing:
+        said += "; cannot log in: " + ", ".join(f"{n} (${e} is not set)" for n, e in missing)
+    ok = not missing or not config.schedule.serve_wall
+    return CheckResult("wall", ok, said, "" if ok else fix.format(missing[0][1]))
 
 
 def check_database(config: Config) -> CheckResult:

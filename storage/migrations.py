@@ -419,6 +419,17 @@ def _m011_media_and_avatars(db: sqlite_utils.Database) -> None:
 
 Migration = Callable[[sqlite_utils.Database], None]
 
+
+def _m012_moderation_log_moderator(db: sqlite_utils.Database) -> None:
+    """Who took each moderation action (issue #21: moderators as a team).
+
+    The moderator's name from `[wall] moderators` ("moderator" for the shared token,
+    "cli" for commands); rows written before this are NULL: unknown, not anyone.
+    """
+    if "moderator" not in db.table("moderation_log").columns_dict:
+        db.table("moderation_log").add_column("moderator", str)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _m001_initial),
     (2, "full-text search and wall moderation", _m002_search_and_moderation),
@@ -431,6 +442,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (9, "Threads and Instagram query ledgers, Instagram hashtag ids", _m009_meta_ledgers),
     (10, "alerts and their deliveries", _m010_alerts),
     (11, "post media and author avatars and account ages", _m011_media_and_avatars),
+    (12, "who took each moderation action", _m012_moderation_log_moderator),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -3,6 +3,7 @@
     TagwatchError              anything tagwatch reports to a user (exit 1)
     ├── ConfigError            bad or missing config (exit 2)
     ├── UsageError             bad command-line input (exit 2)
+    │   └── AlreadyDecided     another moderator decided that post first: nothing changed
     ├── StorageError           database cannot be opened or migrated (exit 1)
     ├── AlreadyRunning         another runner holds the database lock (exit 2)
     ├── DeliveryError          the digest or an alert could not be mailed or posted (exit 1)
@@ -25,6 +26,7 @@ __all__ = [
     "TagwatchError",
     "ConfigError",
     "UsageError",
+    "AlreadyDecided",
     "StorageError",
     "AlreadyRunning",
     "DeliveryError",
@@ -47,6 +49,18 @@ class ConfigError(TagwatchError):
 
 class UsageError(TagwatchError):
     exit_code = 2
+
+
+class AlreadyDecided(UsageError):
+    """A moderator acted on a post as they saw it, but another had decided it meanwhile.
+
+    Carries what happened instead, so the page can say "already approved by ana".
+    """
+
+    def __init__(self, message: str, *, state: str, by: str | None):
+        super().__init__(message)
+        self.state = state
+        self.by = by
 
 
 class StorageError(TagwatchError):

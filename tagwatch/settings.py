@@ -29,6 +29,7 @@ from tagwatch.settings_types import (
     SmtpSection,
     StreamsSection,
     TypedSections,
+    WallSection,
 )
 from tagwatch.urls import safe_url
 
@@ -49,6 +50,8 @@ __all__ = [
     "default_config_path",
     "image_type",
     "WALL_LAYOUTS",
+    "SHARED_MODERATOR",
+    "wall_moderators",
 ]
 
 REQUIRED = object()
@@ -717,6 +720,16 @@ SETTINGS: list[Setting] = [
     ),
     _s(
         "wall",
+        "moderators",
+        dict,
+        {},
+        "Named moderators: a table from name to the environment variable holding that"
+        ' moderator\'s token, e.g. { ana = "TAGWATCH_WALL_TOKEN_ANA" }; every action is logged'
+        " under the name. token_env's token still works, as the moderator named 'moderator'.",
+        secret_env=True,
+    ),
+    _s(
+        "wall",
         "blocked_words",
         LIST_STR,
         [],
@@ -1295,8 +1308,51 @@ def _check_wall(config: Config, source: str) -> None:
         )
 
 
+# The name the token in [wall] token_env moderates under (the single-token setup).
+SHARED_MODERATOR = "moderator"
+_MODERATOR_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_moderators(wall: WallSection, source: str) -> None:
+    """Names that read well in the log ("ana approved #123"), variables that look like
+    variables, and no token shared: a shared variable would log two people as one."""
+    used = {wall.token_env: f"wall.token_env ({SHARED_MODERATOR!r})"}
+    for name, env in wall.moderators.items():
+        where = f"wall.moderators.{name}"
+        if not _MODERATOR_NAME.match(name):
+            raise ConfigError(
+                f"{source}: wall.moderators has the name {name!r}; a moderator's name is a short"
+                " identifier (a letter, then letters, digits, _ or -, at most 32), e.g. ana."
+            )
+        if name == SHARED_MODERATOR:
+            raise ConfigError(
+                f"{source}: wall.moderators cannot name someone {SHARED_MODERATOR!r}: it is the"
+                f" name of the token in wall.token_env; pick the person's own name."
+            )
+        if not isinstance(env, str) or not _ENV_NAME.match(env):
+            raise ConfigError(
+                f"{source}: {where} must be the name of an environment variable holding"
+                f' {name}\'s token, e.g. "TAGWATCH_WALL_TOKEN_{name.upper().replace("-", "_")}";'
+                f" got {env!r}."
+            )
+        if env in used:
+            raise ConfigError(
+                f"{source}: {where} names ${env}, already used by {used[env]}; give each"
+                " moderator a variable of their own, so the log tells them apart."
+            )
+        used[env] = where
+
+
+def wall_moderators(config: Config) -> dict[str, str]:
+    """Every moderator's name and the environment variable holding their token: the
+    [wall] token_env one as SHARED_MODERATOR, then [wall] moderators in config order."""
+    return {SHARED_MODERATOR: config.wall.token_env, **config.wall.moderators}
+
+
 def _check_sections(config: Config, source: str) -> None:
     _check_wall(config, source)
+    _check_moderators(config.wall, source)
     _check_mastodon(config.mastodon, source)
     _check_instagram(config.instagram, source)
     _check_streams(config.streams, source)

@@ -220,6 +220,7 @@ class WallSection(SectionBase):
     public: bool
     moderation: str
     token_env: str
+    moderators: Mapping[str, str]
     blocked_words: tuple[str, ...]
     hide_sensitive: bool
     highlights: bool

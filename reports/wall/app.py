@@ -29,6 +29,7 @@ from tagwatch.reports.wall.feed import WallFeed
 from tagwatch.reports.wall.handlers import WallHandlers
 from tagwatch.reports.wall.hub import WallHub, current_session
 from tagwatch.reports.wall.rules import WallRules
+from tagwatch.reports.wall.team import Team
 from tagwatch.settings import Config
 from tagwatch.storage.db import Store, connect
 
@@ -109,20 +110,19 @@ def create_app(
     """The wall app; `now` is injectable so tests control relative times and the agenda."""
     db_path = Path(db_path) if db_path is not None else config.db_path
     clock = now or utcnow
-    token = config.secret(config.wall.token_env)
-    rules = WallRules.from_config(config, token=token)
+    team = Team.from_config(config)
+    team.warn_missing()
+    rules = WallRules.from_config(config, token="set" if team.enabled else None)
     # Opening the store migrates the schema (the wall may start before any collector);
     # it stays open only to write moderation decisions.
     store = Store.open(db_path)
     writer: Store | None = store
-    if not token:
+    if not team.enabled:
         store.close()
         writer = None
     feed = WallFeed(connect(db_path, readonly=True), rules, max_posts=config.wall.max_posts)
     hub = WallHub(feed, config, clock, poll_interval)
-    h = WallHandlers(
-        config, token=token, rules=rules, feed=feed, hub=hub, writer=writer, clock=clock
-    )
+    h = WallHandlers(config, team=team, rules=rules, feed=feed, hub=hub, writer=writer, clock=clock)
 
     brand = Branding(config)
 
@@ -145,6 +145,7 @@ def create_app(
             Route("/api/moderation/log", h.moderation_log),
             Route("/api/moderation/alerts", h.moderation_alerts),
             Route("/api/moderation/action", h.moderation_action, methods=["POST"]),
+            Route("/api/moderation/events", h.moderation_events),
             Route("/healthz", h.health),
             Route("/wall/theme.css", brand.theme_css),
             Route("/wall/logo", brand.logo),
@@ -157,4 +158,5 @@ def create_app(
     app.state.hub = hub
     app.state.feed = feed
     app.state.logins = h.logins
+    app.state.team = team
     return app

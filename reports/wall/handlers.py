@@ -3,14 +3,15 @@
 Why a class over explicit state rather than closures in `create_app`: every handler reads
 the same few things (the feed, the hub, the token, the clock), and naming them once in
 `WallHandlers` makes each handler readable, and testable, on its own. The moderation page and
-its API need the token from the environment variable named by `[wall] token_env`, compared in
-constant time, and change state only by POST.
+its API need a moderator's token (`[wall] token_env` or one of `[wall] moderators`, see
+`team.py`), and change state only by POST; every action is logged under the moderator's name
+and pushed to the other moderators' pages through their live channel
+(`/api/moderation/events`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import math
@@ -24,17 +25,18 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from tagwatch.errors import TagwatchError
+from tagwatch.errors import AlreadyDecided, TagwatchError
 from tagwatch.records import iso
 from tagwatch.reports.urls import safe_url
 from tagwatch.reports.wall.branding import qr_target
 from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
 from tagwatch.reports.wall.rules import WallRules, visible_reason
+from tagwatch.reports.wall.team import Team
 from tagwatch.settings import Config
 from tagwatch.storage.alerts import alerts_since
 from tagwatch.storage.db import Store
-from tagwatch.storage.moderation import ACTIONS, apply_action
+from tagwatch.storage.moderation import ACTIONS, STATES, apply_action, recent_actions
 
 __all__ = ["WallHandlers", "FailedLogins"]
 
@@ -50,6 +52,8 @@ RETRY_MS = 2000
 # The moderators' alerts panel: what fired (or was still on) in the last day.
 ALERTS_WINDOW = timedelta(hours=24)
 ALERTS_SHOWN = 50
+# The moderators' "recent actions" list: what a page gets when it opens.
+RECENT_ACTIONS = 20
 
 
 class FailedLogins:
@@ -90,6 +94,16 @@ class FailedLogins:
         self._failures.setdefault(who, []).append(self.clock())
 
 
+QUEUE_FILTERS = {
+    "pending": "coalesce(m.state, 'pending') = 'pending' and b.platform is null",
+    "approved": "m.state = 'approved'",
+    "hidden": "m.state = 'hidden'",
+    "blocked": "b.platform is not null",
+    "wall": "1",
+    "all": "1",
+}
+
+
 def _sse(data: dict[str, Any], *, event: str, id: int | None = None) -> str:
     head = f"id: {id}\n" if id is not None else ""
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
@@ -108,15 +122,15 @@ def _last_event_id(request: Request) -> int | None:
 class WallHandlers:
     """The wall's request handlers over the state they share.
 
-    `writer` is open only when moderation is on (a token is set): it is the one path by
-    which the wall writes, and only moderation decisions.
+    `writer` is open only when moderation is on (a moderator's token is set): it is the one
+    path by which the wall writes, and only moderation decisions.
     """
 
     def __init__(
         self,
         config: Config,
         *,
-        token: str | None,
+        team: Team,
         rules: WallRules,
         feed: WallFeed,
         hub: WallHub,
@@ -125,7 +139,7 @@ class WallHandlers:
     ):
         self.config = config
         self.wall = config.wall
-        self.token = token
+        self.team = team
         self.rules = rules
         self.feed = feed
         self.hub = hub
@@ -145,7 +159,7 @@ class WallHandlers:
             hashtag="#" + ev.hashtags[0],
             wall=self.wall,
             session=current_session(self.config, self.clock()),
-            moderation_enabled=bool(self.token),
+            moderation_enabled=self.team.enabled,
             token_env=self.wall.token_env,
             **context,
         )
@@ -208,14 +222,19 @@ class WallHandlers:
         finally:
             hub.clients -= 1
 
-    def denied(self, request: Request) -> Response | None:
-        """The refusal for a moderation request, or None when its token is right."""
-        token, logins = self.token, self.logins
-        if not token:
+    def login(self, request: Request) -> str | Response:
+        """The moderator's name for a moderation request, or the refusal to send.
+
+        A refusal never names a moderator: a wrong token learns nothing about who exists.
+        """
+        team, logins = self.team, self.logins
+        if not team.enabled:
+            missing = ", ".join(f"{env} ({name})" for name, env in team.missing.items())
+            envs = f"{self.wall.token_env}" + (f" or one of {missing}" if missing else "")
             return JSONResponse(
                 {
-                    "error": f"Moderation is disabled: set the environment variable "
-                    f"{self.wall.token_env} to a long random token and restart the wall."
+                    "error": f"Moderation is disabled: set the environment variable {envs}"
+                    " to a long random token and restart the wall."
                 },
                 status_code=403,
             )
@@ -228,9 +247,8 @@ class WallHandlers:
                 headers={"retry-after": str(wait)},
             )
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        ):
+        name = team.identify(given.strip()) if scheme.lower() == "bearer" else None
+        if name is None:
             logins.failed(who)
             if logins.locked_for(who):
                 log.warning(
@@ -240,35 +258,43 @@ class WallHandlers:
                     int(logins.window),
                 )
             return JSONResponse({"error": "Wrong or missing moderation token."}, status_code=401)
-        return None
+        return name
+
+    def denied(self, request: Request) -> Response | None:
+        """The refusal for a moderation request, or None when its token is right."""
+        answer = self.login(request)
+        return answer if isinstance(answer, Response) else None
 
     async def moderate_page(self, request: Request) -> Response:
-        if not self.token:
+        if not self.team.enabled:
             return self.page("disabled.html", status=403)
         return self.page("moderate.html")
 
     async def moderation_posts(self, request: Request) -> Response:
         if (refusal := self.denied(request)) is not None:
             return refusal
-        feed = self.feed
         show = request.query_params.get("show", "pending")
-        where = {
-            "pending": "coalesce(m.state, 'pending') = 'pending' and b.platform is null",
-            "approved": "m.state = 'approved'",
-            "hidden": "m.state = 'hidden'",
-            "blocked": "b.platform is not null",
-            "wall": "1",
-            "all": "1",
-        }.get(show)
-        if where is None:
+        if show not in QUEUE_FILTERS:
             return JSONResponse(
                 {"error": f"Unknown filter {show!r}; use pending, approved, hidden, blocked, all."},
                 status_code=400,
             )
         self.hub.refresh()
+        return JSONResponse(self.queue(show), headers={"cache-control": "no-store"})
+
+    def queue(self, show: str) -> dict[str, Any]:
+        """The posts one filter of the moderation page lists, and how many there are.
+
+        The waiting queue is oldest first (the order to decide them in, so nobody waits
+        longest); the other filters newest first. `count` is the whole filter's length,
+        which may exceed the 200 listed.
+        """
+        feed = self.feed
+        where = QUEUE_FILTERS[show]
+        order = "asc" if show == "pending" else "desc"
+        base = f"{POST_SQL} where p.deleted = 0 and {where}"
         rows = feed.conn.execute(
-            f"{POST_SQL} where p.deleted = 0 and {where}"
-            " order by p.created_at desc, p.id desc limit 200"
+            f"{base} order by p.created_at {order}, p.id {order} limit 200"
         ).fetchall()
         posts = []
         for r in rows:
@@ -287,16 +313,17 @@ class WallHandlers:
                     "reason": visible_reason(self.rules, r),
                 }
             )
-        return JSONResponse(
-            {"mode": self.rules.mode, "posts": posts, "now": iso(self.clock())},
-            headers={"cache-control": "no-store"},
-        )
+        if show == "wall" or len(rows) < 200:
+            count = len(posts)
+        else:
+            count = feed.conn.execute(f"select count(*) from ({base})").fetchone()[0]
+        return {"mode": self.rules.mode, "posts": posts, "count": count, "now": iso(self.clock())}
 
     async def moderation_log(self, request: Request) -> Response:
         if (refusal := self.denied(request)) is not None:
             return refusal
         rows = self.feed.conn.execute(
-            "select id, at, action, post_id, author_key, detail from moderation_log"
+            "select id, at, action, post_id, author_key, detail, moderator from moderation_log"
             " order by id desc limit 100"
         ).fetchall()
         return JSONResponse({"log": [dict(r) for r in rows]}, headers={"cache-control": "no-store"})
@@ -327,8 +354,9 @@ class WallHandlers:
         )
 
     async def moderation_action(self, request: Request) -> Response:
-        if (refusal := self.denied(request)) is not None:
-            return refusal
+        name = self.login(request)
+        if isinstance(name, Response):
+            return name
         try:
             body = await request.json()
         except ValueError:
@@ -337,7 +365,7 @@ class WallHandlers:
             return JSONResponse(
                 {"error": 'Send JSON: {"action": "approve", "post_id": 123}.'}, status_code=400
             )
-        action, post_id = body.get("action"), body.get("post_id")
+        action, post_id, seen = body.get("action"), body.get("post_id"), body.get("seen")
         if action not in ACTIONS:
             return JSONResponse(
                 {"error": f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}."},
@@ -345,15 +373,94 @@ class WallHandlers:
             )
         if not isinstance(post_id, int) or isinstance(post_id, bool):
             return JSONResponse({"error": "post_id must be an integer."}, status_code=400)
-        assert self.writer is not None  # a token implies a writer
+        if seen is not None and seen not in STATES:
+            return JSONResponse(
+                {"error": f"Unknown seen state {seen!r}; use one of: {', '.join(STATES)}."},
+                status_code=400,
+            )
         try:
-            log_id = apply_action(self.writer, action, post_id, at=self.clock())
+            log_id = self.decide(action, post_id, moderator=name, seen=seen)
+        except AlreadyDecided as exc:
+            # Not an error of the moderator's: someone was quicker. Nothing changed.
+            return JSONResponse(
+                {"error": str(exc), "already": exc.state, "by": exc.by}, status_code=409
+            )
         except TagwatchError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
         self.hub.refresh(stats=True)  # every open wall hears about it now, not at the next tick
+        self.team.notify()  # and every moderator's page
         return JSONResponse(
-            {"ok": True, "log_id": log_id, "on_wall": self.feed.is_visible(post_id)}
+            {"ok": True, "log_id": log_id, "on_wall": self.feed.is_visible(post_id), "by": name}
         )
+
+    def decide(self, action: str, post_id: int, *, moderator: str, seen: str | None) -> int:
+        """The moderation write itself (plain and synchronous: may run in a worker thread)."""
+        assert self.writer is not None  # a token implies a writer
+        return apply_action(
+            self.writer, action, post_id, at=self.clock(), moderator=moderator, seen=seen
+        )
+
+    async def moderation_events(self, request: Request) -> Response:
+        """The moderators' live channel: who is here, and every action as it is taken.
+
+        Server-sent events over a fetch the page makes with its Bearer header (an
+        EventSource cannot send one, and a token in the URL would land in logs). An open
+        stream is its page's heartbeat: the moderator is "here" while it stays open.
+        """
+        name = self.login(request)
+        if isinstance(name, Response):
+            return name
+        return StreamingResponse(
+            self._moderator_stream(request, name),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    def actions_after(self, after: int | None, limit: int = RECENT_ACTIONS) -> list[dict[str, Any]]:
+        """Moderation log rows after id `after` with each post's state now (plain, synchronous)."""
+        actions = recent_actions(self.feed.conn, after=after, limit=limit)
+        for a in actions:
+            a["on_wall"] = a["post_id"] is not None and self.feed.is_visible(a["post_id"])
+        return actions
+
+    async def _moderator_stream(self, request: Request, name: str) -> AsyncIterator[str]:
+        team, hub, presence = self.team, self.hub, self.team.presence
+        presence.joined(name)
+        team.notify()
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            actions = self.actions_after(None)
+            cursor = actions[-1]["id"] if actions else None
+            here = presence.here()
+            yield _sse(
+                {"you": name, "here": here, "actions": actions, "now": iso(self.clock())},
+                event="hello",
+            )
+            while not hub.closed:
+                team_wake, hub_wake = team.waiter(), hub.waiter()
+                waits = [asyncio.ensure_future(e.wait()) for e in (team_wake, hub_wake)]
+                try:
+                    await asyncio.wait(
+                        waits, timeout=KEEPALIVE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for w in waits:
+                        w.cancel()
+                if not team_wake.is_set() and not hub_wake.is_set():
+                    if await request.is_disconnected():
+                        return
+                    presence.beat(name)
+                    yield ": keepalive\n\n"
+                fresh = self.actions_after(cursor, limit=200)
+                if fresh:
+                    cursor = fresh[-1]["id"]
+                    yield _sse({"actions": fresh, "now": iso(self.clock())}, event="actions")
+                if presence.here() != here:
+                    here = presence.here()
+                    yield _sse({"here": here}, event="presence")
+        finally:
+            presence.left(name)
+            team.notify()
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "seq": self.feed.seq, "clients": self.hub.clients})
