@@ -230,6 +230,8 @@ class WallSection(SectionBase):
     theme: str
     font_scale: float
     qr: bool
+    media_hosts: tuple[str, ...]
+    media_cache_mb: int
 
 
 @dataclass(frozen=True)
