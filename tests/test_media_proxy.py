@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
 from tagwatch.errors import MediaRefused
+from tagwatch.records import Author, Media
 from tagwatch.reports.wall.media_cache import DiskCache, cache_key
 from tagwatch.reports.wall.media_proxy import MediaPolicy, MediaProxy, render
 from tagwatch.settings import parse_config
+from tagwatch.storage.db import Store
+from tests.conftest import make_post
 from tests.picture_server import SVG, PictureServer, bomb_png, jpeg_with_exif, png
 
 
@@ -227,3 +233,110 @@ def test_the_disk_cache_evicts_the_least_recently_used_and_survives_restarts(tmp
     assert reopened.get(cache_key("c", "picture")) is None
     assert reopened.total == 100
     assert not any("http" in p.name for p in (tmp_path / "c").iterdir())
+
+
+# -- through the wall's routes -----------------------------------------------------------
+
+TOKEN = "pictures-test-token-41c9"
+
+
+@pytest.fixture
+def running(
+    tmp_path: Path, config_dict: dict[str, Any], pics: PictureServer, monkeypatch
+) -> Iterator[Any]:
+    from tests.browser import RunningWall
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    config_dict["x"] = {"api_base_url": pics.url}
+    config = parse_config(config_dict, path=tmp_path / "config.toml")
+    store = Store.open(config.db_path)
+    wall = RunningWall(config, free_port(), token=TOKEN)
+    yield wall, store
+    wall.stop()
+    store.close()
+
+
+def picture_post(store: Store, n: int, url: str, avatar: str | None = None) -> int:
+    author = Author(f"did:plc:p{n}", f"p{n}.bsky.social", f"P {n}", avatar_url=avatar)
+    media = (Media("image", url, alt=f"Picture {n}"),)
+    return store.write_posts([make_post(n, author=author, media=media)]).new_ids[0]
+
+
+def until(check: Any, timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_the_wall_serves_a_picture_only_for_a_post_on_it_or_to_moderators(running, pics):
+    wall, store = running
+    post_id = picture_post(store, 1, pics.url + "/exif.jpg", avatar=pics.url + "/a.png")
+    media = f"{wall.url}/wall/media/{post_id}/0"
+    with httpx.Client(timeout=10) as http:
+        assert http.get(media).status_code == 404  # waiting for approval: not public
+        assert http.get(media + "?sig=0123456789abcdef0123456789abcdef").status_code == 404
+        assert pics.requests == []
+        queue = http.get(
+            f"{wall.url}/api/moderation/posts", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()["posts"]
+        (mine,) = [p for p in queue if p["id"] == post_id]
+        assert mine["media"][0]["alt"] == "Picture 1" and "127.0.0.1" not in json.dumps(mine)
+        signed = http.get(wall.url + mine["media"][0]["src"])
+        assert signed.status_code == 200 and signed.headers["content-type"] == "image/jpeg"
+        assert "img-src 'self'" in signed.headers["content-security-policy"]
+        assert dict(Image.open(io.BytesIO(signed.content)).getexif()) == {}
+
+        wall.act("approve", post_id)
+        until(lambda: http.get(media).status_code == 200)
+        shown = http.get(f"{wall.url}/api/wall").json()["show"]
+        assert shown[0]["media"] == [
+            {"kind": "image", "alt": "Picture 1", "src": f"/wall/media/{post_id}/0"}
+        ]
+        assert shown[0]["avatar"] == f"/wall/avatar/{post_id}" and shown[0]["blur"] is False
+        avatar = http.get(f"{wall.url}/wall/avatar/{post_id}")
+        assert avatar.status_code == 200
+        assert Image.open(io.BytesIO(avatar.content)).size == (64, 64)
+        assert http.get(f"{wall.url}/wall/media/{post_id}/1").status_code == 404
+        assert http.get(f"{wall.url}/wall/media/999999/0").status_code == 404
+
+        wall.act("hide", post_id)
+        until(lambda: http.get(media).status_code == 404)
+
+
+def test_a_slow_picture_host_never_slows_the_wall(running, pics):
+    wall, store = running
+    slow = picture_post(store, 1, pics.url + "/slow.jpg")
+    fast = picture_post(store, 2, pics.url + "/a.png")
+    wall.act("approve", slow)
+    wall.act("approve", fast)
+    with httpx.Client(timeout=20) as http:
+        until(lambda: http.get(f"{wall.url}/wall/media/{fast}/0").status_code == 200)
+        outcome: dict[str, Any] = {}
+
+        def ask_slow() -> None:
+            t0 = time.monotonic()
+            with httpx.Client(timeout=20) as other:
+                outcome["status"] = other.get(f"{wall.url}/wall/media/{slow}/0").status_code
+            outcome["seconds"] = time.monotonic() - t0
+
+        thread = threading.Thread(target=ask_slow)
+        thread.start()
+        time.sleep(0.3)  # the slow fetch is under way
+        latencies = []
+        for path in ["/healthz", "/api/wall", f"/wall/media/{fast}/0", "/"] * 10:
+            t0 = time.monotonic()
+            assert http.get(wall.url + path).status_code == 200
+            latencies.append(time.monotonic() - t0)
+        thread.join()
+    latencies.sort()
+    p95 = latencies[int(len(latencies) * 0.95) - 1]
+    print(
+        f"beside a slow picture host: {len(latencies)} wall requests, p95 {p95 * 1000:.0f} ms,"
+        f" max {latencies[-1] * 1000:.0f} ms; slow picture refused after {outcome['seconds']:.1f} s"
+    )
+    assert latencies[-1] < 0.5
+    assert outcome["status"] == 404 and 4.5 < outcome["seconds"] < 7.0

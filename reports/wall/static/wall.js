@@ -48,9 +48,64 @@
     return d + (d === 1 ? " day ago" : " days ago");
   }
 
+  // Pictures come from the wall's own image proxy (/wall/media/..., /wall/avatar/...): the
+  // CSP allows no other source. One that fails is remembered and never breaks the layout:
+  // the picture goes, the avatar becomes the author's initial.
+  const broken = new Set();
+
+  function refit(node) {
+    const post = node && node.closest(".post");
+    if (post && post.isConnected) fitLines(post);
+  }
+
+  function picture(p) {
+    const first = (p.media || []).find((m) => !broken.has(m.src));
+    if (!first) return null;
+    const still = first.kind === "image";
+    const fig = el("figure", "pic" + (still ? "" : " " + first.kind) + (p.blur ? " blur" : ""));
+    const img = el("img");
+    img.alt = first.alt || "";
+    img.decoding = "async";
+    img.onerror = () => {
+      broken.add(first.src);
+      const post = fig.closest(".post");
+      fig.remove();
+      if (post) {
+        post.classList.remove("has-pic");
+        refit(post);
+      }
+    };
+    img.src = first.src;
+    fig.append(img);
+    if (first.kind === "video") fig.append(el("span", "play", "▶"));
+    if (first.kind === "gif") fig.append(el("span", "play gif", "GIF"));
+    const more = (p.media_count || 0) - 1;
+    if (more > 0) fig.append(el("span", "more", "+" + more));
+    const alt = el("figcaption", first.alt ? "alt" : "alt none", first.alt || "no description");
+    alt.dir = "auto";
+    fig.append(alt);
+    return fig;
+  }
+
+  function avatar(p) {
+    const who = (p.name || p.handle || "?").trim();
+    const initial = el("span", "avatar initial", (Array.from(who)[0] || "?").toUpperCase());
+    initial.setAttribute("aria-hidden", "true");
+    if (!p.avatar || broken.has(p.avatar)) return initial;
+    const img = el("img", "avatar");
+    img.alt = "";
+    img.onerror = () => {
+      broken.add(p.avatar);
+      img.replaceWith(initial);
+    };
+    img.src = p.avatar;
+    return img;
+  }
+
   function meta(p) {
     const m = el("div", "meta");
     if (p.pinned) m.append(el("span", "pin-mark", "Pinned"));
+    m.append(avatar(p));
     const name = el("span", "name", p.name || p.handle);
     name.dir = "auto";
     const handle = el("span", "handle", "@" + p.handle);
@@ -67,6 +122,11 @@
     const text = el("p", "text", p.text);
     text.dir = "auto";
     if (p.lang) text.lang = p.lang;
+    const fig = picture(p);
+    if (fig) {
+      node.classList.add("has-pic");
+      node.append(fig);
+    }
     node.append(text, meta(p));
     return node;
   }
@@ -167,6 +227,13 @@
     const bs = getComputedStyle(box);
     let avail = box.clientHeight - parseFloat(bs.paddingTop) - parseFloat(bs.paddingBottom);
     avail -= meta.offsetHeight + parseFloat(getComputedStyle(meta).marginTop);
+    // A picture stacked above the text (featured, grid) takes its height from the text's;
+    // one beside it (the side cards, the ticker) does not.
+    const fig = node.querySelector(".pic");
+    if (fig && fig.getBoundingClientRect().bottom <= text.getBoundingClientRect().top + 1) {
+      const fs = getComputedStyle(fig);
+      avail -= fig.offsetHeight + parseFloat(fs.marginTop) + parseFloat(fs.marginBottom);
+    }
     const lh = parseFloat(getComputedStyle(text).lineHeight);
     const lines = Math.max(1, Math.min(max, Math.floor(avail / lh)));
     text.style.webkitLineClamp = String(lines);
