@@ -63,6 +63,7 @@ class PictureServer:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.sent_huge = 0
         self.requests: list[str] = []
+        self.hosts: list[str] = []  # the Host header of each request
         self.slow_seconds = 8.0
         server = self
 
@@ -75,6 +76,7 @@ class PictureServer:
             def do_GET(self) -> None:
                 path, _, query = self.path.partition("?")
                 server.requests.append(path)
+                server.hosts.append(self.headers.get("host", ""))
                 if path == "/slow.jpg":
                     time.sleep(server.slow_seconds)
                     self._send(jpeg_with_exif(), "image/jpeg")

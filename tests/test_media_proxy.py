@@ -140,6 +140,26 @@ def test_a_private_address_is_refused_before_any_request(tmp_path, config_dict, 
     assert pics.requests == []
 
 
+def test_a_public_host_is_fetched_at_the_address_that_was_checked(
+    tmp_path, config_dict, pics, monkeypatch
+):
+    # DNS is asked once, in the check; the connection goes to that address, with the
+    # host's name in the Host header, so a second answer (DNS rebinding) cannot swap in
+    # a LAN address. Here "DNS" answers the picture host's loopback address, as if public.
+    config_dict["wall"] = {"media_hosts": ["pictures.example.org"]}
+    proxy = make_proxy(tmp_path, config_dict, pics)
+    asked: list[tuple[str, int]] = []
+
+    async def resolve(host: str, port: int) -> str:
+        asked.append((host, port))
+        return "127.0.0.1"
+
+    monkeypatch.setattr(proxy, "_resolve", resolve)
+    assert fetch(proxy, f"http://pictures.example.org:{pics.port}/a.png") is not None
+    assert asked == [("pictures.example.org", pics.port)]
+    assert pics.hosts == [f"pictures.example.org:{pics.port}"]
+
+
 def test_an_svg_is_refused_even_served_as_png(tmp_path, config_dict, pics):
     assert fetch(make_proxy(tmp_path, config_dict, pics), pics.url + "/fake.png") is None
     assert pics.requests == ["/fake.png"]
