@@ -177,6 +177,8 @@ def test_a_sensitive_picture_is_blurred_until_a_moderator_approves_it(
     )
     assert mod.locator(f'.item[data-post-id="{flagged}"] .pics .alt').first.inner_text() == ALT
     assert page.evaluate("window.__violations") == mod.evaluate("window.__violations") == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    mod.screenshot(path=str(ARTIFACTS / "moderation-pictures.png"))
     mod.close()
     page.close()
 
@@ -307,4 +309,36 @@ def test_a_broken_picture_leaves_the_layout_intact(
     assert page.evaluate("window.__violations") == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"wall-pictures-broken-{layout}.png"))
+    page.close()
+
+
+@pytest.mark.parametrize("layout", ["featured", "grid", "ticker"])
+def test_pictures_leave_whole_lines_of_text_at_the_largest_font_scale(
+    browser, wall_with_pictures, pics, layout
+):
+    wall, store = wall_with_pictures(layout=layout, font_scale=3.0)
+    ids = []
+    for n, (text, lang, _extra) in enumerate(SCREEN_POSTS * 2, start=1):
+        ids.append(picture_post(store, pics, n, text=text, lang=lang, minutes_ago=60 - n))
+        wall.act("approve", ids[-1])
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(wall.url + "/")
+    page.wait_for_selector(f'.post[data-post-id="{ids[-1]}"] >> visible=true', timeout=5000)
+    page.wait_for_timeout(800)
+    fit = page.evaluate(FIT)
+    assert fit["outside"] == [] and fit["scrollW"] <= 1920 and fit["scrollH"] <= 1080
+    # Every post keeps at least one whole line of text beside or under its picture.
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll('.stage .post.has-pic .text')]
+          .filter(t => t.getBoundingClientRect().height > 0)
+          .map(t => {
+            const box = t.closest('li, .featured').getBoundingClientRect();
+            const r = t.getBoundingClientRect();
+            return Math.min(r.bottom, box.bottom) - r.top
+              >= 0.95 * parseFloat(getComputedStyle(t).lineHeight);
+          })"""
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"wall-pictures-{layout}-scale3.png"))
+    assert lines and all(lines)
     page.close()

@@ -49,9 +49,15 @@
   }
 
   // Pictures come from the wall's own image proxy (/wall/media/..., /wall/avatar/...): the
-  // CSP allows no other source. One that fails is remembered and never breaks the layout:
-  // the picture goes, the avatar becomes the author's initial.
-  const broken = new Set();
+  // CSP allows no other source. One that fails never breaks the layout: the picture goes,
+  // the avatar becomes the author's initial, and it is not asked for again for a while
+  // (the proxy may have failed only for now: a later rendering of the post tries again).
+  const RETRY_BROKEN_MS = 120000;
+  const failedAt = new Map(); // src -> when it failed
+  const broken = {
+    has: (src) => failedAt.has(src) && Date.now() - failedAt.get(src) < RETRY_BROKEN_MS,
+    add: (src) => failedAt.set(src, Date.now()),
+  };
 
   function refit(node) {
     const post = node && node.closest(".post");
@@ -227,14 +233,31 @@
     const bs = getComputedStyle(box);
     let avail = box.clientHeight - parseFloat(bs.paddingTop) - parseFloat(bs.paddingBottom);
     avail -= meta.offsetHeight + parseFloat(getComputedStyle(meta).marginTop);
+    const lh = parseFloat(getComputedStyle(text).lineHeight);
     // A picture stacked above the text (featured, grid) takes its height from the text's;
-    // one beside it (the side cards, the ticker) does not.
+    // one beside it (the side cards, the ticker) does not. With a large font_scale the
+    // picture gives way: smaller, so that two lines of text still fit, or none at all.
     const fig = node.querySelector(".pic");
+    if (fig) {
+      fig.classList.remove("no-room");
+      fig.style.height = "";
+      fig.style.flexBasis = "";
+    }
     if (fig && fig.getBoundingClientRect().bottom <= text.getBoundingClientRect().top + 1) {
       const fs = getComputedStyle(fig);
-      avail -= fig.offsetHeight + parseFloat(fs.marginTop) + parseFloat(fs.marginBottom);
+      const margins = parseFloat(fs.marginTop) + parseFloat(fs.marginBottom);
+      const need = Math.min(2, max) * lh;
+      if (avail - fig.offsetHeight - margins >= need) {
+        avail -= fig.offsetHeight + margins;
+      } else if (avail - need - margins >= box.clientHeight * 0.15) {
+        const room = avail - need - margins;
+        fig.style.height = room + "px";
+        fig.style.flexBasis = room + "px";
+        avail = need;
+      } else {
+        fig.classList.add("no-room");
+      }
     }
-    const lh = parseFloat(getComputedStyle(text).lineHeight);
     const lines = Math.max(1, Math.min(max, Math.floor(avail / lh)));
     text.style.webkitLineClamp = String(lines);
     text.style.lineClamp = String(lines);
