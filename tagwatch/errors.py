@@ -12,7 +12,8 @@
         ├── AuthError          credentials missing or refused
         ├── RateLimited        429; carries when the window resets
         ├── QuotaExhausted     the configured spending budget is reached
-        └── MalformedResponse  an answer that does not match the API's shape
+        ├── MalformedResponse  an answer that does not match the API's shape
+        └── MediaRefused       a picture the wall's image proxy will not fetch or serve
 
 Only the CLI turns these into messages and exit codes; library code raises them
 with a message that names the problem and what to do about it.
@@ -36,6 +37,7 @@ __all__ = [
     "RateLimited",
     "QuotaExhausted",
     "MalformedResponse",
+    "MediaRefused",
 ]
 
 
@@ -110,3 +112,8 @@ class QuotaExhausted(PlatformError):
 
 class MalformedResponse(PlatformError):
     pass
+
+
+class MediaRefused(PlatformError):
+    """A picture the wall's image proxy will not fetch or serve (its host, address, type,
+    size or time); the screen gets a 404 and shows the post without it."""

@@ -95,6 +95,11 @@ def at_least(low: float, says: str) -> Check:
 QR_LINKS = ("event", "bluesky", "x", "threads", "mastodon")
 WALL_LAYOUTS = ("featured", "grid", "ticker")
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# `[wall] media_hosts` entries: a host name, or "*." and a domain of at least two labels
+# (so "*.com" cannot open the proxy to every .com host).
+_MEDIA_HOST = re.compile(
+    r"^(?:\*\.[a-z0-9-]+(?:\.[a-z0-9-]+)+|[a-z0-9-]+(?:\.[a-z0-9-]+)*)$", re.IGNORECASE
+)
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # One address, no display name: what SMTP's RCPT TO takes.
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
@@ -835,6 +840,30 @@ SETTINGS: list[Setting] = [
             lambda v: v in QR_LINKS,
             "{key} must be one of 'event', 'bluesky', 'x', 'threads', 'mastodon', got {value!r}.",
         ),
+    ),
+    # Pictures on the wall (issue 21): what the image proxy may fetch and keep.
+    _s(
+        "wall",
+        "media_hosts",
+        LIST_STR,
+        [],
+        "Further hosts the wall's image proxy may fetch pictures from, besides the platforms'"
+        " own media hosts and the [mastodon] instances: an exact host or '*.domain', e.g. an"
+        ' instance\'s bucket "*.s3.eu-central-1.amazonaws.com".',
+        check=Check(
+            lambda v: bool(_MEDIA_HOST.match(v)),
+            "{key} entry {value!r} is not a host name; write it as 'files.example.org' or"
+            " '*.example.org' (no scheme, path or port).",
+        ),
+    ),
+    _s(
+        "wall",
+        "media_cache_mb",
+        int,
+        500,
+        "Disk space in MB for the wall's picture cache (beside the database; oldest-used"
+        " pictures go first).",
+        check=at_least(1, "{key} must be 1 or more, got {value}."),
     ),
     # [alerts]: alerts while it happens (issue 22); rules and channels in monitor/alerts/
     _s("alerts", "enabled", bool, False, "Raise alerts as posts arrive (needs a channel below)."),

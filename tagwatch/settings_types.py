@@ -233,6 +233,8 @@ class WallSection(SectionBase):
     font_scale: float
     qr: bool
     qr_link: str
+    media_hosts: tuple[str, ...]
+    media_cache_mb: int
 
 
 @dataclass(frozen=True)

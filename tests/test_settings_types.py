@@ -147,6 +147,12 @@ REFUSED: list[tuple[dict[str, dict[str, Any]], str]] = [
     ({"wall": {"font_scale": 3.5}}, "wall.font_scale must be between 0.5 and 3, got 3.5."),
     ({"wall": {"qr_link": "tiktok"}}, "wall.qr_link must be one of 'event', 'bluesky'"),
     (
+        {"wall": {"media_hosts": ["https://files.example.org/"]}},
+        "wall.media_hosts entry 'https://files.example.org/' is not a host name",
+    ),
+    ({"wall": {"media_hosts": ["*.com"]}}, "wall.media_hosts entry '*.com' is not a host name"),
+    ({"wall": {"media_cache_mb": 0}}, "wall.media_cache_mb must be 1 or more, got 0."),
+    (
         {"alerts": {"matrix_homeserver": "matrix.org", "matrix_room": "!a:b"}},
         "alerts.matrix_homeserver 'matrix.org' must start with https://.",
     ),

@@ -28,6 +28,8 @@ from tagwatch.reports.wall.branding import Branding
 from tagwatch.reports.wall.feed import WallFeed
 from tagwatch.reports.wall.handlers import WallHandlers
 from tagwatch.reports.wall.hub import WallHub, current_session
+from tagwatch.reports.wall.media_proxy import MediaProxy
+from tagwatch.reports.wall.pictures import WallPictures
 from tagwatch.reports.wall.rules import WallRules
 from tagwatch.reports.wall.team import Team
 from tagwatch.settings import Config
@@ -125,6 +127,9 @@ def create_app(
     h = WallHandlers(config, team=team, rules=rules, feed=feed, hub=hub, writer=writer, clock=clock)
 
     brand = Branding(config)
+    # Pictures through the wall's own image proxy (CSP img-src 'self'; docs/wall.md).
+    pics = WallPictures(feed, MediaProxy.for_config(config, db_path), db_path)
+    h.sign_media = pics.for_moderators
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -133,6 +138,7 @@ def create_app(
             yield
         finally:
             await hub.stop()
+            await pics.aclose()
             h.close()
 
     app = Starlette(
@@ -150,6 +156,8 @@ def create_app(
             Route("/wall/theme.css", brand.theme_css),
             Route("/wall/logo", brand.logo),
             Route("/wall/qr.svg", brand.qr),
+            Route("/wall/media/{post_id:int}/{position:int}", pics.media),
+            Route("/wall/avatar/{post_id:int}", pics.avatar),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         lifespan=lifespan,
@@ -159,4 +167,5 @@ def create_app(
     app.state.feed = feed
     app.state.logins = h.logins
     app.state.team = team
+    app.state.pictures = pics
     return app

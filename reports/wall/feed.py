@@ -13,6 +13,7 @@ Reports read, never write: the feed uses its own read-only connection.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import deque
 from collections.abc import Iterable
@@ -29,13 +30,22 @@ __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
 
 # Characters of a post sent to the wall: enough for any real post, bounded for hostile ones.
 MAX_TEXT = 1000
+# Pictures of a post a screen gets (the first is shown, the others counted), and the
+# characters of each one's alt text (Mastodon allows 1500; the screen shows a line or two).
+MAX_PICTURES = 4
+MAX_ALT = 400
 
 POST_SQL = f"""
 select p.id, p.platform, p.platform_id, p.url, p.author_handle, p.author_name, p.text,
   p.created_at, p.lang, p.sensitive, p.no_unauthenticated, p.deleted, p.repost_of,
   p.media_count, {engagement_sql("p.")} as engagement,
   m.state, coalesce(m.pinned, 0) as pinned, m.updated_at as moderated_at,
-  case when b.platform is null then 0 else 1 end as blocked
+  case when b.platform is null then 0 else 1 end as blocked,
+  a.avatar_url is not null as has_avatar,
+  (select json_group_array(json_array(pm.position, pm.kind, pm.alt,
+     (case when pm.kind = 'image' then coalesce(pm.url, pm.preview_url)
+      else pm.preview_url end) is not null))
+   from post_media pm where pm.post_id = p.id) as media_json
 from posts p
 left join authors a on a.id = p.author_id
 left join moderation m on m.post_id = p.id
@@ -70,6 +80,28 @@ def payload(row: PostRow) -> dict[str, Any]:
         "created_at": row["created_at"],
         "lang": row["lang"] or "",
         "pinned": bool(row["pinned"]),
+        **pictures(row),
+    }
+
+
+def pictures(row: PostRow) -> dict[str, Any]:
+    """What a screen needs to show a post's pictures: the wall's own addresses only.
+
+    The platforms' addresses never reach the browser; `/wall/media/<post>/<position>` and
+    `/wall/avatar/<post>` are answered by the image proxy (`media_proxy.py`). `blur`: the
+    post is flagged sensitive and no moderator has approved it yet.
+    """
+    media = sorted(json.loads(row["media_json"] or "[]"))
+    shown = [
+        {"kind": kind, "alt": (alt or "")[:MAX_ALT], "src": f"/wall/media/{row['id']}/{pos}"}
+        for pos, kind, alt, has_picture in media
+        if has_picture
+    ][:MAX_PICTURES]
+    return {
+        "media": shown,
+        "media_count": max(int(row["media_count"] or 0), len(media)),
+        "avatar": f"/wall/avatar/{row['id']}" if row["has_avatar"] else None,
+        "blur": bool(row["sensitive"]) and row["state"] != "approved",
     }
 
 

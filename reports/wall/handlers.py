@@ -146,6 +146,9 @@ class WallHandlers:
         self.writer = writer
         self.clock = clock
         self.logins = FailedLogins()
+        # Gives the moderators' page picture addresses it may load (set by the app to
+        # `WallPictures.for_moderators`; identity when pictures are not served).
+        self.sign_media: Callable[[dict[str, Any]], dict[str, Any]] = lambda post: post
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -302,7 +305,7 @@ class WallHandlers:
                 continue
             posts.append(
                 {
-                    **payload(r),
+                    **self.sign_media(payload(r)),
                     # The moderators' page may link it: the one guard, as in every output.
                     "url": safe_url(r["url"]),
                     "state": r["state"] or "pending",

@@ -76,6 +76,33 @@
     return b;
   }
 
+  // Moderators see every picture (signed addresses from the moderation API, served by the
+  // wall's own proxy); a sensitive one stays blurred until hovered or clicked.
+  const revealed = new Set();
+  function pictures(p) {
+    const media = p.media || [];
+    if (!media.length) return null;
+    const box = el("div", "pics" + (p.sensitive && !revealed.has(p.id) ? " blur" : ""));
+    if (p.sensitive) box.title = "Sensitive: hover or click to see it";
+    for (const m of media) {
+      const fig = el("figure", "pic" + (m.kind === "image" ? "" : " " + m.kind));
+      const img = el("img");
+      img.alt = m.alt || "";
+      img.onerror = () => fig.replaceWith(el("span", "flag warn", "picture unavailable"));
+      img.src = m.src;
+      const alt = el("figcaption", m.alt ? "alt" : "alt none", m.alt || "no description");
+      alt.dir = "auto";
+      fig.append(img, alt);
+      if (m.kind !== "image") fig.append(el("span", "kind", m.kind));
+      box.append(fig);
+    }
+    box.addEventListener("click", () => {
+      revealed.add(p.id);
+      box.classList.remove("blur");
+    });
+    return box;
+  }
+
   function item(p) {
     const li = el("li", "item state-" + p.state + (p.on_wall ? " on-wall" : ""));
     li.dataset.postId = String(p.id);
@@ -96,7 +123,10 @@
     if (p.on_wall) flags.append(el("span", "flag wall", "on the wall"));
     if (p.pinned) flags.append(el("span", "flag", "pinned"));
     if (p.sensitive) flags.append(el("span", "flag warn", "sensitive"));
-    if (p.media_count) flags.append(el("span", "flag", p.media_count + " media (not shown)"));
+    const shown = (p.media || []).length;
+    if (p.media_count > shown) {
+      flags.append(el("span", "flag", p.media_count - shown + " media without a picture"));
+    }
     if (p.reason && p.state !== "pending") flags.append(el("span", "flag warn", p.reason));
     if (p.reason && p.state === "pending" && p.reason !== "waiting for approval") {
       flags.append(el("span", "flag warn", p.reason));
@@ -107,7 +137,10 @@
     actions.append(
       p.blocked ? button("Unblock author", "unblock", p.id) : button("Block author", "block", p.id),
     );
-    li.append(head, text, flags, actions);
+    li.append(head, text);
+    const pics = pictures(p);
+    if (pics) li.append(pics);
+    li.append(flags, actions);
     return li;
   }
 

@@ -48,9 +48,70 @@
     return d + (d === 1 ? " day ago" : " days ago");
   }
 
+  // Pictures come from the wall's own image proxy (/wall/media/..., /wall/avatar/...): the
+  // CSP allows no other source. One that fails never breaks the layout: the picture goes,
+  // the avatar becomes the author's initial, and it is not asked for again for a while
+  // (the proxy may have failed only for now: a later rendering of the post tries again).
+  const RETRY_BROKEN_MS = 120000;
+  const failedAt = new Map(); // src -> when it failed
+  const broken = {
+    has: (src) => failedAt.has(src) && Date.now() - failedAt.get(src) < RETRY_BROKEN_MS,
+    add: (src) => failedAt.set(src, Date.now()),
+  };
+
+  function refit(node) {
+    const post = node && node.closest(".post");
+    if (post && post.isConnected) fitLines(post);
+  }
+
+  function picture(p) {
+    const first = (p.media || []).find((m) => !broken.has(m.src));
+    if (!first) return null;
+    const still = first.kind === "image";
+    const fig = el("figure", "pic" + (still ? "" : " " + first.kind) + (p.blur ? " blur" : ""));
+    const img = el("img");
+    img.alt = first.alt || "";
+    img.decoding = "async";
+    img.onerror = () => {
+      broken.add(first.src);
+      const post = fig.closest(".post");
+      fig.remove();
+      if (post) {
+        post.classList.remove("has-pic");
+        refit(post);
+      }
+    };
+    img.src = first.src;
+    fig.append(img);
+    if (first.kind === "video") fig.append(el("span", "play", "▶"));
+    if (first.kind === "gif") fig.append(el("span", "play gif", "GIF"));
+    const more = (p.media_count || 0) - 1;
+    if (more > 0) fig.append(el("span", "more", "+" + more));
+    const alt = el("figcaption", first.alt ? "alt" : "alt none", first.alt || "no description");
+    alt.dir = "auto";
+    fig.append(alt);
+    return fig;
+  }
+
+  function avatar(p) {
+    const who = (p.name || p.handle || "?").trim();
+    const initial = el("span", "avatar initial", (Array.from(who)[0] || "?").toUpperCase());
+    initial.setAttribute("aria-hidden", "true");
+    if (!p.avatar || broken.has(p.avatar)) return initial;
+    const img = el("img", "avatar");
+    img.alt = "";
+    img.onerror = () => {
+      broken.add(p.avatar);
+      img.replaceWith(initial);
+    };
+    img.src = p.avatar;
+    return img;
+  }
+
   function meta(p) {
     const m = el("div", "meta");
     if (p.pinned) m.append(el("span", "pin-mark", "Pinned"));
+    m.append(avatar(p));
     const name = el("span", "name", p.name || p.handle);
     name.dir = "auto";
     const handle = el("span", "handle", "@" + p.handle);
@@ -67,6 +128,11 @@
     const text = el("p", "text", p.text);
     text.dir = "auto";
     if (p.lang) text.lang = p.lang;
+    const fig = picture(p);
+    if (fig) {
+      node.classList.add("has-pic");
+      node.append(fig);
+    }
     node.append(text, meta(p));
     return node;
   }
@@ -168,6 +234,30 @@
     let avail = box.clientHeight - parseFloat(bs.paddingTop) - parseFloat(bs.paddingBottom);
     avail -= meta.offsetHeight + parseFloat(getComputedStyle(meta).marginTop);
     const lh = parseFloat(getComputedStyle(text).lineHeight);
+    // A picture stacked above the text (featured, grid) takes its height from the text's;
+    // one beside it (the side cards, the ticker) does not. With a large font_scale the
+    // picture gives way: smaller, so that two lines of text still fit, or none at all.
+    const fig = node.querySelector(".pic");
+    if (fig) {
+      fig.classList.remove("no-room");
+      fig.style.height = "";
+      fig.style.flexBasis = "";
+    }
+    if (fig && fig.getBoundingClientRect().bottom <= text.getBoundingClientRect().top + 1) {
+      const fs = getComputedStyle(fig);
+      const margins = parseFloat(fs.marginTop) + parseFloat(fs.marginBottom);
+      const need = Math.min(2, max) * lh;
+      if (avail - fig.offsetHeight - margins >= need) {
+        avail -= fig.offsetHeight + margins;
+      } else if (avail - need - margins >= box.clientHeight * 0.15) {
+        const room = avail - need - margins;
+        fig.style.height = room + "px";
+        fig.style.flexBasis = room + "px";
+        avail = need;
+      } else {
+        fig.classList.add("no-room");
+      }
+    }
     const lines = Math.max(1, Math.min(max, Math.floor(avail / lh)));
     text.style.webkitLineClamp = String(lines);
     text.style.lineClamp = String(lines);
