@@ -521,3 +521,35 @@ def test_a_compose_qr_code_scans_to_a_new_post_with_the_hashtag(browser, setup, 
     page.locator("#qr").screenshot(path=str(shot))
     assert decode_qr(shot) == "https://bsky.app/intent/compose?text=%23HRHN2016%20"
     page.close()
+
+
+# Counts, on every change of the featured box, how many posts it shows at once.
+MOST_FEATURED = """
+window.__mostFeatured = 0;
+new MutationObserver(() => {
+  const box = document.getElementById('featured');
+  if (!box) return;
+  const shown = box.querySelectorAll('.post:not([hidden])').length;
+  window.__mostFeatured = Math.max(window.__mostFeatured, shown);
+}).observe(document, {subtree: true, childList: true, attributes: true});
+"""
+
+
+def test_updates_during_the_featured_cross_fade_never_show_two_featured_posts(browser, setup):
+    # The featured post cross-fades every rotate_seconds; posts arriving during the fade
+    # once left the old and the new node both on screen, one above the other.
+    wall, store, _ = setup(rotate_seconds=3.0, moderation="post")
+    for n in range(1, 4):
+        store_post(store, n, minutes_ago=30 - n)
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.add_init_script(MOST_FEATURED)
+    page.goto(wall.url + "/")
+    page.wait_for_selector(".featured .post", timeout=5000)
+    # Eight seconds of arrivals every 0.2 s: at least two rotations meet an update.
+    for n in range(4, 44):
+        store_post(store, n, minutes_ago=10 - n * 0.1)
+        time.sleep(0.2)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.__mostFeatured") == 1
+    assert page.locator(".featured .post").count() == 1
+    page.close()

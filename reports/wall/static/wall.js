@@ -172,9 +172,18 @@
     return ids[ids.length - 1 - rotation];
   }
 
+  let fadeTimer = null; // the cross-fade in progress, if any
   function renderFeatured(animate) {
     const box = $("featured");
     const empty = $("empty");
+    // An update during a cross-fade must not leave two featured posts on screen:
+    // end the fade at once and keep only the newest node.
+    if (fadeTimer !== null) {
+      clearTimeout(fadeTimer);
+      fadeTimer = null;
+      const nodes = box.querySelectorAll(".post");
+      for (let i = 0; i < nodes.length - 1; i++) nodes[i].remove();
+    }
     const current = box.querySelector(".post");
     if (featuredId === null || !posts.has(featuredId)) {
       if (current) current.remove();
@@ -186,9 +195,12 @@
     if (current && animate) {
       current.classList.add("fading");
       node.classList.add("fading");
-      setTimeout(() => {
+      box.append(node); // invisible (fading) until the old one has gone
+      node.hidden = true;
+      fadeTimer = setTimeout(() => {
+        fadeTimer = null;
         current.remove();
-        if (!box.contains(node)) box.append(node);
+        node.hidden = false;
         fitLines(node);
         requestAnimationFrame(() => node.classList.remove("fading"));
       }, 600);
