@@ -417,6 +417,18 @@ def _m011_media_and_avatars(db: sqlite_utils.Database) -> None:
             db.table("authors").add_column(name, str)
 
 
+def _m012_posts_by_author_and_time(db: sqlite_utils.Database) -> None:
+    """An author's posts in a time range, for the wall's reply-rate hold rule (issue 21).
+
+    The wall re-judges batches of posts and counts each author's replies to
+    speakers in the hour before each post; without this index every count
+    scans all of that author's posts. Self-contained and idempotent.
+    """
+    db.execute(
+        "create index if not exists idx_posts_author_created on posts (author_id, created_at)"
+    )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 MIGRATIONS: list[tuple[int, str, Migration]] = [
@@ -431,6 +443,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (9, "Threads and Instagram query ledgers, Instagram hashtag ids", _m009_meta_ledgers),
     (10, "alerts and their deliveries", _m010_alerts),
     (11, "post media and author avatars and account ages", _m011_media_and_avatars),
+    (12, "posts indexed by author and time", _m012_posts_by_author_and_time),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

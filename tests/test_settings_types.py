@@ -145,6 +145,11 @@ REFUSED: list[tuple[dict[str, dict[str, Any]], str]] = [
     ({"wall": {"accent_color": "#fff"}}, "wall.accent_color '#fff' is not a colour; write it"),
     ({"wall": {"theme": "auto"}}, "wall.theme must be 'dark' or 'light', got 'auto'."),
     ({"wall": {"font_scale": 3.5}}, "wall.font_scale must be between 0.5 and 3, got 3.5."),
+    ({"wall": {"trusted_authors": ["fb:ana"]}}, "wall.trusted_authors entry 'fb:ana' is not a"),
+    ({"wall": {"preset_words": "on"}}, "wall.preset_words must be 'hold', 'hide' or 'off'"),
+    ({"wall": {"hold_new_accounts_days": -1}}, "wall.hold_new_accounts_days must be 0 (rule off)"),
+    ({"wall": {"hold_links_over": -1}}, "wall.hold_links_over must be 0 (rule off) or more"),
+    ({"wall": {"hold_replies_per_hour": -1}}, "wall.hold_replies_per_hour must be 0 (rule off)"),
     (
         {"alerts": {"matrix_homeserver": "matrix.org", "matrix_room": "!a:b"}},
         "alerts.matrix_homeserver 'matrix.org' must start with https://.",

@@ -30,7 +30,7 @@ from tagwatch.reports.urls import safe_url
 from tagwatch.reports.wall.branding import qr_target
 from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
-from tagwatch.reports.wall.rules import WallRules, visible_reason
+from tagwatch.reports.wall.rules import WallRules, judge
 from tagwatch.settings import Config
 from tagwatch.storage.alerts import alerts_since
 from tagwatch.storage.db import Store
@@ -271,7 +271,7 @@ class WallHandlers:
             " order by p.created_at desc, p.id desc limit 200"
         ).fetchall()
         posts = []
-        for r in rows:
+        for r, reason in zip(rows, judge(self.rules, feed.conn, rows), strict=True):
             if show == "wall" and not feed.is_visible(r["id"]):
                 continue
             posts.append(
@@ -284,7 +284,8 @@ class WallHandlers:
                     "media_count": r["media_count"],
                     "blocked": bool(r["blocked"]),
                     "on_wall": feed.is_visible(r["id"]),
-                    "reason": visible_reason(self.rules, r),
+                    # "held: …" when a hold rule queued it (issue 21), shown to moderators.
+                    "reason": reason,
                 }
             )
         return JSONResponse(
