@@ -34,6 +34,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from tagwatch.records import iso, parse_iso
@@ -61,11 +62,14 @@ PostRow = sqlite3.Row | Mapping[str, Any]
 HOUR = timedelta(hours=1)
 
 
+@lru_cache(maxsize=16)
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: NFKD, drop combining marks, casefold.
 
     NFKD also maps compatibility forms (full-width letters, ligatures, math
     bold) to plain letters, which is how people dodge naive word lists.
+    Cached for a few texts: the blocked and the hold words read the same post
+    one after the other, so its text is folded once.
     """
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
