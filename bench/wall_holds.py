@@ -7,10 +7,10 @@ Prints, side by side:
 (1) word matching: `WordFilter` over the preset lists of en, de and fr (hundreds of
     words) on each post's text, name and handle, as one trie-shaped regex, beside a
     plain alternation of the same words (what the filter compiled before);
-(2) judging database rows with `judge` (every rule on: young accounts, links, hold and
-    preset words, 5 replies to a speaker an hour) beside the same rows with the rules
-    off, per 10,000 posts: a third of the posts reply to a speaker,
-    a tenth come from five accounts replying nonstop;
+(2) judging database rows with `judge` (every rule on: young accounts, links, a
+    hold word, the preset lists by language, 5 replies to a speaker an hour)
+    beside the same rows with the rules off, per 10,000 posts: a third of the
+    posts reply to a speaker, a tenth come from five accounts replying nonstop;
 (3) `WallFeed.load()` (what the wall does at start), rules on and off.
 Ceiling: the wall polls twice a second; a poll's batch is tens of posts, so judging
 10,000 posts in well under a second keeps a wave from delaying the screens.
@@ -34,6 +34,7 @@ from tagwatch.reports.wall.feed import POST_SQL, WallFeed  # noqa: E402
 from tagwatch.reports.wall.presets import preset_for  # noqa: E402
 from tagwatch.reports.wall.rules import (  # noqa: E402
     HoldRules,
+    PresetFilter,
     WallRules,
     WordFilter,
     fold,
@@ -110,7 +111,8 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=10_000)
     args = ap.parse_args()
     rng = random.Random(21)
-    words = preset_for(["en", "de", "fr"]).words
+    preset = preset_for(["en", "de", "fr"])
+    words = preset.words
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "holds.db"
         build(db, args.posts, rng)
@@ -144,10 +146,11 @@ def main() -> None:
                 account_days=7,
                 unknown_age=True,
                 links_over=3,
-                words=WordFilter(["xyz", *words]),
+                words=WordFilter(["xyz"]),
                 replies_per_hour=5,
                 speakers=SPEAKERS,
             ),
+            preset=PresetFilter.of(preset),
         )
         off = WallRules(mode="post", open=True)
         rate = WallRules(

@@ -295,6 +295,19 @@ def test_preset_words_are_held_by_default_hidden_or_off_as_configured(wall):
     assert shown(client) == {crude, clean}
 
 
+def test_each_preset_list_applies_to_posts_in_its_language(wall):
+    """ "puta" is crude in Portuguese and means "times" in Croatian."""
+    client, store = wall(languages=["hr", "pt", "en"])
+    croatian = store_post(store, 1, text="Tisuću puta hvala! #HRHN2016", lang="hr")
+    portuguese = store_post(store, 2, text="Que puta vergonha #HRHN2016", lang="pt")
+    unknown = store_post(store, 3, text="Tisuću puta #HRHN2016", lang=None)
+    english_in_croatian = store_post(store, 4, text="Bollocks, kolega #HRHN2016", lang="hr")
+    assert croatian in shown(client)
+    reasons = queue(client)
+    assert reasons[portuguese] == reasons[unknown] == "held: word 'puta'"
+    assert reasons[english_in_croatian] == "held: word 'bollocks'"  # English travels
+
+
 def test_a_language_without_a_list_is_named_at_start_and_nothing_is_preset(wall, caplog):
     with caplog.at_level(logging.WARNING, logger="tagwatch.wall"):
         client, store = wall(languages=["sr"])
@@ -388,4 +401,5 @@ def test_rules_from_config_keep_hold_and_hide_lists_apart(config_dict, tmp_path)
     config_dict["wall"] = {"hold_words": ["xyz"], "blocked_words": ["abc"]}
     rules = WallRules.from_config(parse_config(config_dict, path=tmp_path / "c.toml"), token="t")
     assert rules.words.match("abc") == "abc" and rules.words.match("bollocks") is None
-    assert rules.holds.words.match("xyz") == "xyz" and rules.holds.words.match("bollocks")
+    assert rules.holds.words.match("xyz") == "xyz" and rules.holds.words.match("bollocks") is None
+    assert rules.preset.match("en", "bollocks") == "bollocks" and rules.preset_words == "hold"

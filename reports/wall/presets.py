@@ -8,7 +8,7 @@ with a header naming their source; `[wall] preset_words` decides what they do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -24,6 +24,7 @@ class Preset:
     words: tuple[str, ...]
     covered: tuple[str, ...]
     missing: tuple[str, ...]
+    by_language: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _files() -> resources.abc.Traversable:
@@ -55,12 +56,14 @@ def preset_for(languages: tuple[str, ...] | list[str]) -> Preset:
     covered: list[str] = []
     missing: list[str] = []
     words: list[str] = []
+    by_language: dict[str, tuple[str, ...]] = {}
     for lang in dict.fromkeys(code.strip().lower().split("-")[0] for code in languages):
         if not lang:
             continue
         if lang in have:
             covered.append(lang)
             words.extend(words_of(lang))
+            by_language[lang] = words_of(lang)
         else:
             missing.append(lang)
-    return Preset(tuple(dict.fromkeys(words)), tuple(covered), tuple(missing))
+    return Preset(tuple(dict.fromkeys(words)), tuple(covered), tuple(missing), by_language)

@@ -32,13 +32,13 @@ import sys
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from tagwatch.records import iso, parse_iso
-from tagwatch.reports.wall.presets import preset_for
+from tagwatch.reports.wall.presets import Preset, preset_for
 from tagwatch.settings import Config, trusted_entry
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "WallRules",
     "HoldRules",
     "TrustList",
+    "PresetFilter",
     "fold",
     "WordFilter",
     "visible_reason",
@@ -169,6 +170,44 @@ class TrustList:
 
 
 @dataclass(frozen=True)
+class PresetFilter:
+    """The preset word lists, each applied to posts in its own language.
+
+    Why by language: the lists are per language, and a word crude in one is
+    ordinary in another ("puta" is Spanish for whore and Croatian for "times",
+    "fan" a Swedish curse and an English fan). A post is matched against its
+    language's list plus the English one (English swearing travels); a post of
+    unknown language against every list of the event's languages.
+    """
+
+    by_language: Mapping[str, WordFilter] = field(default_factory=dict)
+    anywhere: WordFilter = WordFilter(())
+
+    @classmethod
+    def of(cls, preset: Preset) -> PresetFilter:
+        english = preset.by_language.get("en", ())
+        return cls(
+            {
+                lang: WordFilter([*english, *words] if lang != "en" else words)
+                for lang, words in preset.by_language.items()
+            },
+            WordFilter(preset.words),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.anywhere)
+
+    def match(self, lang: str | None, *texts: str | None) -> str | None:
+        if not self.anywhere:
+            return None
+        if not lang:
+            return self.anywhere.match(*texts)
+        code = lang.lower().split("-")[0]
+        words = self.by_language.get(code) or self.by_language.get("en")
+        return words.match(*texts) if words is not None else None
+
+
+@dataclass(frozen=True)
 class HoldRules:
     """Rules that send a post to the moderation queue, even in post-moderation.
 
@@ -204,6 +243,9 @@ class WallRules:
     words: WordFilter = WordFilter(())
     holds: HoldRules = HoldRules()
     trusted: TrustList = TrustList()
+    # The bundled lists of the event's languages; `preset_words` says what a match does.
+    preset: PresetFilter = PresetFilter()
+    preset_words: str = "hold"
     # Event languages without a bundled preset list (the wall says so at start).
     preset_missing: tuple[str, ...] = ()
 
@@ -211,27 +253,24 @@ class WallRules:
     def from_config(cls, config: Config, *, token: str | None) -> WallRules:
         wall = config.wall  # moderation is one of MODES: the loader refuses others
         preset = preset_for(config.event.languages) if wall.preset_words != "off" else None
-        preset_words = preset.words if preset is not None else ()
         speakers = speakers_of(config)
         trusted = list(wall.trusted_authors) + (sorted(speakers) if wall.trust_speakers else [])
         return cls(
             mode=wall.moderation,
             open=bool(token),
             hide_sensitive=wall.hide_sensitive,
-            words=WordFilter(
-                [*wall.blocked_words, *(preset_words if wall.preset_words == "hide" else ())]
-            ),
+            words=WordFilter(wall.blocked_words),
             holds=HoldRules(
                 account_days=wall.hold_new_accounts_days,
                 unknown_age=wall.hold_unknown_account_age,
                 links_over=wall.hold_links_over,
-                words=WordFilter(
-                    [*wall.hold_words, *(preset_words if wall.preset_words == "hold" else ())]
-                ),
+                words=WordFilter(wall.hold_words),
                 replies_per_hour=wall.hold_replies_per_hour,
                 speakers=speakers,
             ),
             trusted=TrustList.of(trusted),
+            preset=PresetFilter.of(preset) if preset is not None else PresetFilter(),
+            preset_words=wall.preset_words,
             preset_missing=preset.missing if preset is not None else (),
         )
 
@@ -285,7 +324,10 @@ def visible_reason(rules: WallRules, row: PostRow, reply: ReplyRank | None = Non
         return "repost"
     if row["blocked"]:
         return "author blocked"
-    word = rules.words.match(row["text"], row["author_name"], row["author_handle"])
+    texts = (row["text"], row["author_name"], row["author_handle"])
+    word = rules.words.match(*texts)
+    if not word and rules.preset_words == "hide":
+        word = rules.preset.match(row["lang"], *texts)
     if word:
         return f"blocked word: {word}"
     state = row["state"] or "pending"
@@ -297,6 +339,9 @@ def visible_reason(rules: WallRules, row: PostRow, reply: ReplyRank | None = Non
         )
         if not trusted:
             held = hold_reason(rules.holds, row, reply)
+            if not held and rules.preset_words == "hold":
+                word = rules.preset.match(row["lang"], *texts)
+                held = f"held: word '{word}'" if word else None
             if held:
                 return held
             if rules.trusted.active:
