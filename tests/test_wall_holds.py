@@ -301,10 +301,11 @@ def test_each_preset_list_applies_to_posts_in_its_language(wall):
     croatian = store_post(store, 1, text="Tisuću puta hvala! #HRHN2016", lang="hr")
     portuguese = store_post(store, 2, text="Que puta vergonha #HRHN2016", lang="pt")
     unknown = store_post(store, 3, text="Tisuću puta #HRHN2016", lang=None)
+    undetermined = store_post(store, 5, text="puta #HRHN2016", lang="und")  # X's "undetermined"
     english_in_croatian = store_post(store, 4, text="Bollocks, kolega #HRHN2016", lang="hr")
     assert croatian in shown(client)
     reasons = queue(client)
-    assert reasons[portuguese] == reasons[unknown] == "held: word 'puta'"
+    assert reasons[portuguese] == reasons[unknown] == reasons[undetermined] == "held: word 'puta'"
     assert reasons[english_in_croatian] == "held: word 'bollocks'"  # English travels
 
 

@@ -169,6 +169,11 @@ class TrustList:
         return h in self.anywhere or (platform, h) in self.on
 
 
+# No language: none given, ISO 639-2 "undetermined", "no linguistic content", "multiple",
+# and X's codes for posts of only media, hashtags, mentions, cashtags or very short text.
+_UNDETERMINED = frozenset({"", "und", "zxx", "mul", "qme", "qht", "qam", "qct", "qst"})
+
+
 @dataclass(frozen=True)
 class PresetFilter:
     """The preset word lists, each applied to posts in its own language.
@@ -200,9 +205,9 @@ class PresetFilter:
     def match(self, lang: str | None, *texts: str | None) -> str | None:
         if not self.anywhere:
             return None
-        if not lang:
+        code = (lang or "").lower().split("-")[0]
+        if code in _UNDETERMINED:
             return self.anywhere.match(*texts)
-        code = lang.lower().split("-")[0]
         words = self.by_language.get(code) or self.by_language.get("en")
         return words.match(*texts) if words is not None else None
 
