@@ -179,8 +179,8 @@ class PresetFilter:
     """The preset word lists, each applied to posts in its own language.
 
     Why by language: the lists are per language, and a word crude in one is
-    ordinary in another ("puta" is Spanish for whore and Croatian for "times",
-    "fan" a Swedish curse and an English fan). A post is matched against its
+    ordinary in another ("puta" is a Portuguese slur and Croatian for "times",
+    "fan" a Norwegian curse and an English fan). A post is matched against its
     language's list plus the English one (English swearing travels); a post of
     unknown language against every list of the event's languages.
     """
