@@ -417,6 +417,18 @@ def _m011_media_and_avatars(db: sqlite_utils.Database) -> None:
             db.table("authors").add_column(name, str)
 
 
+def _m013_posts_by_author_and_time(db: sqlite_utils.Database) -> None:
+    """An author's posts in a time range, for the wall's reply-rate hold rule (issue 21).
+
+    The wall re-judges batches of posts and counts each author's replies to
+    speakers in the hour before each post; without this index every count
+    scans all of that author's posts. Self-contained and idempotent.
+    """
+    db.execute(
+        "create index if not exists idx_posts_author_created on posts (author_id, created_at)"
+    )
+
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -443,6 +455,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (10, "alerts and their deliveries", _m010_alerts),
     (11, "post media and author avatars and account ages", _m011_media_and_avatars),
     (12, "who took each moderation action", _m012_moderation_log_moderator),
+    (13, "posts indexed by author and time", _m013_posts_by_author_and_time),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -52,6 +52,9 @@ __all__ = [
     "WALL_LAYOUTS",
     "SHARED_MODERATOR",
     "wall_moderators",
+    "PRESET_WORD_MODES",
+    "PLATFORMS",
+    "trusted_entry",
 ]
 
 REQUIRED = object()
@@ -131,6 +134,30 @@ _AT_LEAST_1 = at_least(1, "{key} must be at least 1.")
 
 
 LIST_STR = (str,)
+
+PRESET_WORD_MODES = ("hold", "hide", "off")
+# Platforms a trusted_authors entry may name before a colon.
+PLATFORMS = ("bluesky", "x", "mastodon", "threads", "instagram")
+_NO_RULE_OR_MORE = at_least(0, "{key} must be 0 (rule off) or more, got {value}.")
+
+
+def trusted_entry(entry: str) -> tuple[str | None, str]:
+    """A trusted_authors entry as (platform or None, handle folded, without @)."""
+    platform, sep, handle = entry.strip().partition(":")
+    if not sep:
+        platform, handle = "", platform
+    return (platform.strip().lower() or None), handle.strip().lstrip("@").casefold()
+
+
+def _trusted_entry_ok(entry: str) -> bool:
+    platform, handle = trusted_entry(entry)
+    return bool(handle) and not any(c.isspace() for c in handle) and platform in (None, *PLATFORMS)
+
+
+_TRUSTED_SAYS = (
+    '{key} entry {value!r} is not a handle; write it as "ana.bsky.social", "@ana" or'
+    ' "bluesky:ana.bsky.social" (platforms: ' + ", ".join(PLATFORMS) + ")."
+)
 
 SETTINGS: list[Setting] = [
     # [event]
@@ -864,6 +891,76 @@ SETTINGS: list[Setting] = [
         "Disk space in MB for the wall's picture cache (beside the database; oldest-used"
         " pictures go first).",
         check=at_least(1, "{key} must be 1 or more, got {value}."),
+    ),
+    # Help against waves (issue 21): hold rules, preset word lists, allow-list mode.
+    # Judged on read (reports/wall/rules.py), so a changed value re-judges every post.
+    _s(
+        "wall",
+        "trusted_authors",
+        LIST_STR,
+        [],
+        "Allow-list mode when not empty: these authors' posts are shown at once, everyone"
+        " else's wait for approval. Handles with or without @, optionally platform-qualified"
+        ' ("bluesky:ana.bsky.social").',
+        check=Check(_trusted_entry_ok, _TRUSTED_SAYS),
+    ),
+    _s(
+        "wall",
+        "trust_speakers",
+        bool,
+        False,
+        "Add the agenda's speakers and [alerts] protected_accounts to trusted_authors.",
+    ),
+    _s(
+        "wall",
+        "preset_words",
+        str,
+        "hold",
+        "What the bundled word lists of [event] languages do: 'hold' (queue the post for a"
+        " moderator), 'hide' (never show it, like blocked_words) or 'off'.",
+        check=Check(
+            lambda v: v in PRESET_WORD_MODES,
+            "{key} must be 'hold', 'hide' or 'off', got {value!r}.",
+        ),
+    ),
+    _s(
+        "wall",
+        "hold_words",
+        LIST_STR,
+        [],
+        "Words and phrases that send a post to the moderation queue (blocked_words hide it).",
+    ),
+    _s(
+        "wall",
+        "hold_new_accounts_days",
+        int,
+        0,
+        "Hold posts by accounts younger than this many days when they posted (0 = off).",
+        check=_NO_RULE_OR_MORE,
+    ),
+    _s(
+        "wall",
+        "hold_unknown_account_age",
+        bool,
+        False,
+        "With hold_new_accounts_days on, also hold authors whose platform does not say the"
+        " account's age.",
+    ),
+    _s(
+        "wall",
+        "hold_links_over",
+        int,
+        0,
+        "Hold posts with more than this many links (0 = off).",
+        check=_NO_RULE_OR_MORE,
+    ),
+    _s(
+        "wall",
+        "hold_replies_per_hour",
+        int,
+        0,
+        "Hold an author's replies to a speaker beyond this many in an hour (0 = off).",
+        check=_NO_RULE_OR_MORE,
     ),
     # [alerts]: alerts while it happens (issue 22); rules and channels in monitor/alerts/
     _s("alerts", "enabled", bool, False, "Raise alerts as posts arrive (needs a channel below)."),

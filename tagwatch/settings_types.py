@@ -235,6 +235,14 @@ class WallSection(SectionBase):
     qr_link: str
     media_hosts: tuple[str, ...]
     media_cache_mb: int
+    trusted_authors: tuple[str, ...]
+    trust_speakers: bool
+    preset_words: str
+    hold_words: tuple[str, ...]
+    hold_new_accounts_days: int
+    hold_unknown_account_age: bool
+    hold_links_over: int
+    hold_replies_per_hour: int
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,11 @@ REFUSED: list[tuple[dict[str, dict[str, Any]], str]] = [
     ),
     ({"wall": {"media_hosts": ["*.com"]}}, "wall.media_hosts entry '*.com' is not a host name"),
     ({"wall": {"media_cache_mb": 0}}, "wall.media_cache_mb must be 1 or more, got 0."),
+    ({"wall": {"trusted_authors": ["fb:ana"]}}, "wall.trusted_authors entry 'fb:ana' is not a"),
+    ({"wall": {"preset_words": "on"}}, "wall.preset_words must be 'hold', 'hide' or 'off'"),
+    ({"wall": {"hold_new_accounts_days": -1}}, "wall.hold_new_accounts_days must be 0 (rule off)"),
+    ({"wall": {"hold_links_over": -1}}, "wall.hold_links_over must be 0 (rule off) or more"),
+    ({"wall": {"hold_replies_per_hour": -1}}, "wall.hold_replies_per_hour must be 0 (rule off)"),
     (
         {"alerts": {"matrix_homeserver": "matrix.org", "matrix_room": "!a:b"}},
         "alerts.matrix_homeserver 'matrix.org' must start with https://.",

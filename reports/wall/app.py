@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,8 @@ from tagwatch.settings import Config
 from tagwatch.storage.db import Store, connect
 
 __all__ = ["create_app", "bind_address", "current_session", "CSP"]
+
+log = logging.getLogger("tagwatch.wall")
 
 HERE = Path(__file__).resolve().parent
 CSP = (
@@ -115,6 +118,12 @@ def create_app(
     team = Team.from_config(config)
     team.warn_missing()
     rules = WallRules.from_config(config, token="set" if team.enabled else None)
+    if rules.preset_missing:
+        log.warning(
+            "wall: no preset word list for %s ([event] languages); hold_words and"
+            " blocked_words still apply (docs/wall.md says how to add a list)",
+            ", ".join(rules.preset_missing),
+        )
     # Opening the store migrates the schema (the wall may start before any collector);
     # it stays open only to write moderation decisions.
     store = Store.open(db_path)

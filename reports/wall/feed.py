@@ -23,7 +23,7 @@ from typing import Any
 
 from tagwatch.reports.figures import UNKNOWN_AUTHOR_LABELS, engagement_sql
 from tagwatch.reports.rows import live_totals, most_engaged
-from tagwatch.reports.wall.rules import PostRow, WallRules, visible_reason
+from tagwatch.reports.wall.rules import PostRow, WallRules, judge
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
 
@@ -45,9 +45,12 @@ select p.id, p.platform, p.platform_id, p.url, p.author_handle, p.author_name, p
   (select json_group_array(json_array(pm.position, pm.kind, pm.alt,
      (case when pm.kind = 'image' then coalesce(pm.url, pm.preview_url)
       else pm.preview_url end) is not null))
-   from post_media pm where pm.post_id = p.id) as media_json
+   from post_media pm where pm.post_id = p.id) as media_json,
+  p.author_id, a.account_created_at, p.links, p.mentions, p.reply_to,
+  pp.author_handle as parent_handle
 from posts p
 left join authors a on a.id = p.author_id
+left join posts pp on pp.platform = p.platform and pp.platform_id = p.reply_to
 left join moderation m on m.post_id = p.id
 left join blocked_authors b on b.platform = p.platform and b.author_platform_id = a.platform_id
 """
@@ -201,14 +204,17 @@ class WallFeed:
         self.visible = _Bits()
         newest: list[dict[str, Any]] = []
         pinned: list[dict[str, Any]] = []
-        for r in rows:
-            if visible_reason(self.rules, r) is not None:
-                continue
-            self.visible.add(int(r["id"]))
-            if r["pinned"]:
-                pinned.append(payload(r))
-            elif len(newest) < self.window:
-                newest.append(payload(r))
+        # In batches: the reply-rate hold rule counts replies once per batch, and memory
+        # holds one batch of rows, not the whole event.
+        while batch := rows.fetchmany(5000):
+            for r, reason in zip(batch, judge(self.rules, self.conn, batch), strict=True):
+                if reason is not None:
+                    continue
+                self.visible.add(int(r["id"]))
+                if r["pinned"]:
+                    pinned.append(payload(r))
+                elif len(newest) < self.window:
+                    newest.append(payload(r))
         self.shown = {p["id"]: p for p in reversed(pinned + newest)}
         self.seq = self.base = seq
         self.changes.clear()
@@ -250,14 +256,12 @@ class WallFeed:
                 )
         seq = int(events[-1]["id"])
         change = Change(seq)
-        found = {r["id"]: r for r in post_rows(self.conn, ids)}
+        batch = post_rows(self.conn, ids)
+        found = {r["id"]: r for r in batch}
+        reasons = dict(zip(found, judge(self.rules, self.conn, batch), strict=True))
         for post_id in sorted(ids):
             row = found.get(post_id)
-            new = (
-                payload(row)
-                if row is not None and visible_reason(self.rules, row) is None
-                else None
-            )
+            new = payload(row) if row is not None and reasons[post_id] is None else None
             if new is None:
                 if post_id in self.visible:
                     # Removed even when no longer in `shown`: a screen may still hold it.

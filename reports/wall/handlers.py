@@ -31,7 +31,7 @@ from tagwatch.reports.urls import safe_url
 from tagwatch.reports.wall.branding import qr_target
 from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
-from tagwatch.reports.wall.rules import WallRules, visible_reason
+from tagwatch.reports.wall.rules import WallRules, judge
 from tagwatch.reports.wall.team import Team
 from tagwatch.settings import Config
 from tagwatch.storage.alerts import alerts_since
@@ -300,7 +300,7 @@ class WallHandlers:
             f"{base} order by p.created_at {order}, p.id {order} limit 200"
         ).fetchall()
         posts = []
-        for r in rows:
+        for r, reason in zip(rows, judge(self.rules, feed.conn, rows), strict=True):
             if show == "wall" and not feed.is_visible(r["id"]):
                 continue
             posts.append(
@@ -313,7 +313,8 @@ class WallHandlers:
                     "media_count": r["media_count"],
                     "blocked": bool(r["blocked"]),
                     "on_wall": feed.is_visible(r["id"]),
-                    "reason": visible_reason(self.rules, r),
+                    # "held: …" when a hold rule queued it (issue 21), shown to moderators.
+                    "reason": reason,
                 }
             )
         if show == "wall" or len(rows) < 200:
