@@ -4,6 +4,7 @@
     ├── ConfigError            bad or missing config (exit 2)
     ├── UsageError             bad command-line input (exit 2)
     ├── StorageError           database cannot be opened or migrated (exit 1)
+    │   └── StorageBusy        locked past the wait (a backup or VACUUM running): retry
     ├── AlreadyRunning         another runner holds the database lock (exit 2)
     ├── DeliveryError          the digest or an alert could not be mailed or posted (exit 1)
     │   └── DeliveryRateLimited  a chat server said "too many": carries how long to wait
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigError",
     "UsageError",
     "StorageError",
+    "StorageBusy",
     "AlreadyRunning",
     "DeliveryError",
     "DeliveryRateLimited",
@@ -51,6 +53,10 @@ class UsageError(TagwatchError):
 
 class StorageError(TagwatchError):
     exit_code = 1
+
+
+class StorageBusy(StorageError):
+    """SQLite stayed locked past the wait (a VACUUM, a backup): nothing was written."""
 
 
 class AlreadyRunning(TagwatchError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +23,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tagwatch.errors import UsageError
+from tagwatch.errors import StorageBusy, UsageError
 from tagwatch.records import utcnow
+from tagwatch.reports.wall.access import WAIT_MS
 from tagwatch.reports.wall.branding import Branding
 from tagwatch.reports.wall.feed import WallFeed
 from tagwatch.reports.wall.handlers import WallHandlers
@@ -113,15 +115,30 @@ def create_app(
     rules = WallRules.from_config(config, token=token)
     # Opening the store migrates the schema (the wall may start before any collector);
     # it stays open only to write moderation decisions.
-    store = Store.open(db_path)
+    store = Store.open(db_path, busy_timeout_ms=WAIT_MS)
     writer: Store | None = store
-    if not token:
+    reader: sqlite3.Connection | None = None
+    if token:
+        reader = connect(db_path, readonly=True, busy_timeout_ms=WAIT_MS)
+    else:
         store.close()
         writer = None
-    feed = WallFeed(connect(db_path, readonly=True), rules, max_posts=config.wall.max_posts)
+    # The hub's poll has this connection to itself (see hub.py, access.py).
+    feed = WallFeed(
+        connect(db_path, readonly=True, busy_timeout_ms=WAIT_MS),
+        rules,
+        max_posts=config.wall.max_posts,
+    )
     hub = WallHub(feed, config, clock, poll_interval)
     h = WallHandlers(
-        config, token=token, rules=rules, feed=feed, hub=hub, writer=writer, clock=clock
+        config,
+        token=token,
+        rules=rules,
+        feed=feed,
+        hub=hub,
+        writer=writer,
+        clock=clock,
+        reader=reader,
     )
 
     brand = Branding(config)
@@ -152,9 +169,11 @@ def create_app(
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         lifespan=lifespan,
+        exception_handlers={StorageBusy: h.busy},
     )
     app.add_middleware(SecurityHeaders, hub=hub)
     app.state.hub = hub
+    app.state.db_path = db_path
     app.state.feed = feed
     app.state.logins = h.logins
     return app

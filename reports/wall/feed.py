@@ -85,6 +85,15 @@ class Change:
         return {"seq": self.seq, "show": self.show, "remove": self.remove}
 
 
+@dataclass
+class _Fetched:
+    """What one poll read: the newest event id, and each touched post judged (its
+    payload when the rules let it onto the wall, None when they do not)."""
+
+    seq: int
+    judged: list[tuple[int, dict[str, Any] | None]]
+
+
 class _Bits:
     """A growable bit per post id: which posts the rules let onto the wall.
 
@@ -112,6 +121,15 @@ class _Bits:
         if i in self:
             self._bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
             self.count -= 1
+
+
+@dataclass
+class _Loaded:
+    """A whole new state, read afresh (at start, or after the database was replaced)."""
+
+    seq: int
+    visible: _Bits
+    shown: dict[int, dict[str, Any]]
 
 
 class WallFeed:
@@ -158,27 +176,33 @@ class WallFeed:
         return post_id in self.visible
 
     def load(self) -> None:
-        """Judge every post afresh (at start, or when the database was replaced).
+        """Judge every post afresh (at start, or when the database was replaced)."""
+        self._install(self._read_all())
 
-        Every visible post gets its bit; only the newest `window` keep a payload.
-        """
+    def _read_all(self) -> _Loaded:
+        """Every visible post's bit, and the payloads of the newest `window`; touches no
+        state of the feed, so it can run in a worker thread while clients are answered."""
         seq = self._last_event_id()
         rows = self.conn.execute(
             f"{POST_SQL} where {self.rules.sql_filter()} order by p.created_at desc, p.id desc"
         )
-        self.visible = _Bits()
+        visible = _Bits()
         newest: list[dict[str, Any]] = []
         pinned: list[dict[str, Any]] = []
         for r in rows:
             if visible_reason(self.rules, r) is not None:
                 continue
-            self.visible.add(int(r["id"]))
+            visible.add(int(r["id"]))
             if r["pinned"]:
                 pinned.append(payload(r))
             elif len(newest) < self.window:
                 newest.append(payload(r))
-        self.shown = {p["id"]: p for p in reversed(pinned + newest)}
-        self.seq = self.base = seq
+        return _Loaded(seq, visible, {p["id"]: p for p in reversed(pinned + newest)})
+
+    def _install(self, loaded: _Loaded) -> None:
+        self.visible = loaded.visible
+        self.shown = loaded.shown
+        self.seq = self.base = loaded.seq
         self.changes.clear()
         self._held = 0
 
@@ -194,13 +218,20 @@ class WallFeed:
 
     def poll(self) -> Change | None:
         """Apply events written since the last poll; returns the change, if any is visible."""
+        return self.apply(self.fetch())
+
+    def fetch(self) -> _Fetched | _Loaded | None:
+        """The database half of a poll: read the events past `seq` and judge the posts they
+        touch. It changes nothing in the feed, so the hub runs it in a worker thread (a
+        database locked by a VACUUM delays the next update, never an answer) and then
+        `apply()`s the result on the event loop, where clients read the feed."""
         events = self.conn.execute(
             "select id, post_id, author_key from wall_events where id > ? order by id limit 10000",
             (self.seq,),
         ).fetchall()
         if not events:
             if self._last_event_id() < self.seq:
-                self.load()  # a different (or restored) database: start over
+                return self._read_all()  # a different (or restored) database: start over
             return None
         ids: set[int] = set()
         for ev in events:
@@ -216,16 +247,23 @@ class WallFeed:
                         (platform, author_id),
                     )
                 )
-        seq = int(events[-1]["id"])
-        change = Change(seq)
         found = {r["id"]: r for r in post_rows(self.conn, ids)}
+        judged: list[tuple[int, dict[str, Any] | None]] = []
         for post_id in sorted(ids):
             row = found.get(post_id)
-            new = (
-                payload(row)
-                if row is not None and visible_reason(self.rules, row) is None
-                else None
-            )
+            visible = row is not None and visible_reason(self.rules, row) is None
+            judged.append((post_id, payload(row) if visible and row is not None else None))
+        return _Fetched(int(events[-1]["id"]), judged)
+
+    def apply(self, fetched: _Fetched | _Loaded | None) -> Change | None:
+        """The memory half of a poll (no database): what `fetch()` read becomes a change."""
+        if fetched is None:
+            return None
+        if isinstance(fetched, _Loaded):
+            self._install(fetched)
+            return None
+        change = Change(fetched.seq)
+        for post_id, new in fetched.judged:
             if new is None:
                 if post_id in self.visible:
                     # Removed even when no longer in `shown`: a screen may still hold it.
@@ -242,7 +280,7 @@ class WallFeed:
             if new != old:
                 self._remember(new)
                 change.show.append(new)
-        self.seq = seq
+        self.seq = fetched.seq
         if not change.show and not change.remove:
             return None
         change.show.sort(key=lambda p: (p["created_at"], p["id"]))

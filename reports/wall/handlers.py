@@ -5,6 +5,11 @@ the same few things (the feed, the hub, the token, the clock), and naming them o
 `WallHandlers` makes each handler readable, and testable, on its own. The moderation page and
 its API need the token from the environment variable named by `[wall] token_env`, compared in
 constant time, and change state only by POST.
+
+Never stalls: the wall's own routes (page, event stream, polling fallback, health) answer
+from the memory the hub keeps and touch no SQLite; the moderators' routes run their
+database work in a worker thread (`access.Guarded`), so a backup or a VACUUM holding the
+file delays a moderator's answer (at worst a 503 "try again"), never an open wall.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hmac
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -24,9 +30,10 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from tagwatch.errors import TagwatchError
+from tagwatch.errors import StorageBusy, TagwatchError
 from tagwatch.records import iso
 from tagwatch.reports.urls import safe_url
+from tagwatch.reports.wall.access import Guarded
 from tagwatch.reports.wall.branding import qr_target
 from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
@@ -122,6 +129,7 @@ class WallHandlers:
         hub: WallHub,
         writer: Store | None,
         clock: Callable[[], datetime],
+        reader: sqlite3.Connection | None = None,
     ):
         self.config = config
         self.wall = config.wall
@@ -130,6 +138,10 @@ class WallHandlers:
         self.feed = feed
         self.hub = hub
         self.writer = writer
+        # The moderators' routes' connections, each used by one worker thread at a time;
+        # the feed's own connection belongs to the hub's poll.
+        self.writes = Guarded(writer) if writer is not None else None
+        self.reads = Guarded(reader) if reader is not None else None
         self.clock = clock
         self.logins = FailedLogins()
         self.templates = jinja2.Environment(
@@ -159,7 +171,7 @@ class WallHandlers:
         )
 
     async def wall_poll(self, request: Request) -> Response:
-        self.hub.refresh()
+        # From memory only: a hall of phones polling must not queue on the database.
         since = request.query_params.get("since")
         last = int(since) if since is not None and since.isdigit() else None
         body = self.feed.merged_after(last)
@@ -265,11 +277,14 @@ class WallHandlers:
                 {"error": f"Unknown filter {show!r}; use pending, approved, hidden, blocked, all."},
                 status_code=400,
             )
-        self.hub.refresh()
-        rows = feed.conn.execute(
-            f"{POST_SQL} where p.deleted = 0 and {where}"
-            " order by p.created_at desc, p.id desc limit 200"
-        ).fetchall()
+        await self.hub.refresh()
+        assert self.reads is not None  # a token implies the moderators' connections
+        rows = await self.reads.run(
+            lambda conn: conn.execute(
+                f"{POST_SQL} where p.deleted = 0 and {where}"
+                " order by p.created_at desc, p.id desc limit 200"
+            ).fetchall()
+        )
         posts = []
         for r in rows:
             if show == "wall" and not feed.is_visible(r["id"]):
@@ -295,10 +310,13 @@ class WallHandlers:
     async def moderation_log(self, request: Request) -> Response:
         if (refusal := self.denied(request)) is not None:
             return refusal
-        rows = self.feed.conn.execute(
-            "select id, at, action, post_id, author_key, detail from moderation_log"
-            " order by id desc limit 100"
-        ).fetchall()
+        assert self.reads is not None
+        rows = await self.reads.run(
+            lambda conn: conn.execute(
+                "select id, at, action, post_id, author_key, detail from moderation_log"
+                " order by id desc limit 100"
+            ).fetchall()
+        )
         return JSONResponse({"log": [dict(r) for r in rows]}, headers={"cache-control": "no-store"})
 
     async def moderation_alerts(self, request: Request) -> Response:
@@ -310,7 +328,10 @@ class WallHandlers:
         if (refusal := self.denied(request)) is not None:
             return refusal
         now = self.clock()
-        rows = alerts_since(self.feed.conn, now - ALERTS_WINDOW, limit=ALERTS_SHOWN)
+        assert self.reads is not None
+        rows = await self.reads.run(
+            lambda conn: alerts_since(conn, now - ALERTS_WINDOW, limit=ALERTS_SHOWN)
+        )
         alerts = [
             {
                 **{k: a[k] for k in ("id", "kind", "title", "target", "fired_at", "resolved_at")},
@@ -345,21 +366,35 @@ class WallHandlers:
             )
         if not isinstance(post_id, int) or isinstance(post_id, bool):
             return JSONResponse({"error": "post_id must be an integer."}, status_code=400)
-        assert self.writer is not None  # a token implies a writer
+        assert self.writes is not None  # a token implies a writer
+        at = self.clock()
         try:
-            log_id = apply_action(self.writer, action, post_id, at=self.clock())
+            log_id = await self.writes.run(
+                lambda store: apply_action(store, action, post_id, at=at)
+            )
+        except StorageBusy as exc:
+            return await self.busy(request, exc)
         except TagwatchError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
-        self.hub.refresh(stats=True)  # every open wall hears about it now, not at the next tick
+        try:  # every open wall hears about it now, not at the next tick
+            await self.hub.refresh(stats=True)
+        except sqlite3.OperationalError as exc:  # stored all the same: the next poll shows it
+            log.warning("wall: refreshing after a moderation action failed (%s)", exc)
         return JSONResponse(
             {"ok": True, "log_id": log_id, "on_wall": self.feed.is_visible(post_id)}
         )
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "seq": self.feed.seq, "clients": self.hub.clients})
+        return JSONResponse({"ok": True, "seq": self.hub.seq, "clients": self.hub.clients})
+
+    async def busy(self, request: Request, exc: Exception) -> Response:
+        """SQLite stayed locked past the wall's wait: nothing was written, try again."""
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"retry-after": "5"})
 
     def close(self) -> None:
         """The wall's database connections, once it stops serving."""
         self.feed.conn.close()
+        if self.reads is not None:
+            self.reads.resource.close()
         if self.writer is not None:
             self.writer.close()

@@ -3,6 +3,13 @@
 Why apart from the handlers: the hub outlives any request (it polls ~twice a second for as
 long as the app serves), and the server must reach it to end the open streams at shutdown
 (`server.py`); handlers only read what it keeps current.
+
+Why the poll runs in a worker thread: a backup, a VACUUM or a collector's long transaction
+can keep SQLite busy for seconds, and a query waiting on it inside the event loop would
+freeze every open wall. The database half of a poll (`WallFeed.fetch`, the stats queries)
+runs in a thread on the feed's own connection, one poll at a time; only the swap into
+memory and the wake-up happen on the loop. A slow poll delays the next update, never an
+answer: unauthenticated requests are answered from the memory the hub keeps.
 """
 
 from __future__ import annotations
@@ -10,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from tagwatch.records import iso
 from tagwatch.reports.wall.feed import WallFeed
@@ -52,6 +62,9 @@ class WallHub:
         self.clients = 0
         self.stats: dict[str, Any] = {}
         self.stats_version = 0
+        # The newest wall event whose posts and stats are both in memory (`/healthz`).
+        self.seq = feed.seq
+        self._polling: asyncio.Lock | None = None
         self._stats_at = 0.0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -67,16 +80,25 @@ class WallHub:
         if old is not None:
             old.set()
 
-    def refresh(self, *, stats: bool = False) -> None:
-        """One poll of the database; wakes the streams when the wall changed."""
-        changed = self.feed.poll() is not None
-        if changed or stats or time.monotonic() - self._stats_at >= STATS_SECONDS:
-            self.stats = self.compute_stats()
-            self.stats_version += 1
-            self._stats_at = time.monotonic()
-            changed = True
-        if changed:
-            self._notify()
+    async def refresh(self, *, stats: bool = False) -> None:
+        """One poll of the database; wakes the streams when the wall changed.
+
+        Polls never overlap (a moderator's action waits for the poll in flight, then
+        polls itself), so the feed's connection is used by one thread at a time.
+        """
+        if self._polling is None:
+            self._polling = asyncio.Lock()
+        async with self._polling:
+            fetched = await run_in_threadpool(self.feed.fetch)
+            changed = self.feed.apply(fetched) is not None
+            if changed or stats or time.monotonic() - self._stats_at >= STATS_SECONDS:
+                self.stats = await run_in_threadpool(self.compute_stats)
+                self.stats_version += 1
+                self._stats_at = time.monotonic()
+                changed = True
+            self.seq = self.feed.seq
+            if changed:
+                self._notify()
 
     def compute_stats(self) -> dict[str, Any]:
         now = self.now()
@@ -93,8 +115,10 @@ class WallHub:
     async def run(self) -> None:
         while not self.closed:
             try:
-                self.refresh()
-            except Exception:  # a locked or replaced file must not kill the wall
+                await self.refresh()
+            except sqlite3.OperationalError as exc:  # busy past the timeout: try next tick
+                log.warning("wall: polling the database failed (%s); retrying", exc)
+            except Exception:  # a replaced or damaged file must not kill the wall
                 log.exception("wall: polling the database failed")
             await asyncio.sleep(self.poll_interval)
 
@@ -109,6 +133,7 @@ class WallHub:
             return
         self._loop = loop
         self._wake = asyncio.Event()
+        self._polling = asyncio.Lock()
         self.closed = False
         self._task = loop.create_task(self.run())
 
