@@ -8,6 +8,7 @@ tick, not at once. `caught_up` waits for that tick instead of sleeping a guessed
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from tagwatch.storage.db import connect
@@ -15,10 +16,10 @@ from tagwatch.storage.db import connect
 __all__ = ["caught_up"]
 
 
-def caught_up(client: Any, timeout: float = 10.0) -> None:
-    """Wait until the wall (a TestClient or an httpx client on its URL) has in memory every
-    wall event in its database: its `/healthz` seq reaches the newest `wall_events` id."""
-    conn = connect(client.app.state.db_path, readonly=True)
+def caught_up(client: Any, db_path: str | Path | None = None, timeout: float = 10.0) -> None:
+    """Wait until the wall (a TestClient, or an httpx client on its URL with `db_path`) has
+    in memory every wall event in its database: `/healthz` seq reaches the newest event."""
+    conn = connect(db_path or client.app.state.db_path, readonly=True)
     try:
         newest = int(conn.execute("select coalesce(max(id), 0) from wall_events").fetchone()[0])
     finally:

@@ -174,6 +174,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, hub=hub)
     app.state.hub = hub
     app.state.db_path = db_path
+    app.state.handlers = h
     app.state.feed = feed
     app.state.logins = h.logins
     return app
