@@ -58,6 +58,12 @@ class Guarded(Generic[T]):
         """`work(resource)` in a worker thread; raises StorageBusy when SQLite stays locked."""
         return await run_in_threadpool(self._call, work)
 
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Wait for a worker thread still using the resource (before closing it at shutdown:
+        a connection closed under a running query can crash the process)."""
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()
+
     def _call(self, work: Callable[[T], R]) -> R:
         with self._lock:
             try:

@@ -80,6 +80,10 @@ class Change:
     seq: int
     show: list[dict[str, Any]] = field(default_factory=list)
     remove: list[int] = field(default_factory=list)
+    # The message as sent on the event stream, made once for every open wall (a hall of
+    # 200 phones would otherwise serialise each burst 200 times); see `WallHandlers`.
+    wire: str = field(default="", compare=False, repr=False)
+    wire_at: float = field(default=0.0, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "show": self.show, "remove": self.remove}

@@ -35,7 +35,7 @@ from tagwatch.records import iso
 from tagwatch.reports.urls import safe_url
 from tagwatch.reports.wall.access import Guarded
 from tagwatch.reports.wall.branding import qr_target
-from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
+from tagwatch.reports.wall.feed import POST_SQL, Change, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
 from tagwatch.reports.wall.rules import WallRules, visible_reason
 from tagwatch.settings import Config
@@ -49,6 +49,8 @@ log = logging.getLogger("tagwatch.wall")
 
 HERE = Path(__file__).resolve().parent
 KEEPALIVE_SECONDS = 10.0
+# How long one serialised update is reused for every open wall (its `now` sets clocks).
+WIRE_FRESH_SECONDS = 1.0
 # Wrong moderation tokens allowed per client address in LOCKOUT_SECONDS before
 # every attempt from it is refused unchecked until the window has passed.
 MAX_FAILED_LOGINS = 10
@@ -202,9 +204,7 @@ class WallHandlers:
                     yield _sse(snap, event="reset", id=snap["seq"])
                 else:
                     for change in missed:
-                        body = change.as_dict()
-                        body["now"] = iso(clock())
-                        yield _sse(body, event="update", id=change.seq)
+                        yield self._wire(change)
                 cursor = feed.seq
                 if hub.stats_version != stats_sent and hub.stats:
                     stats_sent = hub.stats_version
@@ -219,6 +219,21 @@ class WallHandlers:
                     yield ": keepalive\n\n"
         finally:
             hub.clients -= 1
+
+    def _wire(self, change: Change) -> str:
+        """The update message for `change`, serialised once for all the open walls.
+
+        A copy made over a second ago (a wall replaying what it missed) is made afresh: its
+        `now` sets the screen's clock.
+        """
+        if change.wire and time.monotonic() - change.wire_at < WIRE_FRESH_SECONDS:
+            return change.wire
+        body = change.as_dict()
+        body["now"] = iso(self.clock())
+        text = _sse(body, event="update", id=change.seq)
+        if not change.wire:
+            change.wire, change.wire_at = text, time.monotonic()
+        return text
 
     def denied(self, request: Request) -> Response | None:
         """The refusal for a moderation request, or None when its token is right."""
@@ -395,6 +410,9 @@ class WallHandlers:
         """The wall's database connections, once it stops serving."""
         self.feed.conn.close()
         if self.reads is not None:
+            self.reads.wait_idle()
             self.reads.resource.close()
+        if self.writes is not None:
+            self.writes.wait_idle()
         if self.writer is not None:
             self.writer.close()

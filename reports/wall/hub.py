@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +33,7 @@ from tagwatch.settings import AgendaSession, Config
 __all__ = ["WallHub", "current_session", "STATS_SECONDS"]
 
 log = logging.getLogger("tagwatch.wall")
+T = TypeVar("T")
 
 STATS_SECONDS = 5.0
 
@@ -65,6 +67,9 @@ class WallHub:
         # The newest wall event whose posts and stats are both in memory (`/healthz`).
         self.seq = feed.seq
         self._polling: asyncio.Lock | None = None
+        # Held by the worker thread while it uses the feed's connection: cancelling the
+        # poll does not stop that thread, so shutdown waits for it before closing.
+        self._in_thread = threading.Lock()
         self._stats_at = 0.0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -89,16 +94,20 @@ class WallHub:
         if self._polling is None:
             self._polling = asyncio.Lock()
         async with self._polling:
-            fetched = await run_in_threadpool(self.feed.fetch)
+            fetched = await run_in_threadpool(self._locked, self.feed.fetch)
             changed = self.feed.apply(fetched) is not None
             if changed or stats or time.monotonic() - self._stats_at >= STATS_SECONDS:
-                self.stats = await run_in_threadpool(self.compute_stats)
+                self.stats = await run_in_threadpool(self._locked, self.compute_stats)
                 self.stats_version += 1
                 self._stats_at = time.monotonic()
                 changed = True
             self.seq = self.feed.seq
             if changed:
                 self._notify()
+
+    def _locked(self, work: Callable[[], T]) -> T:
+        with self._in_thread:
+            return work()
 
     def compute_stats(self) -> dict[str, Any]:
         now = self.now()
@@ -143,6 +152,10 @@ class WallHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # A poll cancelled mid-query goes on in its thread: let it finish (a connection
+        # closed under a running query can crash the process).
+        if self._in_thread.acquire(timeout=30):
+            self._in_thread.release()
 
     def close(self) -> None:
         """End every open stream (server shutdown); call from the server's loop."""
