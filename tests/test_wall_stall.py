@@ -13,6 +13,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import segno
 from tagwatch.reports.wall import app as wall_app
 from tagwatch.reports.wall.access import BUSY_MESSAGE
 from tagwatch.reports.wall.app import create_app
+from tagwatch.reports.wall.feed import Change
 from tagwatch.reports.wall.server import WallServer
 from tagwatch.settings import parse_config
 from tagwatch.storage.db import Store, connect
@@ -325,3 +327,21 @@ def test_a_wall_stays_live_while_the_database_runs_a_backup_and_a_vacuum(served,
         f"{len(answers)} answers, slowest {max(a[1] for a in answers):.3f} s,"
         f" stored -> screen max {max(late):.2f} s",
     )
+
+
+def test_an_update_is_serialised_once_for_all_walls_and_afresh_for_a_late_replay(config, store):
+    """200 phones get the same bytes (one json.dumps a burst, not 200); a wall replaying
+    it later gets the current `now`, which sets its clock."""
+    clock = [datetime(2016, 11, 24, 13, 0, tzinfo=UTC)]
+    app = create_app(config, now=lambda: clock[0])
+    h = app.state.handlers
+    change = Change(7, show=[{"id": 1, "text": "hi"}])
+    first = h._wire(change)
+    clock[0] += timedelta(minutes=5)
+    assert h._wire(change) is first  # the same message for every open wall
+    assert json.loads(first.split("data: ", 1)[1])["now"] == "2016-11-24T13:00:00.000000Z"
+    change.wire_at -= 2  # sent two seconds ago: a replay gets today's clock
+    late = h._wire(change)
+    assert json.loads(late.split("data: ", 1)[1])["now"] == "2016-11-24T13:05:00.000000Z"
+    assert late.startswith("id: 7\nevent: update\n")
+    h.close()
