@@ -7,6 +7,7 @@ that waited on SQLite inside the event loop would show as a slow or timed-out an
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -345,3 +346,32 @@ def test_an_update_is_serialised_once_for_all_walls_and_afresh_for_a_late_replay
     assert json.loads(late.split("data: ", 1)[1])["now"] == "2016-11-24T13:05:00.000000Z"
     assert late.startswith("id: 7\nevent: update\n")
     h.close()
+
+
+def test_a_poll_meeting_a_lock_is_retried_and_the_moderators_queue_says_try_again(
+    config_dict, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    config_dict["wall"] = {"moderation": "post"}
+    config = parse_config(config_dict, path=tmp_path / "config.toml")
+    store = Store.open(config.db_path)
+    with TestClient(create_app(config, poll_interval=0.02)) as client:
+        feed = client.app.state.feed
+
+        def locked() -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+        monkeypatch.setattr(feed, "fetch", locked)
+        r = client.get("/api/moderation/posts", headers=AUTH)
+        assert r.status_code == 503 and r.json() == {"error": BUSY_MESSAGE}
+        assert client.get("/api/wall").status_code == 200
+        deadline = time.monotonic() + 5
+        while "the database is busy" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "the screens update once it is free" in caplog.text
+        monkeypatch.undo()
+        post_id = store.write_posts([make_post(1)]).new_ids[0]
+        caught_up(client)  # the hub kept polling and caught up
+        assert [p["id"] for p in client.get("/api/wall").json()["show"]] == [post_id]
+        assert client.get("/api/moderation/posts", headers=AUTH).status_code == 200
+    store.close()

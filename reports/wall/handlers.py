@@ -393,7 +393,7 @@ class WallHandlers:
             return JSONResponse({"error": str(exc)}, status_code=404)
         try:  # every open wall hears about it now, not at the next tick
             await self.hub.refresh(stats=True)
-        except sqlite3.OperationalError as exc:  # stored all the same: the next poll shows it
+        except StorageBusy as exc:  # stored all the same: the next poll shows it
             log.warning("wall: refreshing after a moderation action failed (%s)", exc)
         return JSONResponse(
             {"ok": True, "log_id": log_id, "on_wall": self.feed.is_visible(post_id)}

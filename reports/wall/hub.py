@@ -26,7 +26,9 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from tagwatch.errors import StorageBusy
 from tagwatch.records import iso
+from tagwatch.reports.wall.access import BUSY_MESSAGE, is_busy
 from tagwatch.reports.wall.feed import WallFeed
 from tagwatch.settings import AgendaSession, Config
 
@@ -107,7 +109,12 @@ class WallHub:
 
     def _locked(self, work: Callable[[], T]) -> T:
         with self._in_thread:
-            return work()
+            try:
+                return work()
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):  # locked past the wait: the next poll tries again
+                    raise StorageBusy(BUSY_MESSAGE) from exc
+                raise
 
     def compute_stats(self) -> dict[str, Any]:
         now = self.now()
@@ -125,8 +132,8 @@ class WallHub:
         while not self.closed:
             try:
                 await self.refresh()
-            except sqlite3.OperationalError as exc:  # busy past the timeout: try next tick
-                log.warning("wall: polling the database failed (%s); retrying", exc)
+            except StorageBusy:  # a backup or VACUUM holds the file: try at the next tick
+                log.warning("wall: the database is busy; the screens update once it is free")
             except Exception:  # a replaced or damaged file must not kill the wall
                 log.exception("wall: polling the database failed")
             await asyncio.sleep(self.poll_interval)
