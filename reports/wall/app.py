@@ -129,7 +129,13 @@ def create_app(
         rules,
         max_posts=config.wall.max_posts,
     )
-    hub = WallHub(feed, config, clock, poll_interval)
+    hub = WallHub(
+        feed,
+        config,
+        clock,
+        poll_interval,
+        stats_conn=connect(db_path, readonly=True, busy_timeout_ms=WAIT_MS),
+    )
     h = WallHandlers(
         config,
         token=token,

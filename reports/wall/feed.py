@@ -336,25 +336,34 @@ class WallFeed:
 
     # -- counters and highlights ---------------------------------------------------
 
-    def stats(self, start: datetime, end: datetime, *, top: int = 5) -> dict[str, Any]:
+    def stats(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        top: int = 5,
+        conn: sqlite3.Connection | None = None,
+    ) -> dict[str, Any]:
         """Live counters for a period, and its most engaging posts that are on the wall.
 
         Counters count every collected post (numbers reveal no content), reposts
         included, with the figures layer's rules (`tagwatch.reports.rows.live_totals`), so
         the wall, the morning digest and the impact report agree; the highlights
-        come only from posts the rules let onto the wall.
+        come only from posts the rules let onto the wall. `conn`: the hub counts on a
+        connection of its own, so a long count never holds up the next poll.
         """
+        conn = conn or self.conn
         # The figures layer's own SQL: the digest's and the report's counting rules
         # (authors by stable id, one engagement), without loading the period.
-        totals = live_totals(self.conn, start, end)
+        totals = live_totals(conn, start, end)
         highlights: list[dict[str, Any]] = []
         if self.visible.count:
             candidates = [
                 (post_id, n)
-                for post_id, n in most_engaged(self.conn, start, end, top * 20)
+                for post_id, n in most_engaged(conn, start, end, top * 20)
                 if post_id in self.visible
             ][:top]
-            rows = {r["id"]: r for r in post_rows(self.conn, [i for i, _ in candidates])}
+            rows = {r["id"]: r for r in post_rows(conn, [i for i, _ in candidates])}
             for post_id, n in candidates:
                 p = self.shown.get(post_id) or (payload(rows[post_id]) if post_id in rows else None)
                 if p is not None:
