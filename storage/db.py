@@ -28,8 +28,14 @@ __all__ = ["Store", "WriteResult", "connect", "require_database_folder", "ENGAGE
 BUSY_TIMEOUT_MS = 30_000
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection with tagwatch's pragmas; autocommit mode, transactions are explicit."""
+def connect(
+    path: str | Path, *, readonly: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
+    """A connection with tagwatch's pragmas; autocommit mode, transactions are explicit.
+
+    `busy_timeout_ms`: how long a statement waits on another connection's lock before
+    "database is locked"; the wall waits less than a collector (it must answer people).
+    """
     path = str(path)
     try:
         if readonly and path != ":memory:":
@@ -37,7 +43,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         else:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"pragma busy_timeout = {int(busy_timeout_ms)}")
         if not readonly:
             conn.execute("pragma journal_mode = wal")
             conn.execute("pragma synchronous = normal")
@@ -86,7 +92,9 @@ class Store:
         self.purged = 0  # live posts purged through this store (mark_deleted)
 
     @classmethod
-    def open(cls, path: str | Path, *, migrate_schema: bool = True) -> Store:
+    def open(
+        cls, path: str | Path, *, migrate_schema: bool = True, busy_timeout_ms: int | None = None
+    ) -> Store:
         path = str(path)
         if path != ":memory:":
             require_database_folder(path)
@@ -104,6 +112,8 @@ class Store:
             conn.close()
             hint = _damaged_hint(exc)
             raise StorageError(f"Database {path} is not usable: {exc}.{hint}") from exc
+        if busy_timeout_ms is not None:  # after migrating, which may wait for the full timeout
+            conn.execute(f"pragma busy_timeout = {int(busy_timeout_ms)}")
         return cls(conn, path)
 
     def close(self) -> None:

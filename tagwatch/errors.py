@@ -5,6 +5,7 @@
     ├── UsageError             bad command-line input (exit 2)
     │   └── AlreadyDecided     another moderator decided that post first: nothing changed
     ├── StorageError           database cannot be opened or migrated (exit 1)
+    │   └── StorageBusy        locked past the wait (a backup or VACUUM running): retry
     ├── AlreadyRunning         another runner holds the database lock (exit 2)
     ├── DeliveryError          the digest or an alert could not be mailed or posted (exit 1)
     │   └── DeliveryRateLimited  a chat server said "too many": carries how long to wait
@@ -29,6 +30,7 @@ __all__ = [
     "UsageError",
     "AlreadyDecided",
     "StorageError",
+    "StorageBusy",
     "AlreadyRunning",
     "DeliveryError",
     "DeliveryRateLimited",
@@ -67,6 +69,10 @@ class AlreadyDecided(UsageError):
 
 class StorageError(TagwatchError):
     exit_code = 1
+
+
+class StorageBusy(StorageError):
+    """SQLite stayed locked past the wait (a VACUUM, a backup): nothing was written."""
 
 
 class AlreadyRunning(TagwatchError):

@@ -14,6 +14,7 @@ import pytest
 from tagwatch.reports.wall.app import create_app
 from tagwatch.settings import load_config
 from tests.reliability_support import bluesky_event
+from tests.wall_support import caught_up
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -52,6 +53,7 @@ def test_deleted_upstream_is_purged_everywhere(
             assert lingering is not vacuum
 
             # The wall drops it at once: the next poll says to remove it.
+            caught_up(wall)
             after = wall.get(f"/api/wall?since={before['seq']}").json()
             assert after["remove"] and GONE not in str(after)
             assert GONE not in wall.get("/api/wall").text

@@ -24,6 +24,7 @@ from tagwatch.settings import parse_config
 from tagwatch.storage import moderation as mod
 from tagwatch.storage.db import Store, connect
 from tests.conftest import make_post
+from tests.wall_support import caught_up
 
 with warnings.catch_warnings():
     # Starlette 1.x nudges towards `httpx2`; the httpx client it wraps works the same here.
@@ -75,6 +76,7 @@ def wall(
 
 
 def shown(client: TestClient) -> dict[int, dict[str, Any]]:
+    caught_up(client)
     return {p["id"]: p for p in client.get("/api/wall").json()["show"]}
 
 
@@ -132,8 +134,10 @@ def test_hide_removes_a_post_and_the_poll_reports_the_removal(wall):
     client, store = wall()
     a = store_post(store, 1)
     act(client, "approve", a)
+    caught_up(client)
     seq = client.get("/api/wall").json()["seq"]
     act(client, "hide", a)
+    caught_up(client)
     update = client.get(f"/api/wall?since={seq}").json()
     assert update["reset"] is False
     assert update["remove"] == [a] and update["show"] == []
@@ -145,9 +149,11 @@ def test_post_moderation_shows_at_once_and_upstream_deletion_removes(wall):
     client, store = wall(moderation="post")
     a = store_post(store, 1)
     assert set(shown(client)) == {a}
+    caught_up(client)
     seq = client.get("/api/wall").json()["seq"]
     post = make_post(1)
     assert store.mark_deleted(post.platform, post.platform_id)
+    caught_up(client)
     assert client.get(f"/api/wall?since={seq}").json()["remove"] == [a]
     assert shown(client) == {}
 
@@ -385,6 +391,7 @@ def test_stats_count_the_day_and_name_the_running_session(wall):
     store_post(store, 2, likes=90)  # more engaging, but not approved
     store_post(store, 3, repost_of="at://did:plc:author1/app.bsky.feed.post/1")
     act(client, "approve", a)  # recounts at once (otherwise every few seconds)
+    caught_up(client)
     stats = client.get("/api/wall").json()["stats"]
     # Reposts count, as in the digest and the report: the numbers agree.
     day = summary(store.conn, client.app.state.hub.config.event, DAY_START, DAY_END)
@@ -493,7 +500,7 @@ def test_reconnect_with_last_event_id_resumes_without_loss_or_repeat(wall):
     # While the wall was away: one post arrives, the shown one is hidden.
     b = store_post(store, 2)
     mod.apply_action(store, "hide", a)
-    client.get("/api/wall")  # let the hub catch up before reconnecting
+    caught_up(client)  # before reconnecting
     with client.stream("GET", "/api/wall/events", headers={"Last-Event-ID": last}) as r:
         events = EventReader(r).until(kind("stats"))
     updates = [e for e in events if e["event"] != "stats"]
@@ -530,7 +537,7 @@ def test_stream_works_without_lifespan_events(config_dict, tmp_path, monkeypatch
 def test_unknown_last_event_id_gets_a_full_reset(wall, last):
     client, store = wall(moderation="post")
     a = store_post(store, 1)
-    client.get("/api/wall")
+    caught_up(client)
     with client.stream("GET", "/api/wall/events", headers={"Last-Event-ID": last}) as r:
         reset = EventReader(r).until(kind("reset"))[-1]
     assert [p["id"] for p in reset["data"]["show"]] == [a]

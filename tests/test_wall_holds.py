@@ -24,6 +24,7 @@ from tagwatch.reports.wall.rules import WallRules, WordFilter
 from tagwatch.settings import parse_config
 from tagwatch.storage.db import Store, connect
 from tests.conftest import make_post
+from tests.wall_support import caught_up
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -82,6 +83,7 @@ def create_app(config: Any) -> Any:
 
 
 def shown(client: TestClient) -> set[int]:
+    caught_up(client)  # the wall answers from memory: wait for the hub's next poll
     return {p["id"] for p in client.get("/api/wall").json()["show"]}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +24,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tagwatch.errors import UsageError
+from tagwatch.errors import StorageBusy, UsageError
 from tagwatch.records import utcnow
+from tagwatch.reports.wall.access import WAIT_MS
 from tagwatch.reports.wall.branding import Branding
 from tagwatch.reports.wall.feed import WallFeed
 from tagwatch.reports.wall.handlers import WallHandlers
@@ -126,14 +128,37 @@ def create_app(
         )
     # Opening the store migrates the schema (the wall may start before any collector);
     # it stays open only to write moderation decisions.
-    store = Store.open(db_path)
+    store = Store.open(db_path, busy_timeout_ms=WAIT_MS)
     writer: Store | None = store
-    if not team.enabled:
+    reader: sqlite3.Connection | None = None
+    if team.enabled:
+        reader = connect(db_path, readonly=True, busy_timeout_ms=WAIT_MS)
+    else:
         store.close()
         writer = None
-    feed = WallFeed(connect(db_path, readonly=True), rules, max_posts=config.wall.max_posts)
-    hub = WallHub(feed, config, clock, poll_interval)
-    h = WallHandlers(config, team=team, rules=rules, feed=feed, hub=hub, writer=writer, clock=clock)
+    # The hub's poll has this connection to itself (see hub.py, access.py).
+    feed = WallFeed(
+        connect(db_path, readonly=True, busy_timeout_ms=WAIT_MS),
+        rules,
+        max_posts=config.wall.max_posts,
+    )
+    hub = WallHub(
+        feed,
+        config,
+        clock,
+        poll_interval,
+        stats_conn=connect(db_path, readonly=True, busy_timeout_ms=WAIT_MS),
+    )
+    h = WallHandlers(
+        config,
+        team=team,
+        rules=rules,
+        feed=feed,
+        hub=hub,
+        writer=writer,
+        clock=clock,
+        reader=reader,
+    )
 
     brand = Branding(config)
     # Pictures through the wall's own image proxy (CSP img-src 'self'; docs/wall.md).
@@ -170,9 +195,12 @@ def create_app(
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         lifespan=lifespan,
+        exception_handlers={StorageBusy: h.busy},
     )
     app.add_middleware(SecurityHeaders, hub=hub)
     app.state.hub = hub
+    app.state.db_path = db_path
+    app.state.handlers = h
     app.state.feed = feed
     app.state.logins = h.logins
     app.state.team = team

@@ -115,9 +115,22 @@ class Change:
     seq: int
     show: list[dict[str, Any]] = field(default_factory=list)
     remove: list[int] = field(default_factory=list)
+    # The message as sent on the event stream, made once for every open wall (a hall of
+    # 200 phones would otherwise serialise each burst 200 times); see `WallHandlers`.
+    wire: str = field(default="", compare=False, repr=False)
+    wire_at: float = field(default=0.0, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "show": self.show, "remove": self.remove}
+
+
+@dataclass
+class _Fetched:
+    """What one poll read: the newest event id, and each touched post judged (its
+    payload when the rules let it onto the wall, None when they do not)."""
+
+    seq: int
+    judged: list[tuple[int, dict[str, Any] | None]]
 
 
 class _Bits:
@@ -147,6 +160,15 @@ class _Bits:
         if i in self:
             self._bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
             self.count -= 1
+
+
+@dataclass
+class _Loaded:
+    """A whole new state, read afresh (at start, or after the database was replaced)."""
+
+    seq: int
+    visible: _Bits
+    shown: dict[int, dict[str, Any]]
 
 
 class WallFeed:
@@ -193,15 +215,17 @@ class WallFeed:
         return post_id in self.visible
 
     def load(self) -> None:
-        """Judge every post afresh (at start, or when the database was replaced).
+        """Judge every post afresh (at start, or when the database was replaced)."""
+        self._install(self._read_all())
 
-        Every visible post gets its bit; only the newest `window` keep a payload.
-        """
+    def _read_all(self) -> _Loaded:
+        """Every visible post's bit, and the payloads of the newest `window`; touches no
+        state of the feed, so it can run in a worker thread while clients are answered."""
         seq = self._last_event_id()
         rows = self.conn.execute(
             f"{POST_SQL} where {self.rules.sql_filter()} order by p.created_at desc, p.id desc"
         )
-        self.visible = _Bits()
+        visible = _Bits()
         newest: list[dict[str, Any]] = []
         pinned: list[dict[str, Any]] = []
         # In batches: the reply-rate hold rule counts replies once per batch, and memory
@@ -210,13 +234,17 @@ class WallFeed:
             for r, reason in zip(batch, judge(self.rules, self.conn, batch), strict=True):
                 if reason is not None:
                     continue
-                self.visible.add(int(r["id"]))
+                visible.add(int(r["id"]))
                 if r["pinned"]:
                     pinned.append(payload(r))
                 elif len(newest) < self.window:
                     newest.append(payload(r))
-        self.shown = {p["id"]: p for p in reversed(pinned + newest)}
-        self.seq = self.base = seq
+        return _Loaded(seq, visible, {p["id"]: p for p in reversed(pinned + newest)})
+
+    def _install(self, loaded: _Loaded) -> None:
+        self.visible = loaded.visible
+        self.shown = loaded.shown
+        self.seq = self.base = loaded.seq
         self.changes.clear()
         self._held = 0
 
@@ -232,13 +260,20 @@ class WallFeed:
 
     def poll(self) -> Change | None:
         """Apply events written since the last poll; returns the change, if any is visible."""
+        return self.apply(self.fetch())
+
+    def fetch(self) -> _Fetched | _Loaded | None:
+        """The database half of a poll: read the events past `seq` and judge the posts they
+        touch. It changes nothing in the feed, so the hub runs it in a worker thread (a
+        database locked by a VACUUM delays the next update, never an answer) and then
+        `apply()`s the result on the event loop, where clients read the feed."""
         events = self.conn.execute(
             "select id, post_id, author_key from wall_events where id > ? order by id limit 10000",
             (self.seq,),
         ).fetchall()
         if not events:
             if self._last_event_id() < self.seq:
-                self.load()  # a different (or restored) database: start over
+                return self._read_all()  # a different (or restored) database: start over
             return None
         ids: set[int] = set()
         for ev in events:
@@ -254,14 +289,25 @@ class WallFeed:
                         (platform, author_id),
                     )
                 )
-        seq = int(events[-1]["id"])
-        change = Change(seq)
         batch = post_rows(self.conn, ids)
         found = {r["id"]: r for r in batch}
         reasons = dict(zip(found, judge(self.rules, self.conn, batch), strict=True))
+        judged: list[tuple[int, dict[str, Any] | None]] = []
         for post_id in sorted(ids):
             row = found.get(post_id)
-            new = payload(row) if row is not None and reasons[post_id] is None else None
+            visible = row is not None and reasons[post_id] is None
+            judged.append((post_id, payload(row) if visible and row is not None else None))
+        return _Fetched(int(events[-1]["id"]), judged)
+
+    def apply(self, fetched: _Fetched | _Loaded | None) -> Change | None:
+        """The memory half of a poll (no database): what `fetch()` read becomes a change."""
+        if fetched is None:
+            return None
+        if isinstance(fetched, _Loaded):
+            self._install(fetched)
+            return None
+        change = Change(fetched.seq)
+        for post_id, new in fetched.judged:
             if new is None:
                 if post_id in self.visible:
                     # Removed even when no longer in `shown`: a screen may still hold it.
@@ -278,7 +324,7 @@ class WallFeed:
             if new != old:
                 self._remember(new)
                 change.show.append(new)
-        self.seq = seq
+        self.seq = fetched.seq
         if not change.show and not change.remove:
             return None
         change.show.sort(key=lambda p: (p["created_at"], p["id"]))
@@ -330,25 +376,34 @@ class WallFeed:
 
     # -- counters and highlights ---------------------------------------------------
 
-    def stats(self, start: datetime, end: datetime, *, top: int = 5) -> dict[str, Any]:
+    def stats(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        top: int = 5,
+        conn: sqlite3.Connection | None = None,
+    ) -> dict[str, Any]:
         """Live counters for a period, and its most engaging posts that are on the wall.
 
         Counters count every collected post (numbers reveal no content), reposts
         included, with the figures layer's rules (`tagwatch.reports.rows.live_totals`), so
         the wall, the morning digest and the impact report agree; the highlights
-        come only from posts the rules let onto the wall.
+        come only from posts the rules let onto the wall. `conn`: the hub counts on a
+        connection of its own, so a long count never holds up the next poll.
         """
+        conn = conn or self.conn
         # The figures layer's own SQL: the digest's and the report's counting rules
         # (authors by stable id, one engagement), without loading the period.
-        totals = live_totals(self.conn, start, end)
+        totals = live_totals(conn, start, end)
         highlights: list[dict[str, Any]] = []
         if self.visible.count:
             candidates = [
                 (post_id, n)
-                for post_id, n in most_engaged(self.conn, start, end, top * 20)
+                for post_id, n in most_engaged(conn, start, end, top * 20)
                 if post_id in self.visible
             ][:top]
-            rows = {r["id"]: r for r in post_rows(self.conn, [i for i, _ in candidates])}
+            rows = {r["id"]: r for r in post_rows(conn, [i for i, _ in candidates])}
             for post_id, n in candidates:
                 p = self.shown.get(post_id) or (payload(rows[post_id]) if post_id in rows else None)
                 if p is not None:

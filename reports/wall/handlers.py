@@ -7,6 +7,11 @@ its API need a moderator's token (`[wall] token_env` or one of `[wall] moderator
 `team.py`), and change state only by POST; every action is logged under the moderator's name
 and pushed to the other moderators' pages through their live channel
 (`/api/moderation/events`).
+
+Never stalls: the wall's own routes (page, event stream, polling fallback, health) answer
+from the memory the hub keeps and touch no SQLite; the moderators' routes run their
+database work in a worker thread (`access.Guarded`), so a backup or a VACUUM holding the
+file delays a moderator's answer (at worst a 503 "try again"), never an open wall.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -25,11 +31,12 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from tagwatch.errors import AlreadyDecided, TagwatchError
+from tagwatch.errors import AlreadyDecided, StorageBusy, TagwatchError
 from tagwatch.records import iso
 from tagwatch.reports.urls import safe_url
+from tagwatch.reports.wall.access import Guarded
 from tagwatch.reports.wall.branding import qr_target
-from tagwatch.reports.wall.feed import POST_SQL, WallFeed, payload
+from tagwatch.reports.wall.feed import POST_SQL, Change, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
 from tagwatch.reports.wall.rules import WallRules, judge
 from tagwatch.reports.wall.team import Team
@@ -44,6 +51,8 @@ log = logging.getLogger("tagwatch.wall")
 
 HERE = Path(__file__).resolve().parent
 KEEPALIVE_SECONDS = 10.0
+# How long one serialised update is reused for every open wall (its `now` sets clocks).
+WIRE_FRESH_SECONDS = 1.0
 # Wrong moderation tokens allowed per client address in LOCKOUT_SECONDS before
 # every attempt from it is refused unchecked until the window has passed.
 MAX_FAILED_LOGINS = 10
@@ -136,6 +145,7 @@ class WallHandlers:
         hub: WallHub,
         writer: Store | None,
         clock: Callable[[], datetime],
+        reader: sqlite3.Connection | None = None,
     ):
         self.config = config
         self.wall = config.wall
@@ -144,6 +154,10 @@ class WallHandlers:
         self.feed = feed
         self.hub = hub
         self.writer = writer
+        # The moderators' routes' connections, each used by one worker thread at a time;
+        # the feed's own connection belongs to the hub's poll.
+        self.writes = Guarded(writer) if writer is not None else None
+        self.reads = Guarded(reader) if reader is not None else None
         self.clock = clock
         self.logins = FailedLogins()
         # Gives the moderators' page picture addresses it may load (set by the app to
@@ -176,7 +190,7 @@ class WallHandlers:
         )
 
     async def wall_poll(self, request: Request) -> Response:
-        self.hub.refresh()
+        # From memory only: a hall of phones polling must not queue on the database.
         since = request.query_params.get("since")
         last = int(since) if since is not None and since.isdigit() else None
         body = self.feed.merged_after(last)
@@ -207,9 +221,7 @@ class WallHandlers:
                     yield _sse(snap, event="reset", id=snap["seq"])
                 else:
                     for change in missed:
-                        body = change.as_dict()
-                        body["now"] = iso(clock())
-                        yield _sse(body, event="update", id=change.seq)
+                        yield self._wire(change)
                 cursor = feed.seq
                 if hub.stats_version != stats_sent and hub.stats:
                     stats_sent = hub.stats_version
@@ -224,6 +236,21 @@ class WallHandlers:
                     yield ": keepalive\n\n"
         finally:
             hub.clients -= 1
+
+    def _wire(self, change: Change) -> str:
+        """The update message for `change`, serialised once for all the open walls.
+
+        A copy made over a second ago (a wall replaying what it missed) is made afresh: its
+        `now` sets the screen's clock.
+        """
+        if change.wire and time.monotonic() - change.wire_at < WIRE_FRESH_SECONDS:
+            return change.wire
+        body = change.as_dict()
+        body["now"] = iso(self.clock())
+        text = _sse(body, event="update", id=change.seq)
+        if not change.wire:
+            change.wire, change.wire_at = text, time.monotonic()
+        return text
 
     def login(self, request: Request) -> str | Response:
         """The moderator's name for a moderation request, or the refusal to send.
@@ -282,25 +309,28 @@ class WallHandlers:
                 {"error": f"Unknown filter {show!r}; use pending, approved, hidden, blocked, all."},
                 status_code=400,
             )
-        self.hub.refresh()
-        return JSONResponse(self.queue(show), headers={"cache-control": "no-store"})
+        await self.hub.refresh()
+        assert self.reads is not None  # a token implies the moderators' connections
+        queue = await self.reads.run(lambda conn: self.queue(show, conn))
+        return JSONResponse(queue, headers={"cache-control": "no-store"})
 
-    def queue(self, show: str) -> dict[str, Any]:
+    def queue(self, show: str, conn: sqlite3.Connection) -> dict[str, Any]:
         """The posts one filter of the moderation page lists, and how many there are.
 
         The waiting queue is oldest first (the order to decide them in, so nobody waits
         longest); the other filters newest first. `count` is the whole filter's length,
-        which may exceed the 200 listed.
+        which may exceed the 200 listed. Runs in a worker thread on `conn`, the moderators'
+        own connection (never the hub's).
         """
         feed = self.feed
         where = QUEUE_FILTERS[show]
         order = "asc" if show == "pending" else "desc"
         base = f"{POST_SQL} where p.deleted = 0 and {where}"
-        rows = feed.conn.execute(
+        rows = conn.execute(
             f"{base} order by p.created_at {order}, p.id {order} limit 200"
         ).fetchall()
         posts = []
-        for r, reason in zip(rows, judge(self.rules, feed.conn, rows), strict=True):
+        for r, reason in zip(rows, judge(self.rules, conn, rows), strict=True):
             if show == "wall" and not feed.is_visible(r["id"]):
                 continue
             posts.append(
@@ -320,16 +350,19 @@ class WallHandlers:
         if show == "wall" or len(rows) < 200:
             count = len(posts)
         else:
-            count = feed.conn.execute(f"select count(*) from ({base})").fetchone()[0]
+            count = conn.execute(f"select count(*) from ({base})").fetchone()[0]
         return {"mode": self.rules.mode, "posts": posts, "count": count, "now": iso(self.clock())}
 
     async def moderation_log(self, request: Request) -> Response:
         if (refusal := self.denied(request)) is not None:
             return refusal
-        rows = self.feed.conn.execute(
-            "select id, at, action, post_id, author_key, detail, moderator from moderation_log"
-            " order by id desc limit 100"
-        ).fetchall()
+        assert self.reads is not None
+        rows = await self.reads.run(
+            lambda conn: conn.execute(
+                "select id, at, action, post_id, author_key, detail, moderator"
+                " from moderation_log order by id desc limit 100"
+            ).fetchall()
+        )
         return JSONResponse({"log": [dict(r) for r in rows]}, headers={"cache-control": "no-store"})
 
     async def moderation_alerts(self, request: Request) -> Response:
@@ -341,7 +374,10 @@ class WallHandlers:
         if (refusal := self.denied(request)) is not None:
             return refusal
         now = self.clock()
-        rows = alerts_since(self.feed.conn, now - ALERTS_WINDOW, limit=ALERTS_SHOWN)
+        assert self.reads is not None
+        rows = await self.reads.run(
+            lambda conn: alerts_since(conn, now - ALERTS_WINDOW, limit=ALERTS_SHOWN)
+        )
         alerts = [
             {
                 **{k: a[k] for k in ("id", "kind", "title", "target", "fired_at", "resolved_at")},
@@ -382,8 +418,14 @@ class WallHandlers:
                 {"error": f"Unknown seen state {seen!r}; use one of: {', '.join(STATES)}."},
                 status_code=400,
             )
+        assert self.writes is not None  # a token implies a writer
+        at = self.clock()
         try:
-            log_id = self.decide(action, post_id, moderator=name, seen=seen)
+            log_id = await self.writes.run(
+                lambda store: self.decide(store, action, post_id, moderator=name, seen=seen, at=at)
+            )
+        except StorageBusy as exc:
+            return await self.busy(request, exc)
         except AlreadyDecided as exc:
             # Not an error of the moderator's: someone was quicker. Nothing changed.
             return JSONResponse(
@@ -391,18 +433,28 @@ class WallHandlers:
             )
         except TagwatchError as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
-        self.hub.refresh(stats=True)  # every open wall hears about it now, not at the next tick
+        try:  # every open wall hears about it now, not at the next tick
+            await self.hub.refresh(stats=True)
+        except StorageBusy as exc:  # stored all the same: the next poll shows it
+            log.warning("wall: refreshing after a moderation action failed (%s)", exc)
         self.team.notify()  # and every moderator's page
         return JSONResponse(
             {"ok": True, "log_id": log_id, "on_wall": self.feed.is_visible(post_id), "by": name}
         )
 
-    def decide(self, action: str, post_id: int, *, moderator: str, seen: str | None) -> int:
-        """The moderation write itself (plain and synchronous: may run in a worker thread)."""
-        assert self.writer is not None  # a token implies a writer
-        return apply_action(
-            self.writer, action, post_id, at=self.clock(), moderator=moderator, seen=seen
-        )
+    @staticmethod
+    def decide(
+        store: Store,
+        action: str,
+        post_id: int,
+        *,
+        moderator: str,
+        seen: str | None,
+        at: datetime,
+    ) -> int:
+        """The moderation write itself: plain and synchronous, run in a worker thread on the
+        wall's one writer (`self.writes` lets one thread at a time use it)."""
+        return apply_action(store, action, post_id, at=at, moderator=moderator, seen=seen)
 
     async def moderation_events(self, request: Request) -> Response:
         """The moderators' live channel: who is here, and every action as it is taken.
@@ -420,9 +472,13 @@ class WallHandlers:
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
 
-    def actions_after(self, after: int | None, limit: int = RECENT_ACTIONS) -> list[dict[str, Any]]:
-        """Moderation log rows after id `after` with each post's state now (plain, synchronous)."""
-        actions = recent_actions(self.feed.conn, after=after, limit=limit)
+    async def actions_after(
+        self, after: int | None, limit: int = RECENT_ACTIONS
+    ) -> list[dict[str, Any]]:
+        """Moderation log rows after id `after` with each post's state now (read in a worker
+        thread on the moderators' connection)."""
+        assert self.reads is not None  # a moderator's stream implies the connections
+        actions = await self.reads.run(lambda conn: recent_actions(conn, after=after, limit=limit))
         for a in actions:
             a["on_wall"] = a["post_id"] is not None and self.feed.is_visible(a["post_id"])
         return actions
@@ -433,7 +489,7 @@ class WallHandlers:
         team.notify()
         try:
             yield f"retry: {RETRY_MS}\n\n"
-            actions = self.actions_after(None)
+            actions = await self.actions_after(None)
             cursor = actions[-1]["id"] if actions else None
             here = presence.here()
             yield _sse(
@@ -455,7 +511,10 @@ class WallHandlers:
                         return
                     presence.beat(name)
                     yield ": keepalive\n\n"
-                fresh = self.actions_after(cursor, limit=200)
+                try:
+                    fresh = await self.actions_after(cursor, limit=200)
+                except StorageBusy:  # a backup or VACUUM holds the file: at the next wake
+                    fresh = []
                 if fresh:
                     cursor = fresh[-1]["id"]
                     yield _sse({"actions": fresh, "now": iso(self.clock())}, event="actions")
@@ -467,10 +526,19 @@ class WallHandlers:
             team.notify()
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "seq": self.feed.seq, "clients": self.hub.clients})
+        return JSONResponse({"ok": True, "seq": self.hub.seq, "clients": self.hub.clients})
+
+    async def busy(self, request: Request, exc: Exception) -> Response:
+        """SQLite stayed locked past the wall's wait: nothing was written, try again."""
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"retry-after": "5"})
 
     def close(self) -> None:
         """The wall's database connections, once it stops serving."""
         self.feed.conn.close()
+        if self.reads is not None:
+            self.reads.wait_idle()
+            self.reads.resource.close()
+        if self.writes is not None:
+            self.writes.wait_idle()
         if self.writer is not None:
             self.writer.close()

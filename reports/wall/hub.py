@@ -3,6 +3,15 @@
 Why apart from the handlers: the hub outlives any request (it polls ~twice a second for as
 long as the app serves), and the server must reach it to end the open streams at shutdown
 (`server.py`); handlers only read what it keeps current.
+
+Why the poll runs in a worker thread: a backup, a VACUUM or a collector's long transaction
+can keep SQLite busy for seconds, and a query waiting on it inside the event loop would
+freeze every open wall. The database half of a poll (`WallFeed.fetch`, the stats queries)
+runs in a thread on the feed's own connection, one poll at a time; only the swap into
+memory and the wake-up happen on the loop. A slow poll delays the next update, never an
+answer: unauthenticated requests are answered from the memory the hub keeps. The counters
+(a count over the whole day: half a second at 500,000 posts) are made apart, on a third
+connection, after the new posts have gone out, so they never hold up a post.
 """
 
 from __future__ import annotations
@@ -10,20 +19,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+
+from tagwatch.errors import StorageBusy
 from tagwatch.records import iso
+from tagwatch.reports.wall.access import BUSY_MESSAGE, is_busy
 from tagwatch.reports.wall.feed import WallFeed
 from tagwatch.settings import AgendaSession, Config
 
 __all__ = ["WallHub", "current_session", "STATS_SECONDS"]
 
 log = logging.getLogger("tagwatch.wall")
+T = TypeVar("T")
 
 STATS_SECONDS = 5.0
+# While posts arrive, the counters are recounted at most this often.
+STATS_MIN_SECONDS = 1.0
 
 
 def current_session(config: Config, now: datetime) -> AgendaSession | None:
@@ -43,6 +61,7 @@ class WallHub:
         config: Config,
         now: Callable[[], datetime],
         poll_interval: float,
+        stats_conn: sqlite3.Connection | None = None,
     ):
         self.feed = feed
         self.config = config
@@ -52,6 +71,17 @@ class WallHub:
         self.clients = 0
         self.stats: dict[str, Any] = {}
         self.stats_version = 0
+        # The newest wall event whose posts are in memory (`/healthz`).
+        self.seq = feed.seq
+        # The counters' own connection (without one they share the feed's, taking turns).
+        self.stats_conn = stats_conn
+        self._stats_lock: asyncio.Lock | None = None
+        self._stats_thread = threading.Lock() if stats_conn is not None else None
+        self._stats_task: asyncio.Task[None] | None = None
+        self._polling: asyncio.Lock | None = None
+        # Held by the worker thread while it uses the feed's connection: cancelling the
+        # poll does not stop that thread, so shutdown waits for it before closing.
+        self._in_thread = threading.Lock()
         self._stats_at = 0.0
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -67,22 +97,65 @@ class WallHub:
         if old is not None:
             old.set()
 
-    def refresh(self, *, stats: bool = False) -> None:
-        """One poll of the database; wakes the streams when the wall changed."""
-        changed = self.feed.poll() is not None
-        if changed or stats or time.monotonic() - self._stats_at >= STATS_SECONDS:
-            self.stats = self.compute_stats()
+    async def refresh(self, *, stats: bool = False) -> None:
+        """One poll of the database; wakes the streams when the wall changed.
+
+        Polls never overlap (a moderator's action waits for the poll in flight, then
+        polls itself), so the feed's connection is used by one thread at a time. With
+        `stats`, the counters are recounted before it returns (a moderator's action);
+        otherwise they are recounted in the background when due.
+        """
+        if self._polling is None:
+            self._polling = asyncio.Lock()
+        async with self._polling:
+            fetched = await run_in_threadpool(self._locked, self._in_thread, self.feed.fetch)
+            changed = self.feed.apply(fetched) is not None
+            self.seq = self.feed.seq
+            if changed:
+                self._notify()  # the new posts go out now, before any recount
+        if stats:
+            await self.update_stats()
+            return
+        since = time.monotonic() - self._stats_at
+        due = since >= STATS_SECONDS or (changed and since >= STATS_MIN_SECONDS)
+        if due and (self._stats_task is None or self._stats_task.done()):
+            self._stats_task = asyncio.get_running_loop().create_task(self._background_stats())
+
+    async def update_stats(self) -> None:
+        """Recount the counters (one count at a time, so the newest always lands last)."""
+        if self._stats_lock is None:
+            self._stats_lock = asyncio.Lock()
+        async with self._stats_lock:
+            lock = self._in_thread
+            if self.stats_conn is not None and self._stats_thread is not None:
+                lock = self._stats_thread
+            self.stats = await run_in_threadpool(self._locked, lock, self.compute_stats)
             self.stats_version += 1
             self._stats_at = time.monotonic()
-            changed = True
-        if changed:
             self._notify()
+
+    async def _background_stats(self) -> None:
+        try:
+            await self.update_stats()
+        except StorageBusy:
+            log.warning("wall: the database is busy; the counters update once it is free")
+        except Exception:  # a count that fails must not kill the wall
+            log.exception("wall: counting the wall's figures failed")
+
+    def _locked(self, lock: threading.Lock, work: Callable[[], T]) -> T:
+        with lock:
+            try:
+                return work()
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):  # locked past the wait: the next poll tries again
+                    raise StorageBusy(BUSY_MESSAGE) from exc
+                raise
 
     def compute_stats(self) -> dict[str, Any]:
         now = self.now()
         ev = self.config.event
         start, end = ev.day_bounds(now.astimezone(ev.tz).date())
-        stats = self.feed.stats(start, end)
+        stats = self.feed.stats(start, end, conn=self.stats_conn)
         session = current_session(self.config, now)
         stats["session"] = (
             None if session is None else {"title": session.title, "prompt": session.prompt}
@@ -93,8 +166,10 @@ class WallHub:
     async def run(self) -> None:
         while not self.closed:
             try:
-                self.refresh()
-            except Exception:  # a locked or replaced file must not kill the wall
+                await self.refresh()
+            except StorageBusy:  # a backup or VACUUM holds the file: try at the next tick
+                log.warning("wall: the database is busy; the screens update once it is free")
+            except Exception:  # a replaced or damaged file must not kill the wall
                 log.exception("wall: polling the database failed")
             await asyncio.sleep(self.poll_interval)
 
@@ -109,6 +184,8 @@ class WallHub:
             return
         self._loop = loop
         self._wake = asyncio.Event()
+        self._polling = asyncio.Lock()
+        self._stats_lock = asyncio.Lock()
         self.closed = False
         self._task = loop.create_task(self.run())
 
@@ -118,6 +195,18 @@ class WallHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._stats_task is not None:
+            self._stats_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stats_task
+        # A poll or count cancelled mid-query goes on in its thread: let it finish (a
+        # connection closed under a running query can crash the process).
+        for lock in (self._in_thread, self._stats_thread):
+            if lock is not None and lock.acquire(timeout=30):
+                lock.release()
+        if self.stats_conn is not None:
+            self.stats_conn.close()
+            self.stats_conn = None
 
     def close(self) -> None:
         """End every open stream (server shutdown); call from the server's loop."""
