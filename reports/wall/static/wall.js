@@ -151,7 +151,12 @@
   function show(p, isNew) {
     const known = posts.has(p.id);
     posts.set(p.id, p);
-    if (!known && isNew) fresh.push(p.id);
+    if (!known && isNew) {
+      fresh.push(p.id);
+      // Hundreds of posts a second must not queue for the featured spot for ever: only
+      // the newest of them can be featured before they are old news.
+      if (fresh.length > MAX) fresh.splice(0, fresh.length - MAX);
+    }
   }
 
   function remove(id) {
