@@ -69,6 +69,11 @@ def test_demo_wall_showed_moderated_posts(demo_run):
     # trolls' blocked words never reach the wall: the moderation log shows the moderator's work
     actions = [r[0] for r in conn.execute("select action from moderation_log")]
     assert result.wall_posts_hidden_by_moderator == actions.count("block")
+    # The raid's days-old accounts are held for a moderator ([wall] hold_new_accounts_days),
+    # and the queue says why; the count is what the queue listed.
+    assert result.wall_posts_held > 0
+    assert result.wall_held_example.startswith("held: account ")
+    assert result.wall_held_example.endswith(" old")
 
 
 def test_demo_writes_digests_and_the_impact_report(demo_run):

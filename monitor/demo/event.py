@@ -225,4 +225,6 @@ token_env = "{WALL_TOKEN_ENV}"
 blocked_words = {_toml_list(list(TROLL_WORDS))}
 hide_sensitive = true
 rotate_seconds = 6.0
+# Accounts made days before the event (the trolls') wait for a moderator.
+hold_new_accounts_days = 7
 """

@@ -62,6 +62,9 @@ class DemoResult:
     failed_passes: dict[str, int] = field(default_factory=dict)
     wall_posts_shown: int = 0
     wall_posts_hidden_by_moderator: int = 0
+    # Posts a hold rule sent to the moderators' queue, and one of the reasons shown.
+    wall_posts_held: int = 0
+    wall_held_example: str = ""
     digests: list[Path] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
     # What the demo's loopback chat webhook received: each alert's first line.
@@ -255,6 +258,14 @@ def run_demo(
         try:
             wall = _get_json(f"{wall_url}/api/wall")
             result.wall_posts_shown = len(wall.get("posts") or wall.get("show") or [])
+            queue = _get_json(f"{wall_url}/api/moderation/posts?show=pending", token)
+            held = [
+                p["reason"]
+                for p in (queue.get("posts", []) if isinstance(queue, dict) else [])
+                if str(p.get("reason") or "").startswith("held:")
+            ]
+            result.wall_posts_held = len(held)
+            result.wall_held_example = held[0] if held else ""
         except OSError as exc:
             echo(f"  the wall did not answer: {exc}")
         for name, records in runner.records.items():
@@ -314,7 +325,10 @@ def describe(result: DemoResult) -> list[str]:
             for p, n in sorted(result.passes.items())
         ),
         f"Wall: {result.wall_posts_shown} posts on screen at the end; "
-        f"{result.wall_posts_hidden_by_moderator} troll author(s) blocked by the moderator.",
+        f"{result.wall_posts_hidden_by_moderator} troll author(s) blocked by the moderator; "
+        f"{result.wall_posts_held} post(s) held for review"
+        + (f" ({result.wall_held_example})" if result.wall_held_example else "")
+        + ".",
         f"Alerts sent to the chat webhook: {len(result.alerts)}"
         + "".join(f"\n  {title}" for title in result.alerts[:8]),
         f"Config:   {result.config_path}",

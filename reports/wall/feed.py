@@ -23,7 +23,7 @@ from typing import Any
 
 from tagwatch.reports.figures import UNKNOWN_AUTHOR_LABELS, engagement_sql
 from tagwatch.reports.rows import live_totals, most_engaged
-from tagwatch.reports.wall.rules import PostRow, WallRules, judge
+from tagwatch.reports.wall.rules import PostRow, WallRules, awaits_moderator, judge
 
 __all__ = ["POST_SQL", "WallFeed", "Change", "post_rows"]
 
@@ -131,6 +131,9 @@ class _Fetched:
 
     seq: int
     judged: list[tuple[int, dict[str, Any] | None]]
+    # Of the touched posts, those a moderator should decide (held, waiting, sensitive).
+    waiting: set[int] = field(default_factory=set)
+    settled: set[int] = field(default_factory=set)
 
 
 class _Bits:
@@ -169,6 +172,7 @@ class _Loaded:
     seq: int
     visible: _Bits
     shown: dict[int, dict[str, Any]]
+    waiting: set[int] = field(default_factory=set)
 
 
 class WallFeed:
@@ -198,6 +202,10 @@ class WallFeed:
         self.base = 0  # messages in `changes` cover ids in (base, seq]
         self.visible = _Bits()
         self.shown: dict[int, dict[str, Any]] = {}
+        # Posts the rules keep off the wall until a moderator decides (a hold rule, or
+        # waiting for approval): in post-moderation these, not every undecided post, are
+        # the moderators' queue.
+        self.waiting: set[int] = set()
         # Messages kept for browsers that reconnect: up to `memory` posts and removals
         # in all (by size, not count: one poll during a burst can carry hundreds).
         self.changes: deque[Change] = deque()
@@ -226,6 +234,7 @@ class WallFeed:
             f"{POST_SQL} where {self.rules.sql_filter()} order by p.created_at desc, p.id desc"
         )
         visible = _Bits()
+        waiting: set[int] = set()
         newest: list[dict[str, Any]] = []
         pinned: list[dict[str, Any]] = []
         # In batches: the reply-rate hold rule counts replies once per batch, and memory
@@ -233,17 +242,22 @@ class WallFeed:
         while batch := rows.fetchmany(5000):
             for r, reason in zip(batch, judge(self.rules, self.conn, batch), strict=True):
                 if reason is not None:
+                    if awaits_moderator(reason):
+                        waiting.add(int(r["id"]))
                     continue
                 visible.add(int(r["id"]))
                 if r["pinned"]:
                     pinned.append(payload(r))
                 elif len(newest) < self.window:
                     newest.append(payload(r))
-        return _Loaded(seq, visible, {p["id"]: p for p in reversed(pinned + newest)})
+        return _Loaded(
+            seq, visible, {p["id"]: p for p in reversed(pinned + newest)}, waiting=waiting
+        )
 
     def _install(self, loaded: _Loaded) -> None:
         self.visible = loaded.visible
         self.shown = loaded.shown
+        self.waiting = loaded.waiting
         self.seq = self.base = loaded.seq
         self.changes.clear()
         self._held = 0
@@ -293,11 +307,14 @@ class WallFeed:
         found = {r["id"]: r for r in batch}
         reasons = dict(zip(found, judge(self.rules, self.conn, batch), strict=True))
         judged: list[tuple[int, dict[str, Any] | None]] = []
+        waiting: set[int] = set()
         for post_id in sorted(ids):
             row = found.get(post_id)
             visible = row is not None and reasons[post_id] is None
             judged.append((post_id, payload(row) if visible and row is not None else None))
-        return _Fetched(int(events[-1]["id"]), judged)
+            if row is not None and awaits_moderator(reasons[post_id]):
+                waiting.add(post_id)
+        return _Fetched(int(events[-1]["id"]), judged, waiting, set(ids) - waiting)
 
     def apply(self, fetched: _Fetched | _Loaded | None) -> Change | None:
         """The memory half of a poll (no database): what `fetch()` read becomes a change."""
@@ -307,6 +324,8 @@ class WallFeed:
             self._install(fetched)
             return None
         change = Change(fetched.seq)
+        self.waiting -= fetched.settled
+        self.waiting |= fetched.waiting
         for post_id, new in fetched.judged:
             if new is None:
                 if post_id in self.visible:

@@ -103,6 +103,8 @@ class FailedLogins:
         self._failures.setdefault(who, []).append(self.clock())
 
 
+# Held posts listed at most in post-moderation's queue (the oldest first, as always).
+QUEUE_WAITING_MAX = 5000
 QUEUE_FILTERS = {
     "pending": "coalesce(m.state, 'pending') = 'pending' and b.platform is null",
     "approved": "m.state = 'approved'",
@@ -324,6 +326,13 @@ class WallHandlers:
         """
         feed = self.feed
         where = QUEUE_FILTERS[show]
+        if show == "pending" and self.rules.mode == "post":
+            # Post-moderation: what waits for a decision is what the rules hold back (a
+            # hold rule, a sensitive post), not every post nobody has looked at yet, which
+            # is on the wall already. The feed keeps those ids as it judges each post.
+            waiting = ",".join(str(i) for i in sorted(feed.waiting)[:QUEUE_WAITING_MAX])
+            sensitive = " or p.sensitive = 1" if self.rules.hide_sensitive else ""
+            where = f"{where} and (p.id in ({waiting or 'null'}){sensitive})"
         order = "asc" if show == "pending" else "desc"
         base = f"{POST_SQL} where p.deleted = 0 and {where}"
         rows = conn.execute(

@@ -42,6 +42,7 @@ from tagwatch.reports.wall.presets import Preset, preset_for
 from tagwatch.settings import Config, trusted_entry
 
 __all__ = [
+    "awaits_moderator",
     "MODES",
     "PostRow",
     "WallRules",
@@ -469,3 +470,15 @@ def judge(rules: WallRules, conn: sqlite3.Connection, rows: Sequence[PostRow]) -
     """`visible_reason` for a batch of database rows, with the reply counts they need."""
     ranks = reply_ranks(rules, conn, rows)
     return [visible_reason(rules, r, ranks.get(int(r["id"]))) for r in rows]
+
+
+def awaits_moderator(reason: str | None) -> bool:
+    """Whether a post kept off the wall for `reason` is one a moderator should decide.
+
+    Held posts, posts waiting for approval (pre-moderation) and sensitive ones do; hidden,
+    blocked, blocked words, reposts and deleted posts do not (nothing to decide).
+    """
+    return reason is not None and (
+        reason.startswith("held:")
+        or reason in ("waiting for approval", "sensitive: needs approval")
+    )
