@@ -186,6 +186,26 @@ def test_hold_word_holds_while_blocked_word_hides_whatever_a_moderator_does(wall
     assert shown(client) == {clean, held}  # approval beats a hold, never a blocked word
 
 
+def test_post_moderation_queue_is_what_waits_for_a_decision(wall):
+    # On the wall already, or hidden by a blocked word whatever anyone does: nothing to
+    # decide. Held or sensitive: the moderators' queue, oldest first.
+    client, store = wall(hold_words=["izdajnik"], blocked_words=["traitor"])
+    on_wall = store_post(store, 1)
+    held = store_post(store, 2, text="Izdajnik! #HRHN2016")
+    sensitive = store_post(store, 3, sensitive=True)
+    hopeless = store_post(store, 4, text="You traitor #HRHN2016", sensitive=True)
+    assert shown(client) == {on_wall}
+    body = client.get("/api/moderation/posts", headers=AUTH).json()
+    assert [p["id"] for p in body["posts"]] == [held, sensitive] and body["count"] == 2
+    assert {p["id"]: p["reason"] for p in body["posts"]} == {
+        held: "held: word 'izdajnik'",
+        sensitive: "sensitive: needs approval",
+    }
+    assert reason_of(client, hopeless) == "blocked word: traitor"
+    approve(client, held)
+    assert list(queue(client)) == [sensitive]
+
+
 def test_hide_and_block_win_over_an_approved_hold(wall):
     client, store = wall(hold_links_over=1)
     a = store_post(store, 1, links=("https://a.example", "https://b.example"))

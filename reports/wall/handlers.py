@@ -38,7 +38,7 @@ from tagwatch.reports.wall.access import Guarded
 from tagwatch.reports.wall.branding import qr_target
 from tagwatch.reports.wall.feed import POST_SQL, Change, WallFeed, payload
 from tagwatch.reports.wall.hub import WallHub, current_session
-from tagwatch.reports.wall.rules import WallRules, judge
+from tagwatch.reports.wall.rules import WallRules, awaits_moderator, judge
 from tagwatch.reports.wall.team import Team
 from tagwatch.settings import Config
 from tagwatch.storage.alerts import alerts_since
@@ -339,9 +339,12 @@ class WallHandlers:
             f"{base} order by p.created_at {order}, p.id {order} limit 200"
         ).fetchall()
         posts = []
+        decide_only = show == "pending" and self.rules.mode == "post"
         for r, reason in zip(rows, judge(self.rules, conn, rows), strict=True):
             if show == "wall" and not feed.is_visible(r["id"]):
                 continue
+            if decide_only and not awaits_moderator(reason):
+                continue  # a sensitive post a blocked word hides anyway: nothing to decide
             posts.append(
                 {
                     **self.sign_media(payload(r)),
@@ -358,6 +361,8 @@ class WallHandlers:
             )
         if show == "wall" or len(rows) < 200:
             count = len(posts)
+        elif decide_only:  # the feed's held posts, or what is listed when more
+            count = max(len(posts), len(feed.waiting))
         else:
             count = conn.execute(f"select count(*) from ({base})").fetchone()[0]
         return {"mode": self.rules.mode, "posts": posts, "count": count, "now": iso(self.clock())}
