@@ -553,3 +553,26 @@ def test_updates_during_the_featured_cross_fade_never_show_two_featured_posts(br
     assert page.evaluate("window.__mostFeatured") == 1
     assert page.locator(".featured .post").count() == 1
     page.close()
+
+
+def test_an_event_name_too_long_for_the_bar_ends_with_an_ellipsis(browser, setup, config_dict):
+    # Outside a session the bar shows the event's name beside the counters; a long name
+    # is cut with "…" (text-overflow), never mid-letter.
+    config_dict["event"]["name"] = "Human Rights House Network Assembly 2016: " * 3
+    wall, store, _ = setup()
+    wall.act("approve", store_post(store, 1, minutes_ago=600))
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    # 13:20 on the 24th is inside the fixture's session: show the name as outside one.
+    page.goto(wall.url + "/")
+    page.wait_for_selector("#session >> visible=true")
+    # Measured in the same task as it is shown, before a stats update hides it again.
+    style = page.locator("#event-name").evaluate(
+        """e => {
+          document.getElementById('session').hidden = true;
+          e.hidden = false;
+          const cs = getComputedStyle(e);
+          return [cs.display, cs.textOverflow, e.scrollWidth > e.clientWidth];
+        }"""
+    )
+    assert style == ["block", "ellipsis", True]
+    page.close()
