@@ -330,9 +330,10 @@ class WallHandlers:
             # Post-moderation: what waits for a decision is what the rules hold back (a
             # hold rule, a sensitive post), not every post nobody has looked at yet, which
             # is on the wall already. The feed keeps those ids as it judges each post.
+            # A sensitive post waits too: hidden until approved, or (hide_sensitive off)
+            # shown blurred until approved.
             waiting = ",".join(str(i) for i in sorted(feed.waiting)[:QUEUE_WAITING_MAX])
-            sensitive = " or p.sensitive = 1" if self.rules.hide_sensitive else ""
-            where = f"{where} and (p.id in ({waiting or 'null'}){sensitive})"
+            where = f"{where} and (p.id in ({waiting or 'null'}) or p.sensitive = 1)"
         order = "asc" if show == "pending" else "desc"
         base = f"{POST_SQL} where p.deleted = 0 and {where}"
         rows = conn.execute(
@@ -343,7 +344,8 @@ class WallHandlers:
         for r, reason in zip(rows, judge(self.rules, conn, rows), strict=True):
             if show == "wall" and not feed.is_visible(r["id"]):
                 continue
-            if decide_only and not awaits_moderator(reason):
+            blurred = reason is None and bool(r["sensitive"])  # on the wall, blurred
+            if decide_only and not (awaits_moderator(reason) or blurred):
                 continue  # a sensitive post a blocked word hides anyway: nothing to decide
             posts.append(
                 {
