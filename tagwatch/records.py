@@ -21,6 +21,7 @@ __all__ = [
     "to_utc",
     "iso",
     "parse_iso",
+    "lenient_iso",
     "storable_text",
 ]
 
@@ -59,6 +60,20 @@ def iso(value: datetime) -> str:
 
 def parse_iso(value: str) -> datetime:
     return to_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def lenient_iso(value: Any) -> datetime | None:
+    """A time from a platform's payload, or None for a missing or unreadable one.
+
+    For fields a post can do without (an account's creation date, a cursor's bound):
+    unknown, never a reason to drop the post or the pass.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
 
 
 def to_utc(value: datetime) -> datetime:

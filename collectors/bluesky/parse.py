@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from tagwatch.collectors.base import normalizer
 from tagwatch.errors import MalformedResponse
-from tagwatch.records import Author, Media, Post, parse_iso, storable_text
+from tagwatch.records import Author, Media, Post, lenient_iso, storable_text
 
 __all__ = [
     "parse_post",
@@ -46,14 +46,8 @@ _MENTION = "app.bsky.richtext.facet#mention"
 _LINK = "app.bsky.richtext.facet#link"
 
 
-def lenient_datetime(value: Any) -> datetime | None:
-    """An AT Protocol datetime, or None for a missing or unreadable one (clients vary)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
+# Kept under this name for the collector and streams: the one lenient parse.
+lenient_datetime = lenient_iso
 
 
 def atproto_datetime(value: datetime) -> str:

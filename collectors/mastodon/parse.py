@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from tagwatch.collectors.base import normalizer
-from tagwatch.records import Author, Media, Post, parse_iso
+from tagwatch.records import Author, Media, Post, lenient_iso, parse_iso
 
 __all__ = ["parse_status", "html_to_text", "host"]
 
@@ -186,7 +186,7 @@ def _author(account: dict[str, Any], domain: str) -> Author:
         avatar_url=_avatar(account),
         # Account.created_at: "When the account was created" (since 0.1.0); Mastodon 3.4+
         # rounds it to midnight of that day, which is precise enough for "account age".
-        account_created_at=_when(account.get("created_at")),
+        account_created_at=lenient_iso(account.get("created_at")),
     )
 
 
@@ -239,13 +239,3 @@ def _text(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _when(value: Any) -> datetime | None:
-    """An account date; a missing or unreadable one is unknown, not a reason to drop the post."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from tagwatch.collectors.base import normalizer
 from tagwatch.errors import MalformedResponse
-from tagwatch.records import Author, Media, Post, parse_iso
+from tagwatch.records import Author, Media, Post, lenient_iso, parse_iso
 
 __all__ = [
     "parse_page",
@@ -66,7 +66,7 @@ def _author(user: dict[str, Any] | None, author_id: str) -> Author:
         display_name=user.get("name") or "",
         followers=metrics.get("followers_count"),
         avatar_url=_avatar(user.get("profile_image_url")),
-        account_created_at=_when(user.get("created_at")),
+        account_created_at=lenient_iso(user.get("created_at")),
     )
 
 
@@ -82,15 +82,6 @@ def _avatar(url: Any) -> str | None:
     if not isinstance(url, str) or not url or "/default_profile_images/" in url:
         return None
     return re.sub(r"_normal(\.\w+)$", r"_bigger\1", url)
-
-
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_iso(value)
-    except ValueError:
-        return None
 
 
 # Media object `type` (data-dictionary#media): photo, video, animated_gif.
