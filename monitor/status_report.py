@@ -24,6 +24,8 @@ from tagwatch.monitor.alerts.summary import alerts_status, alerts_text
 from tagwatch.monitor.health import read_schedule, runner_status, runner_text
 from tagwatch.monitor.lock import lock_holder
 from tagwatch.records import iso
+from tagwatch.reports.wall.presets import preset_for
+from tagwatch.reports.wall.team import Team
 from tagwatch.settings import Config
 from tagwatch.storage.backup import list_backups
 from tagwatch.storage.db import Store
@@ -126,7 +128,45 @@ def gather(config: Config, now: datetime) -> dict[str, Any]:
         "backup": _backup(config),
         "streams": streams,
         "alerts": alerts,
+        "wall": _wall(config),
     }
+
+
+def _wall(config: Config) -> dict[str, Any]:
+    """Who can moderate the wall and what its word lists miss (names only, never a token)."""
+    wall = config.wall
+    team = Team.from_config(config)
+    preset = preset_for(config.event.languages) if wall.preset_words != "off" else None
+    return {
+        "moderation": wall.moderation,
+        "open": team.enabled,
+        "moderators": team.names,
+        # name -> the environment variable that is not set, so that moderator cannot log in
+        "moderators_missing": dict(team.missing),
+        "preset_words": wall.preset_words,
+        "languages_without_word_list": list(preset.missing) if preset is not None else [],
+    }
+
+
+def _wall_text(wall: dict[str, Any], config: Config) -> list[str]:
+    mode = {"pre": "pre-moderation", "post": "post-moderation"}.get(wall["moderation"], "")
+    if not wall["open"]:
+        line = (
+            f"Wall: closed, no moderator token is set (${config.wall.token_env} or a"
+            " [wall] moderators variable): nothing reaches the screen"
+        )
+    else:
+        line = f"Wall: {mode}, moderators {', '.join(wall['moderators'])}"
+    lines = [line]
+    for name, env in wall["moderators_missing"].items():
+        lines.append(f"  moderator {name} cannot log in: ${env} is not set")
+    if wall["languages_without_word_list"]:
+        lines.append(
+            "  no preset word list for "
+            + ", ".join(wall["languages_without_word_list"])
+            + ": add words to [wall] hold_words or blocked_words (docs/wall.md)"
+        )
+    return lines
 
 
 def _backup_text(backup: dict[str, Any]) -> str:
@@ -177,6 +217,7 @@ def text_lines(data: dict[str, Any], config: Config) -> list[str]:
             lines.append(f"      last error: {h['last_error']}")
     lines += runner_text(data["runner"], tz=config.event.tz)
     lines.append(_backup_text(data["backup"]))
+    lines += _wall_text(data["wall"], config)
     lines += stream_text(data["streams"])
     lines += alerts_text(data["alerts"])
     x = data["platforms"].get("x") or {}

@@ -127,3 +127,35 @@ def test_status_json_with_a_bad_config_is_a_clear_error(tmp_path: Path):
     assert result.exit_code == 2
     assert result.stdout == ""  # a script parsing stdout sees no half object
     assert "Error:" in result.stderr
+
+
+def test_status_says_who_can_moderate_the_wall_and_which_languages_have_no_word_list(
+    tmp_path: Path, fake: FakeX, monkeypatch: pytest.MonkeyPatch
+):
+    wall = '\n[wall]\nmoderators = { ana = "TW_TOKEN_ANA", bo = "TW_TOKEN_BO" }\n'
+    path = write_config(tmp_path, fake, wall)
+    path.write_text(
+        path.read_text().replace("timezone =", 'languages = ["sr", "en"]\ntimezone ='),
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("TAGWATCH_WALL_TOKEN", raising=False)
+    monkeypatch.delenv("TW_TOKEN_BO", raising=False)
+    monkeypatch.setenv("TW_TOKEN_ANA", "ana-secret-token-123456")
+    data = status_json(path)["wall"]
+    assert data == {
+        "moderation": "pre",
+        "open": True,
+        "moderators": ["ana"],
+        "moderators_missing": {"bo": "TW_TOKEN_BO"},
+        "preset_words": "hold",
+        "languages_without_word_list": ["sr"],
+    }
+    text = CliRunner().invoke(cli, ["--config", str(path), "status"]).output
+    assert "Wall: pre-moderation, moderators ana" in text
+    assert "moderator bo cannot log in: $TW_TOKEN_BO is not set" in text
+    assert "no preset word list for sr" in text
+    assert "ana-secret-token-123456" not in text + json.dumps(data)
+    # With no token at all, the wall is closed, and status says so.
+    monkeypatch.delenv("TW_TOKEN_ANA")
+    text = CliRunner().invoke(cli, ["--config", str(path), "status"]).output
+    assert "Wall: closed, no moderator token is set" in text
