@@ -637,6 +637,33 @@ def test_feed_memory_is_bounded_yet_old_posts_are_still_judged(config, store, mo
     assert {p["id"] for p in again.recent()} == {p["id"] for p in feed.recent()}
 
 
+def test_a_burst_sends_screens_only_the_posts_they_keep_and_every_removal(
+    config, store, monkeypatch
+):
+    """A screen keeps its newest max_posts (and the pinned): older posts of a burst would be
+    dropped on arrival, so they are not sent to every phone in the hall."""
+    monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
+    feed = WallFeed(
+        connect(config.db_path, readonly=True), WallRules(mode="post", open=True), max_posts=5
+    )
+    first = store_post(store, 1, created_at=datetime(2016, 11, 24, 9, 0, tzinfo=UTC))
+    feed.poll()
+    mod.apply_action(store, "pin", first, at=NOW)
+    mod.apply_action(store, "hide", first, at=NOW)  # removed in the same burst: still sent
+    burst = [
+        store_post(store, n, created_at=datetime(2016, 11, 24, 10, 0, n, tzinfo=UTC))
+        for n in range(2, 42)
+    ]
+    pinned_new = store_post(store, 42, created_at=datetime(2016, 11, 24, 9, 30, tzinfo=UTC))
+    mod.apply_action(store, "pin", pinned_new, at=NOW)
+    change = feed.poll()
+    assert change is not None
+    assert [p["id"] for p in change.show] == [pinned_new, *burst[-5:]]
+    assert change.remove == [first]
+    # Every post of the burst is on the wall all the same (counters, later hides).
+    assert all(feed.is_visible(i) for i in burst)
+
+
 def test_highlights_include_engaging_posts_long_off_the_screens(config, store, monkeypatch):
     monkeypatch.setenv("TAGWATCH_WALL_TOKEN", TOKEN)
     feed = WallFeed(

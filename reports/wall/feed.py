@@ -347,6 +347,14 @@ class WallFeed:
         if not change.show and not change.remove:
             return None
         change.show.sort(key=lambda p: (p["created_at"], p["id"]))
+        # A screen keeps only its newest `max_posts` (wall.js, at least 4) besides the
+        # pinned ones: older posts of a burst would be dropped on arrival, so they are not
+        # sent to every phone in the hall at all. Removals always go out whole.
+        keep = max(4, self.max_posts)
+        unpinned = [p["id"] for p in change.show if not p["pinned"]]
+        if len(unpinned) > keep:
+            stale = set(unpinned[: len(unpinned) - keep])
+            change.show = [p for p in change.show if p["id"] not in stale]
         self.changes.append(change)
         self._held += len(change.show) + len(change.remove)
         while self._held > self.memory and len(self.changes) > 1:
