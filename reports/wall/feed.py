@@ -324,8 +324,9 @@ class WallFeed:
             self._install(fetched)
             return None
         change = Change(fetched.seq)
-        self.waiting -= fetched.settled
-        self.waiting |= fetched.waiting
+        # A new set, not an in-place change: the moderators' queue reads it from a worker
+        # thread, and a set changed while another thread iterates it raises.
+        self.waiting = (self.waiting - fetched.settled) | fetched.waiting
         for post_id, new in fetched.judged:
             if new is None:
                 if post_id in self.visible:
